@@ -1,0 +1,37 @@
+# Two commands do all set-up: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DATA ?= $(or $(TOUCHPOINT_DATA_DIR),./data)
+export OPENBLAS_NUM_THREADS := 1
+
+.PHONY: demo test lint types unit install clean bench
+
+$(BIN)/touchpoint: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+install: $(BIN)/touchpoint
+
+demo: install
+	$(BIN)/touchpoint generate --customers 5000 --items 800 --seed 7 --out $(DATA)
+	$(BIN)/touchpoint run --data $(DATA)
+	$(BIN)/touchpoint demo-curl --data $(DATA)
+	$(BIN)/touchpoint serve --data $(DATA)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+types: install
+	$(BIN)/mypy
+
+unit: install
+	$(BIN)/pytest
+
+test: lint types unit
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,143 @@
+"""Column names, enums and defaults of the four tables (customers, items, events, feedback).
+
+Plain Python only: the API imports this module for validation, so no pandas here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Final, Literal
+
+EVENT_TYPES: Final = (
+    "view",
+    "click",
+    "add_to_cart",
+    "purchase",
+    "redeem",
+    "dismiss",
+    "impression",
+    "rate",
+)
+ITEM_KINDS: Final = ("product", "content", "offer", "reward")
+CHANNELS: Final = ("web", "app", "email", "push", "store", "call_centre")
+SURVEYS: Final = ("nps", "csat", "ces")
+SURVEY_RANGES: Final = {"nps": (0, 10), "csat": (1, 5), "ces": (1, 7)}
+LOYALTY_TIERS: Final = ("none", "bronze", "silver", "gold", "platinum")
+
+ColumnType = Literal["id", "str", "category", "int", "float", "bool", "timestamp", "list"]
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a table: its logical type, whether it is required, and its default."""
+
+    name: str
+    type: ColumnType
+    required: bool = False
+    default: object = None
+    allowed: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table of the data directory: `<name>.csv` or `<name>.parquet`."""
+
+    name: str
+    key: str | None
+    columns: tuple[Column, ...]
+    unique_key: bool = True
+    description: str = ""
+    required_columns: tuple[str, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(
+            self, "required_columns", tuple(c.name for c in self.columns if c.required)
+        )
+
+    def column(self, name: str) -> Column:
+        for col in self.columns:
+            if col.name == name:
+                return col
+        raise KeyError(name)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+
+CUSTOMERS = Table(
+    name="customers",
+    key="customer_id",
+    description="One row per customer; extra columns are kept as attributes.",
+    columns=(
+        Column("customer_id", "id", required=True),
+        Column("created_at", "timestamp"),
+        Column("country", "category", default=""),
+        Column("birth_year", "int"),
+        Column("gender", "category", default=""),
+        Column("loyalty_tier", "category", default="none", allowed=LOYALTY_TIERS),
+        Column("points_balance", "int", default=0),
+        Column("consent_email", "bool", default=False),
+        Column("consent_push", "bool", default=False),
+        Column("consent_sms", "bool", default=False),
+    ),
+)
+
+ITEMS = Table(
+    name="items",
+    key="item_id",
+    description="The catalogue: products, content, offers and rewards.",
+    columns=(
+        Column("item_id", "id", required=True),
+        Column("kind", "category", default="product", allowed=ITEM_KINDS),
+        Column("title", "str", default=""),
+        Column("category", "category", default=""),
+        Column("price", "float", default=0.0),
+        Column("margin", "float", default=0.0),
+        Column("tags", "list", default=""),
+        Column("channels", "list", default=""),
+        Column("active_from", "timestamp"),
+        Column("active_to", "timestamp"),
+        Column("in_stock", "bool", default=True),
+        Column("target_segments", "list", default=""),
+        Column("min_tier", "category", default="none", allowed=LOYALTY_TIERS),
+        Column("points_cost", "int", default=0),
+        Column("budget", "int", default=-1),
+    ),
+)
+
+EVENTS = Table(
+    name="events",
+    key="event_id",
+    description="Interactions; only ids, type and timestamp are required.",
+    columns=(
+        Column("event_id", "id", required=True),
+        Column("customer_id", "id", required=True),
+        Column("item_id", "id", required=True),
+        Column("type", "category", required=True, allowed=EVENT_TYPES),
+        Column("channel", "category", default="web", allowed=CHANNELS),
+        Column("timestamp", "timestamp", required=True),
+        Column("order_id", "str", default=""),
+        Column("quantity", "int", default=1),
+        Column("value", "float", default=0.0),
+        Column("recommendation_id", "str", default=""),
+    ),
+)
+
+FEEDBACK = Table(
+    name="feedback",
+    key="response_id",
+    description="Survey responses: NPS 0-10, CSAT 1-5, CES 1-7.",
+    columns=(
+        Column("response_id", "id", required=True),
+        Column("customer_id", "id", required=True),
+        Column("survey", "category", required=True, allowed=SURVEYS),
+        Column("score", "int", required=True),
+        Column("comment", "str", default=""),
+        Column("channel", "category", default="web", allowed=CHANNELS),
+        Column("touchpoint", "str", default=""),
+        Column("timestamp", "timestamp", required=True),
+    ),
+)
+
+TABLES: Final = {t.name: t for t in (CUSTOMERS, ITEMS, EVENTS, FEEDBACK)}
