@@ -1,0 +1,48 @@
+"""The `touchpoint` command line: one Typer app; each command lives in its own module.
+
+A command module exposes `register(app)`; `COMMAND_MODULES` lists them in help order.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+
+# implicit asks for single-threaded BLAS; it must be set before numpy loads.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import typer  # noqa: E402
+
+COMMAND_MODULES = (
+    "jobs.generate_cmd",
+    "jobs.run_cmd",
+    "jobs.segment_cmd",
+    "jobs.model_cmd",
+    "jobs.ingest_cmd",
+    "jobs.keys_cmd",
+    "jobs.experiments_cmd",
+    "jobs.serve_cmd",
+)
+
+
+def build_app() -> typer.Typer:
+    app = typer.Typer(
+        name="touchpoint",
+        help="Touchpoint: personalisation and recommendations for every customer touchpoint.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+    )
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue  # command module not written yet
+        module.register(app)
+    return app
+
+
+def main() -> None:
+    build_app()()
