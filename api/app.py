@@ -1,0 +1,44 @@
+"""The app factory: `create_app(settings)` wires routers, errors and the serving state."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api import problems
+from api.responses import OrjsonResponse
+from api.routes import health, recommendations
+from api.settings import ApiSettings
+from api.state import ServingState
+
+log = logging.getLogger("touchpoint.api")
+
+
+def create_app(settings: ApiSettings | None = None) -> FastAPI:
+    settings = settings or ApiSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state = ServingState(settings)
+        app.state.serving = state
+        await state.start()
+        try:
+            yield
+        finally:
+            await state.stop()
+
+    app = FastAPI(
+        title="Touchpoint",
+        version="0.1.0",
+        description="Personalised products, offers, content and rewards for every touchpoint.",
+        default_response_class=OrjsonResponse,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    problems.install(app)
+    for module in (health, recommendations):
+        app.include_router(module.router)
+    return app

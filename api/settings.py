@@ -1,0 +1,41 @@
+"""API settings from `TOUCHPOINT_*` environment variables, validated at start-up."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import SettingsConfigDict
+
+from store.config import StoreConfig
+
+
+class ApiSettings(StoreConfig):
+    """HTTP settings on top of the storage settings."""
+
+    model_config = SettingsConfigDict(env_prefix="TOUCHPOINT_", extra="ignore")
+
+    environment: Literal["development", "production", "test"] = Field(
+        default="development", description="production refuses to run without API keys."
+    )
+    host: str = Field(default="127.0.0.1", description="Address `touchpoint serve` binds.")
+    port: int = Field(default=8000, ge=1, le=65535, description="Port `touchpoint serve` binds.")
+    cors_origins: list[str] = Field(
+        default_factory=list, description="Origins allowed by CORS (JSON list or comma-separated)."
+    )
+    max_body_bytes: int = Field(
+        default=1_048_576, ge=1024, description="Larger request bodies get 413."
+    )
+    refresh_seconds: float = Field(
+        default=2.0, gt=0, description="How often replicas poll for a new live version."
+    )
+    auth_required: bool | None = Field(
+        default=None,
+        description="Require API keys; default: required once any key exists, and in production.",
+    )
+
+    @model_validator(mode="after")
+    def _production_needs_keys(self) -> ApiSettings:
+        if self.environment == "production" and self.auth_required is False:
+            raise ValueError("TOUCHPOINT_AUTH_REQUIRED=false is not allowed in production")
+        return self
