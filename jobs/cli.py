@@ -33,6 +33,7 @@ def build_app() -> typer.Typer:
         add_completion=False,
         pretty_exceptions_enable=False,
     )
+    app.callback()(lambda: None)  # always a command group, even with one command
     for name in COMMAND_MODULES:
         try:
             module = importlib.import_module(name)
