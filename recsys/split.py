@@ -1,0 +1,101 @@
+"""Leakage-free train/test splits for offline evaluation.
+
+`temporal_split` (the default) cuts the event log at one global time point, so nothing
+from the test period leaks into training. `random_split` holds out a random fraction of
+each customer's items (the MovieLens benchmark protocol). Test pairs are binary relevance,
+restricted to customers and items known at training time and to items not already in
+the customer's training history (those are excluded from recommendations anyway).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from recsys.errors import InvalidInputError
+from recsys.matrix import Interactions, WeightConfig, build_interactions, event_weights
+
+
+@dataclass(frozen=True)
+class Split:
+    """Train confidences and binary test relevance over the same customers x items."""
+
+    train: sp.csr_matrix
+    test: sp.csr_matrix
+
+    @property
+    def test_users(self) -> np.ndarray:
+        return np.flatnonzero(np.diff(self.test.indptr) > 0)
+
+
+def _check_fraction(test_fraction: float) -> None:
+    if not 0.0 < test_fraction < 1.0:
+        raise InvalidInputError(f"test_fraction must be in (0, 1), got {test_fraction}")
+
+
+def random_split(
+    matrix: sp.csr_matrix, *, test_fraction: float = 0.25, seed: int = 42, min_items: int = 2
+) -> Split:
+    """Per customer, move round(test_fraction * n) random items to test (customers with
+    fewer than `min_items` items stay entirely in train)."""
+    _check_fraction(test_fraction)
+    x = sp.csr_matrix(matrix, dtype=np.float32)
+    rng = np.random.default_rng(seed)
+    counts = np.diff(x.indptr)
+    in_test = np.zeros(x.nnz, dtype=bool)
+    for u in np.flatnonzero(counts >= min_items):
+        n_test = round(test_fraction * counts[u])
+        if n_test:
+            lo = x.indptr[u]
+            in_test[lo + rng.choice(counts[u], size=n_test, replace=False)] = True
+    rows = np.repeat(np.arange(x.shape[0]), counts)
+    train = sp.csr_matrix((x.data[~in_test], (rows[~in_test], x.indices[~in_test])), shape=x.shape)
+    test = sp.csr_matrix(
+        (np.ones(in_test.sum(), np.float32), (rows[in_test], x.indices[in_test])), shape=x.shape
+    )
+    return Split(train=train, test=test)
+
+
+def temporal_split(
+    events: pd.DataFrame,
+    *,
+    test_fraction: float = 0.2,
+    config: WeightConfig | None = None,
+    item_ids: list[str] | None = None,
+) -> tuple[Interactions, sp.csr_matrix]:
+    """Global time cut: the last `test_fraction` of events (by time) form the test period.
+
+    Returns the training `Interactions` (maps built from training events, or the given
+    catalogue) and a binary test matrix aligned with it.
+    """
+    _check_fraction(test_fraction)
+    if "timestamp" not in events:
+        raise InvalidInputError("a temporal split needs a 'timestamp' column in events")
+    ts = pd.to_datetime(events["timestamp"], utc=True)
+    ordered = np.sort(ts.to_numpy())
+    cutoff = ordered[min(int(len(ordered) * (1.0 - test_fraction)), len(ordered) - 1)]
+    before = np.asarray(ts.to_numpy() < cutoff)
+    if before.all() or not before.any():
+        raise InvalidInputError("all events share one timestamp: a temporal split is impossible")
+    config = config or WeightConfig()
+    train_events = events[before]
+    train = build_interactions(train_events, config=config, item_ids=item_ids, drop_unknown=True)
+    later = events[~before]
+    positive = event_weights(later, config) > 0
+    rows = train.customers.lookup(later["customer_id"].to_numpy())
+    cols = train.items.lookup(later["item_id"].to_numpy())
+    keep = positive & (rows >= 0) & (cols >= 0)
+    test = sp.csr_matrix(
+        (np.ones(keep.sum(), np.float32), (rows[keep], cols[keep])), shape=train.matrix.shape
+    )
+    test.data[:] = 1.0
+    test.sum_duplicates()
+    test.data[:] = 1.0
+    seen = train.matrix.copy()
+    seen.data[:] = 1.0
+    test = sp.csr_matrix(test - test.multiply(seen))
+    test.eliminate_zeros()
+    return train, test
