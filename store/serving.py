@@ -39,7 +39,7 @@ class ServingBundle:
     customer_history: Iterable[tuple[str, Ranked]] = ()
     item_factors: NDArray[np.floating] | None = None
     model: dict[str, Any] = field(default_factory=dict)
-    similar: Ranked | None = None  # (n_items × k indices, n_items × k scores)
+    similar: Ranked | None = None  # (n_items × k indices, -1 padded; n_items × k scores)
 
 
 def write_serving(release: Release, bundle: ServingBundle) -> None:
@@ -54,7 +54,7 @@ def write_serving(release: Release, bundle: ServingBundle) -> None:
         release.set(release.key("factors"), pack_array(bundle.item_factors.astype(np.float32)))
     if bundle.similar is not None:
         idx, scores = bundle.similar
-        release.set(release.key("similar_idx"), pack_array(idx.astype(np.uint32)))
+        release.set(release.key("similar_idx"), pack_array(idx.astype(np.int32)))
         release.set(release.key("similar_score"), pack_array(scores.astype(np.float32)))
     for customer_id, (idx, sc) in bundle.customer_recs:
         release.set(release.customer_key(customer_id, "recs"), pack_ranked(idx, sc))

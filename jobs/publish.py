@@ -1,0 +1,285 @@
+"""Publish for serving: turn tables, a fitted model and segments into the `serving` artifact.
+
+Thin by design: the model scores, `recsys` builds matrices, `store` writes the version and
+switches to it atomically. Items are published in catalogue order; the model's own item
+indices are mapped onto it, so indices never leak out as ids.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import redis
+import scipy.sparse as sp
+
+from recsys.matrix import IdMap, Interactions, WeightConfig, event_weights
+from recsys.models.base import Recommender
+from store.config import StoreConfig
+from store.serving import ARTIFACT, Ranked, ServingBundle, write_serving
+from store.versions import Versions
+
+log = logging.getLogger("touchpoint.publish")
+
+TOP_N = 100  # candidates per customer; rules filter them at request time
+SIMILAR_N = 20
+HISTORY_N = 200
+POPULAR_N = 500
+TRENDING_HALF_LIFE_DAYS = 14.0
+BATCH = 4096
+
+
+@dataclass(frozen=True)
+class Trained:
+    """A fitted model with the matrix (and id maps) it was fitted on."""
+
+    model: Recommender
+    interactions: Interactions
+    name: str
+    version: str
+
+
+def item_records(items: pd.DataFrame) -> list[dict[str, Any]]:
+    """The published item table: display fields and what the rules need, JSON-ready."""
+
+    def listify(text: str) -> list[str]:
+        return [t for t in str(text).split(";") if t]
+
+    def iso(ts: Any) -> str | None:
+        return None if pd.isna(ts) else pd.Timestamp(ts).isoformat()
+
+    records = []
+    for row in items.itertuples(index=False):
+        records.append(
+            {
+                "item_id": str(row.item_id),
+                "kind": str(row.kind),
+                "title": str(row.title),
+                "category": str(row.category),
+                "price": float(row.price),
+                "margin": float(row.margin),
+                "tags": listify(row.tags),
+                "channels": listify(row.channels),
+                "active_from": iso(row.active_from),
+                "active_to": iso(row.active_to),
+                "in_stock": bool(row.in_stock),
+                "target_segments": listify(row.target_segments),
+                "min_tier": str(row.min_tier),
+                "points_cost": int(row.points_cost),
+                "budget": int(row.budget),
+            }
+        )
+    return records
+
+
+def popular_lists(
+    events: pd.DataFrame, items: pd.DataFrame, segments: pd.DataFrame | None
+) -> dict[str, Ranked]:
+    """Ranked popular items: trending overall, per channel, per item kind and per RFM segment.
+
+    Popularity is time-decayed, weighted interaction (purchases count most), so what is
+    hot now outranks what sold well a year ago.
+    """
+    n_items = len(items)
+    cols = IdMap(items["item_id"].astype(str), kind="item").lookup(events["item_id"].to_numpy())
+    config = WeightConfig(half_life_days=TRENDING_HALF_LIFE_DAYS)
+    weights = np.where(cols >= 0, np.clip(event_weights(events, config), 0.0, None), 0.0)
+    cols = np.where(cols >= 0, cols, 0)
+
+    def rank(mask: np.ndarray) -> Ranked:
+        return _top(np.bincount(cols[mask], weights=weights[mask], minlength=n_items))
+
+    everything = np.ones(len(events), bool)
+    lists: dict[str, Ranked] = {"global": rank(everything)}
+    kinds = items["kind"].astype(str).to_numpy()
+    order, scores = lists["global"]
+    for kind in pd.unique(kinds):
+        keep = kinds[order] == kind
+        lists[f"kind:{kind}"] = (order[keep], scores[keep])
+    channels = events["channel"].astype(str).to_numpy()
+    for channel in pd.unique(channels):
+        lists[f"channel:{channel}"] = rank(channels == channel)
+    if segments is not None and len(segments):
+        segment_of = segments.set_index(segments["customer_id"].astype(str))["rfm_segment"]
+        labels = events["customer_id"].astype(str).map(segment_of).astype(object).to_numpy()
+        for name in pd.unique(labels[pd.notna(labels)]):
+            lists[f"segment:{name}"] = rank(labels == name)
+    return lists
+
+
+def _top(scores: np.ndarray, n: int = POPULAR_N) -> Ranked:
+    order = np.argsort(-scores, kind="stable")[:n]
+    order = order[scores[order] > 0]
+    return order.astype(np.uint32), scores[order].astype(np.float32)
+
+
+def customer_profiles(
+    customers: pd.DataFrame, segments: pd.DataFrame | None, feedback: pd.DataFrame
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Per-customer profile: tier, points, consents and segments; latest NPS/CSAT/CES."""
+    base = customers.set_index(customers["customer_id"].astype(str))
+    seg = None
+    if segments is not None and len(segments):
+        seg = segments.set_index(segments["customer_id"].astype(str))
+    latest: dict[str, dict[str, int]] = {}
+    if len(feedback):
+        ordered = feedback.sort_values("timestamp")
+        last = ordered.groupby(["customer_id", "survey"], observed=True)["score"].last()
+        for (cid, survey), score in last.items():
+            latest.setdefault(str(cid), {})[str(survey)] = int(score)
+    ids = base.index.union(seg.index) if seg is not None else base.index
+    for cid in ids:
+        profile: dict[str, Any] = {"customer_id": cid, "feedback": latest.get(cid, {})}
+        if cid in base.index:
+            row = base.loc[cid]
+            profile.update(
+                loyalty_tier=str(row["loyalty_tier"]),
+                points_balance=int(row["points_balance"]),
+                country=str(row["country"]),
+                consent={
+                    "email": bool(row["consent_email"]),
+                    "push": bool(row["consent_push"]),
+                    "sms": bool(row["consent_sms"]),
+                },
+            )
+        if seg is not None and cid in seg.index:
+            row = seg.loc[cid]
+            profile.update(_segment_fields(row))
+        yield cid, profile
+
+
+def _segment_fields(row: pd.Series) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    for name in ("rfm_segment", "lifecycle_stage", "nps_group"):
+        if name in row and pd.notna(row[name]):
+            fields[name] = str(row[name])
+    if "segments" in row:
+        value = row["segments"]
+        fields["segments"] = [str(s) for s in (value if value is not None else [])]
+    for name in ("recency_days", "frequency", "monetary"):
+        if name in row and pd.notna(row[name]):
+            fields[name] = float(row[name])
+    return fields
+
+
+def _catalogue_map(trained: Trained, item_ids: list[str]) -> np.ndarray:
+    """Model item index → catalogue index (-1 for items the catalogue no longer has)."""
+    position = {item_id: i for i, item_id in enumerate(item_ids)}
+    model_ids = trained.interactions.items.ids(np.arange(len(trained.interactions.items)))
+    return np.array([position.get(str(i), -1) for i in model_ids], dtype=np.int64)
+
+
+def customer_candidates(
+    trained: Trained, purchased: sp.csr_matrix, to_catalogue: np.ndarray
+) -> Iterator[tuple[str, Ranked]]:
+    """Top-N per known customer, already-purchased items excluded, in catalogue indices."""
+    x = trained.interactions.matrix
+    ids = trained.interactions.customers.ids(np.arange(x.shape[0]))
+    for start in range(0, x.shape[0], BATCH):
+        rows = np.arange(start, min(start + BATCH, x.shape[0]))
+        items, scores = trained.model.recommend(
+            x[rows], TOP_N, user_indices=rows, exclude_seen=False, exclude=purchased[rows]
+        )
+        for r, cid in enumerate(ids[rows]):
+            keep = items[r] >= 0
+            mapped = to_catalogue[items[r][keep]]
+            ok = mapped >= 0
+            yield str(cid), (mapped[ok].astype(np.uint32), scores[r][keep][ok])
+
+
+def customer_history(trained: Trained, to_catalogue: np.ndarray) -> Iterator[tuple[str, Ranked]]:
+    """Each customer's strongest interactions (catalogue index, confidence) for fold-in."""
+    x = trained.interactions.matrix
+    ids = trained.interactions.customers.ids(np.arange(x.shape[0]))
+    for r, cid in enumerate(ids):
+        lo, hi = x.indptr[r], x.indptr[r + 1]
+        cols, vals = x.indices[lo:hi], x.data[lo:hi]
+        if len(cols) > HISTORY_N:
+            top = np.argsort(-vals)[:HISTORY_N]
+            cols, vals = cols[top], vals[top]
+        mapped = to_catalogue[cols]
+        ok = mapped >= 0
+        yield str(cid), (mapped[ok].astype(np.uint32), vals[ok].astype(np.float32))
+
+
+def similar_items(trained: Trained, to_catalogue: np.ndarray, n_catalogue: int) -> Ranked | None:
+    """Top similar items per catalogue item (-1 padded), if the model can tell."""
+    n_model = len(trained.interactions.items)
+    out_idx = np.full((n_catalogue, SIMILAR_N), -1, np.int64)
+    out_sc = np.zeros((n_catalogue, SIMILAR_N), np.float32)
+    try:
+        for start in range(0, n_model, BATCH):
+            block = np.arange(start, min(start + BATCH, n_model))
+            idx, sc = trained.model.similar_items(block, SIMILAR_N)
+            dest = to_catalogue[block]
+            ok = dest >= 0
+            mapped = np.where(idx >= 0, to_catalogue[np.clip(idx, 0, None)], -1)
+            out_idx[dest[ok]] = mapped[ok]
+            out_sc[dest[ok]] = sc[ok]
+    except NotImplementedError:
+        return None
+    return out_idx.astype(np.int64), out_sc
+
+
+def item_factors(trained: Trained, to_catalogue: np.ndarray, n_catalogue: int) -> np.ndarray | None:
+    vectors = trained.model.item_vectors()
+    if vectors is None:
+        return None
+    out = np.zeros((n_catalogue, vectors.shape[1]), np.float32)
+    ok = to_catalogue >= 0
+    out[to_catalogue[ok]] = vectors[ok]
+    return out
+
+
+def purchased_matrix(events: pd.DataFrame, trained: Trained) -> sp.csr_matrix:
+    """Customers × model items, 1 where the customer bought the item."""
+    buys = events[events["type"].astype(str) == "purchase"]
+    rows = trained.interactions.customers.lookup(buys["customer_id"].to_numpy())
+    cols = trained.interactions.items.lookup(buys["item_id"].to_numpy())
+    ok = (rows >= 0) & (cols >= 0)
+    shape = trained.interactions.matrix.shape
+    m = sp.csr_matrix((np.ones(ok.sum(), np.float32), (rows[ok], cols[ok])), shape=shape)
+    m.data[:] = 1.0
+    return m
+
+
+def build_bundle(
+    *,
+    tables: dict[str, pd.DataFrame],
+    trained: Trained,
+    segments: pd.DataFrame | None,
+) -> ServingBundle:
+    items, events = tables["items"], tables["events"]
+    item_ids = items["item_id"].astype(str).tolist()
+    to_catalogue = _catalogue_map(trained, item_ids)
+    model_meta = {
+        "name": trained.name,
+        "version": trained.version,
+        "regularization": float(trained.model.params.get("regularization", 0.01)),
+        "fold_in": trained.name == "als",
+    }
+    return ServingBundle(
+        items=item_records(items),
+        popular=popular_lists(events, items, segments),
+        customer_recs=customer_candidates(trained, purchased_matrix(events, trained), to_catalogue),
+        customer_profiles=customer_profiles(tables["customers"], segments, tables["feedback"]),
+        customer_history=customer_history(trained, to_catalogue),
+        item_factors=item_factors(trained, to_catalogue, len(item_ids)),
+        model=model_meta,
+        similar=similar_items(trained, to_catalogue, len(item_ids)),
+    )
+
+
+def publish_serving(
+    client: redis.Redis, config: StoreConfig, bundle: ServingBundle, meta: dict[str, Any]
+) -> str:
+    """Write the bundle as a new version and switch to it; the old one keeps serving until then."""
+    version = Versions(client, config).publish(
+        ARTIFACT, lambda release: write_serving(release, bundle), meta=meta
+    )
+    log.info("serving version %s is live", version)
+    return version
