@@ -1,0 +1,109 @@
+"""Publishing a real ALS model for serving, read back through the API from a real Redis."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.settings import ApiSettings
+from contracts.tables import load_tables
+from jobs.publish import Trained, build_bundle, publish_serving
+from recsys.matrix import build_interactions
+from recsys.models import create_model
+from store.client import sync_client
+from store.versions import Versions
+
+
+def write_tables(root, n_customers=40, n_items=20, seed=3):
+    """Two taste groups: even customers buy category A (items 0-9), odd ones category B."""
+    rng = np.random.default_rng(seed)
+    items = pd.DataFrame(
+        {
+            "item_id": [f"i{i}" for i in range(n_items)],
+            "kind": ["product"] * n_items,
+            "title": [f"Item {i}" for i in range(n_items)],
+            "category": ["A" if i < n_items // 2 else "B" for i in range(n_items)],
+            "price": 10.0,
+        }
+    )
+    rows = []
+    for c in range(n_customers):
+        pool = np.arange(n_items // 2) + (0 if c % 2 == 0 else n_items // 2)
+        for j, item in enumerate(rng.choice(pool, size=4, replace=False)):
+            kind = "purchase" if j == 0 else "view"
+            rows.append((f"e{c}-{j}", f"c{c}", f"i{item}", kind, f"2024-05-{1 + j:02d}T10:00:00Z"))
+    events = pd.DataFrame(rows, columns=["event_id", "customer_id", "item_id", "type", "timestamp"])
+    customers = pd.DataFrame(
+        {"customer_id": [f"c{c}" for c in range(n_customers)], "loyalty_tier": "silver"}
+    )
+    root.mkdir(parents=True, exist_ok=True)
+    items.to_csv(root / "items.csv", index=False)
+    events.to_csv(root / "events.csv", index=False)
+    customers.to_csv(root / "customers.csv", index=False)
+    return load_tables(root)
+
+
+@pytest.fixture
+def published(store_config):
+    tables = write_tables(store_config.data_dir)
+    inter = build_interactions(tables["events"])
+    model = create_model("als", factors=8, iterations=10).fit(inter.matrix)
+    trained = Trained(model=model, interactions=inter, name="als", version="m1")
+    bundle = build_bundle(tables=tables, trained=trained, segments=None)
+    client = sync_client(store_config.redis_url)
+    version = publish_serving(client, store_config, bundle, meta={"model": "m1"})
+    yield tables, version, client
+    client.close()
+
+
+def test_publish_switches_the_serving_version(published, store_config):
+    _, version, client = published
+    assert Versions(client, store_config).live("serving") == version
+
+
+def test_customers_get_their_own_taste_and_not_what_they_bought(published, store_config):
+    tables, _, _ = published
+    events = tables["events"]
+    settings = ApiSettings(data_dir=store_config.data_dir, redis_url=store_config.redis_url)
+    in_taste = 0
+    total = 0
+    with TestClient(create_app(settings)) as http:
+        for c in range(0, 40, 3):
+            body = http.get(f"/v1/customers/c{c}/recommendations", params={"k": 3}).json()
+            ids = [i["item_id"] for i in body["items"]]
+            bought = set(
+                events[(events.customer_id == f"c{c}") & (events.type == "purchase")].item_id
+            )
+            assert not bought & set(ids)
+            taste = "A" if c % 2 == 0 else "B"
+            in_taste += sum(i["category"] == taste for i in body["items"])
+            total += len(ids)
+    assert in_taste / total > 0.8  # chance is 0.5
+
+
+def test_similar_items_and_item_factors_are_published(published, store_config):
+    import asyncio
+
+    from store.client import async_client
+    from store.keys import Keys
+    from store.serving import ServingReader
+
+    _, version, _ = published
+
+    async def load():
+        client = async_client(store_config.redis_url)
+        try:
+            return await ServingReader(client, Keys()).load_shared(version)
+        finally:
+            await client.aclose()
+
+    shared = asyncio.run(load())
+    assert shared.item_factors is not None and shared.item_factors.shape == (20, 8)
+    assert shared.similar is not None
+    neighbours, _ = shared.similar
+    # neighbours of an A item are mostly A items
+    a_items = neighbours[:10, :5]
+    assert (a_items[a_items >= 0] < 10).mean() > 0.7
