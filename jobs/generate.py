@@ -279,7 +279,8 @@ class _Writer:
         if self.csv:  # ISO 8601 text, second precision, as people write it by hand
             for i, field in enumerate(table.schema):
                 if pa.types.is_timestamp(field.type):
-                    text = pc.strftime(table.column(i), format="%Y-%m-%dT%H:%M:%SZ")
+                    seconds = table.column(i).cast(pa.timestamp("s", tz="UTC"))
+                    text = pc.strftime(seconds, format="%Y-%m-%dT%H:%M:%SZ")
                     table = table.set_column(i, field.name, text)
             table = table.cast(self.schema)
         self.writer.write_table(table)
