@@ -241,3 +241,20 @@ def load_experiments(path: Path) -> list[Experiment]:
     except yaml.YAMLError as exc:
         raise InvalidExperiment(str(path), f"not valid YAML: {exc}") from None
     return parse_experiments(document, str(path))
+
+
+def merge_definitions(
+    existing: Mapping[str, Experiment], incoming: Iterable[Experiment], source: str = "experiments"
+) -> list[Experiment]:
+    """The definitions to store when `incoming` replaces some of `existing`.
+
+    A replaced experiment keeps its bucket allocation as far as its new weights allow
+    (`Experiment.succeeding`); the layer rule is checked over everything that will be stored.
+    """
+    merged = []
+    for exp in incoming:
+        previous = existing.get(exp.key)
+        merged.append(exp.succeeding(previous) if previous is not None else exp)
+    after = {**existing, **{e.key: e for e in merged}}
+    check_layers(after.values(), source)
+    return merged

@@ -7,7 +7,12 @@ from pathlib import Path
 import pytest
 
 from experiments.errors import InvalidExperiment
-from experiments.model import load_experiments, parse_experiment, parse_experiments
+from experiments.model import (
+    load_experiments,
+    merge_definitions,
+    parse_experiment,
+    parse_experiments,
+)
 from tests.experiments.factories import definition
 
 YAML = """
@@ -115,3 +120,16 @@ def test_repeated_keys_and_bad_documents_are_rejected(tmp_path: Path) -> None:
         load_experiments(tmp_path / "missing.yaml")
     with pytest.raises(InvalidExperiment, match="experiment #2"):
         parse_experiments([definition("a"), "not a mapping"])
+
+
+def test_merging_keeps_allocations_and_checks_layers_against_stored_experiments() -> None:
+    stored = {
+        e.key: e
+        for e in parse_experiments([definition("a", layer="home", layer_buckets=[0, 5000])])
+    }
+    with pytest.raises(InvalidExperiment, match="share layer 'home'"):
+        merge_definitions(stored, [parse_experiment(definition("b", layer="home"))])
+    (a,) = merge_definitions(
+        stored, [parse_experiment(definition("a", weights=(70, 30), layer="home"))]
+    )
+    assert a.allocation == {"control": [(0, 5000), (7000, 10000)], "v1": [(5000, 7000)]}
