@@ -132,4 +132,4 @@ def test_merging_keeps_allocations_and_checks_layers_against_stored_experiments(
     (a,) = merge_definitions(
         stored, [parse_experiment(definition("a", weights=(70, 30), layer="home"))]
     )
-    assert a.allocation == {"control": [(0, 5000), (7000, 10000)], "v1": [(5000, 7000)]}
+    assert a.allocation == {"control": [(0, 5000), (8000, 10000)], "v1": [(5000, 8000)]}
