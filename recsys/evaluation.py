@@ -105,10 +105,15 @@ def evaluate(
     k: int = 10,
     item_categories: np.ndarray | None = None,
     user_features: sp.csr_matrix | None = None,
+    max_users: int | None = None,
+    seed: int = 0,
 ) -> dict[str, float]:
     """Fit-free evaluation of a model trained on `split.train`: full ranking over the
-    catalogue, training items excluded, all metrics at k."""
+    catalogue, training items excluded, all metrics at k. `max_users` evaluates a fixed
+    random sample of test customers (same `seed` -> same sample for every model)."""
     users = split.test_users
+    if max_users is not None and users.size > max_users:
+        users = np.sort(np.random.default_rng(seed).choice(users, max_users, replace=False))
     feats = None if user_features is None else user_features[users]
     recommended, _ = model.recommend(split.train[users], k, user_indices=users, user_features=feats)
     out = ranking_metrics(recommended, split.test[users], k)

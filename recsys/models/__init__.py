@@ -6,6 +6,7 @@ from typing import Any
 
 from recsys.errors import UnknownModelError
 from recsys.models.base import Recommender
+from recsys.models.blend import BlendRecommender
 from recsys.models.ease import EASERecommender
 from recsys.models.factor import ALSRecommender, BPRRecommender
 from recsys.models.hybrid import LightFMRecommender
@@ -21,6 +22,7 @@ MODELS: dict[str, type[Recommender]] = {
         LightFMRecommender,
         EASERecommender,
         PopularityRecommender,
+        BlendRecommender,
     )
 }
 

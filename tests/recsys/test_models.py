@@ -154,6 +154,16 @@ class TestLightFMHybrid(RecommenderContract):
     uses_features = True
 
 
+class TestBlend(RecommenderContract):
+    model_name = "blend"
+    params: ClassVar[dict[str, Any]] = {
+        "members": [
+            {"model": "ease", "params": {"lambda_": 10.0}, "weight": 1.0},
+            {"model": "als", "params": {"factors": 8, "iterations": 10}, "weight": 0.5},
+        ]
+    }
+
+
 class TestSegmentPopularity(RecommenderContract):
     model_name = "popularity"
     uses_groups = True

@@ -1,0 +1,105 @@
+"""A weighted blend of other recommenders, each member's scores standardised per customer.
+
+Per-row z-scores put an item-item model (EASE) and a factor model (ALS) on one scale, so a
+blend weight means the same thing whatever the members' raw score ranges are.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+import scipy.sparse as sp
+
+from recsys.errors import InvalidInputError
+from recsys.models.base import Recommender
+
+
+def standardise(scores: np.ndarray) -> np.ndarray:
+    """Row-wise z-scores (a constant row becomes zeros)."""
+    s = np.asarray(scores, dtype=np.float32)
+    mean = s.mean(axis=1, keepdims=True)
+    std = s.std(axis=1, keepdims=True)
+    return (s - mean) / np.where(std > 0, std, 1.0)
+
+
+class BlendRecommender(Recommender):
+    """`members`: list of {"model": name, "params": {...}, "weight": w}."""
+
+    name = "blend"
+    defaults: ClassVar[dict[str, Any]] = {"members": []}
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        from recsys.models import create_model  # the factory imports this module
+
+        members = self.params["members"]
+        if not members:
+            raise InvalidInputError("blend: needs at least one member")
+        for m in members:
+            if set(m) != {"model", "params", "weight"}:
+                raise InvalidInputError("blend: each member needs model, params and weight")
+        self.models = [create_model(m["model"], **m["params"]) for m in members]
+        self.weights = [float(m["weight"]) for m in members]
+
+    @classmethod
+    def of(cls, fitted: list[Recommender], weights: list[float]) -> BlendRecommender:
+        """A blend of already-fitted models (no refit), e.g. to evaluate during selection."""
+        members = [
+            {"model": m.name, "params": m.params, "weight": float(w)}
+            for m, w in zip(fitted, weights, strict=True)
+        ]
+        blend = cls(members=members)
+        blend.models = list(fitted)
+        blend.n_users, blend.n_items = fitted[0].n_users, fitted[0].n_items
+        blend._fitted = True
+        return blend
+
+    def _fit(
+        self,
+        x: sp.csr_matrix,
+        *,
+        user_features: sp.csr_matrix | None,
+        item_features: sp.csr_matrix | None,
+        groups: np.ndarray | None,
+    ) -> None:
+        for m in self.models:
+            m.fit(x, user_features=user_features, item_features=item_features, user_groups=groups)
+
+    def _score(
+        self, x: sp.csr_matrix, user_indices: np.ndarray, user_features: sp.csr_matrix | None
+    ) -> np.ndarray:
+        total = np.zeros(x.shape, dtype=np.float32)
+        for m, w in zip(self.models, self.weights, strict=True):
+            s = m.score(x, user_indices=user_indices, user_features=user_features)
+            total += w * standardise(s)
+        return total
+
+    def item_vectors(self) -> np.ndarray | None:
+        for m in self.models:
+            v = m.item_vectors()
+            if v is not None:
+                return v
+        return None
+
+    def _item_similarity(self, item_indices: np.ndarray) -> np.ndarray:
+        total = np.zeros((item_indices.size, self.n_items), dtype=np.float32)
+        for m, w in zip(self.models, self.weights, strict=True):
+            total += w * standardise(m._item_similarity(item_indices))
+        return total
+
+    def _state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        arrays: dict[str, np.ndarray] = {}
+        states = []
+        for i, m in enumerate(self.models):
+            a, st = m._state()
+            arrays.update({f"m{i}__{k}": v for k, v in a.items()})
+            states.append(st)
+        return arrays, {"members": states}
+
+    def _restore(self, arrays: dict[str, np.ndarray], state: dict[str, Any]) -> None:
+        for i, (m, st) in enumerate(zip(self.models, state["members"], strict=True)):
+            prefix = f"m{i}__"
+            m._restore({k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}, st)
+            m.n_users, m.n_items = self.n_users, self.n_items
+            m._fitted = True
