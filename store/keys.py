@@ -7,6 +7,9 @@ Layout (`tp` is the namespace, `{...}` a Redis Cluster hash tag):
 - `tp:ARTIFACT:VERSION:NAME` — a version's shared data (item table, popular lists, factors)
 - `tp:ARTIFACT:VERSION:c:{CUSTOMER}:NAME` — a version's per-customer data
 - `tp:c:{CUSTOMER}:NAME` — live per-customer state (recent events, counters)
+- `tp:{s:STREAM}:stream` — an intake stream (`events`, `feedback`); `tp:{s:STREAM}:seen:ID`
+  its idempotency marks and `tp:{s:STREAM}:lock` the ingest lock, all in the stream's slot
+- `tp:r:{RECOMMENDATION}:NAME` — what one recommendation served and what it converted
 Per-customer keys share the `{customer_id}` tag so one pipeline to one shard serves a request.
 """
 
@@ -46,3 +49,19 @@ class Keys:
 
     def global_(self, name: str) -> str:
         return f"{self.namespace}:g:{name}"
+
+    def stream(self, name: str) -> str:
+        """An intake stream appended by the API and drained by `touchpoint ingest`."""
+        return f"{self.namespace}:{{s:{name}}}:stream"
+
+    def seen(self, stream: str, record_id: str) -> str:
+        # Same hash tag as the stream: the idempotency check and the append run in one script.
+        return f"{self.namespace}:{{s:{stream}}}:seen:{record_id}"
+
+    def stream_lock(self, stream: str) -> str:
+        """Held by the one `touchpoint ingest` draining a stream."""
+        return f"{self.namespace}:{{s:{stream}}}:lock"
+
+    def recommendation(self, recommendation_id: str, name: str) -> str:
+        """Attribution of one served recommendation (`served`, `conversions`)."""
+        return f"{self.namespace}:r:{{{recommendation_id}}}:{name}"
