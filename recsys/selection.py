@@ -26,6 +26,7 @@ from recsys.split import Split
 HISTORY_MODELS = ("ease", "item_knn")
 FACTOR_MODELS = ("als", "lightfm", "bpr")
 BLEND_WEIGHTS = (0.3, 0.6, 1.0)
+_HIDDEN = frozenset({"random_state", "max_items", "num_threads"})
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,17 @@ class Selection:
     refit_seconds: float
 
 
+def describe(model: str, params: dict[str, Any]) -> str:
+    """Short human label of a configuration, e.g. `blend(ease lambda_=500 + 0.6*als ...)`."""
+    if model == "blend":
+        parts = [f"{m['weight']:g}*{describe(m['model'], m['params'])}" for m in params["members"]]
+        return "blend(" + " + ".join(parts) + ")"
+    shown = {
+        k: v for k, v in params.items() if k not in {"random_state", "max_items", "num_threads"}
+    }
+    return model + (" " + " ".join(f"{k}={v}" for k, v in shown.items()) if shown else "")
+
+
 def default_candidates(n_items: int, *, has_features: bool = False) -> list[Candidate]:
     """Cheap, usually-strong candidates first, so a short budget still covers the basics."""
     out: list[Candidate] = []
@@ -69,6 +81,7 @@ def default_candidates(n_items: int, *, has_features: bool = False) -> list[Cand
         Candidate("als", {"factors": 32, "alpha": 5.0, "regularization": 10.0}),
         Candidate("als", {"factors": 16, "alpha": 5.0, "regularization": 10.0}),
         Candidate("als", {"factors": 64, "alpha": 10.0, "regularization": 1.0}),
+        Candidate("als", {"factors": 128, "alpha": 1.0, "regularization": 0.05}),
         Candidate("item_knn", {"similarity": "cosine", "K": 100}),
         Candidate("lightfm", {"no_components": 32, "epochs": 20}),
         Candidate("bpr", {"factors": 64, "iterations": 100}),
