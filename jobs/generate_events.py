@@ -18,7 +18,7 @@ from jobs.generate_people import People
 DAY = 86_400
 T = {name: i for i, name in enumerate(EVENT_TYPES)}
 C = {name: i for i, name in enumerate(CHANNELS)}
-TASTE_SHARE = 0.75  # sessions that follow the customer's taste; the rest follow the crowd
+TASTE_SHARE = 0.8  # sessions that follow the customer's taste; the rest follow the crowd
 EVENTS_PER_SESSION = 4.4  # measured mean of the funnel below, used to hit --events-per-customer
 WEEKDAY = np.array([0.92, 0.9, 0.95, 1.0, 1.08, 1.2, 1.1])  # Monday first
 ONLINE_HOURS = np.array(
@@ -175,6 +175,7 @@ def simulate(
         rng.choice(24, s, p=ONLINE_HOURS / ONLINE_HOURS.sum()),
     )
     t0 = world.start + day * DAY + hours * 3600 + rng.integers(0, 3600, s)
+    t0 = np.maximum(t0, people.created[cust] + 60)  # not before they signed up
     taste = pick_rows(rng, np.cumsum(people.taste, axis=1)[cust])
     crowd = rng.choice(len(CATEGORIES), s, p=world.category_share)
     category = np.where(rng.random(s) < TASTE_SHARE, taste, crowd)
@@ -251,8 +252,10 @@ def _store_visits(
     lines = 1 + rng.poisson(0.6, len(cust))
     session = np.repeat(np.arange(len(cust)), lines)
     item = pick_products(rng, world, category[session])
+    in_store = (world.catalogue.channel_mask[item] >> C["store"]) & 1 == 1  # not app exclusives
+    session, item = session[in_store], item[in_store]
     qty = 1 + rng.poisson(QUANTITY_EXTRA[world.catalogue.category[item]])
-    ch = fix_channel(world, item, np.full(len(item), C["store"]))
+    ch = np.full(len(item), C["store"])
     log.add(
         "purchase",
         cust[session],
@@ -343,6 +346,7 @@ def finish(rng: np.random.Generator, world: World, people: People, log: EventLog
     who = ev["customer"][rated]
     stars = np.clip(np.round(3.9 + 0.7 * people.mood[who] + rng.normal(0, 0.9, len(who))), 1, 5)
     rate_channel = np.array([C["app"], C["web"], C["email"]])[rng.integers(0, 3, len(who))]
+    rate_channel = fix_channel(world, ev["item"][rated], rate_channel)
     log.add("rate", who, ev["item"][rated], rate_channel, t_rate, value=stars)
 
     spender = ev["customer"][buy]
@@ -350,7 +354,9 @@ def finish(rng: np.random.Generator, world: World, people: People, log: EventLog
     recent = ev["timestamp"][buy] >= end - 365 * DAY
     spend12 = np.bincount(spender[recent], weights=ev["value"][buy][recent], minlength=n)
     tier = np.where(people.enrolled, np.searchsorted(TIER_SPEND, spend12, side="right"), 0)
-    points = np.where(people.enrolled, np.floor(spend * POINTS_PER_UNIT), 0).astype(np.int64)
+    points = np.where(people.enrolled, np.floor(np.round(spend * POINTS_PER_UNIT, 6)), 0).astype(
+        np.int64
+    )
     last_buy = np.zeros(n, dtype=np.int64)
     last_buy[spender] = ev["timestamp"][buy]  # sorted by time: the last write wins
     rewards = np.flatnonzero(cat.kind == 3)

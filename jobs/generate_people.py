@@ -69,7 +69,7 @@ def draw_people(
     to_day = np.maximum(to_day, from_day + 14).clip(max=days - 1)
 
     # Taste: a sparse Dirichlet leaning to popular categories -> one to three favourites.
-    taste = rng.dirichlet(np.maximum(category_share * len(category_share) * 0.3, 0.02), size=n)
+    taste = rng.dirichlet(np.maximum(category_share * len(category_share) * 0.15, 0.02), size=n)
     activity = rng.lognormal(-0.32, 0.8, n) * ACTIVITY[lifecycle]
     buying = np.clip(0.28 * rng.lognormal(-0.12, 0.5, n) * BUYING[lifecycle], 0.02, 0.9)
     dismissing = rng.beta(2.0, 6.0, n)
