@@ -1,0 +1,110 @@
+"""Attribution: what a recommendation served, and which conversions came back carrying its id.
+
+The serving side calls `record_served` in the pipeline that answers the request; the event
+intake calls `attribute` for each conversion carrying a `recommendation_id`. Both keys of a
+recommendation share its hash tag, so the attribution script runs on one shard.
+Counters in `tp:r:{REC}:conversions`: `<type>` (every conversion with this id),
+`<type>:served` (the converted item was among those served to that customer),
+`item:<item_id>:<type>` (per served item), `value` / `value:served` (summed event value),
+`other_customer` (the id came back from a different customer).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import orjson
+import redis
+
+from store.keys import Keys
+
+CONVERSIONS = frozenset({"click", "add_to_cart", "purchase", "redeem"})
+DEFAULT_TTL = 30 * 24 * 3600
+
+# KEYS[1] = served hash, KEYS[2] = conversions hash;
+# ARGV = customer_id, item_id, type, value, ttl. Returns 1 when the item had been served.
+_ATTRIBUTE = """
+local served = redis.call('HMGET', KEYS[1], 'customer', 'items')
+local hit = 0
+if served[1] and served[1] ~= ARGV[1] then
+  redis.call('HINCRBY', KEYS[2], 'other_customer', 1)
+elseif served[2] then
+  for _, id in ipairs(cjson.decode(served[2])) do
+    if id == ARGV[2] then hit = 1 break end
+  end
+end
+redis.call('HINCRBY', KEYS[2], ARGV[3], 1)
+local value = tonumber(ARGV[4])
+if value ~= 0 then redis.call('HINCRBYFLOAT', KEYS[2], 'value', ARGV[4]) end
+if hit == 1 then
+  redis.call('HINCRBY', KEYS[2], ARGV[3] .. ':served', 1)
+  redis.call('HINCRBY', KEYS[2], 'item:' .. ARGV[2] .. ':' .. ARGV[3], 1)
+  if value ~= 0 then redis.call('HINCRBYFLOAT', KEYS[2], 'value:served', ARGV[4]) end
+end
+redis.call('EXPIRE', KEYS[2], ARGV[5])
+return hit
+"""
+
+
+def record_served(
+    pipe: Any,
+    rec_id: str,
+    customer_id: str,
+    item_ids: Sequence[str],
+    ttl: int = DEFAULT_TTL,
+    *,
+    keys: Keys | None = None,
+    served_at: str = "",
+) -> None:
+    """Queue on `pipe` (sync or async pipeline) what recommendation `rec_id` served."""
+    keys = keys or Keys()
+    key = keys.recommendation(rec_id, "served")
+    fields = {"customer": customer_id, "items": orjson.dumps(list(item_ids))}
+    if served_at:
+        fields["at"] = served_at
+    pipe.hset(key, mapping=fields)
+    pipe.expire(key, ttl)
+
+
+def attribute(
+    pipe: Any, event: Mapping[str, Any], *, keys: Keys | None = None, ttl: int = DEFAULT_TTL
+) -> bool:
+    """Queue the attribution of one event on `pipe`; False (nothing queued) when the event
+    is not a conversion or carries no recommendation id."""
+    rec_id = event.get("recommendation_id") or ""
+    if not rec_id or event.get("type") not in CONVERSIONS:
+        return False
+    keys = keys or Keys()
+    pipe.eval(
+        _ATTRIBUTE,
+        2,
+        keys.recommendation(rec_id, "served"),
+        keys.recommendation(rec_id, "conversions"),
+        event["customer_id"],
+        event["item_id"],
+        event["type"],
+        repr(float(event.get("value") or 0.0)),
+        ttl,
+    )
+    return True
+
+
+def read_attribution(
+    client: redis.Redis, rec_id: str, *, keys: Keys | None = None
+) -> dict[str, Any]:
+    """What `rec_id` served and its conversion counters (for reports and tests)."""
+    keys = keys or Keys()
+    pipe = client.pipeline(transaction=False)
+    pipe.hgetall(keys.recommendation(rec_id, "served"))
+    pipe.hgetall(keys.recommendation(rec_id, "conversions"))
+    served, conversions = pipe.execute()
+    counters: dict[str, float] = {}
+    for raw_key, raw_value in conversions.items():
+        name, text = raw_key.decode(), raw_value.decode()
+        counters[name] = float(text) if name.startswith("value") else int(text)
+    return {
+        "customer_id": served[b"customer"].decode() if b"customer" in served else None,
+        "items": orjson.loads(served[b"items"]) if b"items" in served else [],
+        "conversions": counters,
+    }
