@@ -1,0 +1,86 @@
+"""`touchpoint run`: every batch step in order — segment → train → publish — and `demo-curl`."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+import typer
+
+from contracts.tables import load_table, load_tables
+from jobs.common import DataDir, JsonFlag, console, input_errors, report, setup_logging
+from jobs.pipeline import run_pipeline
+
+
+def run(
+    data: DataDir = Path("data"),
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Segment as of this date (default: last event).")
+    ] = None,
+    budget_seconds: Annotated[
+        float, typer.Option(min=1.0, help="Time budget for model selection.")
+    ] = 120.0,
+    as_json: JsonFlag = False,
+) -> None:
+    """Run every batch job: segment, train with model selection, publish for serving."""
+    setup_logging()
+    started = time.monotonic()
+    with input_errors():
+        tables = load_tables(data)
+    summary = run_pipeline(data, tables, as_of=as_of, budget_seconds=budget_seconds)
+    summary["seconds"] = round(time.monotonic() - started, 1)
+    report("touchpoint run", summary, as_json=as_json)
+
+
+def demo_curl(
+    data: DataDir = Path("data"),
+    port: Annotated[int, typer.Option(envvar="TOUCHPOINT_PORT")] = 8000,
+    host: Annotated[str, typer.Option(envvar="TOUCHPOINT_HOST")] = "127.0.0.1",
+) -> None:
+    """Print ready-to-paste curl commands with real customer ids from the data."""
+    with input_errors():
+        events = load_table(data, "events")
+        items = load_table(data, "items")
+    buyers = events[events["type"] == "purchase"]["customer_id"].value_counts()
+    customer = str(buyers.index[0]) if len(buyers) else "c-unknown"
+    second = str(buyers.index[len(buyers) // 2]) if len(buyers) else customer
+    products = items[items["kind"] == "product"]["item_id"]
+    item = str(products.iloc[0]) if len(products) else "i-unknown"
+    base = f"http://{host}:{port}"
+    lines = _curl_lines(base, customer, second, item)
+    console.print("\n[bold]Touchpoint is starting. Try, in another terminal:[/]\n")
+    for comment, command in lines:
+        print(f"# {comment}\n{command}\n", flush=True)
+
+
+def _curl_lines(base: str, customer: str, second: str, item: str) -> list[tuple[str, str]]:
+    body: dict[str, Any] = {
+        "customer_id": second,
+        "channel": "app",
+        "slots": [
+            {"name": "hero", "kind": "product", "k": 4},
+            {"name": "offers", "kind": "offer", "k": 2},
+            {"name": "reading", "kind": "content", "k": 3},
+        ],
+    }
+    return [
+        ("products for a known customer on the web",
+         f"curl -s '{base}/v1/customers/{customer}/recommendations?channel=web&k=10'"),
+        ("an unknown customer still gets popular items",
+         f"curl -s '{base}/v1/customers/new-visitor-1/recommendations?channel=app&k=5'"),
+        ("items similar to one product", f"curl -s '{base}/v1/items/{item}/similar?k=5'"),
+        ("a whole app page in one call",
+         f"curl -s -X POST {base}/v1/personalize -H 'content-type: application/json' "
+         f"-d '{orjson.dumps(body).decode()}'"),
+        ("the customer's profile and segments",
+         f"curl -s '{base}/v1/customers/{customer}/profile'"),
+        ("segments for marketing automation", f"curl -s '{base}/v1/segments'"),
+        ("readiness", f"curl -s '{base}/readyz'"),
+    ]  # fmt: skip
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run")(run)
+    app.command("demo-curl")(demo_curl)
