@@ -19,7 +19,10 @@ DAY = 86_400
 T = {name: i for i, name in enumerate(EVENT_TYPES)}
 C = {name: i for i, name in enumerate(CHANNELS)}
 TASTE_SHARE = 0.8  # sessions that follow the customer's taste; the rest follow the crowd
-EVENTS_PER_SESSION = 4.4  # measured mean of the funnel below, used to hit --events-per-customer
+# Calibration, so that --events-per-customer is the mean: events per session of the funnels
+# below, and the mean of activity x active share over the lifecycle mix (both measured).
+EVENTS_PER_SESSION = 4.4
+ACTIVE_MEAN = 0.94
 WEEKDAY = np.array([0.92, 0.9, 0.95, 1.0, 1.08, 1.2, 1.1])  # Monday first
 ONLINE_HOURS = np.array(
     [1, 0.5, 0.3, 0.2, 0.2, 0.4, 1, 2, 3, 3.5, 4, 4.5, 5, 4.5, 4, 4, 4, 4.5, 5.5, 6.5, 7, 6, 4, 2]
@@ -127,9 +130,15 @@ class EventLog:
             }
         )
 
-    def columns(self) -> dict[str, np.ndarray]:
-        """All parts in one table, ordered by customer then time (funnel order on ties)."""
+    def columns(self, until: int) -> dict[str, np.ndarray]:
+        """All parts before `until` in one table, by customer then time (funnel order on ties).
+
+        A session started just before the end of the window may run past it; its later steps
+        are cut, as if the data were extracted at that moment.
+        """
         cols = {f: np.concatenate([p[f] for p in self.parts]) for f in self.FIELDS}
+        cut = cols["timestamp"] < until
+        cols = {f: v[cut] for f, v in cols.items()}
         order = np.lexsort((cols["timestamp"], cols["customer"]))
         return {f: v[order] for f, v in cols.items()}
 
@@ -187,10 +196,6 @@ def simulate(
     _store_visits(rng, world, log, cust[store], t0[store], category[store], n_online)
     _impressions(rng, world, people, log, cust, t0, day, channel)
     return log
-
-
-# mean of activity x active share over the lifecycle mix, so --events-per-customer is the mean
-ACTIVE_MEAN = 0.94
 
 
 def _funnels(
@@ -338,7 +343,7 @@ def finish(rng: np.random.Generator, world: World, people: People, log: EventLog
     rewards redeemed; offers that need a higher tier than the customer reached are removed.
     """
     cat, n, end = world.catalogue, people.n, world.start + world.days * DAY
-    ev = log.columns()
+    ev = log.columns(until=end)
     buy = np.flatnonzero(ev["type"] == T["purchase"])
     rated = buy[rng.random(len(buy)) < 0.15]
     t_rate = ev["timestamp"][rated] + rng.integers(2 * DAY, 21 * DAY, len(rated))
@@ -371,7 +376,7 @@ def finish(rng: np.random.Generator, world: World, people: People, log: EventLog
         ]
         log.add("redeem", np.flatnonzero(ok), r[ok], ch, t)
 
-    ev = log.columns()
+    ev = log.columns(until=end)
     item = ev["item"]
     drop = (cat.kind[item] == 2) & (cat.min_tier[item] > tier[ev["customer"]])
     return Outcome({k: v[~drop] for k, v in ev.items()}, tier, points)
