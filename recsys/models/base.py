@@ -81,6 +81,8 @@ class Recommender(ABC):
 
     name: ClassVar[str] = "base"
     defaults: ClassVar[dict[str, Any]] = {}
+    #: True when `score` can rank a customer with no history from `user_features` alone
+    scores_from_features: ClassVar[bool] = False
 
     def __init__(self, **params: Any) -> None:
         unknown = set(params) - set(self.defaults)

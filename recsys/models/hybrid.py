@@ -33,6 +33,7 @@ class LightFMRecommender(Recommender):
     """LightFM with WARP loss; user/item feature matrices are optional attribute one-hots."""
 
     name = "lightfm"
+    scores_from_features = True
     defaults: ClassVar[dict[str, Any]] = {
         "no_components": 32,
         "learning_rate": 0.05,
