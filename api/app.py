@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from api import problems
 from api.responses import OrjsonResponse
-from api.routes import events, health, recommendations
+from api.routes import events, feedback, health, recommendations
 from api.settings import ApiSettings
 from api.state import ServingState
 
@@ -39,6 +39,6 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     problems.install(app)
-    for module in (health, recommendations, events):
+    for module in (health, recommendations, events, feedback):
         app.include_router(module.router)
     return app

@@ -1,0 +1,128 @@
+"""Survey intake: `POST /v1/feedback` takes one NPS/CSAT/CES response or a batch.
+
+Scores are checked against the survey's range (NPS 0–10, CSAT 1–5, CES 1–7). Responses are
+appended once (idempotent by `response_id`) to the feedback stream that `touchpoint ingest`
+drains, and the newest answer per customer and survey is kept for the profile.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Request
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
+from redis.exceptions import RedisError
+from starlette.responses import Response
+
+from api.deps import StateDep
+from api.problems import Unavailable
+from api.responses import OrjsonResponse
+from api.routes.events import (
+    MAX_BATCH,
+    Channel,
+    Id,
+    body_schema,
+    iso,
+    one_or_many,
+    parse_body,
+    parse_timestamp,
+)
+from api.state import ServingState
+from contracts.schema import SURVEY_RANGES
+from store import events as intake
+from store.feedback import record_latest
+
+router = APIRouter(prefix="/v1/feedback", tags=["feedback"])
+
+Survey = Literal["nps", "csat", "ces"]  # mirrors contracts.schema.SURVEYS
+Text = Annotated[str, StringConstraints(max_length=2000)]
+
+
+class FeedbackIn(BaseModel):
+    """One survey response, as in the feedback table of the data contract."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    response_id: Id = Field(description="Unique id; a repeated id is a duplicate and ignored.")
+    customer_id: Id
+    survey: Survey
+    score: int = Field(description="NPS 0–10, CSAT 1–5, CES 1–7.")
+    comment: Text = ""
+    channel: Channel = "web"
+    touchpoint: Annotated[str, StringConstraints(max_length=128)] = ""
+    timestamp: datetime = Field(
+        default_factory=lambda: datetime.now(UTC),
+        description="ISO 8601; naive means UTC; default now.",
+        json_schema_extra={"type": "string", "format": "date-time"},
+    )
+
+    @field_validator("timestamp", mode="before")
+    @classmethod
+    def _timestamp(cls, value: object) -> datetime:
+        return parse_timestamp(value)
+
+    @field_validator("score")
+    @classmethod
+    def _in_range(cls, score: int, info: ValidationInfo) -> int:
+        survey = info.data.get("survey")
+        if survey in SURVEY_RANGES:
+            low, high = SURVEY_RANGES[survey]
+            if not low <= score <= high:
+                raise ValueError(f"{survey} scores run from {low} to {high}")
+        return score
+
+    def fields(self) -> dict[str, Any]:
+        return {**self.model_dump(), "timestamp": iso(self.timestamp)}
+
+
+class FeedbackBatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    responses: list[FeedbackIn] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+async def record_feedback(state: ServingState, responses: list[FeedbackIn]) -> list[bool]:
+    if state.client is None:
+        raise Unavailable("Redis is not connected")
+    records = [intake.Record(r.response_id, r.fields()) for r in responses]
+    try:
+        fresh = await intake.append(state.client, state.keys, intake.FEEDBACK, records)
+        if any(fresh):
+            pipe = state.client.pipeline(transaction=False)
+            for record, new in zip(records, fresh, strict=True):
+                if new:
+                    record_latest(pipe, state.keys, record.fields)
+            await pipe.execute()
+    except (RedisError, OSError) as exc:
+        state.mark_unavailable(exc)
+        raise Unavailable("feedback could not be recorded; retry with the same ids") from None
+    return fresh
+
+
+@router.post(
+    "",
+    status_code=202,
+    openapi_extra=body_schema(FeedbackIn, FeedbackBatch),
+    responses={202: {"description": "Counts of accepted and duplicate responses."}},
+)
+async def post_feedback(request: Request, state: StateDep) -> Response:
+    """Record one survey response or a batch (`{"responses": [...]}`, at most 1,000)."""
+    responses = one_or_many(
+        parse_body(await request.body()), FeedbackIn, FeedbackBatch, "responses"
+    )
+    fresh = await record_feedback(state, responses)
+    duplicates = [r.response_id for r, new in zip(responses, fresh, strict=True) if not new]
+    body = {
+        "accepted": len(responses) - len(duplicates),
+        "duplicates": len(duplicates),
+        "duplicate_ids": duplicates,
+    }
+    return OrjsonResponse(body, status_code=202)
