@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 from experiments.errors import InvalidAnalysisInput
+from experiments.model import Experiment
 from experiments.stats import (
     Difference,
     cuped_adjust,
@@ -212,3 +214,39 @@ def analyse(
         cuped_variance_reduction=reduction,
         warnings=warnings,
     )
+
+
+class Rows(Protocol):
+    """Per-customer columns, as `store.experiments.CustomerRows` holds them."""
+
+    variants: list[str]
+    exposures: list[int]
+    conversions: list[int]
+    revenue: list[float]
+    pre_spend: list[float]
+
+
+def analyse_experiment(experiment: Experiment, rows: Rows) -> ExperimentResults:
+    """`analyse` with the experiment's own weights, control and MDE.
+
+    Customers exposed to a variant the definition no longer has are left out, with a warning.
+    CUPED is used when at least one customer has a known pre-period spend.
+    """
+    labels = np.asarray(rows.variants, dtype=object)
+    keep = np.isin(labels, list(experiment.weights))
+    pre = np.asarray(rows.pre_spend, dtype=np.float64)
+    results = analyse(
+        variant=labels[keep],
+        conversions=np.asarray(rows.conversions)[keep],
+        revenue=np.asarray(rows.revenue, dtype=np.float64)[keep],
+        exposures=np.asarray(rows.exposures)[keep],
+        pre_spend=pre[keep] if len(pre) == len(labels) and np.isfinite(pre).any() else None,
+        weights=experiment.weights,
+        control=experiment.control,
+        mde=experiment.mde,
+    )
+    dropped = int((~keep).sum())
+    if dropped:
+        note = f"{dropped} customer(s) exposed to variants no longer defined are left out"
+        results = replace(results, warnings=[*results.warnings, note])
+    return results
