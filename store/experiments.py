@@ -147,6 +147,19 @@ def _attribute(
     return found
 
 
+def _attribute_all(
+    events: Sequence[ConversionEvent], replies: list[Any], experiments: Mapping[str, Experiment]
+) -> list[list[str]]:
+    """Split one pipeline's replies by event (each event queued 1 to 3 reads)."""
+    found = []
+    position = 0
+    for event in events:
+        n = 1 + bool(event.event_id) + bool(event.recommendation_id)
+        found.append(_attribute(event, replies[position : position + n], experiments))
+        position += n
+    return found
+
+
 def _queue_conversion(
     pipe: Any, k: ExperimentKeys, event: ConversionEvent, targets: Iterable[str]
 ) -> None:
@@ -229,14 +242,22 @@ class ExperimentStore:
         self, event: ConversionEvent, experiments: Mapping[str, Experiment]
     ) -> list[str]:
         """Attribute a conversion event; returns the experiment keys it was counted for."""
+        return self.record_conversions([event], experiments)[0]
+
+    def record_conversions(
+        self, events: Sequence[ConversionEvent], experiments: Mapping[str, Experiment]
+    ) -> list[list[str]]:
+        """Attribute a batch in two round trips (all reads, then all writes)."""
         pipe = self.client.pipeline(transaction=False)
-        _queue_reads(pipe, self.k, event)
-        targets = _attribute(event, pipe.execute(), experiments)
-        if targets:
-            pipe = self.client.pipeline(transaction=False)
+        for event in events:
+            _queue_reads(pipe, self.k, event)
+        found = _attribute_all(events, pipe.execute(), experiments)
+        pipe = self.client.pipeline(transaction=False)
+        for event, targets in zip(events, found, strict=True):
             _queue_conversion(pipe, self.k, event, targets)
+        if len(pipe):
             pipe.execute()
-        return targets
+        return found
 
     def save_pre_spend(self, key: str, spend: Mapping[str, float]) -> None:
         """Pre-experiment spend per customer (the CUPED covariate); replaces the previous one."""
@@ -293,17 +314,20 @@ class AsyncExperimentStore:
         _queue_exposure(pipe, self.k, customer_id, served, recommendation_id, timestamp)
         await pipe.execute()
 
-    async def record_conversion(
-        self, event: ConversionEvent, experiments: Mapping[str, Experiment]
-    ) -> list[str]:
+    async def record_conversions(
+        self, events: Sequence[ConversionEvent], experiments: Mapping[str, Experiment]
+    ) -> list[list[str]]:
+        """Attribute a batch in two round trips (all reads, then all writes)."""
         pipe = self.client.pipeline(transaction=False)
-        _queue_reads(pipe, self.k, event)
-        targets = _attribute(event, await pipe.execute(), experiments)
-        if targets:
-            pipe = self.client.pipeline(transaction=False)
+        for event in events:
+            _queue_reads(pipe, self.k, event)
+        found = _attribute_all(events, await pipe.execute(), experiments)
+        pipe = self.client.pipeline(transaction=False)
+        for event, targets in zip(events, found, strict=True):
             _queue_conversion(pipe, self.k, event, targets)
+        if len(pipe):
             await pipe.execute()
-        return targets
+        return found
 
     async def customer_rows(self, key: str) -> CustomerRows:
         tables: dict[str, dict[bytes, bytes]] = {}

@@ -143,7 +143,9 @@ def test_async_store_writes_what_the_sync_store_reads(
                 timestamp=T0,
             )
             event = ConversionEvent("dan", "purchase", T0 + 10, 7.0, "r9", "e9")
-            found = await astore.record_conversion(event, loaded)
+            other = ConversionEvent("dan", "add_to_cart", T0 + 20)  # not a conversion for home
+            found, none = await astore.record_conversions([event, other], loaded)
+            assert none == []
             rows = await astore.customer_rows("home")
             assert (rows.customer_ids, rows.conversions, rows.revenue) == (["dan"], [1], [7.0])
             return found
