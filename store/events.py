@@ -29,7 +29,7 @@ GROUP = "ingest"
 CONSUMER = "ingest"
 DEFAULT_SEEN_TTL = 7 * 24 * 3600
 DEFAULT_MAXLEN = 1_000_000
-LOCK_SECONDS = 600
+LOCK_SECONDS = 300  # refreshed after every batch
 
 # KEYS[1] = stream, KEYS[2..] = seen marks; ARGV[1] = mark TTL, ARGV[2] = MAXLEN,
 # ARGV[3..] = payloads (same order as the marks). Returns 1 per appended record, 0 per duplicate.
@@ -131,11 +131,11 @@ class StreamReader:
         lag = group.get("lag")
         return int(group["pending"]) + int(lag if lag is not None else 0)
 
-    def lock(self, token: str) -> bool:
-        """One ingest per stream at a time: concurrent runs would write the same partitions."""
-        return bool(
-            self.client.set(self.keys.stream_lock(self.stream), token, nx=True, ex=LOCK_SECONDS)
-        )
+    def lock(self, token: str, *, force: bool = False) -> bool:
+        """One ingest per stream at a time: concurrent runs would write the same partitions.
+        `force` takes over a lock left behind by a run that died."""
+        key = self.keys.stream_lock(self.stream)
+        return bool(self.client.set(key, token, nx=not force, ex=LOCK_SECONDS))
 
     def keep_lock(self) -> None:
         """Extend the lock while a long drain is still making progress."""

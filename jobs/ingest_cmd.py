@@ -1,0 +1,61 @@
+"""`touchpoint ingest`: drain the API's event and feedback streams into the data directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from jobs.common import DataDir, JsonFlag, fail, input_errors, progress, report, setup_logging
+
+
+def ingest(
+    data: DataDir = Path("data"),
+    batch: Annotated[
+        int, typer.Option(min=1, max=1_000_000, help="Stream entries per Parquet partition.")
+    ] = 10_000,
+    break_lock: Annotated[
+        bool, typer.Option(help="Take over the lock of a crashed ingest (none may be running).")
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Write new events and feedback to DIR/events/ and DIR/feedback/ as Parquet, exactly once."""
+    from jobs.ingest import IngestBusy
+    from jobs.ingest import ingest as run_ingest
+    from store.client import connect
+    from store.config import StoreConfig
+    from store.events import STREAMS, StreamReader
+    from store.keys import Keys
+
+    setup_logging()
+    config = StoreConfig(data_dir=data)
+    keys = Keys(config.namespace)
+    with connect(config) as client, input_errors(), progress() as bar:
+        tasks = {}
+        for stream in STREAMS:
+            reader = StreamReader(client, keys, stream)
+            reader.ensure_group()
+            tasks[stream] = bar.add_task(f"ingest {stream}", total=reader.backlog())
+
+        def advance(stream: str, _path: Path, rows: int) -> None:
+            bar.advance(tasks[stream], rows)
+
+        try:
+            results = run_ingest(
+                client, keys, data, batch=batch, on_written=advance, break_lock=break_lock
+            )
+        except IngestBusy as exc:
+            raise fail(str(exc), code=1) from None
+    rows: dict[str, object] = {"data": str(data)}
+    for result in results:
+        rows[f"{result.stream} read"] = result.read
+        rows[f"{result.stream} written"] = result.written
+        rows[f"{result.stream} duplicates"] = result.duplicates
+        rows[f"{result.stream} lost (trimmed)"] = result.lost
+        rows[f"{result.stream} partitions"] = len(result.files)
+    report("touchpoint ingest", rows, as_json=as_json)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("ingest")(ingest)
