@@ -9,7 +9,7 @@ byte-identical files. The time window ends on a date derived from the seed, neve
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,7 +25,7 @@ from jobs.generate_catalogue import Catalogue, make_catalogue
 from jobs.generate_events import DAY, Outcome, World, build_world, finish, simulate
 from jobs.generate_people import TOUCHPOINTS, People, draw_feedback, draw_people
 
-CHUNK = 20_000  # customers per chunk (~1M events at the default rate)
+CHUNK = 10_000  # customers per chunk (~500k events at the default rate)
 WINDOW_DAYS = 548  # about 18 months of history
 FIRST_END = int(datetime(2025, 1, 1, tzinfo=UTC).timestamp())
 FORMATS = ("parquet", "csv")
@@ -165,6 +165,11 @@ def _numbered(prefix: str, numbers: np.ndarray, width: int) -> pa.Array:
     return pc.binary_join_element_wise(prefix, text, "")
 
 
+def _labels(names: Sequence[str], codes: np.ndarray) -> pa.Array:
+    """Code -> label as an Arrow string column (no per-row Python or numpy unicode copy)."""
+    return pa.array(list(names), type=pa.string()).take(pa.array(codes))
+
+
 def _timestamps(seconds: np.ndarray) -> pa.Array:
     """Epoch seconds -> UTC timestamps; negative seconds mean 'none'."""
     return pa.array(seconds * 1000, type=pa.timestamp("ms", tz="UTC"), mask=seconds < 0)
@@ -184,7 +189,7 @@ def _customers_table(chunk: Chunk, customer_ids: pa.Array) -> pa.Table:
     cols["created_at"] = _timestamps(cols["created_at"])
     by = cols["birth_year"]
     cols["birth_year"] = pa.array(by, type=pa.int64(), mask=by < 0)
-    cols["loyalty_tier"] = np.array(LOYALTY_TIERS)[chunk.outcome.tier]
+    cols["loyalty_tier"] = _labels(LOYALTY_TIERS, chunk.outcome.tier)
     cols["points_balance"] = chunk.outcome.points
     return _table("customers", cols)
 
@@ -204,8 +209,8 @@ def _events_table(ev: dict[str, np.ndarray], customer_ids: pa.Array, ids: _Ids) 
             "event_id": ids.take("next_event", n, 12, "E"),
             "customer_id": customer_ids.take(pa.array(ev["customer"])),
             "item_id": ids.items.take(pa.array(ev["item"])),
-            "type": np.array(EVENT_TYPES)[ev["type"]],
-            "channel": np.array(CHANNELS)[ev["channel"]],
+            "type": _labels(EVENT_TYPES, ev["type"]),
+            "channel": _labels(CHANNELS, ev["channel"]),
             "timestamp": _timestamps(ev["timestamp"]),
             "order_id": orders,
             "quantity": ev["quantity"],
@@ -222,11 +227,11 @@ def _feedback_table(fb: dict[str, np.ndarray], customer_ids: pa.Array, ids: _Ids
         {
             "response_id": ids.take("next_response", n, 10, "F"),
             "customer_id": customer_ids.take(pa.array(fb["customer"])),
-            "survey": np.array(SURVEYS)[fb["survey"]],
+            "survey": _labels(SURVEYS, fb["survey"]),
             "score": fb["score"],
             "comment": fb["comment"],
-            "channel": np.array(CHANNELS)[fb["channel"]],
-            "touchpoint": TOUCHPOINTS[fb["touchpoint"]],
+            "channel": _labels(CHANNELS, fb["channel"]),
+            "touchpoint": _labels(TOUCHPOINTS.tolist(), fb["touchpoint"]),
             "timestamp": _timestamps(fb["timestamp"]),
         },
     )
