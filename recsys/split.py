@@ -9,6 +9,7 @@ the customer's training history (those are excluded from recommendations anyway)
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -64,12 +65,15 @@ def temporal_split(
     *,
     test_fraction: float = 0.2,
     config: WeightConfig | None = None,
-    item_ids: list[str] | None = None,
+    customer_ids: Iterable[object] | None = None,
+    item_ids: Iterable[object] | None = None,
 ) -> tuple[Interactions, sp.csr_matrix]:
     """Global time cut: the last `test_fraction` of events (by time) form the test period.
 
-    Returns the training `Interactions` (maps built from training events, or the given
-    catalogue) and a binary test matrix aligned with it.
+    Returns the training `Interactions` (rows/columns from training events, or the given
+    ids, e.g. to align with a model trained on everything) and a binary test matrix
+    aligned with it. Customers with no training history have no test rows: there is
+    nothing to personalise from, which is the cold-start path, not what is measured here.
     """
     _check_fraction(test_fraction)
     if "timestamp" not in events:
@@ -82,12 +86,20 @@ def temporal_split(
         raise InvalidInputError("all events share one timestamp: a temporal split is impossible")
     config = config or WeightConfig()
     train_events = events[before]
-    train = build_interactions(train_events, config=config, item_ids=item_ids, drop_unknown=True)
+    train = build_interactions(
+        train_events,
+        config=config,
+        customer_ids=customer_ids,
+        item_ids=item_ids,
+        drop_unknown=True,
+    )
     later = events[~before]
     positive = event_weights(later, config) > 0
     rows = train.customers.lookup(later["customer_id"].to_numpy())
     cols = train.items.lookup(later["item_id"].to_numpy())
+    has_history = np.diff(train.matrix.indptr) > 0
     keep = positive & (rows >= 0) & (cols >= 0)
+    keep &= has_history[np.where(rows >= 0, rows, 0)]
     test = sp.csr_matrix(
         (np.ones(keep.sum(), np.float32), (rows[keep], cols[keep])), shape=train.matrix.shape
     )

@@ -1,0 +1,270 @@
+"""`touchpoint evaluate | train | models ... | recommend`: the model commands.
+
+Thin: tables are loaded with `contracts.tables`, the work is done by `jobs.modelops`
+(which calls `recsys`), and each command ends with a summary table or `--json`.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from contracts.tables import load_table, load_tables
+from jobs.common import DataDir, JsonFlag, console, fail, input_errors, report, setup_logging
+from jobs.modelops import (
+    SplitKind,
+    read_customer_ids,
+    registry_for,
+    run_evaluate,
+    run_recommend,
+    run_train,
+)
+from recsys.errors import ModelRejected, RecsysError
+
+models_app = typer.Typer(
+    help="Model registry: list, show, activate, roll back.", no_args_is_help=True
+)
+METRICS = ("ndcg", "recall", "precision", "map", "hit_rate", "coverage", "novelty", "diversity")
+SplitOpt = Annotated[str, typer.Option("--split", help="temporal (default) or random.")]
+FractionOpt = Annotated[
+    float, typer.Option("--test-fraction", min=0.01, max=0.99, help="Share held out.")
+]
+
+
+def _wide() -> Console:
+    """Tables of many columns: full width on a terminal, 200 columns when piped."""
+    return Console(width=None if sys.stdout.isatty() else 200)
+
+
+def _split(value: str) -> SplitKind:
+    if value not in ("temporal", "random"):
+        raise fail(f"--split must be temporal or random, not {value!r}")
+    return "temporal" if value == "temporal" else "random"
+
+
+def evaluate_command(
+    data: DataDir = Path("data"),
+    split: SplitOpt = "temporal",
+    test_fraction: FractionOpt = 0.2,
+    k: Annotated[int, typer.Option("--k", min=1, help="List length for the metrics.")] = 10,
+    report_file: Annotated[
+        Path | None, typer.Option("--report", help="Also write the JSON report here.")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Offline evaluation of every model family beside popularity (full ranking)."""
+    setup_logging()
+    kind = _split(split)
+    with input_errors():
+        tables = load_tables(data)
+    with console.status("evaluating") as status:
+        try:
+            result = run_evaluate(
+                tables,
+                split=kind,
+                test_fraction=test_fraction,
+                k=k,
+                on_model=lambda m: status.update(f"evaluating {m}"),
+            )
+        except RecsysError as exc:
+            raise fail(str(exc)) from None
+    if report_file is not None:
+        report_file.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
+    if as_json:
+        sys.stdout.write(orjson.dumps(result).decode() + "\n")
+        return
+    table = Table(title=f"touchpoint evaluate — {kind} split, full ranking, @{k}")
+    table.add_column("model", no_wrap=True)
+    for m in (*METRICS, "fit s"):
+        table.add_column(m, justify="right")
+    for row in result["models"]:
+        if "skipped" in row:
+            table.add_row(row["model"], f"[dim]skipped: {row['skipped']}[/]")
+            continue
+        table.add_row(
+            row["model"], *[f"{row[m]:.3f}" for m in METRICS], f"{row['fit_seconds']:.1f}"
+        )
+    _wide().print(table)
+    facts = {k: v for k, v in result.items() if k != "models"}
+    report(
+        "evaluation data",
+        facts | ({"report": str(report_file)} if report_file else {}),
+        as_json=False,
+    )
+
+
+def train_command(
+    data: DataDir = Path("data"),
+    budget_seconds: Annotated[
+        float, typer.Option("--budget-seconds", min=1.0, help="Time budget for model search.")
+    ] = 240.0,
+    split: SplitOpt = "temporal",
+    test_fraction: FractionOpt = 0.2,
+    as_json: JsonFlag = False,
+) -> None:
+    """Select the best model on a validation split, refit on all data, save a version."""
+    setup_logging()
+    kind = _split(split)
+    with input_errors():
+        tables = load_tables(data)
+    started = time.monotonic()
+    with console.status(f"selecting a model (budget {budget_seconds:.0f}s)"):
+        try:
+            res = run_train(
+                data, tables, budget_seconds=budget_seconds, split=kind, test_fraction=test_fraction
+            )
+        except ModelRejected as exc:
+            active = registry_for(data).active()
+            raise fail(f"model rejected: {exc.reason}; active version stays {active}", 1) from None
+        except RecsysError as exc:
+            raise fail(str(exc)) from None
+    sel = res.selection
+    summary: dict[str, Any] = {
+        "version": res.version,
+        "model": res.bundle.info.get("label") or registry_for(data).show(res.version)["label"],
+        f"validation {sel.metric}": round(sel.validation[sel.metric], 4),
+        f"popularity {sel.metric}": round(sel.popularity[sel.metric], 4),
+        "candidates tried": sum(1 for t in sel.trials if t.metrics) - 1,
+        "candidates skipped": sum(1 for t in sel.trials if t.skipped),
+        "customers": len(res.interactions.customers),
+        "items": len(res.interactions.items),
+        "interactions": int(res.interactions.matrix.nnz),
+        "seconds": round(time.monotonic() - started, 1),
+    }
+    report("touchpoint train", summary, as_json=as_json)
+
+
+@models_app.command("list")
+def models_list(data: DataDir = Path("data"), as_json: JsonFlag = False) -> None:
+    """All saved model versions, newest last; the active one is marked."""
+    try:
+        rows = registry_for(data).list()
+    except RecsysError as exc:
+        raise fail(str(exc)) from None
+    if as_json:
+        sys.stdout.write(orjson.dumps(rows).decode() + "\n")
+        return
+    table = Table(title=f"models in {registry_for(data).root}")
+    for col in ("version", "active", "model", "val ndcg", "pop ndcg", "seconds"):
+        table.add_column(col)
+    for r in rows:
+        val = r.get("metrics", {}).get("validation", {}).get("ndcg")
+        pop = r.get("metrics", {}).get("popularity", {}).get("ndcg")
+        table.add_row(
+            r["version"],
+            "*" if r["active"] else "",
+            str(r.get("label", r["model"])),
+            "" if val is None else f"{val:.4f}",
+            "" if pop is None else f"{pop:.4f}",
+            str(r.get("training_seconds", "")),
+        )
+    _wide().print(table)
+
+
+@models_app.command("show")
+def models_show(
+    version: Annotated[str, typer.Argument(help="Version id (see `models list`).")],
+    data: DataDir = Path("data"),
+    as_json: JsonFlag = False,
+) -> None:
+    """Parameters, metrics, data fingerprint and training time of one version."""
+    try:
+        info = registry_for(data).show(version)
+    except RecsysError as exc:
+        raise fail(str(exc)) from None
+    for key in ("customer_encoder", "item_encoder", "selection"):
+        if not as_json:
+            info.pop(key, None)
+    report(f"model {version}", info, as_json=as_json)
+
+
+@models_app.command("activate")
+def models_activate(
+    version: Annotated[str, typer.Argument(help="Version id to make live.")],
+    data: DataDir = Path("data"),
+    as_json: JsonFlag = False,
+) -> None:
+    """Make a version the active model (the previous one is kept for rollback)."""
+    reg = registry_for(data)
+    try:
+        reg.activate(version)
+    except RecsysError as exc:
+        raise fail(str(exc)) from None
+    report("touchpoint models activate", {"active": reg.active()}, as_json=as_json)
+
+
+@models_app.command("rollback")
+def models_rollback(data: DataDir = Path("data"), as_json: JsonFlag = False) -> None:
+    """Re-activate the previously active version."""
+    try:
+        version = registry_for(data).rollback()
+    except RecsysError as exc:
+        raise fail(str(exc)) from None
+    report("touchpoint models rollback", {"active": version}, as_json=as_json)
+
+
+def recommend_command(
+    customers: Annotated[Path, typer.Option("--customers", help="File: one customer id per line.")],
+    output: Annotated[Path, typer.Option("--output", help="CSV (or .parquet) to write.")],
+    data: DataDir = Path("data"),
+    k: Annotated[int, typer.Option("--k", min=1, max=1000, help="Items per customer.")] = 10,
+    kind: Annotated[
+        str, typer.Option("--kind", help="product|content|offer|reward, or 'any'.")
+    ] = "product",
+    channel: Annotated[
+        str | None, typer.Option("--channel", help="Only items for this channel.")
+    ] = None,
+    include_purchased: Annotated[
+        bool, typer.Option("--include-purchased", help="Allow items already bought.")
+    ] = False,
+    version: Annotated[str | None, typer.Option("--version", help="Default: active.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Batch recommendations for a campaign: customer_id, rank, item_id, score."""
+    setup_logging()
+    started = time.monotonic()
+    try:
+        ids = read_customer_ids(customers)
+        with input_errors():
+            tables = {
+                "events": load_table(data, "events"),
+                "items": load_table(data, "items"),
+                "customers": load_table(data, "customers", required=False),
+            }
+        with console.status(f"scoring {len(ids):,} customers"):
+            frame, summary = run_recommend(
+                data,
+                tables,
+                ids,
+                k=k,
+                kind=None if kind == "any" else kind,
+                channel=channel,
+                include_purchased=include_purchased,
+                version=version,
+            )
+    except RecsysError as exc:
+        raise fail(str(exc)) from None
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        if output.suffix == ".parquet":
+            frame.to_parquet(output, index=False)
+        else:
+            frame.to_csv(output, index=False)
+    except OSError as exc:
+        raise fail(f"cannot write {output}: {exc.strerror or exc}") from None
+    summary |= {"output": str(output), "seconds": round(time.monotonic() - started, 1)}
+    report("touchpoint recommend", summary, as_json=as_json)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("evaluate")(evaluate_command)
+    app.command("train")(train_command)
+    app.command("recommend")(recommend_command)
+    app.add_typer(models_app, name="models")
