@@ -1,99 +1,132 @@
-"""The product-recommendation service: personal candidates first, popular lists behind them."""
+"""Personalised answers: one session (one Redis round trip), one or more slots, one id.
+
+Used by every list endpoint and by `POST /v1/personalize`. Impressions are counted after
+the answer has been sent (a background task with its own pipeline), so counting adds no
+round trip before the response; if Redis is gone by then the counts are simply lost.
+"""
 
 from __future__ import annotations
 
+import logging
 import secrets
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 from redis.exceptions import RedisError
+from starlette.background import BackgroundTask
 
+from api.metrics import Metrics
+from api.services import slots
+from api.services.session import Session, open_session
 from api.state import ServingState
-from recsys.ranking import Eligibility, select
-from store.serving import CustomerServing, SharedServing
+from recsys.rules import RuleBook, all_windows
+from store.counters import record_impressions
 
-DISPLAY_FIELDS = ("title", "category", "price")
-EMPTY = (np.empty(0, np.uint32), np.empty(0, np.float32))
+log = logging.getLogger("touchpoint.api")
+
+
+@dataclass(frozen=True)
+class SlotRequest:
+    name: str
+    kind: str
+    k: int
+    category: str | None = None
+    exclude: frozenset[str] = frozenset()
+    context_item: str | None = None
 
 
 def new_recommendation_id() -> str:
     return "r_" + secrets.token_hex(8)
 
 
-def _reason(source: str, item: dict[str, Any]) -> str:
-    if source == "personal":
-        return f"picked for you in {item.get('category') or 'our range'}"
-    if source.startswith("channel:"):
-        return f"popular on {source.split(':', 1)[1]}"
-    return "popular right now"
-
-
-def render_item(item: dict[str, Any], score: float, reason: str) -> dict[str, Any]:
-    out = {"item_id": item["item_id"], "kind": item.get("kind", "product"), "score": score}
-    for name in DISPLAY_FIELDS:
-        out[name] = item.get(name)
-    out["reason"] = reason
-    return out
-
-
-async def recommend_products(
+async def answer(
     state: ServingState,
+    book: RuleBook,
     *,
     customer_id: str,
     channel: str | None,
-    k: int,
-    category: str | None = None,
-    exclude: frozenset[str] = frozenset(),
-) -> dict[str, Any]:
-    shared = state.shared
-    customer: CustomerServing | None = None
-    degraded = not state.redis_ok
-    if shared is not None and state.reader is not None and not degraded:
-        try:
-            customer = await state.reader.customer(shared.version, customer_id)
-        except (RedisError, OSError) as exc:
-            state.mark_unavailable(exc)
-            degraded = True
-    items: list[dict[str, Any]] = []
-    strategy = "none"
-    if shared is not None:
-        chosen = _choose(shared, customer, channel, k, category, exclude)
-        strategy = chosen[0][2] if chosen else "none"
-        if customer is not None and len(customer.recs[0]) and strategy != "personal":
-            strategy = "personal+popular"
-        items = [
-            render_item(shared.items[i], round(score, 6), _reason(src, shared.items[i]))
-            for i, score, src in chosen
-        ]
-    return {
+    requests: Sequence[SlotRequest],
+    metrics: Metrics | None = None,
+    placement_from_name: bool = False,
+) -> tuple[dict[str, Any], list[dict[str, Any]], BackgroundTask | None]:
+    """(response head, one dict per slot, the task that records impressions)."""
+    rules = [book.resolve(channel, r.name if placement_from_name else None) for r in requests]
+    windows = frozenset().union(*(r.windows for r in rules))
+    budgets = any(r.kind == "offer" for r in requests)
+    session = await open_session(state, customer_id, windows=windows, budgets=budgets)
+    out = []
+    for request, rule in zip(requests, rules, strict=True):
+        context = None
+        if request.context_item and session.shared is not None:
+            context = session.shared.index_of.get(request.context_item)
+        slot = slots.fill(
+            session, kind=request.kind, k=request.k, channel=channel, rules=rule,
+            category=request.category, exclude=request.exclude, context_item=context,
+        )  # fmt: skip
+        out.append(_slot_body(request, slot))
+        _count_fallbacks(metrics, session, slot)
+    head = {
         "customer_id": customer_id,
         "recommendation_id": new_recommendation_id(),
-        "model_version": shared.version if shared else None,
-        "strategy": "popular" if strategy.startswith(("channel:", "global")) else strategy,
-        "degraded": degraded,
-        "items": items,
+        "model_version": session.shared.version if session.shared else None,
+        "model": (session.shared.model.get("name") if session.shared else None),
+        "degraded": session.degraded,
+        "known_customer": session.ctx.known,
     }
+    return head, out, _impressions(state, session, channel, out, all_windows(book))
 
 
-def _choose(
-    shared: SharedServing,
-    customer: CustomerServing | None,
+def _slot_body(request: SlotRequest, slot: slots.Slot) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "name": request.name,
+        "kind": request.kind,
+        "strategy": slot.strategy,
+        "items": slot.items,
+    }
+    if request.kind == "reward":
+        body["nudge"] = slot.nudge
+    if slot.capped:
+        body["capped"] = True
+    if slot.suppressed:
+        body["suppressed"] = slot.suppressed
+    return body
+
+
+def _count_fallbacks(metrics: Metrics | None, session: Session, slot: slots.Slot) -> None:
+    if metrics is None:
+        return
+    if session.degraded:
+        metrics.fallbacks.labels("degraded").inc()
+    elif not session.ctx.known:
+        metrics.fallbacks.labels("cold_start").inc()
+    if slot.suppressed:
+        metrics.fallbacks.labels("suppressed").inc()
+    if slot.capped:
+        metrics.fallbacks.labels("capped").inc()
+
+
+def _impressions(
+    state: ServingState,
+    session: Session,
     channel: str | None,
-    k: int,
-    category: str | None,
-    exclude: frozenset[str],
-) -> list[tuple[int, float, str]]:
-    rule = Eligibility(
-        kind="product",
-        channel=channel,
-        category=category,
-        now_iso=datetime.now(UTC).isoformat(),
-        exclude=frozenset(shared.index_of[i] for i in exclude if i in shared.index_of),
-    )
-    personal = customer.recs if customer is not None else EMPTY
-    sources = [("personal", *personal)]
-    if channel is not None:
-        sources.append((f"channel:{channel}", *shared.popular.get(f"channel:{channel}", EMPTY)))
-    sources.append(("global", *shared.popular.get("global", EMPTY)))
-    return select(shared.items, sources, rule, k)
+    bodies: list[dict[str, Any]],
+    windows: frozenset[int],
+) -> BackgroundTask | None:
+    shown = [(item["item_id"], item["kind"]) for body in bodies for item in body["items"]]
+    client = state.client
+    if not shown or not windows or session.degraded or client is None:
+        return None
+
+    async def record() -> None:
+        pipe = client.pipeline(transaction=False)
+        record_impressions(
+            pipe, state.keys, session.ctx.customer_id, channel=channel or "any",
+            shown=shown, windows=windows, now=session.now,
+        )  # fmt: skip
+        try:
+            await pipe.execute()
+        except (RedisError, OSError) as exc:  # fire and forget: the answer is already out
+            log.debug("impressions not counted: %s", exc)
+
+    return BackgroundTask(record)

@@ -1,27 +1,40 @@
-"""Turn ranked candidates into the items a customer may see: eligibility, exclusions, top k.
+"""Turn ranked candidates into the items a customer may see: eligibility, policy, top k.
 
 Pure Python and numpy over the published item table, so it runs on the request path.
+Sources (personal recs, fresh fold-in, segment/channel/global popular lists) are tried in
+priority order; each source's scores are scaled to its best item times the source weight,
+so scores are comparable, then boosts, diversity and pins shape the final list.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from contracts.schema import LOYALTY_TIERS
+
+TIER_RANK = {name: i for i, name in enumerate(LOYALTY_TIERS)}
+Source = tuple[str, NDArray[np.integer], NDArray[np.floating]]
+SOURCE_WEIGHT = {"personal": 1.0, "fresh": 1.0, "value": 1.0, "similar": 1.0}
+DEFAULT_WEIGHT = 0.5  # popular lists: behind anything personal unless boosted
+
 
 @dataclass(frozen=True)
 class Eligibility:
-    """Which items may be shown in one answer."""
+    """Which items may be shown in one answer (the item-level rules)."""
 
     kind: str | None = "product"
     channel: str | None = None
     category: str | None = None
     now_iso: str | None = None
     exclude: frozenset[int] = field(default_factory=frozenset)
+    in_stock: bool = True
+    segments: frozenset[str] | None = None  # None = do not check target_segments
+    tier: str | None = None  # None = do not check min_tier
 
 
 def is_eligible(item: dict[str, Any], rule: Eligibility) -> bool:
@@ -29,7 +42,7 @@ def is_eligible(item: dict[str, Any], rule: Eligibility) -> bool:
         return False
     if rule.category is not None and item.get("category") != rule.category:
         return False
-    if not item.get("in_stock", True):
+    if rule.in_stock and not item.get("in_stock", True):
         return False
     channels = item.get("channels") or []
     if rule.channel is not None and channels and rule.channel not in channels:
@@ -40,29 +53,111 @@ def is_eligible(item: dict[str, Any], rule: Eligibility) -> bool:
             return False
         if end and rule.now_iso > end:
             return False
+    if rule.segments is not None:
+        targets = item.get("target_segments") or []
+        if targets and rule.segments.isdisjoint(targets):
+            return False
+    if rule.tier is not None:
+        needed = TIER_RANK.get(item.get("min_tier") or "none", 0)
+        if TIER_RANK.get(rule.tier, 0) < needed:
+            return False
     return True
+
+
+@dataclass(frozen=True)
+class Policy:
+    """List-level rules: what is blocked (caps, exclusions, budgets), boosts, diversity, pins."""
+
+    blocked: Callable[[int], bool] = lambda index: False
+    boost: Callable[[dict[str, Any]], float] | None = None
+    max_per_category: int | None = None
+    pins: Sequence[tuple[int, int]] = ()  # (item index, 1-based position)
+
+
+@dataclass(frozen=True)
+class Pick:
+    index: int
+    score: float
+    source: str
 
 
 def select(
     items: Sequence[dict[str, Any]],
-    sources: Iterable[tuple[str, NDArray[np.integer], NDArray[np.floating]]],
+    sources: Iterable[Source],
     rule: Eligibility,
     k: int,
-) -> list[tuple[int, float, str]]:
-    """The first `k` eligible, distinct items across ranked sources, tried in order.
+    policy: Policy | None = None,
+    *,
+    pool: int | None = None,
+) -> list[Pick]:
+    """The best `k` eligible, distinct, unblocked items across ranked sources.
 
-    Returns `(item index, score, source name)`; later sources (popular lists) fill what the
-    earlier (personal) ones could not, so an answer is never empty while items exist.
+    Each source contributes up to `pool` eligible candidates; later sources (popular lists)
+    are read only while the pool is short, so an answer is never empty while items exist.
     """
-    chosen: list[tuple[int, float, str]] = []
+    policy = policy or Policy()
+    pool = pool or max(4 * k, k + 20)
+    candidates: list[Pick] = []
     seen: set[int] = set(rule.exclude)
+    n_items = len(items)
     for name, indices, scores in sources:
+        if len(candidates) >= pool:
+            break
+        weight = SOURCE_WEIGHT.get(name, DEFAULT_WEIGHT)
+        top = float(scores.max()) if len(scores) else 0.0
+        scale = weight / top if top > 0 else 0.0
+        taken = 0
         for index, score in zip(indices.tolist(), scores.tolist(), strict=True):
-            if index in seen or index >= len(items):
+            if index in seen or index < 0 or index >= n_items:
                 continue
             seen.add(index)
-            if is_eligible(items[index], rule):
-                chosen.append((index, float(score), name))
-                if len(chosen) == k:
-                    return chosen
-    return chosen
+            if not is_eligible(items[index], rule) or policy.blocked(index):
+                continue
+            value = score * scale if scale else weight * 0.5
+            candidates.append(Pick(index, value, name))
+            taken += 1
+            if taken >= pool:
+                break
+    if policy.boost is not None:
+        candidates = [
+            Pick(p.index, p.score * policy.boost(items[p.index]), p.source) for p in candidates
+        ]
+    candidates.sort(key=lambda p: -p.score)
+    chosen = _diversify(items, candidates, k, policy.max_per_category)
+    return _pin(items, chosen, policy, rule, k)
+
+
+def _diversify(
+    items: Sequence[dict[str, Any]], ranked: list[Pick], k: int, per_category: int | None
+) -> list[Pick]:
+    """Greedy: at most `per_category` per category; relaxed only when the list would be short."""
+    if per_category is None:
+        return ranked[:k]
+    chosen: list[Pick] = []
+    skipped: list[Pick] = []
+    counts: dict[str, int] = {}
+    for pick in ranked:
+        category = items[pick.index].get("category") or ""
+        if counts.get(category, 0) >= per_category:
+            skipped.append(pick)
+            continue
+        counts[category] = counts.get(category, 0) + 1
+        chosen.append(pick)
+        if len(chosen) == k:
+            return chosen
+    return chosen + skipped[: k - len(chosen)]  # every slot filled beats strict diversity
+
+
+def _pin(
+    items: Sequence[dict[str, Any]], chosen: list[Pick], policy: Policy, rule: Eligibility, k: int
+) -> list[Pick]:
+    out = list(chosen)
+    for index, position in sorted(policy.pins, key=lambda p: p[1]):
+        if index in rule.exclude or index >= len(items):
+            continue
+        if not is_eligible(items[index], rule) or policy.blocked(index):
+            continue
+        top = out[0].score if out else 1.0
+        out = [p for p in out if p.index != index]
+        out.insert(min(position - 1, len(out)), Pick(index, top, "pinned"))
+    return out[:k]

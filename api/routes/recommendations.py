@@ -1,4 +1,4 @@
-"""Per-customer product recommendations."""
+"""Per-customer lists: products, offers, content and loyalty rewards for one channel."""
 
 from __future__ import annotations
 
@@ -8,27 +8,103 @@ from fastapi import APIRouter, Path, Query
 from starlette.responses import Response
 
 from api.deps import StateDep
-from api.recommend import recommend_products
+from api.recommend import SlotRequest, answer
 from api.responses import OrjsonResponse
+from api.services.deps import MetricsDep, RulesDep
+from api.state import ServingState
+from recsys.rules import RuleBook
 
 router = APIRouter(prefix="/v1/customers", tags=["recommendations"])
 
 Channel = Literal["web", "app", "email", "push", "store", "call_centre"]
 CustomerId = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[^{}\s]+$")]
+K = Annotated[int, Query(ge=1, le=100)]
+
+
+async def _one_list(
+    state: ServingState,
+    book: RuleBook,
+    metrics: object,
+    *,
+    customer_id: str,
+    channel: str | None,
+    request: SlotRequest,
+) -> Response:
+    head, (slot,), task = await answer(
+        state, book, customer_id=customer_id, channel=channel, requests=[request],
+        metrics=metrics,  # type: ignore[arg-type]
+    )  # fmt: skip
+    body = {**head, "channel": channel, **{k: v for k, v in slot.items() if k != "name"}}
+    return OrjsonResponse(body, background=task)
 
 
 @router.get("/{customer_id}/recommendations")
 async def recommendations(
     state: StateDep,
+    book: RulesDep,
+    metrics: MetricsDep,
     customer_id: CustomerId,
     channel: Channel | None = None,
-    k: Annotated[int, Query(ge=1, le=100)] = 10,
+    k: K = 10,
     category: Annotated[str | None, Query(max_length=128)] = None,
-    exclude: Annotated[str | None, Query(max_length=4096, description="comma-separated ids")] = None,
+    context_item: Annotated[
+        str | None, Query(max_length=128, description="the item being looked at")
+    ] = None,
+    exclude: Annotated[
+        str | None, Query(max_length=4096, description="comma-separated ids")
+    ] = None,
 ) -> Response:
-    """Products for one customer; unknown customers get popular items, never an error."""
+    """Products for one customer; unknown customers get segment/popular items, never an error."""
     excluded = frozenset(x for x in (exclude or "").split(",") if x)
-    body = await recommend_products(
-        state, customer_id=customer_id, channel=channel, k=k, category=category, exclude=excluded
+    request = SlotRequest("recommendations", "product", k, category, excluded, context_item)
+    return await _one_list(
+        state, book, metrics, customer_id=customer_id, channel=channel, request=request
     )
-    return OrjsonResponse(body)
+
+
+@router.get("/{customer_id}/offers")
+async def offers(
+    state: StateDep,
+    book: RulesDep,
+    metrics: MetricsDep,
+    customer_id: CustomerId,
+    channel: Channel | None = None,
+    k: K = 5,
+) -> Response:
+    """Offers by expected value (propensity × margin), under caps and budgets."""
+    request = SlotRequest("offers", "offer", k)
+    return await _one_list(
+        state, book, metrics, customer_id=customer_id, channel=channel, request=request
+    )
+
+
+@router.get("/{customer_id}/content")
+async def content(
+    state: StateDep,
+    book: RulesDep,
+    metrics: MetricsDep,
+    customer_id: CustomerId,
+    channel: Channel | None = None,
+    k: K = 5,
+) -> Response:
+    """Articles, videos and guides from content interactions and the customer's segments."""
+    request = SlotRequest("content", "content", k)
+    return await _one_list(
+        state, book, metrics, customer_id=customer_id, channel=channel, request=request
+    )
+
+
+@router.get("/{customer_id}/rewards")
+async def rewards(
+    state: StateDep,
+    book: RulesDep,
+    metrics: MetricsDep,
+    customer_id: CustomerId,
+    channel: Channel | None = None,
+    k: K = 5,
+) -> Response:
+    """Affordable loyalty rewards by affinity, plus a nudge: the best one just out of reach."""
+    request = SlotRequest("rewards", "reward", k)
+    return await _one_list(
+        state, book, metrics, customer_id=customer_id, channel=channel, request=request
+    )

@@ -1,0 +1,107 @@
+"""Prometheus instruments and a pure-ASGI middleware timing every request by route template.
+
+Labels use the route's path template (`/v1/customers/{customer_id}/offers`), never the raw
+path, so the number of series stays bounded. One registry per app, so tests and several apps
+in one process do not collide.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+BUCKETS = (0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "touchpoint_requests_total",
+            "HTTP requests by route template, method and status.",
+            ["route", "method", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "touchpoint_request_seconds",
+            "Request latency by route template.",
+            ["route", "method"],
+            buckets=BUCKETS,
+            registry=self.registry,
+        )
+        self.errors = Counter(
+            "touchpoint_errors_total",
+            "Responses with status >= 500, by route template.",
+            ["route"],
+            registry=self.registry,
+        )
+        self.fallbacks = Counter(
+            "touchpoint_fallbacks_total",
+            "Answers that fell back: degraded (Redis down), cold_start, popular_fill, suppressed.",
+            ["reason"],
+            registry=self.registry,
+        )
+
+
+class MetricsMiddleware:
+    """Counts and times each HTTP request; the route template is resolved once per path."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+        self._templates: dict[tuple[str, str], str] = {}
+
+    def _template(self, scope: Scope) -> str:
+        key = (scope["method"], scope["path"])
+        found = self._templates.get(key)
+        if found is None:
+            found = "unmatched"
+            for route in scope["app"].router.routes:
+                match, _ = route.matches(scope)
+                if match == Match.FULL:
+                    found = getattr(route, "path", "unmatched")
+                    break
+            if len(self._templates) < 10_000:  # raw paths carry ids: bound the cache
+                self._templates[key] = found
+        return found
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            route = self._template(scope)
+            method = scope["method"]
+            self.metrics.latency.labels(route, method).observe(time.perf_counter() - started)
+            self.metrics.requests.labels(route, method, str(status)).inc()
+            if status >= 500:
+                self.metrics.errors.labels(route).inc()
+
+
+def install(app: Any) -> Metrics:
+    """Attach a fresh registry to `app.state.metrics` and the timing middleware to `app`."""
+    metrics = Metrics()
+    app.state.metrics = metrics
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    return metrics
+
+
+def fallback(app_state: Any, reason: str) -> None:
+    metrics: Metrics | None = getattr(app_state, "metrics", None)
+    if metrics is not None:
+        metrics.fallbacks.labels(reason).inc()

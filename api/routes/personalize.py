@@ -1,0 +1,76 @@
+"""`POST /v1/personalize`: a whole page or message in one call, one recommendation id."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from starlette.responses import Response
+
+from api.deps import StateDep
+from api.recommend import SlotRequest, answer
+from api.responses import OrjsonResponse
+from api.routes.recommendations import Channel
+from api.services.deps import MetricsDep, RulesDep
+
+router = APIRouter(prefix="/v1", tags=["recommendations"])
+
+Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")]
+
+
+class SlotFilters(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    category: Annotated[str | None, Field(max_length=128)] = None
+    exclude: Annotated[list[Annotated[str, Field(max_length=128)]], Field(max_length=500)] = []
+    context_item: Annotated[str | None, Field(max_length=128)] = None
+
+
+class Slot(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name
+    kind: Literal["product", "offer", "content", "reward"] = "product"
+    k: Annotated[int, Field(ge=1, le=50)] = 5
+    filters: SlotFilters = SlotFilters()
+
+
+class PersonalizeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    customer_id: Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^{}\s]+$")]
+    channel: Channel | None = None
+    slots: Annotated[list[Slot], Field(min_length=1, max_length=10)]
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> PersonalizeRequest:
+        names = [s.name for s in self.slots]
+        if len(set(names)) != len(names):
+            raise ValueError("slot names must be unique")
+        return self
+
+
+@router.post("/personalize")
+async def personalize(
+    state: StateDep, book: RulesDep, metrics: MetricsDep, body: PersonalizeRequest
+) -> Response:
+    """Fill every slot (no item in two slots); `<channel>.<slot name>.yaml` rules apply."""
+    requests = [
+        SlotRequest(
+            s.name,
+            s.kind,
+            s.k,
+            s.filters.category,
+            frozenset(s.filters.exclude),
+            s.filters.context_item,
+        )
+        for s in body.slots
+    ]
+    head, slots, task = await answer(
+        state, book, customer_id=body.customer_id, channel=body.channel, requests=requests,
+        metrics=metrics, placement_from_name=True,
+    )  # fmt: skip
+    strategies = list(dict.fromkeys(s["strategy"] for s in slots))
+    out = {**head, "channel": body.channel, "strategy": "+".join(strategies), "slots": slots}
+    return OrjsonResponse(out, background=task)

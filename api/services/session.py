@@ -1,0 +1,157 @@
+"""One personalised request's view of a customer: read once, used by every slot.
+
+`open_session` does the single Redis round trip (published recs/profile/history, live recent
+events, frequency-cap windows, redemptions) and derives what the rules need: segments, tier,
+points, consent, purchased and dismissed items, and a fresh ranking when the customer has
+clicked since the last batch. When Redis fails the session is empty and `degraded`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+from redis.exceptions import RedisError
+
+from api.services.catalogue import Catalogue, catalogue
+from api.state import ServingState
+from recsys.errors import InvalidInputError
+from recsys.serving import fold_in, top_k
+from store.profile import CustomerContext, read_context
+from store.serving import Ranked, SharedServing
+
+# Live event weights for fold-in, as the batch's defaults (recsys.matrix.DEFAULT_WEIGHTS).
+FRESH_WEIGHTS = {"view": 1.0, "click": 2.0, "add_to_cart": 4.0, "purchase": 8.0, "redeem": 8.0}
+FRESH_N = 100
+ANCHORS = 20
+
+
+@dataclass
+class Session:
+    """Everything slots are filled from (shared data may be None before any publish)."""
+
+    shared: SharedServing | None
+    cat: Catalogue | None
+    ctx: CustomerContext
+    degraded: bool
+    now: float
+    now_iso: str
+    segment: str | None = None
+    segments: frozenset[str] = frozenset()
+    tier: str = "none"
+    points: int = 0
+    consent: dict[str, bool] = field(default_factory=dict)
+    purchased: set[int] = field(default_factory=set)
+    dismissed: set[int] = field(default_factory=set)
+    anchors: list[tuple[int, str]] = field(default_factory=list)  # (item index, verb), best first
+    fresh: Ranked | None = None
+    taken: set[int] = field(default_factory=set)  # items already placed in this response
+    explained: dict[Any, tuple[int, str]] | None = None  # reasons' lookup, built on first use
+
+
+async def open_session(
+    state: ServingState, customer_id: str, *, windows: frozenset[int], budgets: bool
+) -> Session:
+    shared = state.shared
+    now = time.time()
+    ctx = CustomerContext(customer_id)
+    degraded = not state.redis_ok
+    if shared is not None and state.client is not None and not degraded:
+        try:
+            ctx = await read_context(
+                state.client, state.keys, shared.version, customer_id,
+                windows=windows, budgets=budgets, now=now,
+            )  # fmt: skip
+        except (RedisError, OSError) as exc:
+            state.mark_unavailable(exc)
+            degraded = True
+    session = Session(
+        shared=shared,
+        cat=catalogue(shared) if shared is not None else None,
+        ctx=ctx,
+        degraded=degraded,
+        now=now,
+        now_iso=datetime.fromtimestamp(now, UTC).isoformat(),
+    )
+    if shared is not None:
+        _derive(session, shared)
+    return session
+
+
+def _derive(session: Session, shared: SharedServing) -> None:
+    profile = session.ctx.profile or {}
+    segment = profile.get("rfm_segment")
+    session.segment = str(segment) if segment else None
+    names = [*(profile.get("segments") or [])]
+    names += [profile[k] for k in ("rfm_segment", "lifecycle_stage", "nps_group") if profile.get(k)]
+    session.segments = frozenset(str(n) for n in names)
+    session.tier = str(profile.get("loyalty_tier") or "none")
+    session.points = int(profile.get("points_balance") or 0)
+    session.consent = {str(k): bool(v) for k, v in (profile.get("consent") or {}).items()}
+    index_of = shared.index_of
+    recent_anchors: list[tuple[int, str]] = []
+    for event in session.ctx.recent:  # newest first
+        index = index_of.get(event.item_id)
+        if index is None:
+            continue
+        if event.type in ("purchase", "redeem"):
+            session.purchased.add(index)
+            recent_anchors.append((index, "bought"))
+        elif event.type == "dismiss":
+            session.dismissed.add(index)
+        elif event.type in FRESH_WEIGHTS:
+            recent_anchors.append((index, "viewed"))
+    hist_idx, hist_w = session.ctx.history
+    order = np.argsort(-hist_w, kind="stable")[:ANCHORS]
+    seen: set[int] = set()
+    for index, verb in [*recent_anchors, *((int(i), "liked") for i in hist_idx[order])]:
+        if index not in seen:
+            seen.add(index)
+            session.anchors.append((index, verb))
+    if any(verb == "viewed" or verb == "bought" for _, verb in recent_anchors):
+        session.fresh = _fresh(session, shared)
+
+
+def _fresh(session: Session, shared: SharedServing) -> Ranked | None:
+    """Re-rank with the live events: fold them into the customer's vector when the model
+    allows it, else follow the similar items of what was just viewed."""
+    weights: dict[int, float] = {}
+    hist_idx, hist_w = session.ctx.history
+    for index, weight in zip(hist_idx.tolist(), hist_w.tolist(), strict=True):
+        weights[index] = weight
+    clicked: list[int] = []
+    for event in session.ctx.recent:
+        index = shared.index_of.get(event.item_id)
+        if index is not None and event.type in FRESH_WEIGHTS:
+            weights[index] = weights.get(index, 0.0) + float(np.log1p(FRESH_WEIGHTS[event.type]))
+            clicked.append(index)
+    cat = session.cat
+    factors = shared.item_factors
+    if (
+        factors is not None
+        and cat is not None
+        and cat.factors64 is not None
+        and cat.yty is not None
+        and shared.model.get("fold_in", True)
+    ):
+        reg = float(shared.model.get("regularization", 0.01))
+        idx = np.fromiter(weights, np.int64, len(weights))
+        w = np.fromiter(weights.values(), np.float64, len(weights))
+        try:
+            vector = fold_in(cat.factors64, reg, idx, w, yty=cat.yty)
+            return top_k(vector, factors, FRESH_N, sorted(session.purchased))
+        except (InvalidInputError, np.linalg.LinAlgError):
+            return None
+    if shared.similar is not None and clicked:
+        sim_idx, sim_score = shared.similar
+        rows = [i for i in dict.fromkeys(clicked) if i < len(sim_idx)][:5]
+        if rows:
+            neighbours = np.asarray(sim_idx[rows]).ravel()
+            sc = np.asarray(sim_score[rows]).ravel()
+            keep = neighbours >= 0
+            order = np.argsort(-sc[keep], kind="stable")
+            return neighbours[keep][order].astype(np.uint32), sc[keep][order].astype(np.float32)
+    return None

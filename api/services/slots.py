@@ -1,0 +1,211 @@
+"""Fill one list (a slot) of products, content, offers or rewards for a session under rules.
+
+Products and content: fresh (live events) → personal → segment → channel → kind → global.
+Offers: one list by expected value (propensity × margin). Rewards: affordable ones by
+affinity, plus the best one just out of reach as a nudge. Every list then goes through the
+same eligibility, exclusions, caps, budgets, boosts, diversity and pins (`recsys.ranking`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from api.services.reasons import reason_for
+from api.services.session import Session
+from recsys.ranking import Eligibility, Pick, Policy, Source, is_eligible, select
+from recsys.rules import Rules
+from recsys.rules_value import offers_by_value, rewards_by_affinity
+from store.serving import Ranked
+
+EMPTY: Ranked = (np.empty(0, np.uint32), np.empty(0, np.float32))
+DISPLAY = ("title", "category", "price")
+NUDGE_REACH = 0.5  # a nudge is at most this share of the balance (or 500 points) away
+
+
+@dataclass
+class Slot:
+    items: list[dict[str, Any]] = field(default_factory=list)
+    picks: list[Pick] = field(default_factory=list)
+    strategy: str = "none"
+    nudge: dict[str, Any] | None = None
+    nudges: list[tuple[int, int]] = field(default_factory=list)  # (reward index, points needed)
+    capped: bool = False
+    suppressed: str | None = None
+
+
+def fill(
+    session: Session,
+    *,
+    kind: str,
+    k: int,
+    channel: str | None,
+    rules: Rules,
+    category: str | None = None,
+    exclude: frozenset[str] = frozenset(),
+    context_item: int | None = None,
+) -> Slot:
+    shared = session.shared
+    if shared is None or session.cat is None:
+        return Slot()
+    if rules.needs_consent(channel) and not session.consent.get(str(channel), False):
+        return Slot(suppressed=f"no marketing consent for {channel}")
+    k = _remaining(session, rules, channel, kind, k)
+    if k <= 0:
+        return Slot(capped=True)
+    rule = Eligibility(
+        kind=kind,
+        channel=channel,
+        category=category,
+        now_iso=session.now_iso if rules.active_window else None,
+        exclude=frozenset(session.taken | _ids(session, exclude)),
+        in_stock=rules.in_stock,
+        segments=session.segments if rules.target_segments else None,
+        tier=session.tier if rules.min_tier else None,
+    )
+    slot = Slot()
+    sources = _sources(session, kind, channel, context_item, slot)
+    slot.picks = select(shared.items, sources, rule, k, _policy(session, rules))
+    session.taken.update(p.index for p in slot.picks)
+    slot.items = [render(session, p) for p in slot.picks]
+    slot.strategy = _strategy(slot.picks, session.degraded)
+    for index, points in slot.nudges:
+        item = shared.items[index]
+        if index not in session.taken and is_eligible(item, rule):
+            slot.nudge = render(session, Pick(index, 0.0, "nudge"))
+            slot.nudge["points_needed"] = points
+            slot.nudge["reason"] = f"only {points} more points for {item.get('title')}"
+            break
+    return slot
+
+
+def _ids(session: Session, ids: frozenset[str]) -> set[int]:
+    assert session.shared is not None
+    return {session.shared.index_of[i] for i in ids if i in session.shared.index_of}
+
+
+def _remaining(session: Session, rules: Rules, channel: str | None, kind: str, k: int) -> int:
+    """k, lowered to what the customer × channel cap for this kind still allows."""
+    cap = rules.channel_caps.get(kind) or rules.channel_caps.get("any")
+    if cap is None or channel is None:
+        return k
+    window = session.ctx.windows.get(cap.days)
+    if window is None:
+        return k
+    if kind in rules.channel_caps:
+        used = window.channel_kind(channel, kind)
+    else:
+        used = sum(n for (ch, _), n in window.channel_kinds.items() if ch == channel)
+    return min(k, cap.max - used)
+
+
+def _policy(session: Session, rules: Rules) -> Policy:
+    assert session.shared is not None and session.cat is not None
+    items, ctx, cat = session.shared.items, session.ctx, session.cat
+    blocked_always = set()
+    if rules.exclude_purchased:
+        blocked_always |= session.purchased
+    if rules.exclude_dismissed:
+        blocked_always |= session.dismissed
+    limits = [
+        (ctx.windows.get(cap.days), cap.max)
+        for cap in (rules.exclude_shown, rules.item_cap)
+        if cap is not None and cap.days in ctx.windows
+    ]
+
+    def blocked(index: int) -> bool:
+        if index in blocked_always:
+            return True
+        item_id = items[index]["item_id"]
+        for window, most in limits:
+            if window is not None and window.item(item_id) >= most:
+                return True
+        budget = cat.budgets.get(index)
+        return budget is not None and ctx.redeemed.get(item_id, 0) >= budget
+
+    boosts = rules.boosts
+
+    def boost(item: dict[str, Any]) -> float:
+        factor = 1.0
+        for b in boosts:
+            if b.matches(item):
+                factor *= b.factor
+        return factor
+
+    index_of = session.shared.index_of
+    pins = [(index_of[p.item_id], p.position) for p in rules.pins if p.item_id in index_of]
+    return Policy(blocked, boost if boosts else None, rules.max_per_category, pins)
+
+
+def _sources(
+    session: Session, kind: str, channel: str | None, context_item: int | None, slot: Slot
+) -> list[Source]:
+    shared, cat, ctx = session.shared, session.cat, session.ctx
+    assert shared is not None and cat is not None
+    popular = shared.popular
+    seg = popular.get(f"segment:{session.segment}") if session.segment else None
+    if kind in ("offer", "reward") and kind in cat.kinds:
+        arrays = cat.kinds[kind]
+        signals = (ctx.recs, seg, popular.get(f"kind:{kind}"))
+        if kind == "offer":
+            idx, ev = offers_by_value(
+                arrays.indices, arrays.margins, arrays.categories, cat.size, signals
+            )
+            return [("value", idx, ev)]
+        affordable, needed = rewards_by_affinity(
+            arrays.indices, arrays.costs, arrays.categories, cat.size, signals, session.points
+        )
+        reach = max(500, int(session.points * NUDGE_REACH))
+        slot.nudges = [
+            (index, int(points))
+            for index, points in zip(needed[0].tolist(), needed[1].tolist(), strict=True)
+            if points <= reach
+        ]
+        return [("value", *affordable)]
+    sources: list[Source] = []
+    if context_item is not None and shared.similar is not None:
+        sim_idx, sim_score = shared.similar
+        if context_item < len(sim_idx):
+            row = np.asarray(sim_idx[context_item])
+            keep = row >= 0
+            sources.append(("similar", row[keep], np.asarray(sim_score[context_item])[keep]))
+    if session.fresh is not None:
+        sources.append(("fresh", *session.fresh))
+    sources.append(("personal", *ctx.recs))
+    if seg is not None:
+        sources.append((f"segment:{session.segment}", *seg))
+    for name in (f"channel:{channel}" if channel else None, f"kind:{kind}", "global"):
+        if name is not None and name in popular:
+            sources.append((name, *popular[name]))
+    return sources
+
+
+def _strategy(picks: list[Pick], degraded: bool) -> str:
+    if degraded:
+        return "degraded_popular"
+    families = []
+    for p in picks:
+        family = {"fresh": "realtime", "personal": "personal", "value": "value",
+                  "similar": "similar", "pinned": "pinned"}.get(p.source)  # fmt: skip
+        family = family or ("segment" if p.source.startswith("segment:") else "popular")
+        if family not in families:
+            families.append(family)
+    return "+".join(families) or "none"
+
+
+def render(session: Session, pick: Pick) -> dict[str, Any]:
+    assert session.shared is not None
+    item = session.shared.items[pick.index]
+    out: dict[str, Any] = {
+        "item_id": item["item_id"],
+        "kind": item.get("kind", "product"),
+        "score": round(pick.score, 6),
+    }
+    for name in DISPLAY:
+        out[name] = item.get(name)
+    if out["kind"] == "reward":
+        out["points_cost"] = item.get("points_cost", 0)
+    out["reason"] = reason_for(session, pick, item)
+    return out
