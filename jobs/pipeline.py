@@ -1,14 +1,30 @@
-"""The batch pipeline behind `touchpoint run`: segment → train → publish."""
+"""The batch pipeline behind `touchpoint run`: segment → train → publish.
+
+Each step is the same function its own command runs; this module only orders them and
+decides what a failure means: a rejected model leaves the live serving version in place.
+"""
 
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from jobs.modelops import run_train
+from jobs.publish import Trained, build_bundle, publish_serving
+from recsys.errors import ModelRejected
+from segments.build import build_segments
+from store.client import connect
+from store.config import StoreConfig
+
 log = logging.getLogger("touchpoint.run")
+
+
+class PipelineError(RuntimeError):
+    """A step refused to go on; the previously published versions keep serving."""
 
 
 def run_pipeline(
@@ -18,4 +34,37 @@ def run_pipeline(
     as_of: str | None,
     budget_seconds: float,
 ) -> dict[str, Any]:
-    raise NotImplementedError("wired once segmentation and training land")
+    summary: dict[str, Any] = {}
+    t0 = time.monotonic()
+    segmented = build_segments(
+        customers=tables["customers"],
+        events=tables["events"],
+        items=tables["items"],
+        feedback=tables["feedback"],
+        as_of=as_of,
+    )
+    summary["segmented customers"] = len(segmented.table)
+    summary["segment seconds"] = round(time.monotonic() - t0, 1)
+
+    t1 = time.monotonic()
+    try:
+        result = run_train(data, tables, budget_seconds=budget_seconds)
+    except ModelRejected as exc:
+        raise PipelineError(f"model rejected, previous version stays live: {exc}") from exc
+    summary["model"] = f"{result.name} ({result.version})"
+    summary["train seconds"] = round(time.monotonic() - t1, 1)
+
+    t2 = time.monotonic()
+    trained = Trained(result.model, result.interactions, result.name, result.version)
+    bundle = build_bundle(tables=tables, trained=trained, segments=segmented.table)
+    config = StoreConfig(data_dir=data)
+    with connect(config) as client:
+        version = publish_serving(
+            client,
+            config,
+            bundle,
+            meta={"model": result.name, "model_version": result.version},
+        )
+    summary["serving version"] = version
+    summary["publish seconds"] = round(time.monotonic() - t2, 1)
+    return summary

@@ -157,9 +157,8 @@ def _segment_fields(row: pd.Series) -> dict[str, Any]:
     for name in ("rfm_segment", "lifecycle_stage", "nps_group"):
         if name in row and pd.notna(row[name]):
             fields[name] = str(row[name])
-    if "segments" in row:
-        value = row["segments"]
-        fields["segments"] = [str(s) for s in (value if value is not None else [])]
+    if "segments" in row and pd.notna(row["segments"]):
+        fields["segments"] = [s for s in str(row["segments"]).split(";") if s]
     for name in ("recency_days", "frequency", "monetary"):
         if name in row and pd.notna(row[name]):
             fields[name] = float(row[name])

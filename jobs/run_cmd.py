@@ -10,8 +10,8 @@ import orjson
 import typer
 
 from contracts.tables import load_table, load_tables
-from jobs.common import DataDir, JsonFlag, console, input_errors, report, setup_logging
-from jobs.pipeline import run_pipeline
+from jobs.common import DataDir, JsonFlag, console, fail, input_errors, report, setup_logging
+from jobs.pipeline import PipelineError, run_pipeline
 
 
 def run(
@@ -29,7 +29,10 @@ def run(
     started = time.monotonic()
     with input_errors():
         tables = load_tables(data)
-    summary = run_pipeline(data, tables, as_of=as_of, budget_seconds=budget_seconds)
+    try:
+        summary = run_pipeline(data, tables, as_of=as_of, budget_seconds=budget_seconds)
+    except PipelineError as exc:
+        raise fail(str(exc), code=1) from None
     summary["seconds"] = round(time.monotonic() - started, 1)
     report("touchpoint run", summary, as_json=as_json)
 
