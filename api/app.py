@@ -8,9 +8,18 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import problems
+from api import auth, middleware, problems, services
 from api.responses import OrjsonResponse
-from api.routes import events, feedback, health, recommendations
+from api.routes import (
+    events,
+    feedback,
+    health,
+    items,
+    metrics,
+    personalize,
+    profile,
+    recommendations,
+)
 from api.settings import ApiSettings
 from api.state import ServingState
 
@@ -25,6 +34,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         state = ServingState(settings)
         app.state.serving = state
         await state.start()
+        await auth.on_startup(app)
         try:
             yield
         finally:
@@ -39,6 +49,18 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     problems.install(app)
-    for module in (health, recommendations, events, feedback):
-        app.include_router(module.router)
+    services.install(app)  # metrics middleware + rules watcher
+    middleware.install(app, settings)
+    auth.install(app, settings)
+    for module, scope in (  # scope None = open (health, metrics)
+        (health, None),
+        (metrics, None),
+        (recommendations, "personalize:read"),
+        (personalize, "personalize:read"),
+        (items, "personalize:read"),
+        (profile, "personalize:read"),
+        (events, "events:write"),
+        (feedback, "events:write"),
+    ):
+        app.include_router(module.router, dependencies=auth.scoped(scope))
     return app

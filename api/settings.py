@@ -33,6 +33,11 @@ class ApiSettings(StoreConfig):
         default=None,
         description="Require API keys; default: required once any key exists, and in production.",
     )
+    auth_cache_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="API keys are re-read this often; a revoked key works at most this long.",
+    )
 
     @model_validator(mode="after")
     def _production_needs_keys(self) -> ApiSettings:

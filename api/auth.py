@@ -1,0 +1,162 @@
+"""API-key authentication and per-route-group scopes.
+
+Routers are included with `dependencies=[require_scope("segments:read")]` (see `api/app.py`).
+A key is sent as `Authorization: Bearer <key>` or `X-API-Key: <key>`.
+
+Keys are required once any key was created (revoking it does not reopen the API), always
+when `TOUCHPOINT_AUTH_REQUIRED=true` and in production; with no key ever created the API
+runs open and says so at start-up.
+
+Key records are cached in-process and re-read every `auth_cache_seconds` (default 30 s), so
+a request costs no Redis round trip in steady state; a revocation therefore takes effect
+within that time. An unknown key id triggers an early re-read (at most once a second), so a
+freshly created key works at once. If Redis is unreachable the last records stay in force;
+if they were never read, production refuses every key-protected request (503) while
+development runs open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from redis.exceptions import RedisError
+
+from api.problems import Forbidden, Unauthorized, Unavailable
+from api.settings import ApiSettings
+from api.state import ServingState
+from store.apikeys import SCOPES, ApiKey, key_id, load_keys
+
+log = logging.getLogger("touchpoint.api")
+
+FORCED_RELOAD_GAP = 1.0  # seconds between re-reads triggered by unknown key ids
+RETRY_GAP = 1.0  # seconds between attempts while Redis is unreachable
+_bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <key>`")
+_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="`X-API-Key: <key>`")
+
+
+class KeyCache:
+    """The API keys as last read from Redis, shared by all requests of one process."""
+
+    def __init__(self, settings: ApiSettings) -> None:
+        self.settings = settings
+        self.records: dict[str, ApiKey] | None = None
+        self.loaded_at = float("-inf")
+        self.attempted_at = float("-inf")
+        self.forced_at = float("-inf")
+        self._lock = asyncio.Lock()
+
+    async def get(self, state: ServingState, *, force: bool = False) -> dict[str, ApiKey] | None:
+        now = time.monotonic()
+        due = (
+            now - self.loaded_at >= self.settings.auth_cache_seconds
+            and now - self.attempted_at >= RETRY_GAP
+        )
+        if force and now - self.forced_at >= FORCED_RELOAD_GAP:
+            self.forced_at = now
+            due = True
+        if due:
+            async with self._lock:  # one reload at a time; the others reuse its result
+                if self.attempted_at < now:
+                    await self._reload(state)
+        return self.records
+
+    async def _reload(self, state: ServingState) -> None:
+        self.attempted_at = time.monotonic()
+        try:
+            if state.client is None:
+                raise RedisError("not connected")
+            self.records = await load_keys(state.client, state.keys)
+            self.loaded_at = time.monotonic()
+        except (RedisError, OSError) as exc:
+            log.warning("cannot read API keys, keeping the last ones: %s", exc)
+
+    def required(self, records: dict[str, ApiKey] | None) -> bool | None:
+        """Whether a key is needed; None when unknown (records never read)."""
+        settings = self.settings
+        if settings.auth_required is not None:
+            return settings.auth_required
+        if settings.environment == "production":
+            return True
+        if records is None:
+            return None
+        # Revoked keys count: revoking the last key must not reopen the API.
+        return bool(records)
+
+
+def get_cache(request: Request) -> KeyCache:
+    cache: KeyCache = request.app.state.api_keys
+    return cache
+
+
+def install(app: FastAPI, settings: ApiSettings) -> None:
+    app.state.api_keys = KeyCache(settings)
+
+
+async def on_startup(app: FastAPI) -> None:
+    """Read the keys once and warn when the API is open to anyone."""
+    cache: KeyCache = app.state.api_keys
+    records = await cache.get(app.state.serving)
+    required = cache.required(records)
+    if required is False:
+        log.warning(
+            "no API key configured: the API is open to anyone "
+            "(create one with `touchpoint keys create`, or set TOUCHPOINT_AUTH_REQUIRED=true)"
+        )
+    elif required is None:
+        log.warning("API keys could not be read at start-up; running open until they are")
+
+
+def presented_key(bearer: HTTPAuthorizationCredentials | None, header: str | None) -> str | None:
+    if bearer is not None and bearer.credentials:
+        return bearer.credentials
+    return header or None
+
+
+def require_scope(scope: str) -> Any:
+    """A dependency refusing requests without a valid key holding `scope` (or `admin`)."""
+    if scope not in SCOPES:
+        raise ValueError(f"unknown scope {scope!r}")
+
+    async def check(
+        request: Request,
+        bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
+        header: Annotated[str | None, Security(_header)],
+    ) -> None:
+        cache = get_cache(request)
+        state = request.app.state.serving
+        records = await cache.get(state)
+        required = cache.required(records)
+        if required is None:
+            if cache.settings.environment == "production":
+                raise Unavailable("API keys cannot be verified right now")
+            required = False
+        if not required:
+            return
+        key = presented_key(bearer, header)
+        if key is None:
+            raise Unauthorized("an API key is required (Authorization: Bearer … or X-API-Key)")
+        kid = key_id(key)
+        if kid is None:
+            raise Unauthorized("malformed API key")
+        record = (records or {}).get(kid)
+        if record is None:
+            record = ((await cache.get(state, force=True)) or {}).get(kid)
+        if record is None or not record.matches(key):
+            raise Unauthorized("unknown or invalid API key")
+        if not record.active:
+            raise Unauthorized(f"API key {kid} was revoked")
+        if not record.allows(scope):
+            raise Forbidden(f"API key {kid} lacks the {scope!r} scope", scope=scope)
+        request.state.api_key_id = kid
+
+    return Depends(check)
+
+
+def scoped(scope: str | None) -> list[Any]:
+    """`include_router(..., dependencies=scoped("segments:read"))`; None = open route group."""
+    return [] if scope is None else [require_scope(scope)]
