@@ -1,8 +1,9 @@
 """Wall time and peak memory of `touchpoint generate`, small size beside the large one.
 
 Each size runs in a fresh Python process (so its peak RSS is its own) writing Parquet to a
-temporary directory. The small run is the baseline: if the generator streams as it should,
-peak RSS stays about the same while customers and events grow fifty-fold.
+temporary directory. Wall time depends on what else the machine runs, so CPU time (user +
+system, imports included) is printed beside it. The small run is the baseline: if the
+generator streams as it should, peak RSS stays about the same while events grow fifty-fold.
 
 Run: OPENBLAS_NUM_THREADS=1 .venv/bin/python -m bench.generate_speed [--sizes 20000,200000,1000000]
 """
@@ -28,8 +29,11 @@ started = time.perf_counter()
 rows = generate(customers=customers, items=items, seed=7, out=out)
 seconds = time.perf_counter() - started
 size = sum(p.stat().st_size for p in Path(out).iterdir())
-peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-print(json.dumps({"rows": rows, "seconds": seconds, "peak_mib": peak_kib / 1024, "bytes": size}))
+usage = resource.getrusage(resource.RUSAGE_SELF)
+cpu = usage.ru_utime + usage.ru_stime
+peak_mib = usage.ru_maxrss / 1024  # ru_maxrss is KiB on Linux
+result = {"rows": rows, "seconds": seconds, "cpu": cpu, "peak_mib": peak_mib, "bytes": size}
+print(json.dumps(result))
 """
 
 
@@ -38,6 +42,7 @@ class Run:
     customers: int
     events: int
     seconds: float
+    cpu: float  # user + system seconds: the wall time on an idle machine
     peak_mib: float
     disk_mib: float
 
@@ -54,7 +59,14 @@ def measure(customers: int, items: int) -> Run:
             env=env,
         )
         r = json.loads(done.stdout.strip().splitlines()[-1])
-        return Run(customers, r["rows"]["events"], r["seconds"], r["peak_mib"], r["bytes"] / 2**20)
+        return Run(
+            customers,
+            r["rows"]["events"],
+            r["seconds"],
+            r["cpu"],
+            r["peak_mib"],
+            r["bytes"] / 2**20,
+        )
     finally:
         shutil.rmtree(out, ignore_errors=True)
 
@@ -66,14 +78,15 @@ def main() -> None:
     )
     parser.add_argument("--items", type=int, default=20_000)
     args = parser.parse_args()
-    header = f"{'customers':>10} {'events':>12} {'seconds':>8} {'events/s':>10}"
+    header = f"{'customers':>10} {'events':>12} {'wall s':>8} {'cpu s':>7} {'events/s':>10}"
     print(f"{header} {'peak RSS':>10} {'disk':>9}")
     runs = []
     for customers in (int(s) for s in args.sizes.split(",")):
         r = measure(customers, args.items)
         runs.append(r)
         print(
-            f"{r.customers:>10,} {r.events:>12,} {r.seconds:>8.1f} {r.events / r.seconds:>10,.0f} "
+            f"{r.customers:>10,} {r.events:>12,} {r.seconds:>8.1f} {r.cpu:>7.1f} "
+            f"{r.events / r.seconds:>10,.0f} "
             f"{r.peak_mib:>6.0f} MiB {r.disk_mib:>5.0f} MiB",
             flush=True,
         )
