@@ -11,7 +11,6 @@ import time
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 BUCKETS = (0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
@@ -53,21 +52,12 @@ class MetricsMiddleware:
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
         self.metrics = metrics
-        self._templates: dict[tuple[str, str], str] = {}
 
-    def _template(self, scope: Scope) -> str:
-        key = (scope["method"], scope["path"])
-        found = self._templates.get(key)
-        if found is None:
-            found = "unmatched"
-            for route in scope["app"].router.routes:
-                match, _ = route.matches(scope)
-                if match == Match.FULL:
-                    found = getattr(route, "path", "unmatched")
-                    break
-            if len(self._templates) < 10_000:  # raw paths carry ids: bound the cache
-                self._templates[key] = found
-        return found
+    @staticmethod
+    def _template(scope: Scope) -> str:
+        # FastAPI records the matched route in the (shared, mutated) scope while routing
+        route = scope.get("route")
+        return str(getattr(route, "path_format", None) or getattr(route, "path", "unmatched"))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -19,8 +19,15 @@ from contracts.schema import LOYALTY_TIERS
 
 TIER_RANK = {name: i for i, name in enumerate(LOYALTY_TIERS)}
 Source = tuple[str, NDArray[np.integer], NDArray[np.floating]]
-SOURCE_WEIGHT = {"personal": 1.0, "fresh": 1.0, "value": 1.0, "similar": 1.0}
-DEFAULT_WEIGHT = 0.5  # popular lists: behind anything personal unless boosted
+# A source's item scores map to weight × (FLOOR + (1 - FLOOR) × score / best score), so each
+# personal item outranks every popular one, the segment's list leads the generic ones, and a
+# boost can still lift an item over its neighbours. "value" lists (offers by expected value)
+# are already comparable and keep their raw scores.
+SOURCE_WEIGHT = {"personal": 1.0, "fresh": 1.0, "similar": 1.0, "segment": 0.6, "channel": 0.55}
+DEFAULT_WEIGHT = 0.5  # kind:<kind> lists
+GLOBAL_WEIGHT = 0.45
+FLOOR = 0.75
+RAW = frozenset({"value"})
 
 
 @dataclass(frozen=True)
@@ -103,9 +110,8 @@ def select(
     for name, indices, scores in sources:
         if len(candidates) >= pool:
             break
-        weight = SOURCE_WEIGHT.get(name, DEFAULT_WEIGHT)
+        weight = _weight(name)
         top = float(scores.max()) if len(scores) else 0.0
-        scale = weight / top if top > 0 else 0.0
         taken = 0
         for index, score in zip(indices.tolist(), scores.tolist(), strict=True):
             if index in seen or index < 0 or index >= n_items:
@@ -113,7 +119,10 @@ def select(
             seen.add(index)
             if not is_eligible(items[index], rule) or policy.blocked(index):
                 continue
-            value = score * scale if scale else weight * 0.5
+            if name in RAW:
+                value = score
+            else:
+                value = weight * (FLOOR + (1 - FLOOR) * (score / top if top > 0 else 0.0))
             candidates.append(Pick(index, value, name))
             taken += 1
             if taken >= pool:
@@ -125,6 +134,12 @@ def select(
     candidates.sort(key=lambda p: -p.score)
     chosen = _diversify(items, candidates, k, policy.max_per_category)
     return _pin(items, chosen, policy, rule, k)
+
+
+def _weight(source: str) -> float:
+    if source == "global":
+        return GLOBAL_WEIGHT
+    return SOURCE_WEIGHT.get(source.split(":", 1)[0], DEFAULT_WEIGHT)
 
 
 def _diversify(
