@@ -7,6 +7,7 @@ lifecycles) and, like a user would, from the written files alone.
 from __future__ import annotations
 
 import itertools
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -100,6 +101,31 @@ def test_csv_holds_the_same_data_as_parquet(
     ]
     for name, frame in load_tables(tmp_path).items():
         pd.testing.assert_frame_equal(frame, tables[name], obj=name)
+
+
+def test_a_failed_run_leaves_the_previous_data_set_untouched(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "data"
+    shutil.copytree(data_dir, out)
+    before = _bytes(out)
+
+    def interrupt(done: int, total: int) -> None:
+        if done >= 2000:
+            raise KeyboardInterrupt
+
+    with pytest.MonkeyPatch.context() as mp, pytest.raises(KeyboardInterrupt):
+        mp.setattr(gen, "CHUNK", 1000)
+        gen.generate(customers=3000, items=300, seed=5, out=out, progress=interrupt)
+    assert _bytes(out) == before  # no half-written table, no temporary file left behind
+
+
+def test_switching_format_replaces_the_other_format(data_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "data"
+    shutil.copytree(data_dir, out)
+    gen.generate(customers=20, items=30, seed=5, out=out, fmt="csv")
+    assert sorted(p.suffix for p in out.iterdir()) == [".csv"] * 4
+    assert len(load_tables(out)["customers"]) == 20
 
 
 def test_every_reference_resolves_and_ids_are_unique(tables: dict[str, pd.DataFrame]) -> None:
