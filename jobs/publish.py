@@ -121,48 +121,70 @@ def customer_profiles(
     customers: pd.DataFrame, segments: pd.DataFrame | None, feedback: pd.DataFrame
 ) -> Iterator[tuple[str, dict[str, Any]]]:
     """Per-customer profile: tier, points, consents and segments; latest NPS/CSAT/CES."""
-    base = customers.set_index(customers["customer_id"].astype(str))
-    seg = None
+    frame = pd.DataFrame(
+        {
+            "customer_id": customers["customer_id"].astype(str),
+            "loyalty_tier": customers["loyalty_tier"].astype(str),
+            "points_balance": customers["points_balance"].astype("int64"),
+            "country": customers["country"].astype(str),
+            "consent_email": customers["consent_email"],
+            "consent_push": customers["consent_push"],
+            "consent_sms": customers["consent_sms"],
+        }
+    )
     if segments is not None and len(segments):
-        seg = segments.set_index(segments["customer_id"].astype(str))
+        wanted = [c for c in PROFILE_SEGMENT_FIELDS if c in segments.columns]
+        seg = segments[["customer_id", *wanted]].assign(
+            customer_id=segments["customer_id"].astype(str)
+        )
+        frame = frame.merge(seg, on="customer_id", how="outer")
+    latest = _latest_feedback(feedback)
+    for record in frame.to_dict("records"):
+        cid = record["customer_id"]
+        profile: dict[str, Any] = {"customer_id": cid, "feedback": latest.get(cid, {})}
+        if pd.notna(record.get("loyalty_tier")):
+            profile.update(
+                loyalty_tier=record["loyalty_tier"],
+                points_balance=int(record["points_balance"]),
+                country=record["country"],
+                consent={
+                    "email": bool(record["consent_email"]),
+                    "push": bool(record["consent_push"]),
+                    "sms": bool(record["consent_sms"]),
+                },
+            )
+        for name in PROFILE_SEGMENT_FIELDS:
+            value = record.get(name)
+            if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+                continue
+            if name == "segments":
+                profile[name] = [s for s in str(value).split(";") if s]
+            elif name in ("recency_days", "frequency", "monetary"):
+                profile[name] = float(value)
+            else:
+                profile[name] = str(value)
+        yield cid, profile
+
+
+PROFILE_SEGMENT_FIELDS = (
+    "rfm_segment",
+    "lifecycle_stage",
+    "nps_group",
+    "segments",
+    "recency_days",
+    "frequency",
+    "monetary",
+)
+
+
+def _latest_feedback(feedback: pd.DataFrame) -> dict[str, dict[str, int]]:
     latest: dict[str, dict[str, int]] = {}
     if len(feedback):
         ordered = feedback.sort_values("timestamp")
         last = ordered.groupby(["customer_id", "survey"], observed=True)["score"].last()
         for (cid, survey), score in last.items():
             latest.setdefault(str(cid), {})[str(survey)] = int(score)
-    ids = base.index.union(seg.index) if seg is not None else base.index
-    for cid in ids:
-        profile: dict[str, Any] = {"customer_id": cid, "feedback": latest.get(cid, {})}
-        if cid in base.index:
-            row = base.loc[cid]
-            profile.update(
-                loyalty_tier=str(row["loyalty_tier"]),
-                points_balance=int(row["points_balance"]),
-                country=str(row["country"]),
-                consent={
-                    "email": bool(row["consent_email"]),
-                    "push": bool(row["consent_push"]),
-                    "sms": bool(row["consent_sms"]),
-                },
-            )
-        if seg is not None and cid in seg.index:
-            row = seg.loc[cid]
-            profile.update(_segment_fields(row))
-        yield cid, profile
-
-
-def _segment_fields(row: pd.Series) -> dict[str, Any]:
-    fields: dict[str, Any] = {}
-    for name in ("rfm_segment", "lifecycle_stage", "nps_group"):
-        if name in row and pd.notna(row[name]):
-            fields[name] = str(row[name])
-    if "segments" in row and pd.notna(row["segments"]):
-        fields["segments"] = [s for s in str(row["segments"]).split(";") if s]
-    for name in ("recency_days", "frequency", "monetary"):
-        if name in row and pd.notna(row[name]):
-            fields[name] = float(row[name])
-    return fields
+    return latest
 
 
 def _catalogue_map(trained: Trained, item_ids: list[str]) -> np.ndarray:
