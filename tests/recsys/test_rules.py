@@ -45,7 +45,7 @@ def test_bad_rules_name_the_file_the_key_path_and_the_reason(tmp_path, text, pat
 
 def test_unknown_channel_file_and_broken_yaml_are_errors(tmp_path):
     write(tmp_path, "fax.yaml", "{}\n")
-    with pytest.raises(RulesError, match="fax.yaml"):
+    with pytest.raises(RulesError, match=r"fax\.yaml"):
         load_rulebook(tmp_path)
     (tmp_path / "fax.yaml").unlink()
     write(tmp_path, "web.yaml", "caps: [unclosed\n")
