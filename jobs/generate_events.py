@@ -19,6 +19,7 @@ DAY = 86_400
 T = {name: i for i, name in enumerate(EVENT_TYPES)}
 C = {name: i for i, name in enumerate(CHANNELS)}
 TASTE_SHARE = 0.8  # sessions that follow the customer's taste; the rest follow the crowd
+PRICE_TASTE_SHARE = 0.7  # product choices that follow the customer's price taste
 # Calibration, so that --events-per-customer is the mean: events per session of the funnels
 # below, and the mean of activity x active share over the lifecycle mix (both measured).
 EVENTS_PER_SESSION = 4.4
@@ -45,6 +46,7 @@ class World:
     products: list[np.ndarray]  # product rows per category
     product_cdf: list[np.ndarray]  # their cumulative popularity
     primary_channel: np.ndarray  # first allowed channel per item
+    price_level: np.ndarray  # z-score of log price within the item's category (0 if no price)
     daily: dict[str, tuple[np.ndarray, np.ndarray]]  # CSR: items active on each day
 
 
@@ -84,8 +86,19 @@ def build_world(catalogue: Catalogue, *, start: int, days: int) -> World:
         products=products,
         product_cdf=cdfs,
         primary_channel=np.log2(first_bit).astype(np.int8),
+        price_level=_price_level(catalogue),
         daily=daily,
     )
+
+
+def _price_level(cat: Catalogue) -> np.ndarray:
+    price = np.log(np.maximum(cat.columns["price"], 0.01))
+    level = np.zeros(len(cat))
+    for k in np.unique(cat.category):
+        rows = np.flatnonzero((cat.category == k) & (cat.kind == 0))
+        if len(rows) > 1:
+            level[rows] = (price[rows] - price[rows].mean()) / max(price[rows].std(), 1e-9)
+    return level
 
 
 def _daily(cat: Catalogue, day: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -159,6 +172,17 @@ def pick_products(rng: np.random.Generator, world: World, category: np.ndarray) 
     return out
 
 
+def pick_for(
+    rng: np.random.Generator, world: World, people: People, cust: np.ndarray, category: np.ndarray
+) -> np.ndarray:
+    """A product of each category for each customer: of two popular candidates, usually the
+    one whose price level (within its category) suits the customer's price taste."""
+    first, second = pick_products(rng, world, category), pick_products(rng, world, category)
+    taste = people.price_taste[cust]
+    closer = np.abs(world.price_level[second] - taste) < np.abs(world.price_level[first] - taste)
+    return np.where(closer & (rng.random(len(cust)) < PRICE_TASTE_SHARE), second, first)
+
+
 def fix_channel(world: World, item: np.ndarray, channel: np.ndarray) -> np.ndarray:
     """An item shown on a channel it is not offered on moves to its first allowed channel."""
     allowed = (world.catalogue.channel_mask[item] >> channel) & 1
@@ -193,7 +217,7 @@ def simulate(
     _funnels(rng, world, people, log, cust[~store], t0[~store], channel[~store], category[~store])
     # order numbers are session numbers here; `generate` renumbers them densely per chunk
     n_online = int((~store).sum())
-    _store_visits(rng, world, log, cust[store], t0[store], category[store], n_online)
+    _store_visits(rng, world, people, log, cust[store], t0[store], category[store], n_online)
     _impressions(rng, world, people, log, cust, t0, day, channel)
     return log
 
@@ -217,7 +241,7 @@ def _funnels(
     first = np.cumsum(views) - views
     t = t0[session] + run - np.repeat(run[first] - gap[first], views)
     c = cust[session]
-    item = pick_products(rng, world, category[session])
+    item = pick_for(rng, world, people, c, category[session])
     # Email and push sessions land on the web or the app to browse.
     landing = np.where(rng.random(len(cust)) < 0.5, C["web"], C["app"])
     ch = np.where(np.isin(channel, (C["email"], C["push"])), landing, channel)[session]
@@ -247,6 +271,7 @@ def _funnels(
 def _store_visits(
     rng: np.random.Generator,
     world: World,
+    people: People,
     log: EventLog,
     cust: np.ndarray,
     t0: np.ndarray,
@@ -256,7 +281,7 @@ def _store_visits(
     """A store visit is a till receipt: one order of one or more products, no browsing."""
     lines = 1 + rng.poisson(0.6, len(cust))
     session = np.repeat(np.arange(len(cust)), lines)
-    item = pick_products(rng, world, category[session])
+    item = pick_for(rng, world, people, cust[session], category[session])
     in_store = (world.catalogue.channel_mask[item] >> C["store"]) & 1 == 1  # not app exclusives
     session, item = session[in_store], item[in_store]
     qty = 1 + rng.poisson(QUANTITY_EXTRA[world.catalogue.category[item]])

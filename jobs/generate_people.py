@@ -1,6 +1,6 @@
 """Synthetic customers: who they are, their hidden tastes and lifecycle, and their feedback.
 
-A customer's latent state (category taste, activity, purchase and dismissal propensities,
+A customer's latent state (category and price taste, activity, purchase and dismissal propensities,
 mood) drives the events simulated in `generate_events`; the same state plus what actually
 happened to them (purchases, dismissals) drives their survey scores, so the relations a
 CX analyst looks for are really in the data.
@@ -41,6 +41,7 @@ class People:
     buying: np.ndarray  # add-to-cart probability per clicked product
     dismissing: np.ndarray  # probability to dismiss an impression
     mood: np.ndarray  # standard normal; lifts ratings and survey scores
+    price_taste: np.ndarray  # standard normal: budget (-) or premium (+) within a category
     channel_cdf: np.ndarray  # n x 5 cumulative channel mix
     enrolled: np.ndarray  # in the loyalty programme
     columns: dict[str, np.ndarray]  # visible customer columns except tier and points
@@ -74,6 +75,7 @@ def draw_people(
     buying = np.clip(0.28 * rng.lognormal(-0.12, 0.5, n) * BUYING[lifecycle], 0.02, 0.9)
     dismissing = rng.beta(2.0, 6.0, n)
     mood = rng.standard_normal(n)
+    price_taste = rng.standard_normal(n)
 
     mix = rng.dirichlet(CHANNEL_MIX * 6, size=n)
     consent_email = rng.random(n) < 0.6
@@ -106,6 +108,7 @@ def draw_people(
         buying=buying,
         dismissing=dismissing,
         mood=mood,
+        price_taste=price_taste,
         channel_cdf=np.cumsum(mix, axis=1),
         enrolled=enrolled,
         columns=columns,

@@ -219,6 +219,15 @@ def test_purchases_concentrate_in_each_customers_hidden_favourite_category(
     assert observed < 0.9  # real but noisy
 
 
+def test_budget_and_premium_customers_buy_at_their_price_level(truth: gen.Chunk) -> None:
+    world = gen.make_world(items=300, seed=SEED)
+    ev = truth.outcome.events
+    buy = ev["type"] == 3
+    level = pd.Series(world.price_level[ev["item"][buy]]).groupby(ev["customer"][buy]).mean()
+    taste = truth.people.price_taste[level.index.to_numpy()]
+    assert np.corrcoef(taste, level.to_numpy())[0, 1] > 0.2
+
+
 def test_favourite_category_seen_early_predicts_later_purchases(
     tables: dict[str, pd.DataFrame],
 ) -> None:
