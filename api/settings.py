@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import json
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
-from pydantic_settings import SettingsConfigDict
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import NoDecode, SettingsConfigDict
 
 from store.config import StoreConfig
 
@@ -20,7 +21,7 @@ class ApiSettings(StoreConfig):
     )
     host: str = Field(default="127.0.0.1", description="Address `touchpoint serve` binds.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port `touchpoint serve` binds.")
-    cors_origins: list[str] = Field(
+    cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Origins allowed by CORS (JSON list or comma-separated)."
     )
     max_body_bytes: int = Field(
@@ -38,6 +39,17 @@ class ApiSettings(StoreConfig):
         ge=0,
         description="API keys are re-read this often; a revoked key works at most this long.",
     )
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        # The environment gives text: a JSON list or `https://a.example,https://b.example`.
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
 
     @model_validator(mode="after")
     def _production_needs_keys(self) -> ApiSettings:

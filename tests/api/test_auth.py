@@ -133,3 +133,10 @@ def test_cors_origins_are_configurable(store_config):
         other = c.get("/healthz", headers={"Origin": "https://evil.example"})
     assert ok.headers["access-control-allow-origin"] == "https://shop.example"
     assert "access-control-allow-origin" not in other.headers
+
+
+def test_cors_origins_from_the_environment_as_a_comma_list(monkeypatch):
+    monkeypatch.setenv("TOUCHPOINT_CORS_ORIGINS", "https://a.example, https://b.example")
+    assert ApiSettings().cors_origins == ["https://a.example", "https://b.example"]
+    monkeypatch.setenv("TOUCHPOINT_CORS_ORIGINS", '["https://c.example"]')
+    assert ApiSettings().cors_origins == ["https://c.example"]
