@@ -1,0 +1,43 @@
+"""The feedback loop through the real app: an event posted now shapes the next answer."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.api.personal_factories import bundle, catalogue, make_client, publish
+
+
+@pytest.fixture
+def client(redis_client, store_config):
+    publish(redis_client, store_config, bundle(catalogue()))
+    yield from make_client(store_config)
+
+
+def rec_ids(client, customer_id: str = "c1") -> list[str]:
+    body = client.get(f"/v1/customers/{customer_id}/recommendations", params={"k": 5}).json()
+    return [item["item_id"] for item in body["items"]]
+
+
+def test_purchased_item_disappears_from_the_next_answer(client):
+    before = rec_ids(client)
+    bought = before[0]
+    event = {"event_id": "x1", "customer_id": "c1", "item_id": bought, "type": "purchase"}
+    assert client.post("/v1/events", json=event).status_code == 202
+    after = rec_ids(client)
+    assert bought not in after and len(after) == 5
+
+
+def test_posted_events_show_in_the_profile(client):
+    events = [
+        {
+            "event_id": f"x{n}",
+            "customer_id": "c1",
+            "item_id": f"p{n}",
+            "type": "view",
+            "channel": "app",
+        }
+        for n in range(3)
+    ]
+    client.post("/v1/events", json={"events": events})
+    activity = client.get("/v1/customers/c1/profile").json()["recent_activity"]
+    assert activity["events"] == 3 and activity["by_channel"] == {"app": 3}
