@@ -1,0 +1,168 @@
+"""Serving throughput: GET recommendations?k=10 and POST /v1/personalize vs a bare endpoint.
+
+One uvicorn worker per server, `wrk` on 127.0.0.1 with `bench/wrk_customers.lua` choosing a
+random customer per request; the bare FastAPI endpoint (`bench/bare_app.py`, pre-serialised
+10-item orjson body) is measured in the same run with the same load. Targets (issue 5):
+recommendations >= 50% of bare RPS with p99 <= 15 ms; personalize (3 slots) within 2x.
+
+Data: `--data DIR` serves what `touchpoint generate` + `touchpoint run` published for DIR
+(its embedded Redis); without it a synthetic serving version of the same size (100k
+customers, 20k items, 64 factors) is published into a private redis-server.
+
+    .venv/bin/python bench/api_load.py --data /tmp/tpbench/data --duration 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.api_synthetic import publish_synthetic  # noqa: E402
+
+LUA = ROOT / "bench" / "wrk_customers.lua"
+
+
+def start_server(target: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    args = [
+        sys.executable, "-m", "uvicorn", target, "--factory", "--host", "127.0.0.1",
+        "--port", str(port), "--workers", "1", "--loop", "uvloop", "--http", "httptools",
+        "--no-access-log", "--log-level", "warning",
+    ]  # fmt: skip
+    return subprocess.Popen(args, cwd=ROOT, env=env)
+
+
+def wait_http(url: str, seconds: float = 120.0) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} never answered 200")
+
+
+def wrk(port: int, mode: str, ids: Path, *, duration: int, connections: int) -> dict[str, float]:
+    env = {**os.environ, "TP_IDS": str(ids), "TP_MODE": mode, "TP_K": "10"}
+    args = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "-s", str(LUA),
+            f"http://127.0.0.1:{port}"]  # fmt: skip
+    out = subprocess.run(args, env=env, capture_output=True, text=True, check=True).stdout
+    line = next(row for row in out.splitlines() if row.startswith("TPJSON "))
+    stats = json.loads(line.removeprefix("TPJSON "))
+    stats["rps"] = stats["requests"] / (stats["duration_us"] / 1e6)
+    return stats
+
+
+def customer_ids(data: Path | None, out: Path, synthetic_ids: list[str]) -> Path:
+    if data is not None:
+        import pandas as pd
+
+        frame = pd.read_parquet(data / "customers.parquet", columns=["customer_id"])
+        ids = frame["customer_id"].astype(str).tolist()
+    else:
+        ids = synthetic_ids
+    out.write_text("\n".join(ids) + "\n")
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, help="data dir published by `touchpoint run`")
+    parser.add_argument("--duration", type=int, default=20, help="seconds per measurement")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--port", type=int, default=8911)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk not found: apt-get install -y wrk")
+    work = Path(tempfile.mkdtemp(prefix="tp-bench-"))
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "TOUCHPOINT_RULES_DIR": str(ROOT / "rules")}
+    servers: list[subprocess.Popen[bytes]] = []
+    redis_proc = None
+    try:
+        synthetic_ids: list[str] = []
+        if args.data is not None:
+            env["TOUCHPOINT_DATA_DIR"] = str(args.data)
+            env.pop("TOUCHPOINT_REDIS_URL", None)
+            source = f"touchpoint run output in {args.data}"
+        else:
+            redis_proc, url = start_redis(work)
+            env["TOUCHPOINT_REDIS_URL"] = url
+            t0 = time.perf_counter()
+            synthetic_ids = publish_synthetic(url)
+            source = f"synthetic bundle, published in {time.perf_counter() - t0:.0f} s"
+        ids = customer_ids(args.data, work / "ids.txt", synthetic_ids)
+        app_port, bare_port = args.port, args.port + 1
+        servers.append(start_server("api.app:create_app", app_port, env))
+        servers.append(start_server("bench.bare_app:create_bare_app", bare_port, env))
+        wait_http(f"http://127.0.0.1:{app_port}/readyz")
+        wait_http(f"http://127.0.0.1:{bare_port}/v1/customers/x/recommendations")
+        load = {"duration": args.duration, "connections": args.connections}
+        for port, mode in ((bare_port, "get"), (app_port, "get"), (app_port, "post")):
+            wrk(port, mode, ids, duration=3, connections=args.connections)  # warm-up
+        bare = wrk(bare_port, "get", ids, **load)
+        recs = wrk(app_port, "get", ids, **load)
+        pers = wrk(app_port, "post", ids, **load)
+        report(source, load, bare, recs, pers)
+    finally:
+        for proc in servers:
+            proc.terminate()
+            proc.wait(timeout=20)
+        if redis_proc is not None:
+            redis_proc.terminate()
+            redis_proc.wait(timeout=20)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def start_redis(work: Path) -> tuple[subprocess.Popen[bytes], str]:
+    from store.embedded import redis_server_binary
+
+    sock = work / "redis.sock"
+    proc = subprocess.Popen(
+        [redis_server_binary(), "--port", "0", "--unixsocket", str(sock), "--save", "",
+         "--appendonly", "no", "--dir", str(work)],
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 20
+    while not sock.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return proc, f"unix://{sock}"
+
+
+def report(source: str, load: dict[str, int], bare: dict, recs: dict, pers: dict) -> None:
+    def row(name: str, s: dict) -> str:
+        return (f"{name:<34} {s['rps']:>9.0f} {s['p50_us'] / 1000:>8.2f} {s['p99_us'] / 1000:>8.2f}"
+                f" {s['non_2xx'] + s['socket_errors']:>7d}")  # fmt: skip
+
+    print(f"\ndata: {source}; wrk -t1 -c{load['connections']} -d{load['duration']}s, 1 worker")
+    print(f"{'endpoint':<34} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
+    print(row("bare FastAPI (pre-serialised 10)", bare))
+    print(row("GET recommendations?k=10", recs))
+    print(row("POST personalize (3 slots)", pers))
+    ratio = recs["rps"] / bare["rps"]
+    pers_ratio = pers["rps"] / recs["rps"]
+    ok1 = ratio >= 0.5 and recs["p99_us"] <= 15_000
+    ok2 = pers_ratio >= 0.5
+    print(f"recommendations / bare = {ratio:.2f} (target >= 0.50), p99 {recs['p99_us'] / 1000:.2f}"
+          f" ms (target <= 15): {'MET' if ok1 else 'NOT MET'}")  # fmt: skip
+    print(f"personalize / recommendations = {pers_ratio:.2f} (target >= 0.50, i.e. within 2x):"
+          f" {'MET' if ok2 else 'NOT MET'}")  # fmt: skip
+    summary = {"bare": bare, "recommendations": recs, "personalize": pers,
+               "ratio": ratio, "personalize_ratio": pers_ratio}  # fmt: skip
+    print("JSON " + json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main()
