@@ -46,31 +46,31 @@ class Trained:
 def item_records(items: pd.DataFrame) -> list[dict[str, Any]]:
     """The published item table: display fields and what the rules need, JSON-ready."""
 
-    def listify(text: str) -> list[str]:
+    def listify(text: Any) -> list[str]:
         return [t for t in str(text).split(";") if t]
 
     def iso(ts: Any) -> str | None:
         return None if pd.isna(ts) else pd.Timestamp(ts).isoformat()
 
     records = []
-    for row in items.itertuples(index=False):
+    for row in items.to_dict("records"):
         records.append(
             {
-                "item_id": str(row.item_id),
-                "kind": str(row.kind),
-                "title": str(row.title),
-                "category": str(row.category),
-                "price": float(row.price),
-                "margin": float(row.margin),
-                "tags": listify(row.tags),
-                "channels": listify(row.channels),
-                "active_from": iso(row.active_from),
-                "active_to": iso(row.active_to),
-                "in_stock": bool(row.in_stock),
-                "target_segments": listify(row.target_segments),
-                "min_tier": str(row.min_tier),
-                "points_cost": int(row.points_cost),
-                "budget": int(row.budget),
+                "item_id": str(row["item_id"]),
+                "kind": str(row["kind"]),
+                "title": str(row["title"]),
+                "category": str(row["category"]),
+                "price": float(row["price"]),
+                "margin": float(row["margin"]),
+                "tags": listify(row["tags"]),
+                "channels": listify(row["channels"]),
+                "active_from": iso(row["active_from"]),
+                "active_to": iso(row["active_to"]),
+                "in_stock": bool(row["in_stock"]),
+                "target_segments": listify(row["target_segments"]),
+                "min_tier": str(row["min_tier"]),
+                "points_cost": int(row["points_cost"]),
+                "budget": int(row["budget"]),
             }
         )
     return records
@@ -182,8 +182,9 @@ def _latest_feedback(feedback: pd.DataFrame) -> dict[str, dict[str, int]]:
     if len(feedback):
         ordered = feedback.sort_values("timestamp")
         last = ordered.groupby(["customer_id", "survey"], observed=True)["score"].last()
-        for (cid, survey), score in last.items():
-            latest.setdefault(str(cid), {})[str(survey)] = int(score)
+        for key, score in last.items():
+            cid, survey = (str(part) for part in key)  # type: ignore[attr-defined]
+            latest.setdefault(cid, {})[survey] = int(score)
     return latest
 
 

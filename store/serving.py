@@ -98,7 +98,7 @@ class ServingReader:
 
     async def live_version(self) -> str | None:
         raw = await self.client.get(self.keys.live(ARTIFACT))
-        return raw.decode() if raw else None
+        return raw.decode() if isinstance(raw, bytes) else raw
 
     async def load_shared(self, version: str) -> SharedServing:
         def key(name: str) -> str:

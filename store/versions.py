@@ -156,7 +156,7 @@ class Versions:
 
     def history(self, artifact: str) -> list[dict[str, Any]]:
         """Metadata of every version still known, newest first."""
-        names = [v.decode() for v in self.client.lrange(self.keys.versions(artifact), 0, -1)]
+        names = [_text(v) for v in self.client.lrange(self.keys.versions(artifact), 0, -1)]
         metas = self.client.mget([self.keys.meta(artifact, v) for v in names]) if names else []
         return [orjson.loads(m) for m in metas if m]
 
@@ -192,7 +192,7 @@ class Versions:
         keep = self.config.keep_versions
         old = self.client.lrange(self.keys.versions(artifact), keep, -1)
         for raw in old:
-            version = raw.decode()
+            version = _text(raw)
             self._expire_all(artifact, version, RETIRE_GRACE_SECONDS)
         if old:
             self.client.ltrim(self.keys.versions(artifact), 0, keep - 1)
@@ -205,6 +205,10 @@ class Versions:
             if len(pipe) >= FLUSH_EVERY:
                 pipe.execute()
         pipe.execute()
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def _iso(ts: float) -> str:
