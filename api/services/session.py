@@ -83,11 +83,11 @@ async def open_session(
 
 def _derive(session: Session, shared: SharedServing) -> None:
     profile = session.ctx.profile or {}
-    segment = profile.get("rfm_segment")
-    session.segment = str(segment) if segment else None
-    names = [*(profile.get("segments") or [])]
-    names += [profile[k] for k in ("rfm_segment", "lifecycle_stage", "nps_group") if profile.get(k)]
-    session.segments = frozenset(str(n) for n in names)
+    named = [profile[k] for k in ("rfm_segment", "lifecycle_stage", "nps_group") if profile.get(k)]
+    names = [str(n) for n in (*named, *(profile.get("segments") or []))]
+    session.segments = frozenset(names)
+    # the most specific segment with a published popular list (RFM first, then lifecycle…)
+    session.segment = next((n for n in names if f"segment:{n}" in shared.popular), None)
     session.tier = str(profile.get("loyalty_tier") or "none")
     session.points = int(profile.get("points_balance") or 0)
     session.consent = {str(k): bool(v) for k, v in (profile.get("consent") or {}).items()}

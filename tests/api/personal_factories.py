@@ -64,6 +64,7 @@ def bundle(items: list[dict[str, Any]], **overrides: Any) -> ServingBundle:
         "kind:content": ranked(by_kind["content"]),
         "kind:product": ranked(by_kind["product"][::-1]),
         "segment:Champions": ranked([pos["p12"], pos["p13"], pos["n3"]]),
+        "segment:New": ranked([pos["p15"], pos["p16"]]),
     }
     profiles = [
         ("c1", {"customer_id": "c1", "loyalty_tier": "silver", "points_balance": 600,
@@ -71,6 +72,7 @@ def bundle(items: list[dict[str, Any]], **overrides: Any) -> ServingBundle:
                 "rfm_segment": "Champions", "feedback": {"nps": 9, "csat": 4}}),
         ("c2", {"customer_id": "c2", "loyalty_tier": "gold", "points_balance": 50,
                 "consent": {"email": False}, "rfm_segment": "At Risk", "feedback": {}}),
+        ("c3", {"customer_id": "c3", "lifecycle_stage": "New", "feedback": {}}),
     ]  # fmt: skip
     kwargs: dict[str, Any] = {
         "items": items,

@@ -63,6 +63,13 @@ def test_unknown_customer_gets_a_cold_start_answer_not_an_error(client):
     assert body["strategy"] == "popular"
 
 
+def test_a_customer_without_history_gets_their_segment_list_first(client):
+    body = client.get("/v1/customers/c3/recommendations", params={"k": 4}).json()
+    assert ids(body)[:2] == ["p15", "p16"]
+    assert body["items"][0]["reason"] == "popular with New"
+    assert body["strategy"] == "segment+popular" and body["known_customer"] is True
+
+
 def test_a_live_purchase_disappears_from_the_next_answer(client, redis_client):
     assert "p1" in ids(client.get("/v1/customers/c1/recommendations").json())
     events(redis_client, "c1", ("p1", "purchase"))
