@@ -114,3 +114,33 @@ def test_probability_to_beat_control_matches_the_normal_approximation() -> None:
         expected = stats.norm.cdf((p_t - p_c) / se)
         assert abs(prob_beat_control(x_t, n, x_c, n) - expected) < 0.02
     assert prob_beat_control(520, n, 500, n) == prob_beat_control(520, n, 500, n)  # seeded
+
+
+def test_aa_cuped_adjusted_test_keeps_the_false_positive_rate() -> None:
+    rng = np.random.default_rng(9)
+    n = 500
+    p_values = []
+    for _ in range(SIMS):
+        pre = rng.gamma(2.0, 10.0, 2 * n)
+        y = 0.8 * pre + rng.normal(0, 10, 2 * n)  # no effect at all
+        adj, _ = cuped_adjust(y, pre)
+        t, c = adj[:n], adj[n:]
+        res = welch_ttest(t.mean(), t.var(ddof=1), n, c.mean(), c.var(ddof=1), n)
+        p_values.append(float(res.p_value))
+    fpr = (np.array(p_values) < 0.05).mean()
+    assert 0.03 <= fpr <= 0.07
+
+
+def test_aa_probability_to_beat_control_is_calibrated() -> None:
+    rng = np.random.default_rng(10)
+    n = 4_000
+    x_t, x_c = rng.binomial(n, 0.08, 400), rng.binomial(n, 0.08, 400)
+    probs = np.array(
+        [
+            prob_beat_control(int(a), n, int(b), n, draws=20_000)
+            for a, b in zip(x_t, x_c, strict=True)
+        ]
+    )
+    # with flat priors and many users, P(beat) behaves like a one-sided p-value: uniform
+    assert stats.kstest(probs, "uniform").pvalue > 0.001
+    assert 0.005 <= (probs > 0.975).mean() <= 0.05
