@@ -43,7 +43,7 @@ def cluster_customers(
     *,
     k_range: tuple[int, int] = (2, 8),
     sample_size: int = 4_000,
-    fit_size: int = 100_000,
+    fit_size: int = 40_000,
     seed: int = 7,
 ) -> ClusterResult:
     """Cluster purchasers; k in `k_range` (inclusive) maximising silhouette on a sample."""
@@ -59,7 +59,7 @@ def cluster_customers(
     sil_rows = fit_rows[: min(sample_size, len(fit_rows))]
     best: tuple[float, int, KMeans] | None = None
     for k in range(k_range[0], min(k_range[1], distinct - 1) + 1):
-        model = KMeans(n_clusters=k, n_init=3, random_state=seed).fit(x[fit_rows])
+        model = KMeans(n_clusters=k, n_init=2, random_state=seed).fit(x[fit_rows])
         sample_labels = model.predict(x[sil_rows])
         if len(np.unique(sample_labels)) < 2:
             continue

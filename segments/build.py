@@ -1,0 +1,158 @@
+"""Build every segment family for every customer, the segment catalogue, and deltas.
+
+`build_segments` returns one row per customer (features, scores, family labels and the
+`;`-separated list of segment names the customer is in), the catalogue (name, family,
+title, description, rule, size) and the member ids of each segment. Segment names are
+URL-safe slugs with their family as prefix (`rfm-champions`, `lifecycle-new`,
+`cluster-0`, `nps-promoter`, `csat-unhappy`, `ces-high-effort`); rule segments keep the
+name the marketer gave them, which must not clash with a built-in one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from segments.clusters import ClusterResult, cluster_customers
+from segments.errors import RuleError
+from segments.features import compute_features, resolve_as_of
+from segments.feedback import NPS_GROUPS, score_feedback
+from segments.lifecycle import STAGE_DESCRIPTIONS, STAGES, LifecycleConfig, assign_lifecycle
+from segments.rfm import RFM_DESCRIPTIONS, RFM_SEGMENTS, score_rfm
+from segments.rules import RuleSegment, evaluate_rules
+
+STRING = pd.StringDtype("pyarrow")
+LEAD_COLUMNS = (
+    "customer_id", "recency_days", "frequency", "monetary", "r_score", "f_score", "m_score",
+    "rfm_segment", "lifecycle_stage", "cluster", "cluster_description", "nps_group",
+    "csat_unhappy", "ces_high_effort", "segments",
+)  # fmt: skip
+FEEDBACK_TEXT = {
+    "nps-promoter": "latest NPS 9-10",
+    "nps-passive": "latest NPS 7-8",
+    "nps-detractor": "latest NPS 0-6",
+    "csat-unhappy": "latest CSAT 1-2: service recovery",
+    "ces-high-effort": "latest CES 5-7 (high effort): service recovery",
+}
+
+
+def slug(family: str, title: str) -> str:
+    return f"{family}-" + re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
+
+
+@dataclass(frozen=True)
+class SegmentBuild:
+    """The result of one segmentation run."""
+
+    table: pd.DataFrame
+    catalogue: pd.DataFrame
+    members: dict[str, np.ndarray]  # segment name -> customer ids, in table order
+    as_of: pd.Timestamp
+    clusters: ClusterResult
+
+
+@dataclass(frozen=True)
+class SegmentDelta:
+    entered: np.ndarray
+    exited: np.ndarray
+
+
+def build_segments(
+    *,
+    customers: pd.DataFrame,
+    events: pd.DataFrame,
+    items: pd.DataFrame | None,
+    feedback: pd.DataFrame | None,
+    as_of: object = None,
+    rules: Sequence[RuleSegment] | None = None,
+    lifecycle: LifecycleConfig | None = None,
+    seed: int = 7,
+) -> SegmentBuild:
+    """Features → RFM, lifecycle, clusters, feedback, rules → per-customer table + catalogue."""
+    cutoff = resolve_as_of(events, as_of)
+    features = compute_features(
+        customers=customers, events=events, items=items, feedback=feedback, as_of=cutoff
+    )
+    scored = pd.concat([features, score_rfm(features), score_feedback(features)], axis=1)
+    scored["lifecycle_stage"] = assign_lifecycle(features, as_of=cutoff, config=lifecycle)
+    result = cluster_customers(features, seed=seed)
+    scored["cluster"] = result.labels
+    texts = np.asarray([result.descriptions.get(int(c), "") for c in range(-1, result.k)], object)
+    scored["cluster_description"] = pd.Series(texts[result.labels + 1], dtype=STRING)
+
+    ids = scored["customer_id"].to_numpy(dtype=object)
+    masks: dict[str, np.ndarray] = {}
+    rows: list[dict[str, object]] = []
+
+    def add(name: str, family: str, title: str, description: str, mask: np.ndarray,
+            rule: str = "") -> None:  # fmt: skip
+        masks[name] = mask
+        size = int(mask.sum())
+        rows.append({"name": name, "family": family, "title": title,
+                     "description": description, "rule": rule, "size": size})  # fmt: skip
+
+    rfm = scored["rfm_segment"].to_numpy(dtype=object, na_value="")
+    for title in RFM_SEGMENTS:
+        add(slug("rfm", title), "rfm", title, RFM_DESCRIPTIONS[title], rfm == title)
+    stage = scored["lifecycle_stage"].to_numpy(dtype=object)
+    for title in STAGES:
+        add(slug("lifecycle", title), "lifecycle", title, STAGE_DESCRIPTIONS[title], stage == title)
+    for cluster, text in sorted(result.descriptions.items()):
+        add(f"cluster-{cluster}", "cluster", f"Cluster {cluster}", text, result.labels == cluster)
+    nps = scored["nps_group"].to_numpy(dtype=object, na_value="")
+    for title in NPS_GROUPS:
+        add(slug("nps", title), "feedback", f"NPS {title}s", FEEDBACK_TEXT[slug("nps", title)],
+            nps == title)  # fmt: skip
+    add("csat-unhappy", "feedback", "Unhappy CSAT", FEEDBACK_TEXT["csat-unhappy"],
+        scored["csat_unhappy"].to_numpy(bool))  # fmt: skip
+    add("ces-high-effort", "feedback", "High-effort CES", FEEDBACK_TEXT["ces-high-effort"],
+        scored["ces_high_effort"].to_numpy(bool))  # fmt: skip
+    for rule in rules or ():
+        if rule.name in masks:
+            raise RuleError(rule.name, "name clashes with a built-in segment; pick another")
+    for name, mask in evaluate_rules(list(rules or ()), scored).items():
+        rule = next(r for r in rules or () if r.name == name)
+        add(name, "rule", name, rule.description, mask, rule.expression)
+
+    scored["segments"] = pd.Series(_join_names(masks, len(scored)), dtype=STRING)
+    lead = [c for c in LEAD_COLUMNS if c in scored.columns]
+    table = scored[lead + [c for c in scored.columns if c not in lead]]
+    members = {name: ids[mask] for name, mask in masks.items()}
+    return SegmentBuild(table, pd.DataFrame(rows), members, cutoff, result)
+
+
+def _join_names(masks: Mapping[str, np.ndarray], n: int) -> np.ndarray:
+    """Per customer, the `;`-joined names of the segments whose mask holds (catalogue order)."""
+    joined = np.full(n, "", dtype=object)
+    for name, mask in masks.items():
+        if not mask.any():
+            continue
+        current = joined[mask]
+        joined[mask] = np.where(current == "", name, current + ";" + name)
+    return joined
+
+
+def segment_deltas(
+    previous: Mapping[str, Sequence[str] | np.ndarray],
+    current: Mapping[str, Sequence[str] | np.ndarray],
+) -> dict[str, SegmentDelta]:
+    """Who entered and who exited each segment between two membership snapshots; a segment
+    missing on one side counts as empty there. Ids come out sorted."""
+    out: dict[str, SegmentDelta] = {}
+    for name in [*current, *(n for n in previous if n not in current)]:
+        before = np.asarray(previous.get(name, ()), dtype=object)
+        after = np.asarray(current.get(name, ()), dtype=object)
+        out[name] = SegmentDelta(entered=_missing_from(after, before),
+                                 exited=_missing_from(before, after))  # fmt: skip
+    return out
+
+
+def _missing_from(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Sorted `values` not in `reference`; hash-based, so 1M-member segments stay cheap."""
+    if len(reference) == 0:
+        return np.sort(values)
+    return np.sort(values[~pd.Series(values).isin(reference).to_numpy()])
