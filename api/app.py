@@ -12,6 +12,7 @@ from api import auth, middleware, problems, services
 from api.responses import OrjsonResponse
 from api.routes import (
     events,
+    experiments,
     feedback,
     health,
     items,
@@ -61,6 +62,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         (profile, "personalize:read"),
         (events, "events:write"),
         (feedback, "events:write"),
+        (experiments, "experiments:admin"),
     ):
         app.include_router(module.router, dependencies=auth.scoped(scope))
     return app

@@ -17,6 +17,7 @@ from redis.exceptions import RedisError
 from starlette.background import BackgroundTask
 
 from api.metrics import Metrics
+from api.routes.experiments import chain, tag_experiments
 from api.services import slots
 from api.services.session import Session, open_session
 from api.state import ServingState
@@ -74,7 +75,11 @@ async def answer(
         "degraded": session.degraded,
         "known_customer": session.ctx.known,
     }
-    return head, out, _impressions(state, session, channel, out, all_windows(book))
+    exposure = await tag_experiments(
+        state, head, customer_id=customer_id, channel=channel, segments=sorted(session.segments),
+        served=any(body["items"] for body in out),
+    )  # fmt: skip
+    return head, out, chain(_impressions(state, session, channel, out, all_windows(book)), exposure)
 
 
 def _slot_body(request: SlotRequest, slot: slots.Slot) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from starlette.responses import Response
 from api.deps import StateDep
 from api.problems import Unavailable
 from api.responses import OrjsonResponse
+from api.routes.experiments import record_conversions
 from api.state import ServingState
 from store import events as intake
 from store.attribution import attribute
@@ -184,6 +185,8 @@ async def record_events(state: ServingState, events: list[EventIn]) -> list[bool
     except (RedisError, OSError) as exc:
         state.mark_unavailable(exc)
         raise Unavailable("events could not be recorded; retry with the same event ids") from None
+    # A/B experiments: new conversions count for the experiments that served them (never fails)
+    await record_conversions(state, [e for e, new in zip(events, fresh, strict=True) if new])
     return fresh
 
 

@@ -3,10 +3,11 @@
 - `GET /v1/experiments`, `GET|PUT /v1/experiments/{key}`: definitions
 - `GET /v1/experiments/{key}/assignment/{customer_id}`: the variant, computed in-process
 - `GET /v1/experiments/{key}/results` (`format=csv` for CSV): the statistics
-- `tag_and_record(...)`: a serving route adds `experiments: [{key, variant}]` to its response
-  and records the exposure when it served something
-- `record_conversions(...)`: the event intake attributes conversions to experiments
-Definitions are cached per process and re-read only when their stored revision changes.
+- `tag_experiments(...)`: the serving path adds `experiments: [{key, variant}]` to its
+  response and gets a background task recording the exposure when something was served
+- `record_conversions(...)`: the event intake attributes new conversions to experiments
+Definitions are cached per process (per `ServingState`) and re-read only when their stored
+revision changes, checked at most every `refresh_seconds`.
 """
 
 from __future__ import annotations
@@ -14,13 +15,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import weakref
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request
 from redis.exceptions import RedisError
+from starlette.background import BackgroundTask, BackgroundTasks
 from starlette.responses import Response
 
 from api.problems import Invalid, NotFound, Unavailable
@@ -59,22 +62,34 @@ class ExperimentsRuntime:
     async def current(self, *, force: bool = False) -> dict[str, Experiment]:
         """Definitions, checking the revision at most every `refresh_seconds` (one GET)."""
         now = time.monotonic()
-        if force or now - self._checked >= self.state.settings.refresh_seconds:
-            store = self.store()
-            revision = await store.revision()
-            if revision != self.revision:
-                self.definitions = await store.definitions()
-                self.revision = revision
-            self._checked = now
+        if not force and now - self._checked < self.state.settings.refresh_seconds:
+            return self.definitions
+        # stamped before the read: while Redis is down, requests keep the last definitions
+        # instead of each paying a timeout
+        self._checked = now
+        if not force and not self.state.redis_ok:
+            return self.definitions
+        store = self.store()
+        revision = await store.revision()
+        if revision != self.revision:
+            self.definitions = await store.definitions()
+            self.revision = revision
         return self.definitions
 
 
-def get_runtime(request: Request) -> ExperimentsRuntime:
-    runtime: ExperimentsRuntime | None = getattr(request.app.state, "experiments", None)
+_runtimes: weakref.WeakKeyDictionary[ServingState, ExperimentsRuntime] = weakref.WeakKeyDictionary()
+
+
+def runtime_for(state: ServingState) -> ExperimentsRuntime:
+    """The runtime of this API process (one per serving state)."""
+    runtime = _runtimes.get(state)
     if runtime is None:
-        runtime = ExperimentsRuntime(request.app.state.serving)
-        request.app.state.experiments = runtime
+        runtime = _runtimes[state] = ExperimentsRuntime(state)
     return runtime
+
+
+def get_runtime(request: Request) -> ExperimentsRuntime:
+    return runtime_for(request.app.state.serving)
 
 
 RuntimeDep = Annotated[ExperimentsRuntime, Depends(get_runtime)]
@@ -174,48 +189,64 @@ async def get_results(
     return OrjsonResponse({"experiment": key, "status": exp.status, **results.as_dict()})
 
 
-async def tag_and_record(
-    request: Request,
-    body: dict[str, Any],
+async def tag_experiments(
+    state: ServingState,
+    head: dict[str, Any],
     *,
     customer_id: str,
     channel: str | None,
     segments: Sequence[str] = (),
-    served: bool | None = None,
-) -> None:
-    """Add the customer's live experiments to `body["experiments"]`; record the exposure
-    only when something was served (`served`, default: `body["items"]` is not empty).
+    served: bool,
+) -> BackgroundTask | None:
+    """Set `head["experiments"]` to the customer's live experiments and variants; return the
+    task recording the exposure, or None when nothing was `served` (or no experiment applies).
 
-    Never fails the response: with Redis down, the response goes out without experiments.
+    Never fails the response: with Redis down, the cached definitions still tag it.
     """
-    runtime = get_runtime(request)
-    body["experiments"] = []
+    runtime = runtime_for(state)
+    head["experiments"] = []
     try:
         defs = await runtime.current()
-        found = assign_all(
-            defs.values(), customer_id=customer_id, channel=channel, segments=segments
-        )
-        body["experiments"] = [{"key": a.experiment, "variant": a.variant} for a in found]
-        if found and (served if served is not None else bool(body.get("items"))):
+    except (RedisError, OSError, Unavailable) as exc:
+        log.warning("experiment definitions unavailable: %s", exc)
+        defs = runtime.definitions
+    found = assign_all(defs.values(), customer_id=customer_id, channel=channel, segments=segments)
+    head["experiments"] = [{"key": a.experiment, "variant": a.variant} for a in found]
+    if not found or not served or state.client is None:
+        return None
+    exposure = [Served(a.experiment, str(a.variant)) for a in found]
+    recommendation_id = head.get("recommendation_id")
+    stamp = time.time()
+
+    async def record() -> None:
+        try:
             await runtime.store().record_exposure(
                 customer_id=customer_id,
-                served=[Served(a.experiment, str(a.variant)) for a in found],
-                recommendation_id=body.get("recommendation_id"),
-                timestamp=time.time(),
+                served=exposure,
+                recommendation_id=recommendation_id,
+                timestamp=stamp,
             )
-    except (RedisError, OSError, Unavailable) as exc:
-        log.warning("experiment exposure not recorded: %s", exc)
+        except (RedisError, OSError, Unavailable) as exc:
+            log.warning("experiment exposure not recorded: %s", exc)
+
+    return BackgroundTask(record)
 
 
-async def record_conversions(request: Request, events: Sequence[Any]) -> None:
+def chain(*tasks: BackgroundTask | None) -> BackgroundTask | None:
+    """Several optional background tasks as one (run in order)."""
+    present = [t for t in tasks if t is not None]
+    if len(present) <= 1:
+        return present[0] if present else None
+    return BackgroundTasks(present)
+
+
+async def record_conversions(state: ServingState, events: Sequence[Any]) -> None:
     """Attribute new conversion events (objects with the events-contract fields)."""
     conversions = [
         ConversionEvent(
             customer_id=e.customer_id,
             type=e.type,
-            timestamp=e.timestamp.astimezone(UTC).timestamp()
-            if isinstance(e.timestamp, datetime)
-            else float(e.timestamp),
+            timestamp=e.timestamp.astimezone(UTC).timestamp(),
             value=float(e.value or 0.0) if e.type == "purchase" else 0.0,
             recommendation_id=e.recommendation_id or None,
             event_id=e.event_id,
@@ -225,7 +256,7 @@ async def record_conversions(request: Request, events: Sequence[Any]) -> None:
     ]
     if not conversions:
         return
-    runtime = get_runtime(request)
+    runtime = runtime_for(state)
     try:
         defs = await runtime.current()
         if defs:
