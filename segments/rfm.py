@@ -38,7 +38,7 @@ RFM_SEGMENTS: Final = (
 RFM_GRID: Final[dict[int, tuple[str, str, str, str, str]]] = {
     5: ("New", "Potential Loyalist", "Potential Loyalist", "Champions", "Champions"),
     4: ("Promising", "Potential Loyalist", "Potential Loyalist", "Loyal", "Champions"),
-    3: ("About to Sleep", "Need Attention", "Need Attention", "Loyal", "Loyal"),
+    3: ("About to Sleep", "About to Sleep", "Need Attention", "Loyal", "Loyal"),
     2: ("Hibernating", "Hibernating", "At Risk", "At Risk", "Cannot Lose Them"),
     1: ("Lost", "Lost", "At Risk", "Cannot Lose Them", "Cannot Lose Them"),
 }
