@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from jobs.common import progress
 from jobs.modelops import run_train
 from jobs.publish import Trained, build_bundle, publish_serving
 from recsys.errors import ModelRejected
@@ -35,36 +36,41 @@ def run_pipeline(
     budget_seconds: float,
 ) -> dict[str, Any]:
     summary: dict[str, Any] = {}
-    t0 = time.monotonic()
-    segmented = build_segments(
-        customers=tables["customers"],
-        events=tables["events"],
-        items=tables["items"],
-        feedback=tables["feedback"],
-        as_of=as_of,
-    )
-    summary["segmented customers"] = len(segmented.table)
-    summary["segment seconds"] = round(time.monotonic() - t0, 1)
-
-    t1 = time.monotonic()
-    try:
-        result = run_train(data, tables, budget_seconds=budget_seconds)
-    except ModelRejected as exc:
-        raise PipelineError(f"model rejected, previous version stays live: {exc}") from exc
-    summary["model"] = f"{result.name} ({result.version})"
-    summary["train seconds"] = round(time.monotonic() - t1, 1)
-
-    t2 = time.monotonic()
-    trained = Trained(result.model, result.interactions, result.name, result.version)
-    bundle = build_bundle(tables=tables, trained=trained, segments=segmented.table)
-    config = StoreConfig(data_dir=data)
-    with connect(config) as client:
-        version = publish_serving(
-            client,
-            config,
-            bundle,
-            meta={"model": result.name, "model_version": result.version},
+    with progress() as bar:
+        task = bar.add_task("segment", total=3)
+        t0 = time.monotonic()
+        segmented = build_segments(
+            customers=tables["customers"],
+            events=tables["events"],
+            items=tables["items"],
+            feedback=tables["feedback"],
+            as_of=as_of,
         )
-    summary["serving version"] = version
-    summary["publish seconds"] = round(time.monotonic() - t2, 1)
+        summary["segmented customers"] = len(segmented.table)
+        summary["segment seconds"] = round(time.monotonic() - t0, 1)
+        bar.update(task, advance=1, description="train")
+
+        t1 = time.monotonic()
+        try:
+            result = run_train(data, tables, budget_seconds=budget_seconds)
+        except ModelRejected as exc:
+            raise PipelineError(f"model rejected, previous version stays live: {exc}") from exc
+        summary["model"] = f"{result.name} ({result.version})"
+        summary["train seconds"] = round(time.monotonic() - t1, 1)
+        bar.update(task, advance=1, description="publish")
+
+        t2 = time.monotonic()
+        trained = Trained(result.model, result.interactions, result.name, result.version)
+        bundle = build_bundle(tables=tables, trained=trained, segments=segmented.table)
+        config = StoreConfig(data_dir=data)
+        with connect(config) as client:
+            version = publish_serving(
+                client,
+                config,
+                bundle,
+                meta={"model": result.name, "model_version": result.version},
+            )
+        summary["serving version"] = version
+        summary["publish seconds"] = round(time.monotonic() - t2, 1)
+        bar.update(task, advance=1, description="done")
     return summary
