@@ -132,7 +132,15 @@ BRANDS: tuple[str, ...] = (
 )
 BRANDS += ("Orion", "Solace", "Lumen", "Nova", "Willow", "Ember", "Zephyr", "Pioneer", "Kestrel")
 GENERIC_TAGS = ("bestseller", "new", "eco", "premium", "gift", "sale", "limited", "bundle")
-SEGMENT_NAMES = ("new", "loyal", "regular", "at_risk", "hibernating")  # bit i = lifecycle i
+# Names of segments Touchpoint publishes (segments.build), so offer targeting matches real
+# memberships; bit i targets the customers of generated lifecycle i (generate_people.LIFECYCLES).
+SEGMENT_NAMES = (
+    "lifecycle-new",
+    "rfm-loyal",
+    "rfm-potential-loyalist",
+    "rfm-at-risk",
+    "rfm-hibernating",
+)
 KIND_SHARES = {"product": 0.80, "content": 0.10, "offer": 0.06, "reward": 0.04}
 KIND_PREFIX = {"product": "P", "content": "A", "offer": "O", "reward": "R"}
 REWARD_COSTS = np.array([250, 500, 1000, 2500, 5000])
