@@ -1,0 +1,62 @@
+"""`touchpoint segment`: segment every customer, write the table, publish memberships."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from redis.exceptions import RedisError
+
+from contracts.tables import load_tables
+from jobs.common import DataDir, JsonFlag, fail, input_errors, progress, report, setup_logging
+from jobs.segmentation import SegmentJobError, run_segmentation
+from segments.errors import SegmentsError
+from store.config import StoreConfig
+
+
+def segment(
+    data: DataDir = Path("data"),
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Date of the features (default: last event).")
+    ] = None,
+    rules: Annotated[
+        Path | None, typer.Option("--rules", help="YAML file of rule segments.", dir_okay=False)
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", help="Write the per-customer table (.parquet or .csv).", dir_okay=False
+        ),
+    ] = None,
+    publish: Annotated[
+        bool, typer.Option("--publish/--no-publish", help="Publish memberships to Redis.")
+    ] = True,
+    as_json: JsonFlag = False,
+) -> None:
+    """Segment customers (RFM, lifecycle, clusters, feedback, rules) and publish a version."""
+    setup_logging()
+    started = time.monotonic()
+    with progress() as bar:
+        task = bar.add_task("load", total=None)
+        with input_errors():
+            tables = load_tables(data)
+        try:
+            _build, summary = run_segmentation(
+                tables=tables, as_of=as_of, rules_file=rules, output=output,
+                config=StoreConfig(data_dir=data), publish=publish,
+                step=lambda name: bar.update(task, description=name),
+            )  # fmt: skip
+        except (SegmentsError, SegmentJobError) as exc:
+            raise fail(str(exc)) from None
+        except OSError as exc:
+            raise fail(f"cannot write {output}: {exc}") from None
+        except RedisError as exc:
+            raise fail(f"Redis: {exc}; nothing was switched", code=1) from None
+    summary["seconds"] = round(time.monotonic() - started, 1)
+    report("touchpoint segment", summary, as_json=as_json)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("segment")(segment)
