@@ -104,7 +104,7 @@ def train_command(
     data: DataDir = Path("data"),
     budget_seconds: Annotated[
         float, typer.Option("--budget-seconds", min=1.0, help="Time budget for model search.")
-    ] = 240.0,
+    ] = 120.0,
     split: SplitOpt = "temporal",
     test_fraction: FractionOpt = 0.2,
     as_json: JsonFlag = False,

@@ -162,13 +162,14 @@ class TrainResult:
     selection: Selection
     seconds: float
     bundle: ModelBundle = field(repr=False)
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 def run_train(
     data: Path,
     tables: dict[str, pd.DataFrame],
     *,
-    budget_seconds: float = 240.0,
+    budget_seconds: float = 120.0,
     split: SplitKind = "temporal",
     test_fraction: float = 0.2,
     activate: bool = True,
@@ -180,7 +181,9 @@ def run_train(
     """
     started = time.perf_counter()
     prep = prepare(tables)
+    t_prep = time.perf_counter()
     val = make_split(tables, prep, split, test_fraction)
+    t_split = time.perf_counter()
     sel = select_model(
         prep.interactions.matrix,
         val,
@@ -208,7 +211,16 @@ def run_train(
         extra={"selection": trials, "split": split, "label": describe(sel.name, sel.params)},
         activate=activate,
     )
-    return TrainResult(sel.model, prep.interactions, sel.name, version, sel, seconds, bundle)
+    timings = {
+        "prepare": t_prep - started,
+        "split": t_split - t_prep,
+        "search": seconds - (t_split - started) - sel.refit_seconds,
+        "refit": sel.refit_seconds,
+        "save": time.perf_counter() - started - seconds,
+    }
+    return TrainResult(
+        sel.model, prep.interactions, sel.name, version, sel, seconds, bundle, timings
+    )
 
 
 def read_customer_ids(path: Path) -> list[str]:

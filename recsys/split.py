@@ -78,10 +78,12 @@ def temporal_split(
     _check_fraction(test_fraction)
     if "timestamp" not in events:
         raise InvalidInputError("a temporal split needs a 'timestamp' column in events")
-    ts = pd.to_datetime(events["timestamp"], utc=True)
-    ordered = np.sort(ts.to_numpy())
-    cutoff = ordered[min(int(len(ordered) * (1.0 - test_fraction)), len(ordered) - 1)]
-    before = np.asarray(ts.to_numpy() < cutoff)
+    # int64 nanoseconds: sorting tz-aware Timestamps as objects is ~100x slower
+    ts = pd.to_datetime(events["timestamp"], utc=True).dt.tz_localize(None)
+    ns = ts.astype("datetime64[ns]").to_numpy().view(np.int64)
+    cutoff = np.partition(ns, min(int(ns.size * (1.0 - test_fraction)), ns.size - 1))
+    cutoff_ns = cutoff[min(int(ns.size * (1.0 - test_fraction)), ns.size - 1)]
+    before = ns < cutoff_ns
     if before.all() or not before.any():
         raise InvalidInputError("all events share one timestamp: a temporal split is impossible")
     config = config or WeightConfig()

@@ -8,6 +8,7 @@ from attributes alone — this is the cold-start model.
 
 from __future__ import annotations
 
+import time
 from typing import Any, ClassVar
 
 import numpy as np
@@ -41,6 +42,7 @@ class LightFMRecommender(Recommender):
         "user_alpha": 1e-6,
         "max_sampled": 10,
         "epochs": 20,
+        "max_seconds": None,
         "num_threads": 2,
         "random_state": 42,
     }
@@ -76,13 +78,19 @@ class LightFMRecommender(Recommender):
         )
         binary = x.tocoo()
         binary.data = np.ones_like(binary.data)
-        model.fit(
-            binary,
-            user_features=uf,
-            item_features=if_,
-            epochs=int(p["epochs"]),
-            num_threads=int(p["num_threads"]),
-        )
+        # epoch by epoch, so `max_seconds` can stop early; the epochs actually run are
+        # recorded in params, so a refit from these params repeats the same training
+        started = time.perf_counter()
+        done = 0
+        while done < int(p["epochs"]):
+            model.fit_partial(
+                binary, user_features=uf, item_features=if_, num_threads=int(p["num_threads"])
+            )
+            done += 1
+            if p["max_seconds"] is not None and time.perf_counter() - started > p["max_seconds"]:
+                break
+        self.params["epochs"] = done
+        self.params["max_seconds"] = None
         self.user_embeddings = np.asarray(model.user_embeddings, np.float32)
         self.user_biases = np.asarray(model.user_biases, np.float32)
         self.item_repr = np.asarray(if_ @ model.item_embeddings, np.float32)

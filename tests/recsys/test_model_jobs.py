@@ -1,0 +1,118 @@
+"""The model commands end to end on a small planted data directory (real loader, CLI)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from jobs.cli import build_app
+from tests.recsys.factories import planted
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two customer groups buying from two halves of the catalogue, over 60 days."""
+    root = tmp_path_factory.mktemp("data")
+    x, ug, ig = planted(n_users=80, n_items=40, per_user=10, seed=5)
+    coo = x.tocoo()
+    rng = np.random.default_rng(0)
+    days = rng.integers(0, 60, size=coo.nnz)
+    types = np.where(rng.random(coo.nnz) < 0.5, "purchase", "click")
+    pd.DataFrame(
+        {
+            "event_id": [f"e{i}" for i in range(coo.nnz)],
+            "customer_id": [f"c{u}" for u in coo.row],
+            "item_id": [f"i{i}" for i in coo.col],
+            "type": types,
+            "timestamp": (pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(days, "D"))
+            .strftime("%Y-%m-%dT%H:%M:%SZ")
+            .tolist(),
+        }
+    ).to_csv(root / "events.csv", index=False)
+    pd.DataFrame(
+        {
+            "item_id": [f"i{i}" for i in range(40)],
+            "category": np.where(ig == 0, "shoes", "books"),
+            "price": np.linspace(5, 100, 40).round(2),
+        }
+    ).to_csv(root / "items.csv", index=False)
+    pd.DataFrame(
+        {
+            "customer_id": [f"c{u}" for u in range(80)],
+            "loyalty_tier": np.where(ug == 0, "gold", "bronze"),
+        }
+    ).to_csv(root / "customers.csv", index=False)
+    return root
+
+
+def invoke(*args: str) -> tuple[int, str]:
+    result = runner.invoke(build_app(), list(args))
+    return result.exit_code, result.stdout
+
+
+def test_train_then_list_then_recommend(data_dir: Path, tmp_path: Path) -> None:
+    code, out = invoke("train", "--data", str(data_dir), "--budget-seconds", "20", "--json")
+    assert code == 0, out
+    trained = json.loads(out)
+    assert trained["validation ndcg"] > trained["popularity ndcg"]
+    code, out = invoke("models", "list", "--data", str(data_dir), "--json")
+    versions = json.loads(out)
+    assert [v["version"] for v in versions if v["active"]] == [trained["version"]]
+
+    ids = tmp_path / "ids.txt"
+    ids.write_text("customer_id\nc0\nc1\nstranger\n")
+    out_csv = tmp_path / "recs.csv"
+    code, out = invoke(
+        "recommend", "--data", str(data_dir), "--customers", str(ids),
+        "--k", "3", "--output", str(out_csv), "--json",
+    )  # fmt: skip
+    assert code == 0, out
+    assert json.loads(out)["cold start"] == 1
+    recs = pd.read_csv(out_csv)
+    assert list(recs.columns) == ["customer_id", "rank", "item_id", "score"]
+    assert recs.groupby("customer_id").size().to_dict() == {"c0": 3, "c1": 3, "stranger": 3}
+    events = pd.read_csv(data_dir / "events.csv")
+    bought = events[(events["type"] == "purchase") & (events["customer_id"] == "c0")]
+    assert not set(recs[recs["customer_id"] == "c0"]["item_id"]) & set(bought["item_id"])
+    # c0 is in group 0 (items i0..i19), c1 in group 1
+    assert all(int(i[1:]) < 20 for i in recs[recs["customer_id"] == "c0"]["item_id"])
+    assert all(int(i[1:]) >= 20 for i in recs[recs["customer_id"] == "c1"]["item_id"])
+
+
+def test_evaluate_reports_every_model_beside_popularity(data_dir: Path, tmp_path: Path) -> None:
+    report = tmp_path / "report.json"
+    code, out = invoke(
+        "evaluate", "--data", str(data_dir), "--split", "random", "--k", "5",
+        "--report", str(report), "--json",
+    )  # fmt: skip
+    assert code == 0, out
+    result = json.loads(report.read_text())
+    assert result == json.loads(out)
+    names = [m["model"].split()[0] for m in result["models"]]
+    assert names[0] == "popularity"
+    assert {"ease", "als", "bpr", "item_knn", "lightfm"} <= set(names)
+    ease = next(m for m in result["models"] if m["model"].startswith("ease"))
+    assert ease["ndcg"] > result["models"][0]["ndcg"]
+
+
+def test_bad_input_exits_2_with_a_clear_message(data_dir: Path, tmp_path: Path) -> None:
+    code, _ = invoke("evaluate", "--data", str(data_dir), "--split", "sideways")
+    assert code == 2
+    code, _ = invoke("models", "show", "no-such-version", "--data", str(data_dir))
+    assert code == 2
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n")
+    code, _ = invoke(
+        "recommend", "--data", str(data_dir), "--customers", str(empty),
+        "--output", str(tmp_path / "o.csv"),
+    )  # fmt: skip
+    assert code == 2
+    code, _ = invoke("models", "rollback", "--data", str(tmp_path))
+    assert code == 2
