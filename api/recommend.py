@@ -1,8 +1,9 @@
 """Personalised answers: one session (one Redis round trip), one or more slots, one id.
 
 Used by every list endpoint and by `POST /v1/personalize`. Impressions are counted after
-the answer has been sent (a background task with its own pipeline), so counting adds no
-round trip before the response; if Redis is gone by then the counts are simply lost.
+the answer has been sent (a background task; concurrent answers share one pipeline, see
+`api.services.impressions`), so counting adds no round trip before the response; if Redis
+is gone by then the counts are simply lost.
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from redis.exceptions import RedisError
 from starlette.background import BackgroundTask
 
 from api.metrics import Metrics
 from api.routes.experiments import chain, tag_experiments
 from api.services import slots
+from api.services.impressions import writer_for
 from api.services.session import Session, open_session
 from api.state import ServingState
 from recsys.rules import RuleBook, all_windows
@@ -119,19 +120,14 @@ def _impressions(
     windows: frozenset[int],
 ) -> BackgroundTask | None:
     shown = [(item["item_id"], item["kind"]) for body in bodies for item in body["items"]]
-    client = state.client
-    if not shown or not windows or session.degraded or client is None:
+    writer = writer_for(state)
+    if not shown or not windows or session.degraded or writer is None:
         return None
 
-    async def record() -> None:
-        pipe = client.pipeline(transaction=False)
+    def queue(pipe: Any) -> None:
         record_impressions(
             pipe, state.keys, session.ctx.customer_id, channel=channel or "any",
             shown=shown, windows=windows, now=session.now,
         )  # fmt: skip
-        try:
-            await pipe.execute()
-        except (RedisError, OSError) as exc:  # fire and forget: the answer is already out
-            log.debug("impressions not counted: %s", exc)
 
-    return BackgroundTask(record)
+    return BackgroundTask(writer.add, queue)

@@ -84,6 +84,9 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=20, help="seconds per measurement")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--port", type=int, default=8911)
+    parser.add_argument(
+        "--profile", action="store_true", help="py-spy the API during the recommendations run"
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk not found: apt-get install -y wrk")
@@ -113,7 +116,10 @@ def main() -> None:
         for port, mode in ((bare_port, "get"), (app_port, "get"), (app_port, "post")):
             wrk(port, mode, ids, duration=3, connections=args.connections)  # warm-up
         bare = wrk(bare_port, "get", ids, **load)
+        spy = profile_start(servers[0].pid, args.duration) if args.profile else None
         recs = wrk(app_port, "get", ids, **load)
+        if spy is not None:
+            profile_report(*spy)
         pers = wrk(app_port, "post", ids, **load)
         report(source, load, bare, recs, pers)
     finally:
@@ -124,6 +130,35 @@ def main() -> None:
             redis_proc.terminate()
             redis_proc.wait(timeout=20)
         shutil.rmtree(work, ignore_errors=True)
+
+
+def profile_start(pid: int, seconds: int) -> tuple[subprocess.Popen[bytes], Path]:
+    out = Path(tempfile.mkdtemp(prefix="tp-spy-")) / "stacks.txt"
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    args = [spy, "record", "--format", "raw", "-d", str(max(1, seconds - 2)), "-o", str(out),
+            "--pid", str(pid), "--nonblocking"]  # fmt: skip
+    return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL), out
+
+
+def profile_report(proc: subprocess.Popen[bytes], out: Path, top: int = 25) -> None:
+    """Self time and inclusive time per function from py-spy's collapsed stacks."""
+    proc.wait(timeout=120)
+    own: dict[str, int] = {}
+    total: dict[str, int] = {}
+    samples = 0
+    for line in out.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        n = int(count)
+        samples += n
+        frames = stack.split(";")
+        own[frames[-1]] = own.get(frames[-1], 0) + n
+        for frame in set(frames):
+            total[frame] = total.get(frame, 0) + n
+    print(f"\npy-spy: {samples} samples of the API process during GET recommendations")
+    for title, table in (("self", own), ("inclusive", total)):
+        print(f"-- top {top} by {title} time")
+        for frame, n in sorted(table.items(), key=lambda kv: -kv[1])[:top]:
+            print(f"{100 * n / max(samples, 1):6.1f}%  {frame[:150]}")
 
 
 def start_redis(work: Path) -> tuple[subprocess.Popen[bytes], str]:

@@ -41,9 +41,11 @@ def _items(rng: np.random.Generator) -> list[dict]:
     ]  # fmt: skip
 
 
-def _ranked(rng: np.random.Generator, n: int, popularity: np.ndarray) -> tuple:
-    idx = rng.choice(N_ITEMS, n, replace=False, p=popularity)
-    return idx.astype(np.uint32), np.sort(rng.random(n).astype(np.float32))[::-1]
+def _ranked(rng: np.random.Generator, n: int) -> tuple:
+    """n distinct items skewed towards the popular (low) indices, with descending scores."""
+    idx = np.unique((N_ITEMS * rng.random(2 * n) ** 2.5).astype(np.int64))
+    idx = rng.permutation(idx)[:n]
+    return idx.astype(np.uint32), np.sort(rng.random(len(idx)).astype(np.float32))[::-1]
 
 
 def publish_synthetic(url: str, seed: int = 5) -> list[str]:
@@ -60,16 +62,16 @@ def publish_synthetic(url: str, seed: int = 5) -> list[str]:
         keep = kinds[order] == kind
         popular[f"kind:{kind}"] = (order[keep][:500], scores[keep][:500])
     for name in (*(f"channel:{c}" for c in CHANNELS), *(f"segment:{s}" for s in SEGMENTS)):
-        popular[name] = _ranked(rng, 500, popularity)
+        popular[name] = _ranked(rng, 500)
     ids = [f"c{n}" for n in range(N_CUSTOMERS)]
 
     def recs():
         for cid in ids:
-            yield cid, _ranked(rng, TOP_N, popularity)
+            yield cid, _ranked(rng, TOP_N)
 
     def hist():
         for cid in ids:
-            yield cid, _ranked(rng, 30, popularity)
+            yield cid, _ranked(rng, 30)
 
     def profiles():
         for n, cid in enumerate(ids):
@@ -79,7 +81,7 @@ def publish_synthetic(url: str, seed: int = 5) -> list[str]:
                 "rfm_segment": SEGMENTS[n % len(SEGMENTS)], "feedback": {"nps": n % 11},
             }  # fmt: skip
 
-    similar = np.stack([rng.choice(N_ITEMS, 20, p=popularity) for _ in range(N_ITEMS)])
+    similar = rng.choice(N_ITEMS, (N_ITEMS, 20), p=popularity)
     bundle = ServingBundle(
         items=items,
         popular=popular,
@@ -96,7 +98,7 @@ def publish_synthetic(url: str, seed: int = 5) -> list[str]:
     pipe = client.pipeline(transaction=False)
     now = int(time.time())
     for n in range(0, N_CUSTOMERS, 10):  # 10% clicked something since the batch
-        clicks = rng.choice(N_ITEMS, 5, p=popularity)
+        clicks = (N_ITEMS * rng.random(5) ** 2.5).astype(np.int64)
         events = [
             RecentEvent(items[i]["item_id"], "click", now - j, "web") for j, i in enumerate(clicks)
         ]

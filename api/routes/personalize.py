@@ -8,11 +8,10 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.responses import Response
 
-from api.deps import StateDep
 from api.recommend import SlotRequest, answer
 from api.responses import OrjsonResponse
 from api.routes.recommendations import Channel
-from api.services.deps import MetricsDep, RulesDep
+from api.services.deps import MetricsDep, RulesDep, StateDep
 
 router = APIRouter(prefix="/v1", tags=["recommendations"])
 

@@ -10,10 +10,10 @@ from fastapi import APIRouter
 from redis.exceptions import RedisError
 from starlette.responses import Response
 
-from api.deps import StateDep
 from api.problems import Unavailable
 from api.responses import OrjsonResponse
 from api.routes.recommendations import CustomerId
+from api.services.deps import StateDep
 from store.profile import read_context
 
 router = APIRouter(prefix="/v1/customers", tags=["profile"])

@@ -7,10 +7,9 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query
 from starlette.responses import Response
 
-from api.deps import StateDep
 from api.recommend import SlotRequest, answer
 from api.responses import OrjsonResponse
-from api.services.deps import MetricsDep, RulesDep
+from api.services.deps import MetricsDep, RulesDep, StateDep
 from api.state import ServingState
 from recsys.rules import RuleBook
 

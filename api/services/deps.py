@@ -1,4 +1,8 @@
-"""Injectables of the personalisation routes: the rules in force and the metrics."""
+"""Injectables of the personalisation routes: serving state, rules in force, metrics.
+
+All `async def`: FastAPI runs a plain `def` dependency in its thread pool, a thread hop per
+dependency per request, which on the hot path cost more than the whole ranking.
+"""
 
 from __future__ import annotations
 
@@ -8,19 +12,26 @@ from fastapi import Depends, Request
 
 from api.metrics import Metrics
 from api.services.rules_watch import RulesWatcher
+from api.state import ServingState
 from recsys.rules import RuleBook
 
 
-def get_rules(request: Request) -> RuleBook:
+async def get_state(request: Request) -> ServingState:
+    state: ServingState = request.app.state.serving
+    return state
+
+
+async def get_rules(request: Request) -> RuleBook:
     watcher: RulesWatcher | None = getattr(request.app.state, "rules", None)
     if watcher is None:  # an app built without `api.services.install`
         watcher = request.app.state.rules = RulesWatcher()
     return watcher.current()
 
 
-def get_metrics(request: Request) -> Metrics | None:
+async def get_metrics(request: Request) -> Metrics | None:
     return getattr(request.app.state, "metrics", None)
 
 
+StateDep = Annotated[ServingState, Depends(get_state)]
 RulesDep = Annotated[RuleBook, Depends(get_rules)]
 MetricsDep = Annotated[Metrics | None, Depends(get_metrics)]

@@ -9,40 +9,38 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from api.services.session import Session
 from recsys.ranking import Pick
 
 PERSONAL = frozenset({"personal", "fresh", "value"})
 
 
-def _explained(session: Session) -> dict[Any, tuple[int, str]]:
-    """Similar-item index -> its anchor, and ("category", name) -> anchor; best anchor wins."""
-    if session.explained is None:
-        shared = session.shared
-        assert shared is not None
-        table: dict[Any, tuple[int, str]] = {}
-        sim_idx = shared.similar[0] if shared.similar is not None else None
-        for anchor, verb in session.anchors:
-            if sim_idx is not None and anchor < len(sim_idx):
-                for neighbour in sim_idx[anchor].tolist():
-                    table.setdefault(neighbour, (anchor, verb))
-        for anchor, verb in session.anchors:
-            category = shared.items[anchor].get("category")
-            if category:
-                table.setdefault(("category", category), (anchor, verb))
-        session.explained = table
-    return session.explained
-
-
 def _anchor(session: Session, index: int, item: dict[str, Any]) -> str | None:
-    """The history item that best explains `index`: similar first, then same category."""
-    assert session.shared is not None
-    table = _explained(session)
-    found = table.get(index) or table.get(("category", item.get("category")))
+    """The history item that best explains `index`: the first anchor (most recent or
+    strongest) listing it among its similar items, else the first in its category."""
+    shared = session.shared
+    assert shared is not None
+    if not session.anchors:
+        return None
+    found = None
+    if shared.similar is not None:
+        rows = [a for a, _ in session.anchors if a < len(shared.similar[0])]
+        hits = np.nonzero((shared.similar[0][rows] == index).any(axis=1))[0]
+        if len(hits):
+            anchor = rows[int(hits[0])]
+            found = next(pair for pair in session.anchors if pair[0] == anchor)
+    if found is None:
+        category = item.get("category")
+        found = next(
+            (pair for pair in session.anchors
+             if category and shared.items[pair[0]].get("category") == category),
+            None,
+        )  # fmt: skip
     if found is None or found[0] == index:
         return None
-    anchor, verb = found
-    return f"because you {verb} {session.shared.items[anchor].get('title')}"
+    return f"because you {found[1]} {shared.items[found[0]].get('title')}"
 
 
 def reason_for(session: Session, pick: Pick, item: dict[str, Any]) -> str:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 import numpy as np
 from redis.exceptions import RedisError
@@ -49,7 +48,6 @@ class Session:
     anchors: list[tuple[int, str]] = field(default_factory=list)  # (item index, verb), best first
     fresh: Ranked | None = None
     taken: set[int] = field(default_factory=set)  # items already placed in this response
-    explained: dict[Any, tuple[int, str]] | None = None  # reasons' lookup, built on first use
 
 
 async def open_session(
