@@ -228,6 +228,18 @@ def customer_history(trained: Trained, to_catalogue: np.ndarray) -> Iterator[tup
         yield str(cid), (mapped[ok].astype(np.uint32), vals[ok].astype(np.float32))
 
 
+def customer_bought(
+    purchased: sp.csr_matrix, trained: Trained, to_catalogue: np.ndarray
+) -> Iterator[tuple[str, Ranked]]:
+    """Items each customer has bought (catalogue indices), for the already-purchased rule."""
+    ids = trained.interactions.customers.ids(np.arange(purchased.shape[0]))
+    for r in np.flatnonzero(np.diff(purchased.indptr)):
+        cols = purchased.indices[purchased.indptr[r] : purchased.indptr[r + 1]]
+        mapped = to_catalogue[cols]
+        mapped = mapped[mapped >= 0]
+        yield str(ids[r]), (mapped.astype(np.uint32), np.ones(len(mapped), np.float32))
+
+
 def similar_items(trained: Trained, to_catalogue: np.ndarray, n_catalogue: int) -> Ranked | None:
     """Top similar items per catalogue item (-1 padded), if the model can tell."""
     n_model = len(trained.interactions.items)
@@ -284,10 +296,12 @@ def build_bundle(
         "regularization": float(trained.model.params.get("regularization", 0.01)),
         "fold_in": trained.name == "als",
     }
+    purchased = purchased_matrix(events, trained)
     return ServingBundle(
         items=item_records(items),
         popular=popular_lists(events, items, segments),
-        customer_recs=customer_candidates(trained, purchased_matrix(events, trained), to_catalogue),
+        customer_recs=customer_candidates(trained, purchased, to_catalogue),
+        customer_bought=customer_bought(purchased, trained, to_catalogue),
         customer_profiles=customer_profiles(tables["customers"], segments, tables["feedback"]),
         customer_history=customer_history(trained, to_catalogue),
         item_factors=item_factors(trained, to_catalogue, len(item_ids)),

@@ -6,7 +6,8 @@ Shared data (loaded into each API replica once per version):
 - `factors` — item factors and model metadata for real-time fold-in (optional)
 - `similar` — top similar items per item (optional)
 Per customer (one pipeline per request): `recs` (ranked), `profile` (JSON), `hist` (ranked
-item indices with interaction weights, for fold-in).
+item indices with interaction weights, for fold-in), `bought` (item indices already purchased,
+so every answer can leave them out).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class ServingBundle:
     customer_recs: Iterable[tuple[str, Ranked]] = ()
     customer_profiles: Iterable[tuple[str, dict[str, Any]]] = ()
     customer_history: Iterable[tuple[str, Ranked]] = ()
+    customer_bought: Iterable[tuple[str, Ranked]] = ()
     item_factors: NDArray[np.floating] | None = None
     model: dict[str, Any] = field(default_factory=dict)
     similar: Ranked | None = None  # (n_items × k indices, -1 padded; n_items × k scores)
@@ -62,6 +64,8 @@ def write_serving(release: Release, bundle: ServingBundle) -> None:
         release.set(release.customer_key(customer_id, "profile"), orjson.dumps(profile))
     for customer_id, (idx, weights) in bundle.customer_history:
         release.set(release.customer_key(customer_id, "hist"), pack_ranked(idx, weights))
+    for customer_id, (idx, counts) in bundle.customer_bought:
+        release.set(release.customer_key(customer_id, "bought"), pack_ranked(idx, counts))
 
 
 @dataclass

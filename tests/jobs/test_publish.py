@@ -107,3 +107,19 @@ def test_similar_items_and_item_factors_are_published(published, store_config):
     # neighbours of an A item are mostly A items
     a_items = neighbours[:10, :5]
     assert (a_items[a_items >= 0] < 10).mean() > 0.7
+
+
+def test_each_customers_purchases_are_published_for_the_exclusion_rule(published, store_config):
+    from store.codec import unpack_ranked
+    from store.keys import Keys
+
+    tables, version, client = published
+    events, items = tables["events"], tables["items"]
+    item_ids = items["item_id"].tolist()
+    for c in (0, 1, 17):
+        raw = client.get(Keys().customer_data("serving", version, f"c{c}", "bought"))
+        indices, _ = unpack_ranked(raw)
+        expected = set(
+            events[(events.customer_id == f"c{c}") & (events.type == "purchase")].item_id
+        )
+        assert {item_ids[i] for i in indices.tolist()} == expected
