@@ -16,8 +16,8 @@ import pandas as pd
 from jobs.common import progress
 from jobs.modelops import run_train
 from jobs.publish import Trained, build_bundle, publish_serving
+from jobs.segmentation import run_segmentation
 from recsys.errors import ModelRejected
-from segments.build import build_segments
 from store.client import connect
 from store.config import StoreConfig
 
@@ -34,20 +34,20 @@ def run_pipeline(
     *,
     as_of: str | None,
     budget_seconds: float,
+    rules_file: Path | None = None,
 ) -> dict[str, Any]:
     summary: dict[str, Any] = {}
     with progress() as bar:
         task = bar.add_task("segment", total=3)
-        t0 = time.monotonic()
-        segmented = build_segments(
-            customers=tables["customers"],
-            events=tables["events"],
-            items=tables["items"],
-            feedback=tables["feedback"],
-            as_of=as_of,
+        config = StoreConfig(data_dir=data)
+        segmented, seg_summary = run_segmentation(
+            tables=tables, as_of=as_of, rules_file=rules_file, config=config
         )
-        summary["segmented customers"] = len(segmented.table)
-        summary["segment seconds"] = round(time.monotonic() - t0, 1)
+        summary["segmented customers"] = seg_summary["customers"]
+        summary["segments version"] = seg_summary["version"]
+        summary["segment seconds"] = round(
+            seg_summary["segment_seconds"] + seg_summary["publish_seconds"], 1
+        )
         bar.update(task, advance=1, description="train")
 
         t1 = time.monotonic()
@@ -62,7 +62,6 @@ def run_pipeline(
         t2 = time.monotonic()
         trained = Trained(result.model, result.interactions, result.name, result.version)
         bundle = build_bundle(tables=tables, trained=trained, segments=segmented.table)
-        config = StoreConfig(data_dir=data)
         with connect(config) as client:
             version = publish_serving(
                 client,

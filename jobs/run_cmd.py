@@ -12,6 +12,9 @@ import typer
 from contracts.tables import load_table, load_tables
 from jobs.common import DataDir, JsonFlag, console, fail, input_errors, report, setup_logging
 from jobs.pipeline import PipelineError, run_pipeline
+from jobs.segmentation import SegmentJobError
+from recsys.errors import InvalidInputError
+from segments.errors import SegmentsError
 
 
 def run(
@@ -22,6 +25,9 @@ def run(
     budget_seconds: Annotated[
         float, typer.Option(min=1.0, help="Time budget for model selection.")
     ] = 120.0,
+    rules: Annotated[
+        Path | None, typer.Option("--rules", help="YAML file of rule-based segments.")
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Run every batch job: segment, train with model selection, publish for serving."""
@@ -30,9 +36,13 @@ def run(
     with input_errors():
         tables = load_tables(data)
     try:
-        summary = run_pipeline(data, tables, as_of=as_of, budget_seconds=budget_seconds)
+        summary = run_pipeline(
+            data, tables, as_of=as_of, budget_seconds=budget_seconds, rules_file=rules
+        )
     except PipelineError as exc:
         raise fail(str(exc), code=1) from None
+    except (SegmentsError, SegmentJobError, InvalidInputError) as exc:
+        raise fail(str(exc)) from None
     summary["seconds"] = round(time.monotonic() - started, 1)
     report("touchpoint run", summary, as_json=as_json)
 
