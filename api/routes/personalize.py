@@ -11,7 +11,7 @@ from starlette.responses import Response
 from api.recommend import SlotRequest, answer
 from api.responses import OrjsonResponse
 from api.routes.recommendations import Channel
-from api.services.deps import MetricsDep, RulesDep, StateDep
+from api.services.deps import ServingDep
 
 router = APIRouter(prefix="/v1", tags=["recommendations"])
 
@@ -51,9 +51,7 @@ class PersonalizeRequest(BaseModel):
 
 
 @router.post("/personalize")
-async def personalize(
-    state: StateDep, book: RulesDep, metrics: MetricsDep, body: PersonalizeRequest
-) -> Response:
+async def personalize(serving: ServingDep, body: PersonalizeRequest) -> Response:
     """Fill every slot (no item in two slots); `<channel>.<slot name>.yaml` rules apply."""
     requests = [
         SlotRequest(
@@ -67,8 +65,8 @@ async def personalize(
         for s in body.slots
     ]
     head, slots, task = await answer(
-        state, book, customer_id=body.customer_id, channel=body.channel, requests=requests,
-        metrics=metrics, placement_from_name=True,
+        serving.state, serving.book, customer_id=body.customer_id, channel=body.channel,
+        requests=requests, metrics=serving.metrics, placement_from_name=True,
     )  # fmt: skip
     strategies = list(dict.fromkeys(s["strategy"] for s in slots))
     out = {**head, "channel": body.channel, "strategy": "+".join(strategies), "slots": slots}

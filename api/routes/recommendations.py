@@ -9,9 +9,7 @@ from starlette.responses import Response
 
 from api.recommend import SlotRequest, answer
 from api.responses import OrjsonResponse
-from api.services.deps import MetricsDep, RulesDep, StateDep
-from api.state import ServingState
-from recsys.rules import RuleBook
+from api.services.deps import Serving, ServingDep
 
 router = APIRouter(prefix="/v1/customers", tags=["recommendations"])
 
@@ -21,17 +19,15 @@ K = Annotated[int, Query(ge=1, le=100)]
 
 
 async def _one_list(
-    state: ServingState,
-    book: RuleBook,
-    metrics: object,
+    serving: Serving,
     *,
     customer_id: str,
     channel: str | None,
     request: SlotRequest,
 ) -> Response:
     head, (slot,), task = await answer(
-        state, book, customer_id=customer_id, channel=channel, requests=[request],
-        metrics=metrics,  # type: ignore[arg-type]
+        serving.state, serving.book, customer_id=customer_id, channel=channel,
+        requests=[request], metrics=serving.metrics,
     )  # fmt: skip
     body = {**head, "channel": channel, **{k: v for k, v in slot.items() if k != "name"}}
     return OrjsonResponse(body, background=task)
@@ -39,9 +35,7 @@ async def _one_list(
 
 @router.get("/{customer_id}/recommendations")
 async def recommendations(
-    state: StateDep,
-    book: RulesDep,
-    metrics: MetricsDep,
+    serving: ServingDep,
     customer_id: CustomerId,
     channel: Channel | None = None,
     k: K = 10,
@@ -56,54 +50,40 @@ async def recommendations(
     """Products for one customer; unknown customers get segment/popular items, never an error."""
     excluded = frozenset(x for x in (exclude or "").split(",") if x)
     request = SlotRequest("recommendations", "product", k, category, excluded, context_item)
-    return await _one_list(
-        state, book, metrics, customer_id=customer_id, channel=channel, request=request
-    )
+    return await _one_list(serving, customer_id=customer_id, channel=channel, request=request)
 
 
 @router.get("/{customer_id}/offers")
 async def offers(
-    state: StateDep,
-    book: RulesDep,
-    metrics: MetricsDep,
+    serving: ServingDep,
     customer_id: CustomerId,
     channel: Channel | None = None,
     k: K = 5,
 ) -> Response:
     """Offers by expected value (propensity × margin), under caps and budgets."""
     request = SlotRequest("offers", "offer", k)
-    return await _one_list(
-        state, book, metrics, customer_id=customer_id, channel=channel, request=request
-    )
+    return await _one_list(serving, customer_id=customer_id, channel=channel, request=request)
 
 
 @router.get("/{customer_id}/content")
 async def content(
-    state: StateDep,
-    book: RulesDep,
-    metrics: MetricsDep,
+    serving: ServingDep,
     customer_id: CustomerId,
     channel: Channel | None = None,
     k: K = 5,
 ) -> Response:
     """Articles, videos and guides from content interactions and the customer's segments."""
     request = SlotRequest("content", "content", k)
-    return await _one_list(
-        state, book, metrics, customer_id=customer_id, channel=channel, request=request
-    )
+    return await _one_list(serving, customer_id=customer_id, channel=channel, request=request)
 
 
 @router.get("/{customer_id}/rewards")
 async def rewards(
-    state: StateDep,
-    book: RulesDep,
-    metrics: MetricsDep,
+    serving: ServingDep,
     customer_id: CustomerId,
     channel: Channel | None = None,
     k: K = 5,
 ) -> Response:
     """Affordable loyalty rewards by affinity, plus a nudge: the best one just out of reach."""
     request = SlotRequest("rewards", "reward", k)
-    return await _one_list(
-        state, book, metrics, customer_id=customer_id, channel=channel, request=request
-    )
+    return await _one_list(serving, customer_id=customer_id, channel=channel, request=request)

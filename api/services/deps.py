@@ -6,6 +6,7 @@ dependency per request, which on the hot path cost more than the whole ranking.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -32,6 +33,20 @@ async def get_metrics(request: Request) -> Metrics | None:
     return getattr(request.app.state, "metrics", None)
 
 
+@dataclass(frozen=True, slots=True)
+class Serving:
+    """What a personalised route needs, resolved as ONE dependency (each costs per request)."""
+
+    state: ServingState
+    book: RuleBook
+    metrics: Metrics | None
+
+
+async def get_serving(request: Request) -> Serving:
+    return Serving(request.app.state.serving, await get_rules(request), await get_metrics(request))
+
+
 StateDep = Annotated[ServingState, Depends(get_state)]
+ServingDep = Annotated[Serving, Depends(get_serving)]
 RulesDep = Annotated[RuleBook, Depends(get_rules)]
 MetricsDep = Annotated[Metrics | None, Depends(get_metrics)]
