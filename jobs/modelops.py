@@ -21,6 +21,7 @@ from recsys.evaluation import evaluate
 from recsys.features import FeatureEncoder, aligned_features
 from recsys.matrix import Interactions, WeightConfig, build_interactions
 from recsys.models import create_model
+from recsys.popularity import popularity_scores
 from recsys.registry import ModelBundle, Registry, fingerprint
 from recsys.scoring import recommend_batch, to_frame
 from recsys.selection import Selection, describe, select_model
@@ -277,8 +278,7 @@ def run_recommend(
     cols = bundle.items.lookup(buys["item_id"].to_numpy())
     ok = (rows >= 0) & (cols >= 0)
     purchased = build_matrix(rows, cols, np.ones(len(buys)), ok, shape)
-    all_cols = bundle.items.lookup(events["item_id"].to_numpy())
-    pop = np.bincount(all_cols[all_cols >= 0], minlength=shape[1]).astype(np.float32)
+    fallback = cold_start_scores(events, bundle, channel)
     feats = None
     customers = tables.get("customers")
     if bundle.customer_encoder is not None and customers is not None and not customers.empty:
@@ -288,7 +288,7 @@ def run_recommend(
         k=k,
         user_indices=bundle.customers.lookup(customer_ids),
         history=hist,
-        fallback_scores=np.log1p(pop),
+        fallback_scores=fallback,
         purchased=purchased,
         include_purchased=include_purchased,
         allowed_items=_allowed(tables["items"], bundle, kind, channel),
@@ -305,6 +305,15 @@ def run_recommend(
         "rows": len(frame),
     }
     return frame, summary
+
+
+def cold_start_scores(events: pd.DataFrame, bundle: ModelBundle, channel: str | None) -> np.ndarray:
+    """Popularity over the model's items; on a channel, that channel's popularity first."""
+    pop = popularity_scores(events, bundle.items, by="channel" if channel else None)
+    scores = np.log1p(pop["*"])
+    if channel and channel in pop:
+        scores = np.log1p(pop[channel]) + 1e-3 * scores  # global breaks the ties
+    return scores.astype(np.float32)
 
 
 def build_matrix(

@@ -132,13 +132,21 @@ def event_weights(
             rate_w[values[is_rate] < config.min_rating] = 0.0
         w[is_rate] = rate_w
     if config.half_life_days is not None:
-        if config.half_life_days <= 0:
-            raise InvalidInputError("half_life_days must be positive")
-        ts = pd.to_datetime(events["timestamp"], utc=True)
-        ref = ts.max() if now is None else pd.Timestamp(now)
-        age_days = ((ref - ts).dt.total_seconds() / 86400.0).to_numpy(dtype=np.float64)
-        w = w * np.power(0.5, np.clip(age_days, 0.0, None) / config.half_life_days)
+        w = w * decay_factors(events, config.half_life_days, now=now)
     return w
+
+
+def decay_factors(
+    events: pd.DataFrame, half_life_days: float, *, now: pd.Timestamp | None = None
+) -> np.ndarray:
+    """0.5 ** (age in days / half-life) per event, age measured from `now` (default: the
+    latest event); future events count as age 0."""
+    if half_life_days <= 0:
+        raise InvalidInputError("half_life_days must be positive")
+    ts = pd.to_datetime(events["timestamp"], utc=True)
+    ref = ts.max() if now is None else pd.Timestamp(now)
+    age_days = ((ref - ts).dt.total_seconds() / 86400.0).to_numpy(dtype=np.float64)
+    return np.power(0.5, np.clip(age_days, 0.0, None) / half_life_days)
 
 
 def build_interactions(
