@@ -14,6 +14,7 @@ import os
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
+import argparse
 import sys
 import time
 
@@ -32,6 +33,9 @@ IMPLICIT_ALS_DEFAULTS = {"factors": 100, "regularization": 0.01, "alpha": 1.0, "
 
 
 def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seed", type=int, default=42, help="split seed (the protocol uses 42)")
+    seed = ap.parse_args().seed
     df = movielens_100k()
     items = IdMap(pd_unique(df["item_id"]), kind="item")
     users = IdMap(pd_unique(df["user_id"]), kind="user")
@@ -39,10 +43,11 @@ def main() -> int:
         (np.ones(len(df), np.float32), (users.index(df["user_id"]), items.index(df["item_id"]))),
         shape=(len(users), len(items)),
     )
-    split = random_split(x, test_fraction=0.25, seed=42)
+    split = random_split(x, test_fraction=0.25, seed=seed)
     validation = random_split(split.train, test_fraction=0.25, seed=1)
     print(f"MovieLens-100K: {x.shape[0]} users, {x.shape[1]} items, {x.nnz} interactions")
-    print(f"train {split.train.nnz}, test {split.test.nnz}; validation carved from train only\n")
+    print(f"split seed {seed}: train {split.train.nnz}, test {split.test.nnz}")
+    print("validation is carved from the training part only\n")
 
     rows: list[tuple[str, float, float, float]] = []  # label, val ndcg, test ndcg, seconds
 
