@@ -96,11 +96,13 @@ def select(
     policy: Policy | None = None,
     *,
     pool: int | None = None,
+    available: NDArray[np.bool_] | None = None,
 ) -> list[Pick]:
     """The best `k` eligible, distinct, unblocked items across ranked sources.
 
     Each source contributes up to `pool` eligible candidates; later sources (popular lists)
     are read only while the pool is short, so an answer is never empty while items exist.
+    `available` (optional, per item) rules items out before the per-item checks.
     """
     policy = policy or Policy()
     pool = pool or max(4 * k, k + 20)
@@ -115,6 +117,8 @@ def select(
         taken = 0
         for index, score in zip(indices.tolist(), scores.tolist(), strict=True):
             if index in seen or index < 0 or index >= n_items:
+                continue
+            if available is not None and not available[index]:
                 continue
             seen.add(index)
             if not is_eligible(items[index], rule) or policy.blocked(index):

@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
+from api.services.catalogue import KindArrays
 from api.services.reasons import reason_for
 from api.services.session import Session
 from recsys.ranking import Eligibility, Pick, Policy, Source, is_eligible, select
@@ -66,8 +68,12 @@ def fill(
         tier=session.tier if rules.min_tier else None,
     )
     slot = Slot()
-    sources = _sources(session, kind, channel, context_item, slot)
-    slot.picks = select(shared.items, sources, rule, k, _policy(session, rules))
+    available = session.cat.available(
+        session.now, in_stock=rules.in_stock, active_window=rules.active_window
+    )
+    sources = _sources(session, kind, channel, context_item, slot, available)
+    policy = _policy(session, rules)
+    slot.picks = select(shared.items, sources, rule, k, policy, available=available)
     session.taken.update(p.index for p in slot.picks)
     slot.items = [render(session, p) for p in slot.picks]
     slot.strategy = _strategy(slot.picks, session.degraded)
@@ -140,7 +146,12 @@ def _policy(session: Session, rules: Rules) -> Policy:
 
 
 def _sources(
-    session: Session, kind: str, channel: str | None, context_item: int | None, slot: Slot
+    session: Session,
+    kind: str,
+    channel: str | None,
+    context_item: int | None,
+    slot: Slot,
+    available: NDArray[np.bool_],
 ) -> list[Source]:
     shared, cat, ctx = session.shared, session.cat, session.ctx
     assert shared is not None and cat is not None
@@ -148,6 +159,10 @@ def _sources(
     seg = popular.get(f"segment:{session.segment}") if session.segment else None
     if kind in ("offer", "reward") and kind in cat.kinds:
         arrays = cat.kinds[kind]
+        live = available[arrays.indices]  # value the offers/rewards that can be served now
+        arrays = KindArrays(
+            arrays.indices[live], arrays.margins[live], arrays.costs[live], arrays.categories[live]
+        )
         signals = (ctx.recs, seg, popular.get(f"kind:{kind}"))
         if kind == "offer":
             idx, ev = offers_by_value(
