@@ -20,6 +20,7 @@ from api.routes import (
     personalize,
     profile,
     recommendations,
+    segments,
 )
 from api.settings import ApiSettings
 from api.state import ServingState
@@ -63,6 +64,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         (events, "events:write"),
         (feedback, "events:write"),
         (experiments, "experiments:admin"),
+        (segments, "segments:read"),
     ):
         app.include_router(module.router, dependencies=auth.scoped(scope))
     return app

@@ -140,3 +140,28 @@ def test_cors_origins_from_the_environment_as_a_comma_list(monkeypatch):
     assert ApiSettings().cors_origins == ["https://a.example", "https://b.example"]
     monkeypatch.setenv("TOUCHPOINT_CORS_ORIGINS", '["https://c.example"]')
     assert ApiSettings().cors_origins == ["https://c.example"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "scope"),
+    [
+        ("GET", "/v1/customers/c1/recommendations", "personalize:read"),
+        ("GET", "/v1/customers/c1/profile", "personalize:read"),
+        ("GET", "/v1/items/i1/similar", "personalize:read"),
+        ("POST", "/v1/feedback", "events:write"),
+        ("GET", "/v1/segments", "segments:read"),
+        ("GET", "/v1/experiments", "experiments:admin"),
+    ],
+)
+def test_each_route_group_needs_its_scope(store_config, redis_client, method, path, scope):
+    _, holder = create_key(redis_client, KEYS, name="holder", scopes=[scope])
+    others = [s for s in ("personalize:read", "events:write", "segments:read") if s != scope]
+    _, outsider = create_key(redis_client, KEYS, name="outsider", scopes=others)
+    body = {"response_id": "f1", "customer_id": "c1", "survey": "nps", "score": 9}
+    kwargs = {"json": body} if method == "POST" else {}
+    with make_client(store_config) as c:
+        refused = c.request(method, path, headers=bearer(outsider), **kwargs)
+        allowed = c.request(method, path, headers=bearer(holder), **kwargs)
+        anonymous = c.request(method, path, **kwargs)
+    assert refused.status_code == 403 and anonymous.status_code == 401
+    assert allowed.status_code not in (401, 403)
