@@ -6,6 +6,7 @@ returns plain results the CLI prints. Publishing to Redis is `jobs.publish`'s jo
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,7 @@ from recsys.scoring import recommend_batch, to_frame
 from recsys.selection import Selection, describe, select_model
 from recsys.split import Split, random_split, temporal_split
 
+log = logging.getLogger("touchpoint.models")
 SplitKind = Literal["temporal", "random"]
 WEIGHTS = WeightConfig(min_rating=3.0, dismiss_weight=-2.0)
 CUSTOMER_FEATURES = ("country", "birth_year", "gender", "loyalty_tier")
@@ -183,7 +185,15 @@ def run_train(
     started = time.perf_counter()
     prep = prepare(tables)
     t_prep = time.perf_counter()
-    val = make_split(tables, prep, split, test_fraction)
+    try:
+        val = make_split(tables, prep, split, test_fraction)
+    except InvalidInputError as exc:
+        if split != "temporal":
+            raise
+        # e.g. every event on one day: a per-customer random hold-out still validates
+        log.warning("temporal validation impossible (%s); using a random split", exc)
+        split = "random"
+        val = make_split(tables, prep, split, test_fraction)
     t_split = time.perf_counter()
     sel = select_model(
         prep.interactions.matrix,

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from recsys.errors import InvalidInputError, ModelRejected, ModelTooLargeError
+from recsys.errors import InvalidInputError, ModelRejected, ModelTooLargeError, RecsysError
 from recsys.evaluation import evaluate
 from recsys.models import create_model, model_class
 from recsys.models.base import Recommender
@@ -190,6 +190,11 @@ def select_model(
             trial.params = dict(model.params)  # e.g. the epochs LightFM actually ran
         except ModelTooLargeError as exc:
             trial.skipped = str(exc)
+            trials.append(trial)
+            continue
+        except (RecsysError, ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
+            # one candidate failing on this data must not stop the search
+            trial.skipped = f"failed: {type(exc).__name__}: {exc}"
             trials.append(trial)
             continue
         trial.fit_seconds = time.perf_counter() - t0

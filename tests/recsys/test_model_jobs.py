@@ -11,7 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from jobs.cli import build_app
-from tests.recsys.factories import planted
+from jobs.modelops import registry_for, run_train
+from tests.recsys.factories import make_events, planted
 
 runner = CliRunner()
 
@@ -116,3 +117,17 @@ def test_bad_input_exits_2_with_a_clear_message(data_dir: Path, tmp_path: Path) 
     assert code == 2
     code, _ = invoke("models", "rollback", "--data", str(tmp_path))
     assert code == 2
+
+
+def test_train_falls_back_to_a_random_split_when_time_cannot_split(tmp_path: Path) -> None:
+    x, _, _ = planted(n_users=60, n_items=40, per_user=8, seed=2)
+    coo = x.tocoo()
+    rows = [(f"c{u}", f"i{i}", "purchase") for u, i in zip(coo.row, coo.col, strict=True)]
+    tables = {
+        "events": make_events(rows),  # every event at the same instant
+        "items": pd.DataFrame({"item_id": [f"i{i}" for i in range(40)]}),
+        "customers": pd.DataFrame(),
+    }
+    res = run_train(tmp_path, tables, budget_seconds=10)
+    assert registry_for(tmp_path).show(res.version)["split"] == "random"
+    assert res.selection.validation["ndcg"] > res.selection.popularity["ndcg"]

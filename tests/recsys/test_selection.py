@@ -61,3 +61,12 @@ def test_nan_parameters_are_rejected() -> None:
     model.item_factors[0, 0] = np.nan  # type: ignore[attr-defined]
     with pytest.raises(ModelRejected, match="NaN or inf"):
         check_publishable(model, ok, {"ndcg": 0.1}, "ndcg")
+
+
+def test_a_failing_candidate_is_skipped_not_fatal() -> None:
+    x, _, _ = planted(n_users=80, per_user=10)
+    val = random_split(x, test_fraction=0.25, seed=7)
+    cands = [Candidate("item_knn", {"similarity": "bogus"}), Candidate("ease", {"lambda_": 10.0})]
+    sel = select_model(x, val, candidates=cands, blend=False)
+    assert sel.name == "ease"
+    assert sel.trials[1].skipped.startswith("failed: InvalidInputError")
