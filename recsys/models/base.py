@@ -205,6 +205,11 @@ class Recommender(ABC):
     def item_vectors(self) -> np.ndarray | None:
         return None
 
+    def fold_in_params(self) -> dict[str, float] | None:
+        """`{"regularization", "alpha"}` when `item_vectors()` are ALS factors that
+        `recsys.serving.fold_in` can fold a fresh customer into; None otherwise."""
+        return None
+
     # -- persistence ----------------------------------------------------------------------
     def save(self, directory: str | Path) -> Path:
         self._check_fitted()

@@ -82,6 +82,13 @@ class BlendRecommender(Recommender):
                 return v
         return None
 
+    def fold_in_params(self) -> dict[str, float] | None:
+        # only when the factors item_vectors() returns belong to a fold-in-able member
+        for m in self.models:
+            if m.item_vectors() is not None:
+                return m.fold_in_params()
+        return None
+
     def _item_similarity(self, item_indices: np.ndarray) -> np.ndarray:
         total = np.zeros((item_indices.size, self.n_items), dtype=np.float32)
         for m, w in zip(self.models, self.weights, strict=True):

@@ -91,6 +91,12 @@ class ALSRecommender(FactorModel):
         self.item_factors = np.ascontiguousarray(model.item_factors, dtype=np.float32)
         self.fold_in_regularization = float(p["regularization"])
 
+    def fold_in_params(self) -> dict[str, float] | None:
+        return {
+            "regularization": float(self.params["regularization"]),
+            "alpha": float(self.params["alpha"]),
+        }
+
     def _score(
         self, x: sp.csr_matrix, user_indices: np.ndarray, user_features: sp.csr_matrix | None
     ) -> np.ndarray:

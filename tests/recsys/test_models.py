@@ -191,6 +191,20 @@ def test_hybrid_scores_cold_customers_and_new_items_from_features() -> None:
     assert (ig[top[1]] == 1).mean() >= 0.8
 
 
+def test_fold_in_params_only_where_serving_can_fold_in() -> None:
+    x, _, _ = planted()
+    als = create_model("als", factors=4, iterations=2, alpha=3.0, regularization=0.2).fit(x)
+    assert als.fold_in_params() == {"regularization": 0.2, "alpha": 3.0}
+    assert create_model("ease", lambda_=10.0).fit(x).fold_in_params() is None
+    members = [
+        {"model": "ease", "params": {"lambda_": 10.0}, "weight": 1.0},
+        {"model": "als", "params": {"factors": 4, "iterations": 2}, "weight": 1.0},
+    ]
+    blend = create_model("blend", members=members).fit(x)
+    assert blend.fold_in_params() == {"regularization": 0.05, "alpha": 1.0}
+    np.testing.assert_array_equal(blend.item_vectors(), blend.models[1].item_vectors())  # type: ignore[attr-defined]
+
+
 def test_ease_refuses_catalogues_above_its_limit() -> None:
     x, _, _ = planted()
     with pytest.raises(ModelTooLargeError, match="max_items=10"):
