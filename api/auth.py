@@ -109,6 +109,8 @@ async def on_startup(app: FastAPI) -> None:
         )
     elif required is None:
         log.warning("API keys could not be read at start-up; running open until they are")
+    elif not records:
+        log.error("API keys are required but none exists: protected routes answer 401")
 
 
 def presented_key(bearer: HTTPAuthorizationCredentials | None, header: str | None) -> str | None:
