@@ -174,3 +174,22 @@ def test_metrics_count_requests_per_route_template(client):
     assert line and float(line[0].rsplit(" ", 1)[1]) == 2.0
     assert 'touchpoint_fallbacks_total{reason="cold_start"}' in text
     assert "touchpoint_request_seconds_bucket" in text
+
+
+def test_published_neighbours_drive_similar_items_and_context_item(
+    redis_client, store_config, rules_dir, items
+):
+    n = len(items)
+    sim_idx = np.full((n, 3), -1, np.int64)
+    sim_idx[12] = [17, 3, 16]  # p3 is out of stock: skipped
+    sim_score = np.ones((n, 3), np.float32)
+    publish(redis_client, store_config, bundle(items, similar=(sim_idx, sim_score)))
+    for client in make_client(store_config):
+        body = client.get("/v1/items/p12/similar", params={"k": 3}).json()
+        assert ids(body)[:2] == ["p17", "p16"] and body["strategy"] == "similar"
+        assert body["items"][0]["reason"] == "similar to Title p12"
+        recs = client.get(
+            "/v1/customers/c1/recommendations", params={"k": 4, "context_item": "p12"}
+        ).json()
+        assert ids(recs)[:2] == ["p17", "p16"]
+        assert recs["items"][0]["reason"] == "similar to what you are looking at"
