@@ -141,18 +141,24 @@ def segment_deltas(
     current: Mapping[str, Sequence[str] | np.ndarray],
 ) -> dict[str, SegmentDelta]:
     """Who entered and who exited each segment between two membership snapshots; a segment
-    missing on one side counts as empty there. Ids come out sorted."""
+    missing on one side counts as empty there. Ids come out sorted.
+
+    Every id of both snapshots is hashed once (one `pd.factorize`), then each segment is a
+    pair of boolean masks over those codes, so 28 segments of 1M members stay cheap."""
+    names = [*current, *(n for n in previous if n not in current)]
+    parts = [np.asarray(previous.get(n, ()), dtype=object) for n in names]
+    parts += [np.asarray(current.get(n, ()), dtype=object) for n in names]
+    everything = np.concatenate(parts) if parts else np.zeros(0, dtype=object)
+    codes, uniques = pd.factorize(everything)
+    uniques = np.asarray(uniques, dtype=object)
+    bounds = np.cumsum([0, *(len(p) for p in parts)])
     out: dict[str, SegmentDelta] = {}
-    for name in [*current, *(n for n in previous if n not in current)]:
-        before = np.asarray(previous.get(name, ()), dtype=object)
-        after = np.asarray(current.get(name, ()), dtype=object)
-        out[name] = SegmentDelta(entered=_missing_from(after, before),
-                                 exited=_missing_from(before, after))  # fmt: skip
+    for i, name in enumerate(names):
+        before = np.zeros(len(uniques), dtype=bool)
+        after = np.zeros(len(uniques), dtype=bool)
+        before[codes[bounds[i] : bounds[i + 1]]] = True
+        j = len(names) + i
+        after[codes[bounds[j] : bounds[j + 1]]] = True
+        out[name] = SegmentDelta(entered=np.sort(uniques[after & ~before]),
+                                 exited=np.sort(uniques[before & ~after]))  # fmt: skip
     return out
-
-
-def _missing_from(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """Sorted `values` not in `reference`; hash-based, so 1M-member segments stay cheap."""
-    if len(reference) == 0:
-        return np.sort(values)
-    return np.sort(values[~pd.Series(values).isin(reference).to_numpy()])

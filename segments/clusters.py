@@ -42,8 +42,8 @@ def cluster_customers(
     features: pd.DataFrame,
     *,
     k_range: tuple[int, int] = (2, 8),
-    sample_size: int = 4_000,
-    fit_size: int = 40_000,
+    sample_size: int = 3_000,
+    fit_size: int = 20_000,
     seed: int = 7,
 ) -> ClusterResult:
     """Cluster purchasers; k in `k_range` (inclusive) maximising silhouette on a sample."""

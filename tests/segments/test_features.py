@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from segments.errors import InvalidInputError
-from segments.features import compute_features
+from segments.features import compute_features, rfm_aggregate
 from tests.segments import factories as f
 
 
@@ -132,3 +132,20 @@ def test_bad_input_gets_a_domain_error() -> None:
         compute_features(customers=f.customers(["a"]), events=ev, as_of="last tuesday")
     with pytest.raises(InvalidInputError, match="no events"):
         compute_features(customers=f.customers(["a"]), events=ev.iloc[:0])
+
+
+def test_rfm_aggregate_agrees_with_the_full_features_for_purchasers() -> None:
+    rows = [
+        {"customer_id": f"c{i % 7}", "timestamp": f"2024-0{1 + i % 5}-{1 + i % 27:02d}",
+         "type": "purchase" if i % 3 else "view", "order_id": f"o{i // 2}" if i % 4 else "",
+         "value": float(i)}
+        for i in range(80)
+    ]  # fmt: skip
+    ev = f.events(rows)
+    full = _by_id(compute_features(customers=f.customers([]), events=ev, as_of="2024-04-10"))
+    lean = _by_id(rfm_aggregate(ev, as_of="2024-04-10"))
+    buyers = full[full["frequency"] > 0]
+    assert sorted(lean.index) == sorted(buyers.index)
+    columns = ["recency_days", "frequency", "monetary"]
+    pd.testing.assert_frame_equal(lean.loc[buyers.index, columns], buyers[columns],
+                                  check_names=False)  # fmt: skip
