@@ -193,3 +193,23 @@ def test_published_neighbours_drive_similar_items_and_context_item(
         ).json()
         assert ids(recs)[:2] == ["p17", "p16"]
         assert recs["items"][0]["reason"] == "similar to what you are looking at"
+
+
+def test_placement_rules_pin_and_diversify_only_their_slot(
+    redis_client, store_config, rules_dir, items
+):
+    (rules_dir / "web.home.yaml").write_text(
+        "pins: [{item_id: p18, position: 1}]\ndiversity: {max_per_category: 1}\n"
+    )
+    publish(redis_client, store_config, bundle(items))
+    for client in make_client(store_config):
+
+        def slot(channel, client=client):
+            body = {"customer_id": "c1", "channel": channel, "slots": [{"name": "home", "k": 3}]}
+            return client.post("/v1/personalize", json=body).json()["slots"][0]
+
+        home = slot("web")
+        # personal p1 (Electronics), the best Home item (p12, Champions list); p18 pinned first
+        assert [i["item_id"] for i in home["items"]] == ["p18", "p1", "p12"]
+        assert home["items"][0]["reason"] == "featured"
+        assert [i["item_id"] for i in slot("app")["items"]] == ["p1", "p2", "p4"]
