@@ -16,11 +16,10 @@ history outlives the versions themselves. No pandas here: lists and dicts in, by
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-
-import zlib
 
 import orjson
 import redis

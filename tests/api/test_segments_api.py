@@ -25,8 +25,8 @@ RULES = parse_rules("- name: everyone-who-bought\n  rule: frequency >= 1")
 
 def _build(as_of: str) -> SegmentBuild:
     rows = [
-        {"customer_id": f"c{i:03d}", "timestamp": f"2024-{1 + (i % 6 + 2 * k) % 6:02d}-{1 + i % 28:02d}",
-         "order_id": f"o{i}-{k}", "value": 5.0 * (i + k)}
+        {"customer_id": f"c{i:03d}", "order_id": f"o{i}-{k}", "value": 5.0 * (i + k),
+         "timestamp": f"2024-{1 + (i % 6 + 2 * k) % 6:02d}-{1 + i % 28:02d}"}
         for i in range(120) for k in range(i % 4)
     ]  # fmt: skip
     return build_segments(customers=f.customers([f"c{i:03d}" for i in range(130)]),
