@@ -69,6 +69,8 @@ def reason_for(session: Session, pick: Pick, item: dict[str, Any]) -> str:
         return f"new in {category}"
     if source.startswith("segment:"):
         return f"popular with {source.split(':', 1)[1]}"
+    if source.startswith("catalogue:"):
+        return f"from our {category} range"
     if source.startswith("channel:"):
         return f"popular on {source.split(':', 1)[1]}"
     return f"popular in {category}"

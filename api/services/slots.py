@@ -194,6 +194,9 @@ def _sources(
     for name in (f"channel:{channel}" if channel else None, f"kind:{kind}", "global"):
         if name is not None and name in popular:
             sources.append((name, *popular[name]))
+    if kind in cat.kinds:  # last resort, never an empty list: the kind's catalogue in order
+        everything = cat.kinds[kind].indices
+        sources.append((f"catalogue:{kind}", everything, np.zeros(len(everything), np.float32)))
     return sources
 
 
@@ -204,7 +207,8 @@ def _strategy(picks: list[Pick], degraded: bool) -> str:
     for p in picks:
         family = {"fresh": "realtime", "personal": "personal", "value": "value",
                   "similar": "similar", "pinned": "pinned"}.get(p.source)  # fmt: skip
-        family = family or ("segment" if p.source.startswith("segment:") else "popular")
+        prefix = p.source.split(":", 1)[0]
+        family = family or {"segment": "segment", "catalogue": "catalogue"}.get(prefix, "popular")
         if family not in families:
             families.append(family)
     return "+".join(families) or "none"

@@ -69,3 +69,17 @@ def test_content_uses_the_customer_segment(client):
     assert ids(body)[0] == "n3"  # the only content in the Champions list
     assert body["items"][0]["reason"] == "popular with Champions"
     assert all(i["kind"] == "content" for i in body["items"])
+
+
+def test_content_never_runs_dry_when_popular_lists_miss_the_kind(
+    redis_client, store_config, rules_dir
+):
+    items = catalogue()
+    b = bundle(items)
+    for name in ("kind:content", "segment:Champions", "global"):
+        b.popular.pop(name)
+    publish(redis_client, store_config, b)
+    for client in make_client(store_config):
+        body = client.get("/v1/customers/c2/content", params={"k": 3}).json()
+        assert ids(body) == ["n0", "n1", "n2"] and body["strategy"] == "catalogue"
+        assert body["items"][0]["reason"] == "from our Guides range"
