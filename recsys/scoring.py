@@ -71,7 +71,8 @@ def recommend_batch(
         sl = slice(start, min(n, start + batch_size))
         feats = None if user_features is None else user_features[sl]
         s = model.score(history[sl], user_indices=user_indices[sl], user_features=feats)
-        s = np.array(s, dtype=np.float32)  # writable copy
+        if not s.flags.writeable:
+            s = s.copy()
         s[cold[sl]] = fallback
         s[:, ~allowed] = -np.inf
         blocked = None

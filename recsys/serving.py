@@ -55,11 +55,10 @@ def top_k_rows(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         raise InvalidInputError("k must be positive")
     n, m = scores.shape
     kk = min(k, m)
-    part = (
-        np.argpartition(-scores, kk - 1, axis=1)[:, :kk]
-        if kk < m
-        else np.tile(np.arange(m), (n, 1))
-    )
+    if kk < m:  # partition on the scores themselves: no negated copy of a large block
+        part = np.argpartition(scores, m - kk, axis=1)[:, m - kk :]
+    else:
+        part = np.tile(np.arange(m), (n, 1))
     part_scores = np.take_along_axis(scores, part, axis=1)
     order = np.argsort(-part_scores, axis=1, kind="stable")
     idx = np.take_along_axis(part, order, axis=1).astype(np.int64)

@@ -15,12 +15,16 @@ from recsys.errors import InvalidInputError
 from recsys.models.base import Recommender
 
 
-def standardise(scores: np.ndarray) -> np.ndarray:
-    """Row-wise z-scores (a constant row becomes zeros)."""
+def standardise(scores: np.ndarray, *, inplace: bool = False) -> np.ndarray:
+    """Row-wise z-scores (a constant row becomes zeros); `inplace` reuses the array."""
     s = np.asarray(scores, dtype=np.float32)
-    mean = s.mean(axis=1, keepdims=True)
-    std = s.std(axis=1, keepdims=True)
-    return (s - mean) / np.where(std > 0, std, 1.0)
+    if not inplace or not s.flags.writeable:
+        s = s.copy()
+    s -= s.mean(axis=1, keepdims=True)
+    # population std from one fused pass (einsum avoids a squared temporary)
+    std = np.sqrt(np.einsum("ij,ij->i", s, s) / max(s.shape[1], 1))
+    s /= np.where(std > 0, std, 1.0).astype(np.float32)[:, None]
+    return s
 
 
 class BlendRecommender(Recommender):
@@ -69,10 +73,16 @@ class BlendRecommender(Recommender):
     def _score(
         self, x: sp.csr_matrix, user_indices: np.ndarray, user_features: sp.csr_matrix | None
     ) -> np.ndarray:
-        total = np.zeros(x.shape, dtype=np.float32)
+        total: np.ndarray | None = None
         for m, w in zip(self.models, self.weights, strict=True):
             s = m.score(x, user_indices=user_indices, user_features=user_features)
-            total += w * standardise(s)
+            z = standardise(s, inplace=True)  # member scores are fresh arrays
+            z *= np.float32(w)
+            if total is None:
+                total = z
+            else:
+                total += z
+        assert total is not None  # a blend has at least one member
         return total
 
     def item_vectors(self) -> np.ndarray | None:

@@ -222,3 +222,13 @@ def test_factory_and_usage_errors_are_clear(tmp_path: Path) -> None:
         create_model("ease").fit(sp.csr_matrix((3, 3)))
     with pytest.raises(ModelFileError):
         Recommender.load(tmp_path / "missing")
+
+
+def test_standardise_gives_zero_mean_unit_std_rows() -> None:
+    from recsys.models.blend import standardise
+
+    raw = np.array([[1.0, 2.0, 3.0, 6.0], [5.0, 5.0, 5.0, 5.0]], dtype=np.float32)
+    z = standardise(raw)
+    np.testing.assert_allclose(z[0], (raw[0] - 3.0) / np.sqrt(3.5), rtol=1e-6)
+    assert (z[1] == 0).all()
+    assert raw[0, 0] == 1.0  # not modified unless inplace
