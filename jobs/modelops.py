@@ -68,9 +68,21 @@ def _encoder(table: pd.DataFrame, id_col: str, known: tuple[str, ...], schema: s
     return FeatureEncoder(id_col, columns=cols).fit(table)
 
 
-def prepare(tables: dict[str, pd.DataFrame]) -> Prepared:
+def with_segments(customers: pd.DataFrame, segments: pd.DataFrame | None) -> pd.DataFrame:
+    """Customers with the segment table's columns joined on (they become features)."""
+    if segments is None or segments.empty or customers.empty:
+        return customers
+    if "customer_id" not in segments:
+        raise InvalidInputError("segments table lacks a customer_id column")
+    extra = [c for c in segments.columns if c == "customer_id" or c not in customers.columns]
+    seg = segments[extra].astype({"customer_id": str})
+    return customers.astype({"customer_id": str}).merge(seg, on="customer_id", how="left")
+
+
+def prepare(tables: dict[str, pd.DataFrame], segments: pd.DataFrame | None = None) -> Prepared:
+    """Matrix over the whole catalogue plus customer features (segments joined when given)."""
     events, items = tables["events"], tables["items"]
-    customers = tables.get("customers", pd.DataFrame())
+    customers = with_segments(tables.get("customers", pd.DataFrame()), segments)
     inter = build_interactions(
         events, config=WEIGHTS, item_ids=items["item_id"].astype(str), drop_unknown=True
     )
@@ -176,14 +188,16 @@ def run_train(
     split: SplitKind = "temporal",
     test_fraction: float = 0.2,
     activate: bool = True,
+    segments: pd.DataFrame | None = None,
 ) -> TrainResult:
     """Select a model within the budget, refit on all data, save it as a new version.
 
     Raises `ModelRejected` (nothing saved, the active version unchanged) when the best
     candidate is worse than popularity on validation or has non-finite parameters.
+    `segments` (customer_id + segment columns) become customer features of the hybrid.
     """
     started = time.perf_counter()
-    prep = prepare(tables)
+    prep = prepare(tables, segments)
     t_prep = time.perf_counter()
     try:
         val = make_split(tables, prep, split, test_fraction)
@@ -272,6 +286,7 @@ def run_recommend(
     channel: str | None = None,
     include_purchased: bool = False,
     version: str | None = None,
+    segments: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Top-k per listed customer from the active (or given) model version."""
     bundle = registry_for(data).load(version)
@@ -290,8 +305,8 @@ def run_recommend(
     purchased = build_matrix(rows, cols, np.ones(len(buys)), ok, shape)
     fallback = cold_start_scores(events, bundle, channel)
     feats = None
-    customers = tables.get("customers")
-    if bundle.customer_encoder is not None and customers is not None and not customers.empty:
+    customers = with_segments(tables.get("customers", pd.DataFrame()), segments)
+    if bundle.customer_encoder is not None and not customers.empty:
         feats = aligned_features(bundle.customer_encoder, customers, np.asarray(customer_ids))
     items, scores, cold = recommend_batch(
         bundle.model,

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from jobs.cli import build_app
-from jobs.modelops import registry_for, run_train
+from jobs.modelops import prepare, registry_for, run_train, with_segments
 from tests.recsys.factories import make_events, planted
 
 runner = CliRunner()
@@ -131,3 +131,22 @@ def test_train_falls_back_to_a_random_split_when_time_cannot_split(tmp_path: Pat
     res = run_train(tmp_path, tables, budget_seconds=10)
     assert registry_for(tmp_path).show(res.version)["split"] == "random"
     assert res.selection.validation["ndcg"] > res.selection.popularity["ndcg"]
+
+
+def test_segments_join_customers_as_hybrid_features() -> None:
+    customers = pd.DataFrame({"customer_id": ["a", "b"], "loyalty_tier": ["gold", "none"]})
+    segments = pd.DataFrame({"customer_id": ["b", "a"], "segment": ["champions", "at_risk"]})
+    joined = with_segments(customers, segments)
+    assert joined.set_index("customer_id")["segment"].to_dict() == {
+        "a": "at_risk",
+        "b": "champions",
+    }
+    ev = make_events([("a", "i1", "purchase"), ("b", "i2", "purchase")])
+    tables = {
+        "events": ev,
+        "items": pd.DataFrame({"item_id": ["i1", "i2"]}),
+        "customers": customers,
+    }
+    prep = prepare(tables, segments)
+    assert prep.customer_encoder is not None
+    assert "segment=champions" in prep.customer_encoder.vocabulary
