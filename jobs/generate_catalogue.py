@@ -221,6 +221,9 @@ def make_catalogue(rng: np.random.Generator, n_items: int, start: int, days: int
         ),
     )
     to_day = np.where(kind == 2, from_day + rng.integers(14, 61, size=n_items), 10 * days)
+    # some offers are always on (welcome, loyalty), so a data set stays servable after it ends
+    evergreen = (kind == 2) & (rng.random(n_items) < 0.4)
+    to_day = np.where(evergreen, 10 * days, to_day)
     seasonal = is_product & (rng.random(n_items) < 0.05)
     to_day = np.where(seasonal, days + rng.integers(7, 120, size=n_items), to_day)
 

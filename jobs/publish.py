@@ -79,7 +79,8 @@ def item_records(items: pd.DataFrame) -> list[dict[str, Any]]:
 def popular_lists(
     events: pd.DataFrame, items: pd.DataFrame, segments: pd.DataFrame | None
 ) -> dict[str, Ranked]:
-    """Ranked popular items: trending overall, per channel, per item kind and per RFM segment.
+    """Ranked popular items: trending overall, per channel, per item kind, per RFM segment and
+    per segment for content and offers (`segment:<name>:kind:<kind>`).
 
     Popularity is time-decayed, weighted interaction (purchases count most), so what is
     hot now outranks what sold well a year ago.
@@ -95,11 +96,11 @@ def popular_lists(
 
     everything = np.ones(len(events), bool)
     lists: dict[str, Ranked] = {"global": rank(everything)}
+    # each kind ranked on its own: content and offers are too rare to survive a global cut
     kinds = items["kind"].astype(str).to_numpy()
-    order, scores = lists["global"]
+    event_kind = kinds[cols]
     for kind in pd.unique(kinds):
-        keep = kinds[order] == kind
-        lists[f"kind:{kind}"] = (order[keep], scores[keep])
+        lists[f"kind:{kind}"] = rank(event_kind == kind)
     channels = events["channel"].astype(str).to_numpy()
     for channel in pd.unique(channels):
         lists[f"channel:{channel}"] = rank(channels == channel)
@@ -107,7 +108,10 @@ def popular_lists(
         segment_of = segments.set_index(segments["customer_id"].astype(str))["rfm_segment"]
         labels = events["customer_id"].astype(str).map(segment_of).astype(object).to_numpy()
         for name in pd.unique(labels[pd.notna(labels)]):
-            lists[f"segment:{name}"] = rank(labels == name)
+            in_segment = labels == name
+            lists[f"segment:{name}"] = rank(in_segment)
+            for kind in ("content", "offer"):
+                lists[f"segment:{name}:kind:{kind}"] = rank(in_segment & (event_kind == kind))
     return lists
 
 

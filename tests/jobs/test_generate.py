@@ -179,10 +179,13 @@ def test_items_are_shown_only_on_their_channels_and_offers_in_their_window(
     offer = (meta["kind"] == "offer").to_numpy()
     ts = e["timestamp"][offer].reset_index(drop=True)
     run = meta[offer].reset_index(drop=True)
-    assert offer.any() and run["active_to"].notna().all()
+    assert offer.any()
+    # some offers are always on (no end); the others run for weeks
+    assert 0 < run["active_to"].isna().mean() < 1
     # offer events sit inside the offer's run (a redeem may trail an impression by minutes)
     assert (ts >= run["active_from"]).all()
-    assert (ts <= run["active_to"] + pd.Timedelta(days=1)).all()
+    ends = run["active_to"].notna()
+    assert (ts[ends] <= run["active_to"][ends] + pd.Timedelta(days=1)).all()
 
 
 def test_catalogue_is_readable_varied_and_popularity_is_skewed(

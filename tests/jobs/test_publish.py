@@ -123,3 +123,33 @@ def test_each_customers_purchases_are_published_for_the_exclusion_rule(published
             events[(events.customer_id == f"c{c}") & (events.type == "purchase")].item_id
         )
         assert {item_ids[i] for i in indices.tolist()} == expected
+
+
+def test_popular_lists_rank_each_kind_on_its_own_and_favour_recent_activity():
+    from jobs.publish import popular_lists
+
+    items = pd.DataFrame(
+        {
+            "item_id": ["p-old", "p-new", "c1", "o1"],
+            "kind": ["product", "product", "content", "offer"],
+        }
+    )
+    rows = [("p-old", "purchase", "2024-01-01")] * 5  # bought a lot, long ago
+    rows += [("p-new", "purchase", "2024-06-01")] * 2  # bought a little, lately
+    rows += [("c1", "view", "2024-06-01"), ("o1", "click", "2024-06-01")]
+    events = pd.DataFrame(
+        {
+            "customer_id": [f"c{i}" for i in range(len(rows))],
+            "item_id": [r[0] for r in rows],
+            "type": [r[1] for r in rows],
+            "timestamp": pd.to_datetime([r[2] for r in rows], utc=True),
+            "channel": "web",
+        }
+    )
+    lists = popular_lists(events, items, None)
+    ids = items["item_id"].tolist()
+    assert ids[lists["global"][0][0]] == "p-new"
+    assert [ids[i] for i in lists["kind:product"][0]] == ["p-new", "p-old"]
+    assert [ids[i] for i in lists["kind:content"][0]] == ["c1"]
+    assert [ids[i] for i in lists["kind:offer"][0]] == ["o1"]
+    assert "channel:web" in lists
