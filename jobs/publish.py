@@ -294,11 +294,13 @@ def build_bundle(
     items, events = tables["items"], tables["events"]
     item_ids = items["item_id"].astype(str).tolist()
     to_catalogue = _catalogue_map(trained, item_ids)
+    fold = trained.model.fold_in_params()  # None: the model's vectors cannot take fold-in
     model_meta = {
         "name": trained.name,
         "version": trained.version,
-        "regularization": float(trained.model.params.get("regularization", 0.01)),
-        "fold_in": trained.name == "als",
+        "fold_in": fold is not None,
+        "regularization": fold["regularization"] if fold else 0.0,
+        "alpha": fold["alpha"] if fold else 1.0,
     }
     purchased = purchased_matrix(events, trained)
     return ServingBundle(
