@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import orjson
+import pandas as pd
 import typer
+from redis.exceptions import RedisError
 from rich.console import Console
 from rich.table import Table
 
@@ -26,6 +29,8 @@ from jobs.modelops import (
     run_recommend,
     run_train,
 )
+from jobs.pipeline import SEGMENTS_FILE, publish_model, publish_trained
+from jobs.publish import Trained
 from recsys.errors import ModelRejected, RecsysError
 
 models_app = typer.Typer(
@@ -107,9 +112,12 @@ def train_command(
     ] = 120.0,
     split: SplitOpt = "temporal",
     test_fraction: FractionOpt = 0.2,
+    publish: Annotated[
+        bool, typer.Option("--publish/--no-publish", help="Serve the new model right away.")
+    ] = True,
     as_json: JsonFlag = False,
 ) -> None:
-    """Select the best model on a validation split, refit on all data, save a version."""
+    """Select the best model on a validation split, refit on all data, save and publish it."""
     setup_logging()
     kind = _split(split)
     with input_errors():
@@ -136,8 +144,15 @@ def train_command(
         "customers": len(res.interactions.customers),
         "items": len(res.interactions.items),
         "interactions": int(res.interactions.matrix.nnz),
-        "seconds": round(time.monotonic() - started, 1),
     }
+    if publish:
+        trained = Trained(res.model, res.interactions, res.name, res.version)
+        segments_path = data / SEGMENTS_FILE
+        segments = pd.read_parquet(segments_path) if segments_path.is_file() else None
+        summary["serving version"] = _redis_step(
+            lambda: publish_trained(data, tables, trained, segments)
+        )
+    summary["seconds"] = round(time.monotonic() - started, 1)
     report("touchpoint train", summary, as_json=as_json)
 
 
@@ -197,7 +212,12 @@ def models_activate(
         reg.activate(version)
     except RecsysError as exc:
         raise fail(str(exc)) from None
-    report("touchpoint models activate", {"active": reg.active()}, as_json=as_json)
+    serving = _publish_active(data)
+    report(
+        "touchpoint models activate",
+        {"active": reg.active(), "serving version": serving},
+        as_json=as_json,
+    )
 
 
 @models_app.command("rollback")
@@ -207,7 +227,26 @@ def models_rollback(data: DataDir = Path("data"), as_json: JsonFlag = False) -> 
         version = registry_for(data).rollback()
     except RecsysError as exc:
         raise fail(str(exc)) from None
-    report("touchpoint models rollback", {"active": version}, as_json=as_json)
+    serving = _publish_active(data)
+    report(
+        "touchpoint models rollback",
+        {"active": version, "serving version": serving},
+        as_json=as_json,
+    )
+
+
+def _publish_active(data: Path) -> str:
+    """Serve the registry's active model (what activate/rollback promise)."""
+    with input_errors():
+        tables = load_tables(data)
+    return _redis_step(lambda: publish_model(data, tables))
+
+
+def _redis_step(step: Callable[[], str]) -> str:
+    try:
+        return step()
+    except (RedisError, OSError) as exc:
+        raise fail(f"could not publish to Redis: {exc}", 1) from None
 
 
 def recommend_command(

@@ -2,6 +2,8 @@
 
 Each step is the same function its own command runs; this module only orders them and
 decides what a failure means: a rejected model leaves the live serving version in place.
+`publish_model` is also what `train`, `models activate` and `models rollback` call, so the
+model the registry calls active is the model the API serves.
 """
 
 from __future__ import annotations
@@ -14,14 +16,17 @@ from typing import Any
 import pandas as pd
 
 from jobs.common import progress
-from jobs.modelops import run_train
+from jobs.modelops import WEIGHTS, registry_for, run_train
 from jobs.publish import Trained, build_bundle, publish_serving
-from jobs.segmentation import run_segmentation
+from jobs.segmentation import run_segmentation, write_table
 from recsys.errors import ModelRejected
+from recsys.matrix import build_interactions
 from store.client import connect
 from store.config import StoreConfig
 
 log = logging.getLogger("touchpoint.run")
+
+SEGMENTS_FILE = "segments.parquet"  # the last segmentation, reused when only the model changes
 
 
 class PipelineError(RuntimeError):
@@ -37,12 +42,13 @@ def run_pipeline(
     rules_file: Path | None = None,
 ) -> dict[str, Any]:
     summary: dict[str, Any] = {}
+    config = StoreConfig(data_dir=data)
     with progress() as bar:
         task = bar.add_task("segment", total=3)
-        config = StoreConfig(data_dir=data)
         segmented, seg_summary = run_segmentation(
             tables=tables, as_of=as_of, rules_file=rules_file, config=config
         )
+        write_table(segmented.table, Path(data) / SEGMENTS_FILE)
         summary["segmented customers"] = seg_summary["customers"]
         summary["segments version"] = seg_summary["version"]
         summary["segment seconds"] = round(
@@ -61,15 +67,37 @@ def run_pipeline(
 
         t2 = time.monotonic()
         trained = Trained(result.model, result.interactions, result.name, result.version)
-        bundle = build_bundle(tables=tables, trained=trained, segments=segmented.table)
-        with connect(config) as client:
-            version = publish_serving(
-                client,
-                config,
-                bundle,
-                meta={"model": result.name, "model_version": result.version},
-            )
-        summary["serving version"] = version
+        summary["serving version"] = publish_trained(data, tables, trained, segmented.table)
         summary["publish seconds"] = round(time.monotonic() - t2, 1)
         bar.update(task, advance=1, description="done")
     return summary
+
+
+def publish_trained(
+    data: Path, tables: dict[str, pd.DataFrame], trained: Trained, segments: pd.DataFrame | None
+) -> str:
+    """Publish a fitted model for serving as a new version (atomic switch)."""
+    bundle = build_bundle(tables=tables, trained=trained, segments=segments)
+    config = StoreConfig(data_dir=data)
+    with connect(config) as client:
+        return publish_serving(
+            client, config, bundle, meta={"model": trained.name, "model_version": trained.version}
+        )
+
+
+def publish_model(data: Path, tables: dict[str, pd.DataFrame], version: str | None = None) -> str:
+    """Publish a registry version (default: the active one) with the latest segments."""
+    registry = registry_for(data)
+    version = version or registry.active()
+    saved = registry.load(version)
+    interactions = build_interactions(
+        tables["events"],
+        config=WEIGHTS,
+        customer_ids=saved.customers.to_array(),
+        item_ids=saved.items.to_array(),
+        drop_unknown=True,
+    )
+    trained = Trained(saved.model, interactions, saved.model.name, str(version))
+    path = Path(data) / SEGMENTS_FILE
+    segments = pd.read_parquet(path) if path.is_file() else None
+    return publish_trained(data, tables, trained, segments)
