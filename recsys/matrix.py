@@ -118,11 +118,20 @@ def event_weights(
     events: pd.DataFrame, config: WeightConfig, *, now: pd.Timestamp | None = None
 ) -> np.ndarray:
     """Raw (pre-confidence) weight of every event row, decay applied."""
-    types = events["type"].astype(str).to_numpy()
     table = dict(config.weights)
     table["dismiss"] = config.dismiss_weight
-    w = pd.Series(types).map(table).fillna(0.0).to_numpy(dtype=np.float64, copy=True)
-    is_rate = types == "rate"
+    column = events["type"]
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        # look weights up per category, not per row: tens of millions of rows stay cheap
+        names = [str(c) for c in column.cat.categories]
+        lookup = np.array([table.get(name, 0.0) for name in names] + [0.0])
+        codes = column.cat.codes.to_numpy()
+        w = lookup[codes]  # code -1 (missing) picks the trailing 0.0
+        is_rate = codes == names.index("rate") if "rate" in names else np.zeros(len(w), bool)
+    else:
+        types = column.astype(str).to_numpy()
+        w = pd.Series(types).map(table).fillna(0.0).to_numpy(dtype=np.float64, copy=True)
+        is_rate = types == "rate"
     if is_rate.any():
         if "value" not in events:
             raise InvalidInputError("events of type 'rate' need a 'value' column")

@@ -84,3 +84,22 @@ def test_missing_columns_are_a_clear_error() -> None:
     ev = make_events([("u", "a", "view")]).drop(columns=["type"])
     with pytest.raises(InvalidInputError, match="type"):
         build_interactions(ev)
+
+
+def test_event_weights_agree_for_categorical_and_plain_string_types() -> None:
+    from recsys.matrix import WeightConfig, event_weights
+    from tests.recsys.factories import make_events
+
+    events = make_events(
+        [
+            ("c1", "i1", "view"),
+            ("c1", "i2", "purchase"),
+            ("c2", "i1", "rate", "2024-01-02", 4.0),
+            ("c2", "i3", "dismiss"),
+            ("c3", "i3", "impression"),
+        ]  # fmt: skip
+    )
+    config = WeightConfig(dismiss_weight=-2.0)
+    categorical = event_weights(events, config)
+    plain = event_weights(events.assign(type=events["type"].astype(str)), config)
+    assert categorical.tolist() == plain.tolist() == [1.0, 8.0, 4.0, -2.0, 0.0]
