@@ -97,7 +97,7 @@ def test_event_weights_agree_for_categorical_and_plain_string_types() -> None:
             ("c2", "i1", "rate", "2024-01-02", 4.0),
             ("c2", "i3", "dismiss"),
             ("c3", "i3", "impression"),
-        ]  # fmt: skip
+        ]
     )
     config = WeightConfig(dismiss_weight=-2.0)
     categorical = event_weights(events, config)
