@@ -1,9 +1,9 @@
 """Personalised answers: one session (one Redis round trip), one or more slots, one id.
 
-Used by every list endpoint and by `POST /v1/personalize`. Impressions are counted after
-the answer has been sent (a background task; concurrent answers share one pipeline, see
-`api.services.impressions`), so counting adds no round trip before the response; if Redis
-is gone by then the counts are simply lost.
+Used by every list endpoint and by `POST /v1/personalize`. Impressions are counted, and what
+the recommendation id served is recorded for attribution, after the answer has been sent (a
+background task; concurrent answers share one pipeline, see `api.services.impressions`), so
+this adds no round trip before the response; if Redis is gone by then the counts are lost.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from api.services.impressions import writer_for
 from api.services.session import Session, open_session
 from api.state import ServingState
 from recsys.rules import RuleBook, all_windows
+from store.attribution import record_served
 from store.counters import record_impressions
 
 log = logging.getLogger("touchpoint.api")
@@ -68,9 +69,10 @@ async def answer(
         )  # fmt: skip
         out.append(_slot_body(request, slot))
         _count_fallbacks(metrics, session, slot)
+    rec_id = new_recommendation_id()
     head = {
         "customer_id": customer_id,
-        "recommendation_id": new_recommendation_id(),
+        "recommendation_id": rec_id,
         "model_version": session.shared.version if session.shared else None,
         "model": (session.shared.model.get("name") if session.shared else None),
         "degraded": session.degraded,
@@ -80,7 +82,8 @@ async def answer(
         state, head, customer_id=customer_id, channel=channel, segments=sorted(session.segments),
         served=any(body["items"] for body in out),
     )  # fmt: skip
-    return head, out, chain(_impressions(state, session, channel, out, all_windows(book)), exposure)
+    task = _after(state, session, channel, out, all_windows(book), rec_id)
+    return head, out, chain(task, exposure)
 
 
 def _slot_body(request: SlotRequest, slot: slots.Slot) -> dict[str, Any]:
@@ -112,22 +115,28 @@ def _count_fallbacks(metrics: Metrics | None, session: Session, slot: slots.Slot
         metrics.fallbacks.labels("capped").inc()
 
 
-def _impressions(
+def _after(
     state: ServingState,
     session: Session,
     channel: str | None,
     bodies: list[dict[str, Any]],
     windows: frozenset[int],
+    rec_id: str,
 ) -> BackgroundTask | None:
+    """The writes after the answer: impressions (caps) and what `rec_id` served (so a
+    conversion carrying the id is attributed), in the shared fire-and-forget pipeline."""
     shown = [(item["item_id"], item["kind"]) for body in bodies for item in body["items"]]
     writer = writer_for(state)
-    if not shown or not windows or session.degraded or writer is None:
+    if not shown or session.degraded or writer is None:
         return None
+    customer_id = session.ctx.customer_id
 
     def queue(pipe: Any) -> None:
-        record_impressions(
-            pipe, state.keys, session.ctx.customer_id, channel=channel or "any",
-            shown=shown, windows=windows, now=session.now,
-        )  # fmt: skip
+        if windows:
+            record_impressions(
+                pipe, state.keys, customer_id, channel=channel or "any",
+                shown=shown, windows=windows, now=session.now,
+            )  # fmt: skip
+        record_served(pipe, rec_id, customer_id, [i for i, _ in shown], keys=state.keys)
 
     return BackgroundTask(writer.add, queue)

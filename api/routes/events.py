@@ -35,6 +35,7 @@ from api.routes.experiments import record_conversions
 from api.state import ServingState
 from store import events as intake
 from store.attribution import attribute
+from store.counters import record_redemptions
 from store.recent import RecentEvent, append_events
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
@@ -178,6 +179,8 @@ async def record_events(state: ServingState, events: list[EventIn]) -> list[bool
                 )
             )
             attribute(pipe, record.fields, keys=state.keys)
+            if event.type == "redeem":  # offer budgets (new events only: retries never count)
+                record_redemptions(pipe, state.keys, [event.item_id])
         for customer_id, recent in by_customer.items():
             append_events(pipe, state.keys, customer_id, recent)
         if by_customer:

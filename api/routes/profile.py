@@ -23,7 +23,7 @@ SHOWN = 5
 
 @router.get("/{customer_id}/profile")
 async def profile(state: StateDep, customer_id: CustomerId) -> Response:
-    """Tier, points, segments and latest NPS from the batch; recent activity from live events.
+    """Tier, points, segments from the batch; latest NPS/CSAT/CES and recent activity live.
 
     An unknown customer gets an empty profile (200, `known: false`), like cold-start lists.
     """
@@ -31,12 +31,16 @@ async def profile(state: StateDep, customer_id: CustomerId) -> Response:
     if shared is None or state.client is None:
         raise Unavailable("no serving version has been published yet")
     try:
-        ctx = await read_context(state.client, state.keys, shared.version, customer_id)
+        ctx = await read_context(
+            state.client, state.keys, shared.version, customer_id, with_feedback=True
+        )
     except (RedisError, OSError) as exc:
         state.mark_unavailable(exc)
         raise Unavailable("customer data is unavailable right now; retry shortly") from exc
     published = ctx.profile or {}
-    feedback = published.get("feedback") or {}
+    # the batch's latest score per survey, overridden by answers posted since (live)
+    feedback = {**(published.get("feedback") or {})}
+    feedback.update({survey: answer.get("score") for survey, answer in ctx.feedback.items()})
     since = time.time() - RECENT_DAYS * 86400
     recent = [e for e in ctx.recent if e.timestamp >= since]
     titles = {}
@@ -57,6 +61,7 @@ async def profile(state: StateDep, customer_id: CustomerId) -> Response:
         },
         "latest_nps": feedback.get("nps"),
         "latest_feedback": feedback,
+        "live_feedback": ctx.feedback,
         "consent": published.get("consent", {}),
         "rfm": {k: published.get(k) for k in ("recency_days", "frequency", "monetary")},
         "recent_activity": {

@@ -90,6 +90,9 @@ def _derive(session: Session, shared: SharedServing) -> None:
     session.points = int(profile.get("points_balance") or 0)
     session.consent = {str(k): bool(v) for k, v in (profile.get("consent") or {}).items()}
     index_of = shared.index_of
+    bought = session.ctx.bought
+    if len(bought):  # everything ever purchased (batch), so it never comes back
+        session.purchased.update(bought[bought < len(shared.items)].tolist())
     recent_anchors: list[tuple[int, str]] = []
     for event in session.ctx.recent:  # newest first
         index = index_of.get(event.item_id)
@@ -139,7 +142,8 @@ def _fresh(session: Session, shared: SharedServing) -> Ranked | None:
         idx = np.fromiter(weights, np.int64, len(weights))
         w = np.fromiter(weights.values(), np.float64, len(weights))
         try:
-            vector = fold_in(cat.factors64, reg, idx, w, yty=cat.yty)
+            alpha = float(shared.model.get("alpha", 1.0))
+            vector = fold_in(cat.factors64, reg, idx, w, alpha=alpha, yty=cat.yty)
             return top_k(vector, factors, FRESH_N, sorted(session.purchased))
         except (InvalidInputError, np.linalg.LinAlgError):
             return None
