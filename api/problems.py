@@ -59,9 +59,7 @@ class Unavailable(Problem):
     status, title = 503, "Service Unavailable"
 
 
-def problem_response(
-    status: int, title: str, detail: str, instance: str, **extra: Any
-) -> Response:
+def problem_response(status: int, title: str, detail: str, instance: str, **extra: Any) -> Response:
     body = {
         "type": f"https://touchpoint.dev/problems/{title.lower().replace(' ', '-')}",
         "title": title,
@@ -86,9 +84,7 @@ def _pointer(loc: tuple[Any, ...] | list[Any]) -> str:
 def install(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> Response:
-        return problem_response(
-            exc.status, exc.title, exc.detail, request.url.path, **exc.extra
-        )
+        return problem_response(exc.status, exc.title, exc.detail, request.url.path, **exc.extra)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:

@@ -11,7 +11,7 @@ import os
 # implicit asks for single-threaded BLAS; it must be set before numpy loads.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import typer  # noqa: E402
+import typer
 
 COMMAND_MODULES = (
     "jobs.generate_cmd",

@@ -24,10 +24,13 @@ class StoreConfig(BaseSettings):
     version_ttl_seconds: int = Field(
         default=30 * 24 * 3600,
         ge=3600,
-        description="Published data expires this long after its batch unless a newer one replaces it.",
+        description="Published data expires this long after its batch unless a newer one "
+        "replaces it.",
     )
     keep_versions: int = Field(
-        default=3, ge=1, description="Versions kept per artifact for rollback (the live one included)."
+        default=3,
+        ge=1,
+        description="Versions kept per artifact for rollback (the live one included).",
     )
 
     @field_validator("redis_url")

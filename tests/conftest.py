@@ -19,8 +19,8 @@ import redis
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-from store.config import StoreConfig  # noqa: E402
-from store.embedded import redis_server_binary  # noqa: E402
+from store.config import StoreConfig
+from store.embedded import redis_server_binary
 
 
 class RedisServer:

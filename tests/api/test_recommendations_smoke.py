@@ -36,7 +36,9 @@ def published(redis_client, store_config):
         popular={"global": (order, np.linspace(1, 0, 20, dtype=np.float32))},
         customer_recs=[("c1", (np.array([1, 2, 3, 4, 6, 7], np.uint32), np.ones(6, np.float32)))],
     )
-    return Versions(redis_client, store_config).publish("serving", lambda r: write_serving(r, bundle))
+    return Versions(redis_client, store_config).publish(
+        "serving", lambda r: write_serving(r, bundle)
+    )
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Loading the data directory: canonical dtypes, defaults, extras, and one clear error per bad file."""
+"""Loading the data directory: canonical dtypes, defaults, extras, one clear error per bad file."""
 
 from __future__ import annotations
 
