@@ -35,13 +35,7 @@ def build_app() -> typer.Typer:
     )
     app.callback()(lambda: None)  # always a command group, even with one command
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue  # command module not written yet
-        module.register(app)
+        importlib.import_module(name).register(app)
     return app
 
 
