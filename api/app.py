@@ -22,6 +22,7 @@ from api.routes import (
     recommendations,
     segments,
 )
+from api.services import hot
 from api.settings import ApiSettings
 from api.state import ServingState
 
@@ -40,6 +41,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            hot.close(state)
             await state.stop()
 
     app = FastAPI(

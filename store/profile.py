@@ -7,9 +7,9 @@ registered once per server; re-loaded after a `NOSCRIPT`, e.g. when Redis restar
 key it touches carries the `{customer_id}` hash tag, so it is Cluster-safe. Offer budgets
 need the one global redemption hash: it rides in the same pipeline (still one round trip).
 
-Why a script and not a pipeline of GET/LRANGE/HGETALL: redis-py spends tens of microseconds
-of Python per queued command (argument packing, response callbacks), which made the
-pipeline ~14% of a request's CPU; one script call is one command to pack and one reply.
+Why a script and not a pipeline of GET/LRANGE/HGETALL: each command costs client CPU to pack
+and parse; one script call is one command and one reply. Sent on the process's hot-path
+connection (`store.resp`, see there why not redis-py).
 """
 
 from __future__ import annotations
@@ -21,13 +21,13 @@ from typing import Any
 
 import numpy as np
 import orjson
-import redis.asyncio as aioredis
 from numpy.typing import NDArray
 from redis.exceptions import NoScriptError
 
 from store import counters, feedback, recent
 from store.codec import unpack_ranked
 from store.keys import Keys
+from store.resp import RespConnection
 from store.serving import ARTIFACT, Ranked
 
 _EMPTY: Ranked = (np.empty(0, np.uint32), np.empty(0, np.float32))
@@ -71,12 +71,8 @@ def _pairs(flat: Sequence[bytes] | None) -> dict[bytes, bytes]:
     return dict(zip(flat[::2], flat[1::2], strict=True))
 
 
-async def _evalsha(client: Any, keys: Sequence[str], args: Sequence[Any]) -> Any:
-    return await client.evalsha(READ_SHA, len(keys), *keys, *args)
-
-
 async def read_context(
-    client: aioredis.Redis,
+    client: RespConnection,
     keys: Keys,
     version: str,
     customer_id: str,
@@ -94,13 +90,20 @@ async def read_context(
     if with_feedback:
         script_keys.append(feedback.feedback_key(keys, customer_id))
     script_keys += [counters.window_key(keys, customer_id, d, now) for d in queued]
-    args = (recent.RECENT_CAP,)
-    redeemed_raw: Any = None
-    try:
-        reply, redeemed_raw = await _read(client, keys, script_keys, args, budgets)
-    except NoScriptError:  # a restarted or flushed server: register the script, once
-        await client.script_load(READ_SCRIPT)
-        reply, redeemed_raw = await _read(client, keys, script_keys, args, budgets)
+    commands: list[tuple[Any, ...]] = [
+        ("EVALSHA", READ_SHA, len(script_keys), *script_keys, recent.RECENT_CAP)
+    ]
+    if budgets:  # the redemption hash is global (another slot): its own command, same trip
+        commands.append(("HGETALL", counters.redeemed_key(keys)))
+    replies = await client.execute_many(commands)
+    if isinstance(replies[0], NoScriptError):  # a restarted or flushed server: register it
+        await client.execute("SCRIPT", "LOAD", READ_SCRIPT)
+        replies = await client.execute_many(commands)
+    for reply in replies:
+        if isinstance(reply, Exception):
+            raise reply
+    reply = replies[0]
+    redeemed_raw = _pairs(replies[1]) if budgets else None
     recs, profile, hist, bought, events = reply[:5]
     hashes = reply[5:]
     feedback_raw = hashes.pop(0) if with_feedback else None
@@ -117,16 +120,3 @@ async def read_context(
         redeemed=counters.decode_redeemed(redeemed_raw) if budgets else {},
         feedback=feedback.decode(_pairs(feedback_raw)) if with_feedback else {},
     )
-
-
-async def _read(
-    client: Any, keys: Keys, script_keys: list[str], args: Sequence[Any], budgets: bool
-) -> tuple[list[Any], Any]:
-    if not budgets:
-        return await _evalsha(client, script_keys, args), None
-    # the redemption hash is global (another slot): same round trip, its own command
-    pipe = client.pipeline(transaction=False)
-    pipe.evalsha(READ_SHA, len(script_keys), *script_keys, *args)
-    counters.queue_read_redeemed(pipe, keys)
-    reply, redeemed = await pipe.execute()
-    return reply, redeemed

@@ -14,6 +14,7 @@ from api.problems import Unavailable
 from api.responses import OrjsonResponse
 from api.routes.recommendations import CustomerId
 from api.services.deps import StateDep
+from api.services.hot import connection
 from store.profile import read_context
 
 router = APIRouter(prefix="/v1/customers", tags=["profile"])
@@ -28,12 +29,11 @@ async def profile(state: StateDep, customer_id: CustomerId) -> Response:
     An unknown customer gets an empty profile (200, `known: false`), like cold-start lists.
     """
     shared = state.shared
-    if shared is None or state.client is None:
+    conn = connection(state)
+    if shared is None or conn is None:
         raise Unavailable("no serving version has been published yet")
     try:
-        ctx = await read_context(
-            state.client, state.keys, shared.version, customer_id, with_feedback=True
-        )
+        ctx = await read_context(conn, state.keys, shared.version, customer_id, with_feedback=True)
     except (RedisError, OSError) as exc:
         state.mark_unavailable(exc)
         raise Unavailable("customer data is unavailable right now; retry shortly") from exc

@@ -1,10 +1,10 @@
-"""Impression counting after the answer, coalesced: one pipeline for many concurrent requests.
+"""Writes after the answer, coalesced: one write for many concurrent requests.
 
-Each answer's background task adds its counts and waits for the flush that contains them
-(so a client that got its answer and asks again sees its counts). A single flusher drains
-everything queued so far into one pipeline, then loops while more arrived during the write:
-under load one Redis round trip counts the impressions of many requests, instead of one
-round trip per request competing with the reads that answer customers.
+Each answer's background task queues its commands (impression counts, what the
+recommendation served) and waits for the flush that contains them (so a client that got its
+answer and asks again sees its counts). A single flusher sends everything queued so far in
+one write on the hot connection (`store.resp`), then loops while more arrived meanwhile:
+under load one round trip carries the writes of many requests.
 """
 
 from __future__ import annotations
@@ -14,21 +14,23 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from api.services.hot import connection
+from store.resp import CommandBuffer, RespConnection
+
 log = logging.getLogger("touchpoint.api")
-Queue = Callable[[Any], None]  # queues its commands on the pipeline it is given
+Queue = Callable[[CommandBuffer], None]  # queues its commands on the buffer it is given
 
 
 class ImpressionWriter:
-    def __init__(self, client: aioredis.Redis) -> None:
-        self.client = client
+    def __init__(self, conn: RespConnection) -> None:
+        self.conn = conn
         self._pending: list[Queue] = []
         self._task: asyncio.Task[None] | None = None
 
     async def add(self, queue: Queue) -> None:
-        """Queue one answer's counts; returns once they are written (or dropped on error)."""
+        """Queue one answer's writes; returns once they are written (or dropped on error)."""
         self._pending.append(queue)
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._flush())
@@ -37,22 +39,26 @@ class ImpressionWriter:
     async def _flush(self) -> None:
         while self._pending:
             batch, self._pending = self._pending, []
-            pipe = self.client.pipeline(transaction=False)
+            buffer = CommandBuffer()
             for queue in batch:
-                queue(pipe)
+                queue(buffer)
             try:
-                await pipe.execute()
+                replies = await self.conn.execute_many(buffer.commands)
             except (RedisError, OSError) as exc:  # fire and forget: the answers are out
-                log.debug("%d answers' impressions not counted: %s", len(batch), exc)
+                log.debug("%d answers' writes lost: %s", len(batch), exc)
+                continue
+            failed = [r for r in replies if isinstance(r, Exception)]
+            if failed:
+                log.warning("%d post-answer writes failed, e.g. %s", len(failed), failed[0])
 
 
 def writer_for(state: Any) -> ImpressionWriter | None:
-    """The writer bound to the state's current Redis client (created on first use)."""
-    client = getattr(state, "client", None)
-    if client is None:
+    """The writer bound to the state's hot connection (created on first use)."""
+    conn = connection(state)
+    if conn is None:
         return None
     writer: ImpressionWriter | None = getattr(state, "_impressions", None)
-    if writer is None or writer.client is not client:
-        writer = ImpressionWriter(client)
+    if writer is None or writer.conn is not conn:
+        writer = ImpressionWriter(conn)
         state._impressions = writer
     return writer

@@ -16,6 +16,7 @@ import numpy as np
 from redis.exceptions import RedisError
 
 from api.services.catalogue import Catalogue, catalogue
+from api.services.hot import connection
 from api.state import ServingState
 from recsys.errors import InvalidInputError
 from recsys.serving import fold_in, top_k
@@ -57,10 +58,11 @@ async def open_session(
     now = time.time()
     ctx = CustomerContext(customer_id)
     degraded = not state.redis_ok
-    if shared is not None and state.client is not None and not degraded:
+    conn = connection(state)
+    if shared is not None and conn is not None and not degraded:
         try:
             ctx = await read_context(
-                state.client, state.keys, shared.version, customer_id,
+                conn, state.keys, shared.version, customer_id,
                 windows=windows, budgets=budgets, now=now,
             )  # fmt: skip
         except (RedisError, OSError) as exc:

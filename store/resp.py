@@ -1,0 +1,194 @@
+"""A minimal pipelined Redis connection for the API's hot path (reads and post-answer writes).
+
+One persistent asyncio connection per process; every concurrent request writes its command(s)
+to it at once and awaits its replies in order (Redis answers one connection in order), parsed
+by the installed `hiredis.Reader`. It reconnects on the next call after a failure, and a
+watchdog closes it when the oldest reply is overdue (so requests fail fast to the degraded
+answer). Errors are `redis.exceptions` classes, so callers handle one family.
+
+Why not redis-py here: measured with py-spy under `bench/api_load.py` (100k customers, wrk
+-c16), redis-py's asyncio client spent ~25-30% of the API's CPU on the request path — pool
+checkout, retry wrapper, `asyncio.timeout` rescheduling per read, event dispatch, per-command
+argument encoding and response callbacks — for what is one script call and a few writes.
+Everything else (publishing, events intake, admin) keeps using redis-py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+import hiredis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+Command = Sequence[Any]
+
+
+def pack(command: Command) -> bytes:
+    """One command as a RESP array of bulk strings."""
+    parts = [b"*%d\r\n" % len(command)]
+    for arg in command:
+        if isinstance(arg, bytes):
+            data = arg
+        elif isinstance(arg, str):
+            data = arg.encode()
+        else:
+            data = str(arg).encode()
+        parts.append(b"$%d\r\n%s\r\n" % (len(data), data))
+    return b"".join(parts)
+
+
+def _error(message: str) -> ResponseError:
+    return NoScriptError(message) if message.startswith("NOSCRIPT") else ResponseError(message)
+
+
+class _Protocol(asyncio.Protocol):
+    def __init__(self, owner: RespConnection) -> None:
+        self.owner = owner
+        self.reader = hiredis.Reader(replyError=_error)
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self.reader.feed(data)
+        waiting = self.owner._waiting
+        while True:
+            reply = self.reader.gets()
+            if reply is False:
+                return
+            future, _ = waiting.popleft()
+            if not future.done():
+                future.set_result(reply)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.owner._lost(self, RedisConnectionError(f"Redis connection lost: {exc or 'closed'}"))
+
+
+class CommandBuffer:
+    """Collects commands through the few redis-py pipeline methods the store's writers use
+    (`hset`, `hincrby`, `expire`, `eval`, `lpush`…), so they queue onto a `RespConnection`."""
+
+    def __init__(self) -> None:
+        self.commands: list[tuple[Any, ...]] = []
+
+    def execute_command(self, *args: Any) -> None:
+        self.commands.append(args)
+
+    def hset(self, key: str, mapping: dict[str, Any]) -> None:
+        flat = [part for pair in mapping.items() for part in pair]
+        self.commands.append(("HSET", key, *flat))
+
+    def hincrby(self, key: str, field: str, amount: int = 1) -> None:
+        self.commands.append(("HINCRBY", key, field, amount))
+
+    def expire(self, key: str, seconds: int) -> None:
+        self.commands.append(("EXPIRE", key, seconds))
+
+    def eval(self, script: str, numkeys: int, *args: Any) -> None:
+        self.commands.append(("EVAL", script, numkeys, *args))
+
+
+class RespConnection:
+    """`await conn.execute_many([("GET", k), ...])` → replies (error replies as exceptions)."""
+
+    def __init__(self, url: str, *, timeout: float = 2.0) -> None:
+        self.url = url
+        self.timeout = timeout
+        self._protocol: _Protocol | None = None
+        self._connecting: asyncio.Future[_Protocol] | None = None
+        self._waiting: deque[tuple[asyncio.Future[Any], float]] = deque()
+        self._watchdog: asyncio.Task[None] | None = None
+
+    async def execute(self, *command: Any) -> Any:
+        (reply,) = await self.execute_many([command])
+        if isinstance(reply, Exception):
+            raise reply
+        return reply
+
+    async def execute_many(self, commands: Sequence[Command]) -> list[Any]:
+        """Send the commands in one write; their replies, in order (errors not raised)."""
+        protocol = self._protocol or await self._connect()
+        assert protocol.transport is not None
+        loop = asyncio.get_running_loop()
+        now = time.monotonic()
+        futures = [loop.create_future() for _ in commands]
+        self._waiting.extend((f, now) for f in futures)
+        protocol.transport.write(b"".join(pack(c) for c in commands))
+        try:
+            return [await f for f in futures]
+        except BaseException:
+            for f in futures:  # the others failed alike: mark their errors as seen
+                if f.done() and not f.cancelled():
+                    f.exception()
+            raise
+
+    async def _connect(self) -> _Protocol:
+        if self._connecting is None:
+            self._connecting = asyncio.ensure_future(self._open())
+        try:
+            return await asyncio.shield(self._connecting)
+        finally:
+            if self._connecting is not None and self._connecting.done():
+                self._connecting = None
+
+    async def _open(self) -> _Protocol:
+        loop = asyncio.get_running_loop()
+        parsed = urlparse(self.url)
+        factory = lambda: _Protocol(self)  # noqa: E731
+        try:
+            if parsed.scheme == "unix":
+                opening = loop.create_unix_connection(factory, unquote(parsed.path))
+            else:
+                port = parsed.port or 6379
+                opening = loop.create_connection(factory, parsed.hostname or "localhost", port)
+            _, protocol = await asyncio.wait_for(opening, self.timeout)
+        except (OSError, TimeoutError) as exc:
+            raise RedisConnectionError(f"cannot connect to Redis at {self.url}: {exc}") from exc
+        self._protocol = protocol
+        setup: list[tuple[str, ...]] = []
+        if parsed.password:
+            setup.append(("AUTH", unquote(parsed.username or "default"), unquote(parsed.password)))
+        db = parsed.path.strip("/") if parsed.scheme != "unix" else ""
+        if db and db != "0":
+            setup.append(("SELECT", db))
+        for reply in await self.execute_many(setup) if setup else ():
+            if isinstance(reply, Exception):
+                self.close()
+                raise RedisConnectionError(f"Redis refused the connection setup: {reply}")
+        if self._watchdog is None or self._watchdog.done():
+            self._watchdog = asyncio.ensure_future(self._watch())
+        return protocol
+
+    def _lost(self, protocol: _Protocol, exc: Exception) -> None:
+        if self._protocol is protocol:
+            self._protocol = None
+        while self._waiting:
+            future, _ = self._waiting.popleft()
+            if not future.done():
+                future.set_exception(exc)
+
+    async def _watch(self) -> None:
+        """Close the connection when the oldest outstanding reply is overdue."""
+        while self._protocol is not None:
+            await asyncio.sleep(min(0.25, self.timeout / 4))
+            if self._waiting and time.monotonic() - self._waiting[0][1] > self.timeout:
+                protocol = self._protocol
+                if protocol is not None and protocol.transport is not None:
+                    protocol.transport.abort()
+                    self._lost(protocol, RedisTimeoutError("Redis did not answer in time"))
+
+    def close(self) -> None:
+        protocol, self._protocol = self._protocol, None
+        if protocol is not None and protocol.transport is not None:
+            protocol.transport.close()
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
