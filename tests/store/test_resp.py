@@ -1,0 +1,125 @@
+"""The hot-path RESP connection and the one-script customer read, against a real redis-server."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+
+from store import counters, recent
+from store.codec import pack_ranked
+from store.feedback import record_latest
+from store.keys import Keys
+from store.profile import read_context
+from store.resp import CommandBuffer, RespConnection, pack
+
+KEYS = Keys("tp")
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def test_pack_is_resp_bulk_strings():
+    assert pack(("SET", "k", 12)) == b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$2\r\n12\r\n"
+    assert (
+        pack(("GET", "\u00e9", b"\x00")) == b"*3\r\n$3\r\nGET\r\n$2\r\n\xc3\xa9\r\n$1\r\n\x00\r\n"
+    )
+
+
+def test_pipelined_commands_from_concurrent_callers_get_their_own_replies(redis_url):
+    async def main():
+        conn = RespConnection(redis_url)
+        await conn.execute_many([("SET", f"k{i}", f"v{i}") for i in range(50)])
+        answers = await asyncio.gather(*(conn.execute("GET", f"k{i}") for i in range(50)))
+        mixed = await conn.execute_many([("GET", "k1"), ("HGET", "k1", "x"), ("GET", "none")])
+        conn.close()
+        return answers, mixed
+
+    answers, mixed = run(main())
+    assert answers == [f"v{i}".encode() for i in range(50)]
+    assert mixed[0] == b"v1" and isinstance(mixed[1], ResponseError) and mixed[2] is None
+
+
+def test_error_reply_raises_from_execute(redis_url):
+    async def main():
+        conn = RespConnection(redis_url)
+        try:
+            await conn.execute("NOSUCHCOMMAND")
+        finally:
+            conn.close()
+
+    with pytest.raises(ResponseError):
+        run(main())
+
+
+def test_reconnects_after_the_server_restarts(redis_server, redis_url):
+    async def main():
+        conn = RespConnection(redis_url, timeout=1.0)
+        await conn.execute("SET", "a", "1")
+        redis_server.stop()
+        with pytest.raises(RedisConnectionError):
+            await conn.execute("GET", "a")
+        redis_server.start()
+        value = await conn.execute("SET", "a", "2"), await conn.execute("GET", "a")
+        conn.close()
+        return value
+
+    assert run(main()) == (b"OK", b"2")
+
+
+def test_command_buffer_queues_what_the_store_writers_queue(redis_client, redis_url):
+    buffer = CommandBuffer()
+    counters.record_impressions(
+        buffer, KEYS, "c1", channel="web", shown=[("p1", "product"), ("o1", "offer")],
+        windows=[7], now=86400 * 100,
+    )  # fmt: skip
+    counters.record_redemptions(buffer, KEYS, ["o1"])
+
+    async def main():
+        conn = RespConnection(redis_url)
+        replies = await conn.execute_many(buffer.commands)
+        conn.close()
+        return replies
+
+    assert not [r for r in run(main()) if isinstance(r, Exception)]
+    window = redis_client.hgetall(counters.window_key(KEYS, "c1", 7, 86400 * 100))
+    assert window == {b"i:p1": b"1", b"i:o1": b"1", b"c:web:product": b"1", b"c:web:offer": b"1"}
+    assert redis_client.hget(counters.redeemed_key(KEYS), "o1") == b"1"
+
+
+def test_one_script_reads_everything_and_survives_a_script_flush(redis_client, redis_url):
+    def key(name):
+        return KEYS.customer_data("serving", "v1", "c1", name)
+
+    redis_client.set(key("recs"), pack_ranked(np.array([3, 1]), np.array([0.9, 0.5])))
+    redis_client.set(key("profile"), b'{"loyalty_tier": "gold"}')
+    redis_client.set(key("bought"), pack_ranked(np.array([7]), np.array([1.0])))
+    pipe = redis_client.pipeline()
+    recent.append_events(pipe, KEYS, "c1", [recent.RecentEvent("p9", "click", 1_700_000_000)])
+    counters.record_impressions(pipe, KEYS, "c1", channel="web", shown=[("p1", "product")],
+                                windows=[7], now=1_700_000_000)  # fmt: skip
+    counters.record_redemptions(pipe, KEYS, ["o1", "o1"])
+    record_latest(pipe, KEYS, {"customer_id": "c1", "survey": "nps", "score": 4,
+                               "timestamp": "2026-01-01T00:00:00Z"})  # fmt: skip
+    pipe.execute()
+    redis_client.script_flush()
+
+    async def main():
+        conn = RespConnection(redis_url)
+        ctx = await read_context(conn, KEYS, "v1", "c1", windows=[7], budgets=True,
+                                 with_feedback=True, now=1_700_000_000)  # fmt: skip
+        unknown = await read_context(conn, KEYS, "v1", "nobody", windows=[7, 30])
+        conn.close()
+        return ctx, unknown
+
+    ctx, unknown = run(main())
+    assert ctx.recs[0].tolist() == [3, 1] and ctx.profile == {"loyalty_tier": "gold"}
+    assert ctx.bought.tolist() == [7] and len(ctx.history[0]) == 0
+    assert [e.item_id for e in ctx.recent] == ["p9"]
+    assert ctx.windows[7].item("p1") == 1 and ctx.windows[7].channel_kind("web", "product") == 1
+    assert ctx.redeemed == {"o1": 2} and ctx.feedback["nps"]["score"] == 4
+    assert not unknown.known and unknown.recent == [] and unknown.windows[30].items == {}
