@@ -17,12 +17,12 @@ from typing import Any
 from starlette.background import BackgroundTask
 
 from api.metrics import Metrics
-from api.routes.experiments import chain, tag_experiments
+from api.routes.experiments import chain, serving_definitions, serving_plan, tag_experiments
 from api.services import slots
 from api.services.impressions import writer_for
 from api.services.session import Session, open_session
 from api.state import ServingState
-from recsys.rules import RuleBook, all_windows
+from recsys.rules import RuleBook, Rules, all_windows
 from store.attribution import record_served
 from store.counters import record_impressions
 
@@ -54,10 +54,21 @@ async def answer(
     placement_from_name: bool = False,
 ) -> tuple[dict[str, Any], list[dict[str, Any]], BackgroundTask | None]:
     """(response head, one dict per slot, the task that records impressions)."""
-    rules = [book.resolve(channel, r.name if placement_from_name else None) for r in requests]
+    # A/B variants are decided in-process; before the read, segment targeting counts as met
+    # (`pre` covers the windows a variant's rules profile may need), then with the segments.
+    defs = await serving_definitions(state)
+    plan = serving_plan(state, defs, customer_id=customer_id, channel=channel, segments=None,
+                        profiles=book.profiles)  # fmt: skip
+    pre = plan.rules_profile
+    rules = _resolve(book, channel, requests, placement_from_name, pre)
     windows = frozenset().union(*(r.windows for r in rules))
     budgets = any(r.kind == "offer" for r in requests)
     session = await open_session(state, customer_id, windows=windows, budgets=budgets)
+    if defs:
+        plan = serving_plan(state, defs, customer_id=customer_id, channel=channel,
+                            segments=sorted(session.segments), profiles=book.profiles)  # fmt: skip
+        if plan.rules_profile != pre:
+            rules = _resolve(book, channel, requests, placement_from_name, plan.rules_profile)
     out = []
     for request, rule in zip(requests, rules, strict=True):
         context = None
@@ -66,6 +77,7 @@ async def answer(
         slot = slots.fill(
             session, kind=request.kind, k=request.k, channel=channel, rules=rule,
             category=request.category, exclude=request.exclude, context_item=context,
+            popular_only=plan.popular_only,
         )  # fmt: skip
         out.append(_slot_body(request, slot))
         _count_fallbacks(metrics, session, slot)
@@ -80,10 +92,22 @@ async def answer(
     }
     exposure = await tag_experiments(
         state, head, customer_id=customer_id, channel=channel, segments=sorted(session.segments),
-        served=any(body["items"] for body in out),
+        served=any(body["items"] for body in out), found=plan.assignments,
     )  # fmt: skip
     task = _after(state, session, channel, out, all_windows(book), rec_id)
     return head, out, chain(task, exposure)
+
+
+def _resolve(
+    book: RuleBook,
+    channel: str | None,
+    requests: Sequence[SlotRequest],
+    placement_from_name: bool,
+    profile: str | None,
+) -> list[Rules]:
+    """Each slot's rules: default → channel → placement, then a variant's rules profile."""
+    return [book.resolve(channel, r.name if placement_from_name else None, profile)
+            for r in requests]  # fmt: skip
 
 
 def _slot_body(request: SlotRequest, slot: slots.Slot) -> dict[str, Any]:

@@ -39,9 +39,12 @@ class Strategy(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     model: str | None = Field(
-        default=None, description="Model version or family (`als`, `lightfm`, ...); None = live."
+        default=None,
+        description="`popularity`, `live` (= None) or the live model's family or version.",
     )
-    rules_profile: str | None = Field(default=None, description="Business-rules profile name.")
+    rules_profile: Slug | None = Field(
+        default=None, description="Rules profile: `profiles/NAME.yaml` of the rules directory."
+    )
     fallback: str = Field(default="popular", description="What to serve when the model cannot.")
 
 

@@ -2,7 +2,8 @@
 
 Files in the rules directory: `default.yaml` (every answer), `<channel>.yaml` and
 `<channel>.<placement>.yaml`; a more specific file overrides the keys it names (dicts merge,
-everything else replaces). An example with every key:
+everything else replaces). `profiles/<name>.yaml` are rules profiles that an A/B variant
+(`experiments.strategy`) merges last, over the rest. An example with every key:
 
     eligibility: {in_stock: true, active_window: true, target_segments: true,
                   min_tier: true, consent: true}      # consent: email/push/sms only
@@ -27,6 +28,7 @@ from contracts.schema import CHANNELS, ITEM_KINDS
 from recsys.rules_schema import SCHEMA, RulesError, validate
 
 MARKETING_CHANNELS = frozenset({"email", "push", "sms"})
+PROFILES = "profiles"  # subdirectory of the rules directory holding rules profiles
 
 
 @dataclass(frozen=True)
@@ -136,10 +138,14 @@ class RuleBook:
     """Every rules file of a directory, resolved per (channel, placement) on demand."""
 
     files: dict[str, dict[str, Any]] = field(default_factory=dict)  # stem -> validated mapping
-    _cache: dict[tuple[str | None, str | None], Rules] = field(default_factory=dict)
+    profiles: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> mapping
+    _cache: dict[tuple[str | None, str | None, str | None], Rules] = field(default_factory=dict)
 
-    def resolve(self, channel: str | None, placement: str | None = None) -> Rules:
-        key = (channel, placement)
+    def resolve(
+        self, channel: str | None, placement: str | None = None, profile: str | None = None
+    ) -> Rules:
+        """The merged rules; `profile` (an A/B variant's rules profile) is merged last."""
+        key = (channel, placement, profile)
         found = self._cache.get(key)
         if found is None:
             stems = ["default"]
@@ -153,6 +159,9 @@ class RuleBook:
                 if stem in self.files:
                     data = merge(data, self.files[stem])
                     used.append(f"{stem}.yaml")
+            if profile is not None and profile in self.profiles:
+                data = merge(data, self.profiles[profile])
+                used.append(f"profiles/{profile}.yaml")
             found = build(data, " + ".join(used) or "built-in defaults")
             self._cache[key] = found
         return found
@@ -166,14 +175,17 @@ def all_windows(book: RuleBook) -> frozenset[int]:
         if stem != "default":
             channel, _, placement = stem.partition(".")
             out |= book.resolve(channel, placement or None).windows
+    for profile in book.profiles:
+        out |= book.resolve(None, None, profile).windows
     return frozenset(out)
 
 
-def parse_file(path: Path) -> dict[str, Any]:
-    """One rules file, validated; raises `RulesError` naming the file, key path and reason."""
+def parse_file(path: Path, *, profile: bool = False) -> dict[str, Any]:
+    """One rules file, validated; raises `RulesError` naming the file, key path and reason.
+    A `profile` (from `profiles/`) may have any name."""
     stem = path.name.removesuffix(".yaml").removesuffix(".yml")
     channel = stem.split(".", 1)[0]
-    if stem != "default" and channel not in CHANNELS:
+    if not profile and stem != "default" and channel not in CHANNELS:
         raise RulesError(
             str(path), "", f"file name must be default.yaml or <channel>[.<placement>].yaml "
             f"with channel one of {', '.join(CHANNELS)}"
@@ -193,11 +205,17 @@ def parse_file(path: Path) -> dict[str, Any]:
 
 
 def fingerprint(directory: Path) -> tuple[tuple[str, int, int], ...]:
-    """Names, mtimes and sizes of the rules files: changes when any file does."""
+    """Names, mtimes and sizes of the rules files (and profiles): changes when any file does."""
     if not directory.is_dir():
         return ()
-    files = sorted(p for p in directory.iterdir() if p.suffix in (".yaml", ".yml"))
-    return tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in files)
+    files = _yaml_files(directory) + _yaml_files(directory / PROFILES)
+    return tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in files)
+
+
+def _yaml_files(directory: Path) -> list[Path]:
+    if not directory.is_dir():
+        return []
+    return sorted(p for p in directory.iterdir() if p.suffix in (".yaml", ".yml"))
 
 
 def load_rulebook(directory: Path) -> RuleBook:
@@ -205,6 +223,10 @@ def load_rulebook(directory: Path) -> RuleBook:
     if not directory.is_dir():
         return RuleBook()
     files = {}
-    for path in sorted(p for p in directory.iterdir() if p.suffix in (".yaml", ".yml")):
+    for path in _yaml_files(directory):
         files[path.name.removesuffix(path.suffix)] = parse_file(path)
-    return RuleBook(files)
+    profiles = {
+        path.name.removesuffix(path.suffix): parse_file(path, profile=True)
+        for path in _yaml_files(directory / PROFILES)
+    }
+    return RuleBook(files, profiles)

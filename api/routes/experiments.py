@@ -3,6 +3,8 @@
 - `GET /v1/experiments`, `GET|PUT /v1/experiments/{key}`: definitions
 - `GET /v1/experiments/{key}/assignment/{customer_id}`: the variant, computed in-process
 - `GET /v1/experiments/{key}/results` (`format=csv` for CSV): the statistics
+- `serving_plan(...)`: the serving path's variants and what their strategies change
+  (popular lists only, a rules profile), decided in-process before ranking
 - `tag_experiments(...)`: the serving path adds `experiments: [{key, variant}]` to its
   response and gets a background task recording the exposure when something was served
 - `record_conversions(...)`: the event intake attributes new conversions to experiments
@@ -16,7 +18,7 @@ import asyncio
 import logging
 import time
 import weakref
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC
 from typing import Annotated, Any, Literal
 
@@ -29,11 +31,12 @@ from starlette.responses import Response
 from api.problems import Invalid, NotFound, Unavailable
 from api.responses import OrjsonResponse
 from api.state import ServingState
-from experiments.assignment import assign, assign_all
+from experiments.assignment import Assignment, assign, assign_all
 from experiments.errors import InvalidExperiment
 from experiments.export import to_csv
 from experiments.model import Experiment, merge_definitions, parse_experiment
 from experiments.results import analyse_experiment
+from experiments.strategy import LiveModel, Plan, candidates, plan_for, unservable
 from store.experiments import AsyncExperimentStore, ConversionEvent, Served
 
 log = logging.getLogger("touchpoint.api")
@@ -136,6 +139,7 @@ async def put_experiment(request: Request, runtime: RuntimeDep, key: Key) -> Res
         raise Invalid(f"the body's key {data['key']!r} differs from the path's {key!r}")
     try:
         incoming = parse_experiment(data, source="body")
+        _check_servable(request, incoming)
         existing = await _definitions(runtime, force=True)
         (merged,) = merge_definitions(existing, [incoming], source="body")
     except InvalidExperiment as exc:
@@ -147,6 +151,24 @@ async def put_experiment(request: Request, runtime: RuntimeDep, key: Key) -> Res
         raise Unavailable("the definition could not be stored; retry") from None
     await _definitions(runtime, force=True)
     return OrjsonResponse(merged.model_dump(mode="json"))
+
+
+def _check_servable(request: Request, exp: Experiment) -> None:
+    """A running experiment's variants name servable models and existing rules profiles."""
+    if exp.status != "running":  # a draft may name a model that is published before it starts
+        return
+    live = live_model(runtime_for(request.app.state.serving).state)
+    watcher = getattr(request.app.state, "rules", None)
+    profiles = watcher.current().profiles if watcher is not None else None
+    for i, variant in enumerate(exp.variants):
+        field = f"variants.{i}.strategy"
+        problem = unservable(variant.strategy, live)
+        if problem is not None:
+            raise InvalidExperiment(f"body {exp.key!r}", problem, f"{field}.model")
+        name = variant.strategy.rules_profile
+        if name is not None and profiles is not None and name not in profiles:
+            reason = f"no rules profile {name!r} (profiles/{name}.yaml in the rules directory)"
+            raise InvalidExperiment(f"body {exp.key!r}", reason, f"{field}.rules_profile")
 
 
 @router.get("/{key}/assignment/{customer_id}")
@@ -189,6 +211,54 @@ async def get_results(
     return OrjsonResponse({"experiment": key, "status": exp.status, **results.as_dict()})
 
 
+def live_model(state: ServingState) -> LiveModel:
+    shared = state.shared
+    if shared is None:
+        return LiveModel()
+    name, version = shared.model.get("name"), shared.model.get("version")
+    return LiveModel(shared.version, name and str(name), version and str(version))
+
+
+async def serving_definitions(state: ServingState) -> dict[str, Experiment]:
+    """The cached definitions (a Redis GET at most every `refresh_seconds`); never fails."""
+    runtime = runtime_for(state)
+    try:
+        return await runtime.current()
+    except (RedisError, OSError, Unavailable) as exc:
+        log.warning("experiment definitions unavailable: %s", exc)
+        return runtime.definitions
+
+
+_noted: set[str] = set()
+
+
+def serving_plan(
+    state: ServingState,
+    definitions: dict[str, Experiment],
+    *,
+    customer_id: str,
+    channel: str | None,
+    segments: Sequence[str] | None,
+    profiles: Collection[str],
+) -> Plan:
+    """The customer's variants and their combined strategy (in-process: hashes only).
+
+    `segments=None` before the customer is read: every segment targeting counts as met, so
+    the plan covers what the customer can end up with (e.g. the cap windows to read).
+    """
+    if not definitions:
+        return Plan()
+    found = candidates(
+        definitions.values(), customer_id=customer_id, channel=channel, segments=segments
+    )
+    plan = plan_for(definitions, found, live_model(state), profiles)
+    for note in plan.notes:
+        if note not in _noted and len(_noted) < 1000:  # each problem logged once per process
+            _noted.add(note)
+            log.warning("%s", note)
+    return plan
+
+
 async def tag_experiments(
     state: ServingState,
     head: dict[str, Any],
@@ -197,20 +267,21 @@ async def tag_experiments(
     channel: str | None,
     segments: Sequence[str] = (),
     served: bool,
+    found: Sequence[Assignment] | None = None,
 ) -> BackgroundTask | None:
-    """Set `head["experiments"]` to the customer's live experiments and variants; return the
-    task recording the exposure, or None when nothing was `served` (or no experiment applies).
+    """Set `head["experiments"]` to the customer's live experiments and variants (`found`
+    when already assigned); return the task recording the exposure, or None when nothing
+    was `served` (or no experiment applies).
 
     Never fails the response: with Redis down, the cached definitions still tag it.
     """
     runtime = runtime_for(state)
     head["experiments"] = []
-    try:
-        defs = await runtime.current()
-    except (RedisError, OSError, Unavailable) as exc:
-        log.warning("experiment definitions unavailable: %s", exc)
-        defs = runtime.definitions
-    found = assign_all(defs.values(), customer_id=customer_id, channel=channel, segments=segments)
+    if found is None:
+        defs = await serving_definitions(state)
+        found = assign_all(
+            defs.values(), customer_id=customer_id, channel=channel, segments=segments
+        )
     head["experiments"] = [{"key": a.experiment, "variant": a.variant} for a in found]
     if not found or not served or state.client is None:
         return None

@@ -1,6 +1,7 @@
 """Fill one list (a slot) of products, content, offers or rewards for a session under rules.
 
-Products and content: fresh (live events) → personal → segment → channel → kind → global.
+Products and content: fresh (live events) → personal → segment → channel → kind → global;
+`popular_only` (an A/B variant with the popularity strategy) starts at segment.
 Offers: one list by expected value (propensity × margin). Rewards: affordable ones by
 affinity, plus the best one just out of reach as a nudge. Every list then goes through the
 same eligibility, exclusions, caps, budgets, boosts, diversity and pins (`recsys.ranking`).
@@ -48,6 +49,7 @@ def fill(
     category: str | None = None,
     exclude: frozenset[str] = frozenset(),
     context_item: int | None = None,
+    popular_only: bool = False,
 ) -> Slot:
     shared = session.shared
     if shared is None or session.cat is None:
@@ -71,7 +73,7 @@ def fill(
     available = session.cat.available(
         session.now, in_stock=rules.in_stock, active_window=rules.active_window
     )
-    sources = _sources(session, kind, channel, context_item, slot, available)
+    sources = _sources(session, kind, channel, context_item, slot, available, popular_only)
     policy = _policy(session, rules)
     slot.picks = select(shared.items, sources, rule, k, policy, available=available)
     session.taken.update(p.index for p in slot.picks)
@@ -152,8 +154,10 @@ def _sources(
     context_item: int | None,
     slot: Slot,
     available: NDArray[np.bool_],
+    popular_only: bool = False,
 ) -> list[Source]:
     shared, cat, ctx = session.shared, session.cat, session.ctx
+    personal = None if popular_only else ctx.recs
     assert shared is not None and cat is not None
     popular = shared.popular
     seg = popular.get(f"segment:{session.segment}") if session.segment else None
@@ -163,7 +167,7 @@ def _sources(
         arrays = KindArrays(
             arrays.indices[live], arrays.margins[live], arrays.costs[live], arrays.categories[live]
         )
-        signals = (ctx.recs, seg, popular.get(f"kind:{kind}"))
+        signals = (personal, seg, popular.get(f"kind:{kind}"))
         if kind == "offer":
             idx, ev = offers_by_value(
                 arrays.indices, arrays.margins, arrays.categories, cat.size, signals
@@ -180,15 +184,18 @@ def _sources(
         ]
         return [("value", *affordable)]
     sources: list[Source] = []
+    if popular_only:
+        context_item = None  # similar items come from the model too
     if context_item is not None and shared.similar is not None:
         sim_idx, sim_score = shared.similar
         if context_item < len(sim_idx):
             row = np.asarray(sim_idx[context_item])
             keep = row >= 0
             sources.append(("similar", row[keep], np.asarray(sim_score[context_item])[keep]))
-    if session.fresh is not None:
-        sources.append(("fresh", *session.fresh))
-    sources.append(("personal", *ctx.recs))
+    if personal is not None:
+        if session.fresh is not None:
+            sources.append(("fresh", *session.fresh))
+        sources.append(("personal", *personal))
     if seg is not None:
         sources.append((f"segment:{session.segment}", *seg))
     for name in (f"channel:{channel}" if channel else None, f"kind:{kind}", "global"):

@@ -15,7 +15,11 @@ def definition(key: str = "home-recs", weights: tuple[float, ...] = (50, 50), **
         "status": "running",
         "control": "control",
         "variants": [
-            {"name": n, "weight": w, "strategy": {"model": "als" if n == "control" else "lightfm"}}
+            {
+                "name": n,
+                "weight": w,
+                "strategy": {"model": "live" if n == "control" else "popularity"},
+            }
             for n, w in zip(names, weights, strict=True)
         ],
     }
