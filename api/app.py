@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import auth, middleware, problems, services
+from api.fastpath import FastRecommendations
 from api.responses import OrjsonResponse
 from api.routes import (
     events,
@@ -53,6 +54,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     problems.install(app)
+    app.add_middleware(FastRecommendations)  # innermost: metrics, size limit, CORS wrap it
     services.install(app)  # metrics middleware + rules watcher
     middleware.install(app, settings)
     auth.install(app, settings)

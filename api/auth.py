@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Iterable
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request, Security
@@ -119,6 +120,50 @@ def presented_key(bearer: HTTPAuthorizationCredentials | None, header: str | Non
     return header or None
 
 
+def key_from_headers(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
+    """The key of raw ASGI headers, as the `Security` schemes above read it (for routes
+    served without dependency injection, see `api.fastpath`)."""
+    bearer = header = None
+    for name, value in headers:
+        if name == b"authorization":
+            scheme, _, credentials = value.decode("latin-1").partition(" ")
+            if scheme.lower() == "bearer" and credentials.strip():
+                bearer = credentials.strip()
+        elif name == b"x-api-key":
+            header = value.decode("latin-1")
+    return bearer or header or None
+
+
+async def verify(app: Any, key: str | None, scope: str) -> str | None:
+    """Check `key` for `scope`: the key id, or None when the API runs open; raises 401/403
+    (and 503 in production when keys cannot be read)."""
+    cache: KeyCache = app.state.api_keys
+    state = app.state.serving
+    records = await cache.get(state)
+    required = cache.required(records)
+    if required is None:
+        if cache.settings.environment == "production":
+            raise Unavailable("API keys cannot be verified right now")
+        required = False
+    if not required:
+        return None
+    if key is None:
+        raise Unauthorized("an API key is required (Authorization: Bearer … or X-API-Key)")
+    kid = key_id(key)
+    if kid is None:
+        raise Unauthorized("malformed API key")
+    record = (records or {}).get(kid)
+    if record is None:
+        record = ((await cache.get(state, force=True)) or {}).get(kid)
+    if record is None or not record.matches(key):
+        raise Unauthorized("unknown or invalid API key")
+    if not record.active:
+        raise Unauthorized(f"API key {kid} was revoked")
+    if not record.allows(scope):
+        raise Forbidden(f"API key {kid} lacks the {scope!r} scope", scope=scope)
+    return kid
+
+
 def require_scope(scope: str) -> Any:
     """A dependency refusing requests without a valid key holding `scope` (or `admin`)."""
     if scope not in SCOPES:
@@ -129,32 +174,9 @@ def require_scope(scope: str) -> Any:
         bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
         header: Annotated[str | None, Security(_header)],
     ) -> None:
-        cache = get_cache(request)
-        state = request.app.state.serving
-        records = await cache.get(state)
-        required = cache.required(records)
-        if required is None:
-            if cache.settings.environment == "production":
-                raise Unavailable("API keys cannot be verified right now")
-            required = False
-        if not required:
-            return
-        key = presented_key(bearer, header)
-        if key is None:
-            raise Unauthorized("an API key is required (Authorization: Bearer … or X-API-Key)")
-        kid = key_id(key)
-        if kid is None:
-            raise Unauthorized("malformed API key")
-        record = (records or {}).get(kid)
-        if record is None:
-            record = ((await cache.get(state, force=True)) or {}).get(kid)
-        if record is None or not record.matches(key):
-            raise Unauthorized("unknown or invalid API key")
-        if not record.active:
-            raise Unauthorized(f"API key {kid} was revoked")
-        if not record.allows(scope):
-            raise Forbidden(f"API key {kid} lacks the {scope!r} scope", scope=scope)
-        request.state.api_key_id = kid
+        kid = await verify(request.app, presented_key(bearer, header), scope)
+        if kid is not None:
+            request.state.api_key_id = kid
 
     return Depends(check)
 

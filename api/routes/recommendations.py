@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from fastapi import APIRouter, Path, Query
 from starlette.responses import Response
@@ -14,6 +14,7 @@ from api.services.deps import Serving, ServingDep
 router = APIRouter(prefix="/v1/customers", tags=["recommendations"])
 
 Channel = Literal["web", "app", "email", "push", "store", "call_centre"]
+CHANNELS: tuple[str, ...] = get_args(Channel)
 CustomerId = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[^{}\s]+$")]
 K = Annotated[int, Query(ge=1, le=100)]
 
@@ -29,8 +30,12 @@ async def _one_list(
         serving.state, serving.book, customer_id=customer_id, channel=channel,
         requests=[request], metrics=serving.metrics,
     )  # fmt: skip
-    body = {**head, "channel": channel, **{k: v for k, v in slot.items() if k != "name"}}
-    return OrjsonResponse(body, background=task)
+    return OrjsonResponse(list_body(head, slot, channel), background=task)
+
+
+def list_body(head: dict[str, Any], slot: dict[str, Any], channel: str | None) -> dict[str, Any]:
+    """One list's response: the answer's head, the channel, the slot without its name."""
+    return {**head, "channel": channel, **{k: v for k, v in slot.items() if k != "name"}}
 
 
 @router.get("/{customer_id}/recommendations")
@@ -47,7 +52,10 @@ async def recommendations(
         str | None, Query(max_length=4096, description="comma-separated ids")
     ] = None,
 ) -> Response:
-    """Products for one customer; unknown customers get segment/popular items, never an error."""
+    """Products for one customer; unknown customers get segment/popular items, never an error.
+
+    Served by `api.fastpath` (same parameters, rules and errors); this declaration documents
+    it in the OpenAPI schema and answers whatever the fast path does not take."""
     excluded = frozenset(x for x in (exclude or "").split(",") if x)
     request = SlotRequest("recommendations", "product", k, category, excluded, context_item)
     return await _one_list(serving, customer_id=customer_id, channel=channel, request=request)

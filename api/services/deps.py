@@ -7,7 +7,7 @@ dependency per request, which on the hot path cost more than the whole ranking.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
@@ -22,11 +22,16 @@ async def get_state(request: Request) -> ServingState:
     return state
 
 
-async def get_rules(request: Request) -> RuleBook:
-    watcher: RulesWatcher | None = getattr(request.app.state, "rules", None)
+def rules_of(app: Any) -> RuleBook:
+    """The rules in force for `app` (its watcher re-reads changed files)."""
+    watcher: RulesWatcher | None = getattr(app.state, "rules", None)
     if watcher is None:  # an app built without `api.services.install`
-        watcher = request.app.state.rules = RulesWatcher()
+        watcher = app.state.rules = RulesWatcher()
     return watcher.current()
+
+
+async def get_rules(request: Request) -> RuleBook:
+    return rules_of(request.app)
 
 
 async def get_metrics(request: Request) -> Metrics | None:
