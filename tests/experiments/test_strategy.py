@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from api.services.rules_watch import RulesWatcher
 from experiments.assignment import Assignment
 from experiments.model import Strategy
 from experiments.strategy import LiveModel, candidates, plan_for, unservable
@@ -80,3 +81,14 @@ def test_rules_profiles_load_from_profiles_dir_and_merge_last(tmp_path: Path) ->
     (tmp_path / "profiles" / "bad.yaml").write_text("diversity: {max_per_category: 0}\n")
     with pytest.raises(RulesError, match=r"bad\.yaml"):
         load_rulebook(tmp_path)
+
+
+def test_rules_watcher_reloads_an_edited_profile(tmp_path: Path) -> None:
+    (tmp_path / "profiles").mkdir()
+    profile = tmp_path / "profiles" / "margin.yaml"
+    profile.write_text("diversity: {max_per_category: 1}\n")
+    watcher = RulesWatcher(tmp_path)
+    assert watcher.current().resolve(None, None, "margin").max_per_category == 1
+    profile.write_text("diversity: {max_per_category: 2}  # edited\n")
+    watcher.request_reload()
+    assert watcher.current().resolve(None, None, "margin").max_per_category == 2

@@ -9,6 +9,7 @@ what its variant serves and nothing else.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,7 @@ from store.versions import Versions
 N_ITEMS = 20  # i0..i9 category A, i10..i19 category B
 CUSTOMERS = [f"c{n}" for n in range(40)]
 WEB_POPULAR = [12, 15, 11, 18, 10, 13, 19, 14, 16, 17, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9]
+SIMILAR = [17, 16, 14]  # every item's similar items: the fresh ranking after a live view
 
 
 def personal(n: int) -> list[int]:
@@ -70,6 +72,8 @@ def client(
             for n, c in enumerate(CUSTOMERS)
         ],
         model={"name": "als", "version": "als-1", "fold_in": False},
+        similar=(np.tile(np.array(SIMILAR, np.int32), (N_ITEMS, 1)),
+                 np.tile(np.array([0.9, 0.8, 0.7], np.float32), (N_ITEMS, 1))),
     )  # fmt: skip
     Versions(redis_client, store_config).publish("serving", lambda r: write_serving(r, bundle))
     settings = ApiSettings(data_dir=store_config.data_dir, redis_url=store_config.redis_url)
@@ -120,6 +124,20 @@ def test_popularity_variant_serves_the_popular_list_and_control_the_personal_one
     body = client.get(f"/v1/customers/{customer}/recommendations",
                       params={"channel": "web", "k": 5}).json()  # fmt: skip
     assert body["experiments"] == [] and served(body) == ids(personal(int(customer[1:]))[:5])
+
+
+def test_popularity_variant_ignores_live_events_control_follows_them(client: TestClient) -> None:
+    exp = two_variants("pop", {"model": "popularity"}, {})
+    assert client.put("/v1/experiments/pop", json=exp).status_code == 200
+    now = datetime.now(UTC).isoformat()
+    views = [{"event_id": f"v{n}", "customer_id": c, "item_id": "i0", "type": "view",
+              "timestamp": now} for n, c in enumerate(CUSTOMERS)]  # fmt: skip
+    assert client.post("/v1/events", json={"events": views}).status_code == 202
+    by_variant = serve_all(client)
+    for body in by_variant["b"].values():
+        assert served(body) == ids(WEB_POPULAR[:5]) and body["strategy"] == "popular"
+    for body in by_variant["a"].values():  # the fresh (realtime) ranking leads
+        assert "i17" in served(body) and body["strategy"].startswith("realtime")
 
 
 def test_rules_profile_applies_to_its_variant_only(client: TestClient) -> None:
