@@ -8,7 +8,7 @@ so scores are comparable, then boosts, diversity and pins shape the final list.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +28,7 @@ DEFAULT_WEIGHT = 0.5  # kind:<kind> lists
 GLOBAL_WEIGHT = 0.45
 FLOOR = 0.75
 RAW = frozenset({"value"})
+CHUNK = 64  # candidates converted to Python at a time
 
 
 @dataclass(frozen=True)
@@ -97,12 +98,15 @@ def select(
     *,
     pool: int | None = None,
     available: NDArray[np.bool_] | None = None,
+    eligible: NDArray[np.bool_] | None = None,
 ) -> list[Pick]:
     """The best `k` eligible, distinct, unblocked items across ranked sources.
 
     Each source contributes up to `pool` eligible candidates; later sources (popular lists)
     are read only while the pool is short, so an answer is never empty while items exist.
-    `available` (optional, per item) rules items out before the per-item checks.
+    `available` (optional, per item) rules items out before the per-item checks; `eligible`
+    (optional, per item) is `is_eligible(item, rule)` precomputed for every item (see
+    `api.services.catalogue.Catalogue.eligible`): then only eligible candidates are visited.
     """
     policy = policy or Policy()
     pool = pool or max(4 * k, k + 20)
@@ -115,13 +119,13 @@ def select(
         weight = _weight(name)
         top = float(scores.max()) if len(scores) else 0.0
         taken = 0
-        for index, score in zip(indices.tolist(), scores.tolist(), strict=True):
-            if index in seen or index < 0 or index >= n_items:
-                continue
-            if available is not None and not available[index]:
+        for index, score in _walk(indices, scores, n_items, available, eligible):
+            if index in seen:
                 continue
             seen.add(index)
-            if not is_eligible(items[index], rule) or policy.blocked(index):
+            if eligible is None and not is_eligible(items[index], rule):
+                continue
+            if policy.blocked(index):
                 continue
             if name in RAW:
                 value = score
@@ -138,6 +142,30 @@ def select(
     candidates.sort(key=lambda p: -p.score)
     chosen = _diversify(items, candidates, k, policy.max_per_category)
     return _pin(items, chosen, policy, rule, k)
+
+
+def _walk(
+    indices: NDArray[np.integer],
+    scores: NDArray[np.floating],
+    n_items: int,
+    available: NDArray[np.bool_] | None,
+    eligible: NDArray[np.bool_] | None,
+) -> Iterator[tuple[int, float]]:
+    """A source's (index, score) pairs in order, in range and allowed by the masks; masks are
+    applied to the whole source at once, Python only sees what passes, in small chunks (a
+    catalogue-wide last-resort source is never converted whole)."""
+    idx = np.asarray(indices)
+    if len(idx) and (int(idx.min()) < 0 or int(idx.max()) >= n_items):
+        keep = (idx >= 0) & (idx < n_items)
+        idx, scores = idx[keep], np.asarray(scores)[keep]
+    ok: NDArray[np.bool_] | None = None
+    for mask in (available, eligible):
+        if mask is not None:
+            ok = mask[idx] if ok is None else ok & mask[idx]
+    hits = np.arange(len(idx)) if ok is None else np.flatnonzero(ok)
+    for start in range(0, len(hits), CHUNK):
+        chunk = hits[start : start + CHUNK]
+        yield from zip(idx[chunk].tolist(), np.asarray(scores)[chunk].tolist(), strict=True)
 
 
 def _weight(source: str) -> float:

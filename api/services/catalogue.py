@@ -8,16 +8,19 @@ served and cached beside it, so the request path only indexes numpy arrays.
 from __future__ import annotations
 
 import gc
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from contracts.schema import CHANNELS
+from recsys.ranking import TIER_RANK, Eligibility
 from store.serving import SharedServing
 
 NEW_DAYS = 30
+MASKS_KEPT = 512
 
 
 @dataclass(frozen=True)
@@ -41,13 +44,56 @@ class Catalogue:
     active_from: NDArray[np.float64]  # epoch seconds, -inf when open
     active_to: NDArray[np.float64]  # epoch seconds, +inf when open
 
+    kind_masks: dict[str, NDArray[np.bool_]] = field(default_factory=dict)
+    category_codes: NDArray[np.int64] = field(default_factory=lambda: np.empty(0, np.int64))
+    category_of: dict[str, int] = field(default_factory=dict)
+    channel_masks: dict[str, NDArray[np.bool_]] = field(default_factory=dict)
+    tier_needed: NDArray[np.int64] = field(default_factory=lambda: np.empty(0, np.int64))
+    targeted: dict[frozenset[str], NDArray[np.int64]] = field(default_factory=dict)
+    _masks: dict[tuple[Any, ...], NDArray[np.bool_]] = field(default_factory=dict)
+
     def available(self, now: float, *, in_stock: bool, active_window: bool) -> NDArray[np.bool_]:
         """Items the time- and stock-rules allow now (one vectorised pass, no per-item Python);
-        ranking then skips the rest before the per-item checks."""
-        mask = self.in_stock.copy() if in_stock else np.ones(self.size, np.bool_)
-        if active_window:
-            mask &= (self.active_from <= now) & (now <= self.active_to)
+        ranking then skips the rest before the per-item checks. Cached for the second."""
+        key = ("available", in_stock, active_window, int(now))
+        mask = self._masks.get(key)
+        if mask is None:
+            mask = self.in_stock.copy() if in_stock else np.ones(self.size, np.bool_)
+            if active_window:
+                mask &= (self.active_from <= now) & (now <= self.active_to)
+            self._remember(key, mask)
         return mask
+
+    def eligible(self, now: float, rule: Eligibility) -> NDArray[np.bool_]:
+        """`recsys.ranking.is_eligible` for every item at once, plus stock and active window
+        (as `available`), cached per rule and second: ranking reads one bool per candidate."""
+        key = (rule.kind, rule.channel, rule.category, rule.now_iso is not None, rule.in_stock,
+               rule.segments, rule.tier, int(now))  # fmt: skip
+        mask = self._masks.get(key)
+        if mask is not None:
+            return mask
+        mask = self.available(now, in_stock=rule.in_stock, active_window=rule.now_iso is not None)
+        mask = mask.copy()
+        if rule.kind is not None:
+            mask &= self.kind_masks.get(rule.kind, np.zeros(self.size, np.bool_))
+        if rule.category is not None:
+            code = self.category_of.get(rule.category, -1)
+            mask &= self.category_codes == code
+        if rule.channel is not None:
+            mask &= self.channel_masks.get(rule.channel, self.channel_masks["*"])
+        if rule.segments is not None:
+            for targets, indices in self.targeted.items():
+                if rule.segments.isdisjoint(targets):
+                    mask[indices] = False
+        if rule.tier is not None:
+            mask &= self.tier_needed <= TIER_RANK.get(rule.tier, 0)
+        self._remember(key, mask)
+        return mask
+
+    def _remember(self, key: tuple[Any, ...], mask: NDArray[np.bool_]) -> None:
+        if len(self._masks) >= MASKS_KEPT:  # a new second or many segment mixes: start over
+            self._masks.clear()
+        self._masks[key] = mask
 
     def is_new(self, item: dict[str, Any]) -> bool:
         start = item.get("active_from")
@@ -103,8 +149,47 @@ def _build(shared: SharedServing) -> Catalogue:
     starts = np.array([_epoch(it.get("active_from"), -np.inf) for it in shared.items])
     ends = np.array([_epoch(it.get("active_to"), np.inf) for it in shared.items])
     return Catalogue(
-        shared.version, len(shared.items), kinds, since, yty, factors, budgets, stock, starts, ends
+        shared.version, len(shared.items), kinds, since, yty, factors, budgets, stock, starts, ends,
+        **_eligibility_arrays(shared.items, kinds),
+    )  # fmt: skip
+
+
+def _eligibility_arrays(items: list[dict[str, Any]], kinds: dict[str, KindArrays]) -> Any:
+    """What `Catalogue.eligible` combines: per-kind and per-channel masks, category codes,
+    the tier each item needs, and the items reserved for segments grouped by their targets."""
+    n = len(items)
+    kind_masks = {}
+    for kind, arrays in kinds.items():
+        mask = np.zeros(n, np.bool_)
+        mask[arrays.indices] = True
+        kind_masks[kind] = mask
+    category_of: dict[str, int] = {}
+    category_codes = np.array(
+        [-2 if it.get("category") is None else category_of.setdefault(it["category"],
+         len(category_of)) for it in items],
+        np.int64,
+    )  # fmt: skip
+    open_to_all = np.array([not it.get("channels") for it in items], np.bool_)
+    channel_masks = {"*": open_to_all}
+    for channel in CHANNELS:
+        channel_masks[channel] = open_to_all | np.array(
+            [channel in (it.get("channels") or ()) for it in items], np.bool_
+        )
+    tier_needed = np.array(
+        [TIER_RANK.get(it.get("min_tier") or "none", 0) for it in items], np.int64
     )
+    groups: dict[frozenset[str], list[int]] = {}
+    for i, it in enumerate(items):
+        if it.get("target_segments"):
+            groups.setdefault(frozenset(it["target_segments"]), []).append(i)
+    return {
+        "kind_masks": kind_masks,
+        "category_codes": category_codes,
+        "category_of": category_of,
+        "channel_masks": channel_masks,
+        "tier_needed": tier_needed,
+        "targeted": {k: np.array(v, np.int64) for k, v in groups.items()},
+    }
 
 
 def _epoch(iso: Any, default: float) -> float:

@@ -75,7 +75,8 @@ def fill(
     )
     sources = _sources(session, kind, channel, context_item, slot, available, popular_only)
     policy = _policy(session, rules)
-    slot.picks = select(shared.items, sources, rule, k, policy, available=available)
+    eligible = session.cat.eligible(session.now, rule)
+    slot.picks = select(shared.items, sources, rule, k, policy, eligible=eligible)
     session.taken.update(p.index for p in slot.picks)
     slot.items = [render(session, p) for p in slot.picks]
     slot.strategy = _strategy(slot.picks, session.degraded)

@@ -1,0 +1,67 @@
+"""The per-version eligibility masks agree with `recsys.ranking.is_eligible`, item by item."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from datetime import UTC, datetime
+
+import pytest
+
+from api.services.catalogue import _build
+from recsys.ranking import Eligibility, is_eligible
+from store.serving import SharedServing
+from tests.api.personal_factories import catalogue, item
+
+NOW = time.time()
+PAST, FUTURE = "2020-01-01T00:00:00+00:00", "2099-01-01T00:00:00+00:00"
+
+
+def items() -> list[dict]:
+    out = catalogue()
+    out += [
+        item("e1", channels=["email"]),
+        item("e2", channels=["web", "app"], category="Home"),
+        item("t1", target_segments=["Loyal", "New"], min_tier="silver"),
+        item("t2", "offer", target_segments=["New"]),
+        item("x1", active_from=FUTURE),
+        item("x2", active_to=PAST),
+        item("x3", active_from=PAST, active_to=FUTURE, in_stock=False),
+        item("nc", category=None),
+    ]
+    return out
+
+
+RULES = [
+    Eligibility(kind=kind, channel=channel, category=category, now_iso=now_iso,
+                in_stock=stock, segments=segments, tier=tier)
+    for kind, channel, category, now_iso, stock, segments, tier in itertools.product(
+        ("product", "offer", None), (None, "web", "email"), (None, "Home", "Nowhere"),
+        (None, datetime.fromtimestamp(NOW, UTC).isoformat()), (True, False),
+        (None, frozenset(), frozenset({"New"})), (None, "none", "gold"),
+    )
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def cat_and_items():
+    table = items()
+    return _build(SharedServing("v1", table, {}, {})), table
+
+
+@pytest.mark.parametrize("rule", RULES[::7])  # a spread of the combinations, kept fast
+def test_mask_equals_is_eligible_for_every_item(cat_and_items, rule):
+    cat, table = cat_and_items
+    mask = cat.eligible(NOW, rule)
+    expected = [is_eligible(it, rule) for it in table]
+    if rule.now_iso is not None:  # the mask also applies the active window, as `available`
+        window = cat.available(NOW, in_stock=False, active_window=True)
+        expected = [e and bool(w) for e, w in zip(expected, window, strict=True)]
+    assert mask.tolist() == expected
+
+
+def test_masks_are_cached_per_rule_and_second(cat_and_items):
+    cat, _ = cat_and_items
+    rule = Eligibility(kind="product", channel="web")
+    assert cat.eligible(NOW, rule) is cat.eligible(NOW, rule)
+    assert cat.eligible(NOW + 1, rule) is not cat.eligible(NOW, rule)
