@@ -44,6 +44,7 @@ class Catalogue:
     active_from: NDArray[np.float64]  # epoch seconds, -inf when open
     active_to: NDArray[np.float64]  # epoch seconds, +inf when open
 
+    no_budget: frozenset[int] = frozenset()  # offers whose redemption budget is 0
     kind_masks: dict[str, NDArray[np.bool_]] = field(default_factory=dict)
     category_codes: NDArray[np.int64] = field(default_factory=lambda: np.empty(0, np.int64))
     category_of: dict[str, int] = field(default_factory=dict)
@@ -150,6 +151,7 @@ def _build(shared: SharedServing) -> Catalogue:
     ends = np.array([_epoch(it.get("active_to"), np.inf) for it in shared.items])
     return Catalogue(
         shared.version, len(shared.items), kinds, since, yty, factors, budgets, stock, starts, ends,
+        frozenset(i for i, b in budgets.items() if b == 0),
         **_eligibility_arrays(shared.items, kinds),
     )  # fmt: skip
 

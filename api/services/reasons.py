@@ -17,6 +17,34 @@ from recsys.ranking import Pick
 PERSONAL = frozenset({"personal", "fresh", "value"})
 
 
+def _lookups(session: Session) -> tuple[dict[int, tuple[int, str]], dict[str, tuple[int, str]]]:
+    """Once per session: for each similar item of an anchor, its first anchor; for each
+    category, its first anchor (anchors are ordered most recent / strongest first)."""
+    found = session.explained.get("anchors")
+    if found is not None:
+        return found  # type: ignore[no-any-return]
+    shared = session.shared
+    assert shared is not None
+    by_similar: dict[int, tuple[int, str]] = {}
+    if shared.similar is not None and session.anchors:
+        pairs = [pair for pair in session.anchors if pair[0] < len(shared.similar[0])]
+        if pairs:
+            rows = np.asarray(shared.similar[0])[[a for a, _ in pairs]]
+            neighbours, first = np.unique(rows.ravel(), return_index=True)
+            width = rows.shape[1] if rows.ndim == 2 else 1
+            by_similar = {
+                int(n): pairs[int(f) // width]
+                for n, f in zip(neighbours.tolist(), first.tolist(), strict=True)
+            }
+    by_category: dict[str, tuple[int, str]] = {}
+    for pair in session.anchors:
+        category = shared.items[pair[0]].get("category")
+        if category:
+            by_category.setdefault(category, pair)
+    session.explained["anchors"] = found = (by_similar, by_category)
+    return found
+
+
 def _anchor(session: Session, index: int, item: dict[str, Any]) -> str | None:
     """The history item that best explains `index`: the first anchor (most recent or
     strongest) listing it among its similar items, else the first in its category."""
@@ -24,20 +52,11 @@ def _anchor(session: Session, index: int, item: dict[str, Any]) -> str | None:
     assert shared is not None
     if not session.anchors:
         return None
-    found = None
-    if shared.similar is not None:
-        rows = [a for a, _ in session.anchors if a < len(shared.similar[0])]
-        hits = np.nonzero((shared.similar[0][rows] == index).any(axis=1))[0]
-        if len(hits):
-            anchor = rows[int(hits[0])]
-            found = next(pair for pair in session.anchors if pair[0] == anchor)
+    by_similar, by_category = _lookups(session)
+    found = by_similar.get(index)
     if found is None:
         category = item.get("category")
-        found = next(
-            (pair for pair in session.anchors
-             if category and shared.items[pair[0]].get("category") == category),
-            None,
-        )  # fmt: skip
+        found = by_category.get(category) if category else None
     if found is None or found[0] == index:
         return None
     return f"because you {found[1]} {shared.items[found[0]].get('title')}"

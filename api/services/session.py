@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 from redis.exceptions import RedisError
@@ -49,6 +50,7 @@ class Session:
     anchors: list[tuple[int, str]] = field(default_factory=list)  # (item index, verb), best first
     fresh: Ranked | None = None
     taken: set[int] = field(default_factory=set)  # items already placed in this response
+    explained: dict[str, Any] = field(default_factory=dict)  # `api.services.reasons`' lookups
 
 
 async def open_session(

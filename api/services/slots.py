@@ -112,27 +112,28 @@ def _remaining(session: Session, rules: Rules, channel: str | None, kind: str, k
 
 def _policy(session: Session, rules: Rules) -> Policy:
     assert session.shared is not None and session.cat is not None
-    items, ctx, cat = session.shared.items, session.ctx, session.cat
-    blocked_always = set()
+    ctx, cat = session.ctx, session.cat
+    index_of = session.shared.index_of
+    # Everything these rules block for this customer, as one set of item indices built from
+    # the few items that have counts (shown, redeemed), so ranking asks one `in` per candidate.
+    blocked: set[int] = set()
     if rules.exclude_purchased:
-        blocked_always |= session.purchased
+        blocked |= session.purchased
     if rules.exclude_dismissed:
-        blocked_always |= session.dismissed
-    limits = [
-        (ctx.windows.get(cap.days), cap.max)
-        for cap in (rules.exclude_shown, rules.item_cap)
-        if cap is not None and cap.days in ctx.windows
-    ]
-
-    def blocked(index: int) -> bool:
-        if index in blocked_always:
-            return True
-        item_id = items[index]["item_id"]
-        for window, most in limits:
-            if window is not None and window.item(item_id) >= most:
-                return True
-        budget = cat.budgets.get(index)
-        return budget is not None and ctx.redeemed.get(item_id, 0) >= budget
+        blocked |= session.dismissed
+    for cap in (rules.exclude_shown, rules.item_cap):
+        window = ctx.windows.get(cap.days) if cap is not None else None
+        if cap is None or window is None:
+            continue
+        for item_id, shown in window.items.items():
+            if shown >= cap.max and item_id in index_of:
+                blocked.add(index_of[item_id])
+    blocked |= cat.no_budget
+    for item_id, redeemed in ctx.redeemed.items():
+        index = index_of.get(item_id)
+        budget = cat.budgets.get(index) if index is not None else None
+        if budget is not None and redeemed >= budget:
+            blocked.add(index)  # type: ignore[arg-type]
 
     boosts = rules.boosts
 
@@ -143,9 +144,8 @@ def _policy(session: Session, rules: Rules) -> Policy:
                 factor *= b.factor
         return factor
 
-    index_of = session.shared.index_of
     pins = [(index_of[p.item_id], p.position) for p in rules.pins if p.item_id in index_of]
-    return Policy(blocked, boost if boosts else None, rules.max_per_category, pins)
+    return Policy(blocked.__contains__, boost if boosts else None, rules.max_per_category, pins)
 
 
 def _sources(
