@@ -17,31 +17,45 @@ from recsys.ranking import Pick
 PERSONAL = frozenset({"personal", "fresh", "value"})
 
 
-def _lookups(session: Session) -> tuple[dict[int, tuple[int, str]], dict[str, tuple[int, str]]]:
-    """Once per session: for each similar item of an anchor, its first anchor; for each
-    category, its first anchor (anchors are ordered most recent / strongest first)."""
-    found = session.explained.get("anchors")
-    if found is not None:
-        return found  # type: ignore[no-any-return]
+def prepare(session: Session, indices: list[int]) -> None:
+    """Find, for a whole list at once, each item's first anchor listing it among its similar
+    items (one numpy comparison of the anchors' similar rows against every item), so the
+    per-item reasons are dictionary lookups."""
     shared = session.shared
-    assert shared is not None
-    by_similar: dict[int, tuple[int, str]] = {}
-    if shared.similar is not None and session.anchors:
+    cache: dict[int, tuple[int, str] | None] = session.explained.setdefault("similar", {})
+    todo = [i for i in indices if i not in cache]
+    if not todo:
+        return
+    if shared is None or shared.similar is None or not session.anchors:
+        cache.update(dict.fromkeys(todo))
+        return
+    pairs = session.explained.get("pairs")
+    if pairs is None:
         pairs = [pair for pair in session.anchors if pair[0] < len(shared.similar[0])]
-        if pairs:
-            rows = np.asarray(shared.similar[0])[[a for a, _ in pairs]]
-            neighbours, first = np.unique(rows.ravel(), return_index=True)
-            width = rows.shape[1] if rows.ndim == 2 else 1
-            by_similar = {
-                int(n): pairs[int(f) // width]
-                for n, f in zip(neighbours.tolist(), first.tolist(), strict=True)
-            }
-    by_category: dict[str, tuple[int, str]] = {}
-    for pair in session.anchors:
-        category = shared.items[pair[0]].get("category")
-        if category:
-            by_category.setdefault(category, pair)
-    session.explained["anchors"] = found = (by_similar, by_category)
+        session.explained["pairs"] = pairs
+        session.explained["rows"] = np.asarray(shared.similar[0])[[a for a, _ in pairs]]
+    if not pairs:
+        cache.update(dict.fromkeys(todo))
+        return
+    rows = session.explained["rows"]
+    targets = np.asarray(todo)
+    hit = (rows.reshape(len(pairs), -1)[:, :, None] == targets).any(axis=1)  # anchors × todo
+    first = hit.argmax(axis=0).tolist()
+    found = hit.any(axis=0).tolist()
+    for index, row, ok in zip(todo, first, found, strict=True):
+        cache[index] = pairs[row] if ok else None
+
+
+def _by_category(session: Session) -> dict[str, tuple[int, str]]:
+    found: dict[str, tuple[int, str]] | None = session.explained.get("categories")
+    if found is None:
+        assert session.shared is not None
+        found = {}
+        for pair in session.anchors:
+            category = session.shared.items[pair[0]].get("category")
+            if category:
+                found.setdefault(category, pair)
+        session.explained["categories"] = found
     return found
 
 
@@ -52,11 +66,11 @@ def _anchor(session: Session, index: int, item: dict[str, Any]) -> str | None:
     assert shared is not None
     if not session.anchors:
         return None
-    by_similar, by_category = _lookups(session)
-    found = by_similar.get(index)
+    prepare(session, [index])  # a no-op when the list was prepared
+    found = session.explained["similar"][index]
     if found is None:
         category = item.get("category")
-        found = by_category.get(category) if category else None
+        found = _by_category(session).get(category) if category else None
     if found is None or found[0] == index:
         return None
     return f"because you {found[1]} {shared.items[found[0]].get('title')}"

@@ -16,7 +16,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from api.services.catalogue import KindArrays
-from api.services.reasons import reason_for
+from api.services.reasons import prepare, reason_for
 from api.services.session import Session
 from recsys.ranking import Eligibility, Pick, Policy, Source, is_eligible, select
 from recsys.rules import Rules
@@ -78,6 +78,8 @@ def fill(
     eligible = session.cat.eligible(session.now, rule)
     slot.picks = select(shared.items, sources, rule, k, policy, eligible=eligible)
     session.taken.update(p.index for p in slot.picks)
+    if session.anchors:
+        prepare(session, [p.index for p in slot.picks])
     slot.items = [render(session, p) for p in slot.picks]
     slot.strategy = _strategy(slot.picks, session.degraded)
     for index, points in slot.nudges:
