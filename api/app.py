@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import auth, middleware, problems, services
-from api.fastpath import FastRecommendations
+from api.fastpath import FastRecommendations, TouchpointApp
 from api.responses import OrjsonResponse
 from api.routes import (
     events,
@@ -45,7 +45,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             hot.close(state)
             await state.stop()
 
-    app = FastAPI(
+    app = TouchpointApp(
         title="Touchpoint",
         version="0.1.0",
         description="Personalised products, offers, content and rewards for every touchpoint.",
@@ -54,7 +54,9 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     problems.install(app)
-    app.add_middleware(FastRecommendations)  # innermost: metrics, size limit, CORS wrap it
+    if settings.cors_origins:  # then the fast path runs innermost, for CORS to wrap it
+        app.fast_ahead = False
+        app.add_middleware(FastRecommendations)
     services.install(app)  # metrics middleware + rules watcher
     middleware.install(app, settings)
     auth.install(app, settings)

@@ -84,3 +84,36 @@ def test_other_methods_and_paths_pass_through(clients):
 def test_parse_reads_the_last_repeated_parameter_and_splits_exclude():
     channel, request = parse("c1", b"k=3&k=4&channel=app&exclude=a,,b")
     assert channel == "app" and request.k == 4 and request.exclude == frozenset({"a", "b"})
+
+
+def test_with_cors_configured_the_fast_path_answers_inside_cors(redis_client, store_config):
+    publish(redis_client, store_config, bundle(catalogue()))
+    settings = ApiSettings(
+        data_dir=store_config.data_dir, redis_url=store_config.redis_url,
+        cors_origins=["https://shop.example"],
+    )  # fmt: skip
+    app = create_app(settings)
+    assert app.fast_ahead is False
+    with TestClient(app) as client:
+        response = client.get(
+            "/v1/customers/c1/recommendations", headers={"Origin": "https://shop.example"}
+        )
+        bad = client.get("/v1/customers/c1/recommendations?k=0")
+    assert response.headers["access-control-allow-origin"] == "https://shop.example"
+    assert response.json()["items"] and bad.json()["errors"][0]["pointer"] == "query/k"
+
+
+def test_an_unexpected_error_is_a_counted_500_problem(clients, monkeypatch):
+    fast, _ = clients
+
+    async def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("api.fastpath.answer", broken)
+    response = fast.get("/v1/customers/c1/recommendations")
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/problem+json"
+    metrics = fast.get("/metrics").text
+    assert 'touchpoint_errors_total{route="/v1/customers/{customer_id}/recommendations"} 1.0' in (
+        metrics
+    )
