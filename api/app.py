@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -28,6 +29,7 @@ from api.settings import ApiSettings
 from api.state import ServingState
 
 log = logging.getLogger("touchpoint.api")
+GC_THRESHOLD = 50_000  # gen-0 allocations between collections on the serving process
 
 
 def create_app(settings: ApiSettings | None = None) -> FastAPI:
@@ -39,9 +41,15 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         app.state.serving = state
         await state.start()
         await auth.on_startup(app)
+        # Fewer cyclic-GC passes: a request allocates thousands of short-lived acyclic objects,
+        # and the default gen-0 threshold (700) ran collections every request or two; measured
+        # under bench/api_load.py, p99 62 ms -> 27 ms. Restored at shutdown.
+        thresholds = gc.get_threshold()
+        gc.set_threshold(GC_THRESHOLD, *thresholds[1:])
         try:
             yield
         finally:
+            gc.set_threshold(*thresholds)
             hot.close(state)
             await state.stop()
 

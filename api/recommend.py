@@ -39,6 +39,32 @@ class SlotRequest:
     context_item: str | None = None
 
 
+_WINDOWS: dict[int, tuple[Any, frozenset[int]]] = {}  # id -> (rules or book, its windows)
+
+
+def _windows(rules: Rules) -> frozenset[int]:
+    """`rules.windows`, computed once per resolved rules object (they are cached and frozen)."""
+    found = _WINDOWS.get(id(rules))
+    if found is None or found[0] is not rules:
+        found = _remember(rules, rules.windows)
+    return found[1]
+
+
+def _all_windows(book: RuleBook) -> frozenset[int]:
+    """`all_windows(book)`, once per rule book (a reload makes a new book)."""
+    found = _WINDOWS.get(id(book))
+    if found is None or found[0] is not book:
+        found = _remember(book, all_windows(book))
+    return found[1]
+
+
+def _remember(owner: Any, windows: frozenset[int]) -> tuple[Any, frozenset[int]]:
+    if len(_WINDOWS) > 256:
+        _WINDOWS.clear()
+    _WINDOWS[id(owner)] = found = (owner, windows)
+    return found
+
+
 def new_recommendation_id() -> str:
     return "r_" + secrets.token_hex(8)
 
@@ -61,7 +87,7 @@ async def answer(
                         profiles=book.profiles)  # fmt: skip
     pre = plan.rules_profile
     rules = _resolve(book, channel, requests, placement_from_name, pre)
-    windows = frozenset().union(*(r.windows for r in rules))
+    windows = frozenset().union(*(_windows(r) for r in rules))
     budgets = any(r.kind == "offer" for r in requests)
     session = await open_session(state, customer_id, windows=windows, budgets=budgets)
     if defs:
@@ -94,7 +120,7 @@ async def answer(
         state, head, customer_id=customer_id, channel=channel, segments=sorted(session.segments),
         served=any(body["items"] for body in out), found=plan.assignments,
     )  # fmt: skip
-    task = _after(state, session, channel, out, all_windows(book), rec_id)
+    task = _after(state, session, channel, out, _all_windows(book), rec_id)
     return head, out, chain(task, exposure)
 
 

@@ -82,7 +82,7 @@ class Policy:
     pins: Sequence[tuple[int, int]] = ()  # (item index, 1-based position)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ is several times slower
 class Pick:
     index: int
     score: float
