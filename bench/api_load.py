@@ -10,6 +10,15 @@ Data: `--data DIR` serves what `touchpoint generate` + `touchpoint run` publishe
 customers, 20k items, 64 factors) is published into a private redis-server.
 
     .venv/bin/python bench/api_load.py --data /tmp/tpbench/data --duration 20
+
+Measured on the 2-core development machine (shared with other jobs; 100k customers / 20k
+items from `touchpoint run`; three runs of the command above, 23:03-23:07 UTC 2026-11-23):
+bare 8272 / 8147 / 8109 req/s; GET recommendations 1829 / 1779 / 1775 (ratio 0.22, p99
+36 / 43 / 34 ms); personalize 1015 / 999 / 996 (0.55-0.56 of recommendations). Before the
+hot-path work: bare 7477, recommendations 525 (0.07, p99 519 ms), personalize 623. The
+50% target is not met: a recommendation costs ~0.5 ms of CPU (auth, one Redis script call,
+ranking and reasons over numpy masks, rendering, the post-answer writes) against ~0.12 ms
+for the bare endpoint; `--profile` shows no single part above ~15% any more.
 """
 
 from __future__ import annotations
