@@ -4,7 +4,9 @@ One persistent asyncio connection per process; every concurrent request writes i
 to it at once and awaits its replies in order (Redis answers one connection in order), parsed
 by the installed `hiredis.Reader`. It reconnects on the next call after a failure, and a
 watchdog closes it when the oldest reply is overdue (so requests fail fast to the degraded
-answer). Errors are `redis.exceptions` classes, so callers handle one family.
+answer). Errors are `redis.exceptions` classes, so callers handle one family. URLs:
+`unix://path`, `redis://[user:password@]host:port/db`, `rediss://…` (TLS with the system's
+default verification; not exercised by the test suite, which has no TLS server).
 
 Why not redis-py here: measured with py-spy under `bench/api_load.py` (100k customers, wrk
 -c16), redis-py's asyncio client spent ~25-30% of the API's CPU on the request path — pool
@@ -16,6 +18,7 @@ Everything else (publishing, events intake, admin) keeps using redis-py.
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -146,9 +149,13 @@ class RespConnection:
         try:
             if parsed.scheme == "unix":
                 opening = loop.create_unix_connection(factory, unquote(parsed.path))
-            else:
+            elif parsed.scheme in ("redis", "rediss"):
                 port = parsed.port or 6379
-                opening = loop.create_connection(factory, parsed.hostname or "localhost", port)
+                tls = ssl.create_default_context() if parsed.scheme == "rediss" else None
+                host = parsed.hostname or "localhost"
+                opening = loop.create_connection(factory, host, port, ssl=tls)
+            else:
+                raise RedisConnectionError(f"unsupported Redis URL scheme in {self.url!r}")
             _, protocol = await asyncio.wait_for(opening, self.timeout)
         except (OSError, TimeoutError) as exc:
             raise RedisConnectionError(f"cannot connect to Redis at {self.url}: {exc}") from exc

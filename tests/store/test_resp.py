@@ -123,3 +123,34 @@ def test_one_script_reads_everything_and_survives_a_script_flush(redis_client, r
     assert ctx.windows[7].item("p1") == 1 and ctx.windows[7].channel_kind("web", "product") == 1
     assert ctx.redeemed == {"o1": 2} and ctx.feedback["nps"]["score"] == 4
     assert not unknown.known and unknown.recent == [] and unknown.windows[30].items == {}
+
+
+def test_a_tcp_url_with_a_database_selects_it(redis_client):
+    """`redis://host:port/db`: the suite's server listens on a socket; open a TCP port too."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    redis_client.config_set("port", port)
+    try:
+
+        async def main():
+            conn = RespConnection(f"redis://127.0.0.1:{port}/3")
+            await conn.execute("SET", "where", "db3")
+            conn.close()
+
+        run(main())
+        assert redis_client.get("where") is None  # not db 0
+        assert redis_client.execute_command("SELECT", 3) and redis_client.get("where") == b"db3"
+    finally:
+        redis_client.execute_command("SELECT", 0)
+        redis_client.config_set("port", 0)
+
+
+def test_unsupported_scheme_is_a_clear_connection_error():
+    async def main():
+        await RespConnection("memcached://localhost").execute("PING")
+
+    with pytest.raises(RedisConnectionError, match="unsupported Redis URL scheme"):
+        run(main())
