@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from api.services.session import Session
 from recsys.ranking import Pick
 
@@ -18,32 +16,23 @@ PERSONAL = frozenset({"personal", "fresh", "value"})
 
 
 def prepare(session: Session, indices: list[int]) -> None:
-    """Find, for a whole list at once, each item's first anchor listing it among its similar
-    items (one numpy comparison of the anchors' similar rows against every item), so the
-    per-item reasons are dictionary lookups."""
-    shared = session.shared
+    """Find each item's first anchor listing it among its similar items (set membership over
+    the version's cached similar-item sets), so the per-item reasons are dictionary lookups."""
+    shared, cat = session.shared, session.cat
     cache: dict[int, tuple[int, str] | None] = session.explained.setdefault("similar", {})
     todo = [i for i in indices if i not in cache]
     if not todo:
         return
-    if shared is None or shared.similar is None or not session.anchors:
+    if shared is None or cat is None or shared.similar is None or not session.anchors:
         cache.update(dict.fromkeys(todo))
         return
-    pairs = session.explained.get("pairs")
-    if pairs is None:
-        pairs = [pair for pair in session.anchors if pair[0] < len(shared.similar[0])]
-        session.explained["pairs"] = pairs
-        session.explained["rows"] = np.asarray(shared.similar[0])[[a for a, _ in pairs]]
-    if not pairs:
-        cache.update(dict.fromkeys(todo))
-        return
-    rows = session.explained["rows"]
-    targets = np.asarray(todo)
-    hit = (rows.reshape(len(pairs), -1)[:, :, None] == targets).any(axis=1)  # anchors × todo
-    first = hit.argmax(axis=0).tolist()
-    found = hit.any(axis=0).tolist()
-    for index, row, ok in zip(todo, first, found, strict=True):
-        cache[index] = pairs[row] if ok else None
+    similar = shared.similar[0]
+    pairs = [pair for pair in session.anchors if pair[0] < len(similar)]
+    sets = [cat.similar_set(similar, anchor) for anchor, _ in pairs]
+    for index in todo:
+        cache[index] = next(
+            (pair for pair, nb in zip(pairs, sets, strict=True) if index in nb), None
+        )
 
 
 def _by_category(session: Session) -> dict[str, tuple[int, str]]:

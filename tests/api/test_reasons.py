@@ -1,0 +1,50 @@
+"""Reasons: the anchor lookup agrees with a direct scan of the anchors' similar items."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from api.services.catalogue import _build
+from api.services.reasons import _anchor, prepare
+from api.services.session import Session
+from store.profile import CustomerContext
+from store.serving import SharedServing
+from tests.api.personal_factories import item
+
+N, WIDTH = 60, 6
+
+
+def reference(shared: SharedServing, anchors: list[tuple[int, str]], index: int) -> str | None:
+    """The rule, spelled out: the first anchor whose similar row lists the item, else the
+    first anchor of the item's category; never the item itself."""
+    found = None
+    for pair in anchors:
+        if pair[0] < len(shared.similar[0]) and index in shared.similar[0][pair[0]].tolist():
+            found = pair
+            break
+    if found is None:
+        category = shared.items[index].get("category")
+        found = next(
+            (p for p in anchors if category and shared.items[p[0]].get("category") == category),
+            None,
+        )
+    if found is None or found[0] == index:
+        return None
+    return f"because you {found[1]} {shared.items[found[0]]['title']}"
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_anchor_matches_a_direct_scan(seed):
+    rng = np.random.default_rng(seed)
+    items = [item(f"p{i}", category=f"C{i % 7}" if i % 11 else None) for i in range(N)]
+    similar_idx = rng.integers(-1, N, size=(N - 5, WIDTH)).astype(np.int32)  # last 5: no row
+    shared = SharedServing("v", items, {}, {}, similar=(similar_idx, np.ones_like(similar_idx)))
+    picks = rng.choice(N, 12, replace=False).tolist()
+    anchors = [(int(a), rng.choice(["bought", "viewed", "liked"]))
+               for a in rng.choice(N, 8, replace=False)]  # fmt: skip
+    session = Session(shared, _build(shared), CustomerContext("c"), False, 0.0, "")
+    session.anchors = anchors
+    prepare(session, picks[:6])  # half prepared as a list, half found one by one
+    for index in picks:
+        assert _anchor(session, index, items[index]) == reference(shared, anchors, index)
