@@ -29,9 +29,10 @@ types: install
 	$(BIN)/mypy
 
 unit: install
-	$(BIN)/pytest
+	$(BIN)/pytest --junitxml=.pytest-report.xml
+	$(BIN)/python tests/junit_summary.py .pytest-report.xml
 
 test: lint types unit
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .pytest-report.xml
