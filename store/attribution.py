@@ -20,7 +20,9 @@ import redis
 from store.keys import Keys
 
 CONVERSIONS = frozenset({"click", "add_to_cart", "purchase", "redeem"})
-DEFAULT_TTL = 30 * 24 * 3600
+# What a recommendation served is kept a week: every answer writes one (~200 bytes), and a
+# conversion later than that is no longer credited to the recommendation by its id.
+DEFAULT_TTL = 7 * 24 * 3600
 
 # KEYS[1] = served hash, KEYS[2] = conversions hash;
 # ARGV = customer_id, item_id, type, value, ttl. Returns 1 when the item had been served.
