@@ -92,11 +92,11 @@ def test_event_weights_agree_for_categorical_and_plain_string_types() -> None:
 
     events = make_events(
         [
-            ("c1", "i1", "view"),
-            ("c1", "i2", "purchase"),
+            ("c1", "i1", "view", "2024-01-01", 0.0),
+            ("c1", "i2", "purchase", "2024-01-01", 0.0),
             ("c2", "i1", "rate", "2024-01-02", 4.0),
-            ("c2", "i3", "dismiss"),
-            ("c3", "i3", "impression"),
+            ("c2", "i3", "dismiss", "2024-01-02", 0.0),
+            ("c3", "i3", "impression", "2024-01-03", 0.0),
         ]
     )
     config = WeightConfig(dismiss_weight=-2.0)
