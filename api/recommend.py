@@ -25,6 +25,7 @@ from api.state import ServingState
 from recsys.rules import RuleBook, Rules, all_windows
 from store.attribution import record_served
 from store.counters import record_impressions
+from store.serving import SharedServing
 
 log = logging.getLogger("touchpoint.api")
 
@@ -89,12 +90,17 @@ async def answer(
     rules = _resolve(book, channel, requests, placement_from_name, pre)
     windows = frozenset().union(*(_windows(r) for r in rules))
     budgets = any(r.kind == "offer" for r in requests)
-    session = await open_session(state, customer_id, windows=windows, budgets=budgets)
+    version = plan.serving_version  # a variant serving an earlier version: its data, one read
+    session = await open_session(state, customer_id, windows=windows, budgets=budgets,
+                                 shared=state.others.get(version) if version else None)  # fmt: skip
     if defs:
         plan = serving_plan(state, defs, customer_id=customer_id, channel=channel,
                             segments=sorted(session.segments), profiles=book.profiles)  # fmt: skip
         if plan.rules_profile != pre:
             rules = _resolve(book, channel, requests, placement_from_name, plan.rules_profile)
+        if plan.serving_version != version:  # segment targeting decided otherwise: re-read
+            session = await open_session(state, customer_id, windows=windows, budgets=budgets,
+                                         shared=_other(state, plan.serving_version))  # fmt: skip
     out = []
     for request, rule in zip(requests, rules, strict=True):
         context = None
@@ -122,6 +128,11 @@ async def answer(
     )  # fmt: skip
     task = _after(state, session, channel, out, _all_windows(book), rec_id)
     return head, out, chain(task, exposure)
+
+
+def _other(state: ServingState, version: str | None) -> SharedServing | None:
+    """The shared data of another serving version the state holds (None: the live one)."""
+    return None if version is None else state.others.get(version)
 
 
 def _resolve(

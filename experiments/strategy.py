@@ -7,17 +7,20 @@ A variant's `Strategy` (see `model.py`) is applied to the answer:
 - `rules_profile: NAME`: the rules profile `profiles/NAME.yaml` of the rules directory is
   merged over the usual `default` → `<channel>` → `<channel>.<placement>` rules;
 - `model: <the live model>` (its family name, model version or serving version), `live` or
-  no model: the live model, as without an experiment.
-Publishing serves one model version at a time, so any other model cannot be served: the API
-rejects such a definition (`unservable`); if one is stored anyway (the YAML CLI, or a publish
-switched the live model since), the variant serves its `fallback` (`popular` → popular
-lists, anything else → the live model) and the answer carries a note the API logs once.
+  no model: the live model, as without an experiment;
+- `model: <an earlier serving version>` (its serving version or registry model version, while
+  publishing still keeps it: `LiveModel.others`): that version's candidates and shared data
+  (`Plan.serving_version`; the API holds a few such versions in memory next to the live one).
+Any other model cannot be served: the API rejects such a definition (`unservable`); if one is
+stored anyway (the YAML CLI, or the version was retired since), the variant serves its
+`fallback` (`popular` → popular lists, anything else → the live model) and the answer
+carries a note the API logs once.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from experiments.assignment import Assignment, assign_all
@@ -29,11 +32,14 @@ LIVE = "live"
 
 @dataclass(frozen=True)
 class LiveModel:
-    """What the API serves now: the serving version and the model's family name and version."""
+    """What the API serves now: the serving version and the model's family name and version;
+    `others` maps the names of other servable versions (serving version, registry model
+    version) to their serving version."""
 
     serving_version: str | None = None
     name: str | None = None
     version: str | None = None
+    others: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def names(self) -> frozenset[str]:
@@ -47,6 +53,7 @@ class Plan:
     assignments: tuple[Assignment, ...] = ()
     popular_only: bool = False
     rules_profile: str | None = None
+    serving_version: str | None = None  # another serving version to serve (None: the live one)
     notes: tuple[str, ...] = ()  # strategies that could not be served as defined
 
 
@@ -55,11 +62,22 @@ def unservable(strategy: Strategy, live: LiveModel) -> str | None:
     model = strategy.model
     if model is None or model == LIVE or model in POPULARITY or model in live.names:
         return None
+    if model in live.others:
+        return None
     serving = ", ".join(sorted(live.names)) or "nothing published yet"
+    kept = ", ".join(sorted(live.others)) or "none"
     return (
-        f"model {model!r} is not the live model ({serving}); serving more than one model "
-        f"version at once is not supported: use `live`, `popularity` or the live model"
+        f"model {model!r} is not the live model ({serving}) nor a version publishing still "
+        f"keeps ({kept}): use `live`, `popularity`, the live model or a kept version"
     )
+
+
+def other_version(strategy: Strategy, live: LiveModel) -> str | None:
+    """The serving version `strategy` names when it is a kept version other than the live one."""
+    model = strategy.model
+    if model is None or model in live.names:
+        return None
+    return live.others.get(model)
 
 
 def candidates(
@@ -86,11 +104,12 @@ def plan_for(
 ) -> Plan:
     """Combine the strategies of the customer's variants (at most one per layer).
 
-    Popularity wins if any variant asks for it; two different rules profiles cannot both
-    apply, so the experiment first by key wins and the other is noted. A profile missing
-    from `profiles` (None = not checked) is noted and ignored.
+    Popularity wins if any variant asks for it (then the live version's popular lists
+    serve); two different rules profiles or model versions cannot both apply, so the
+    experiment first by key wins and the other is noted. A profile missing from `profiles`
+    (None = not checked) is noted and ignored.
     """
-    popular, profile, notes = False, None, []
+    popular, profile, version, notes = False, None, None, []
     for found in sorted(assignments, key=lambda a: a.experiment):
         if found.variant is None or found.experiment not in experiments:
             continue
@@ -102,6 +121,11 @@ def plan_for(
             popular = popular or strategy.fallback in POPULARITY
         else:
             popular = popular or strategy.model in POPULARITY
+            other = other_version(strategy, live)
+            if other is not None and version is None:
+                version = other
+            elif other is not None and other != version:
+                notes.append(f"{label}: model {strategy.model!r} ignored, {version!r} applies")
         wanted = strategy.rules_profile
         if wanted is None:
             continue
@@ -111,4 +135,17 @@ def plan_for(
             profile = wanted
         elif wanted != profile:
             notes.append(f"{label}: rules profile {wanted!r} ignored, {profile!r} applies")
-    return Plan(tuple(assignments), popular, profile, tuple(notes))
+    version = None if popular else version
+    return Plan(tuple(assignments), popular, profile, version, tuple(notes))
+
+
+def named_models(experiments: Iterable[Experiment]) -> frozenset[str]:
+    """Every model the running experiments' variants name (besides `live` and popularity):
+    the versions the API may have to hold in memory next to the live one."""
+    return frozenset(
+        v.strategy.model
+        for e in experiments
+        if e.status == "running"
+        for v in e.variants
+        if v.strategy.model and v.strategy.model != LIVE and v.strategy.model not in POPULARITY
+    )

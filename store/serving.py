@@ -104,6 +104,16 @@ class ServingReader:
         raw = await self.client.get(self.keys.live(ARTIFACT))
         return raw.decode() if isinstance(raw, bytes) else raw
 
+    async def history(self) -> list[dict[str, Any]]:
+        """Metadata of the serving versions publishing still keeps, newest first (the async
+        twin of `store.versions.Versions.history`; off the request path)."""
+        names = await self.client.lrange(self.keys.versions(ARTIFACT), 0, -1)
+        if not names:
+            return []
+        texts = [n.decode() if isinstance(n, bytes) else n for n in names]
+        metas = await self.client.mget([self.keys.meta(ARTIFACT, v) for v in texts])
+        return [orjson.loads(m) for m in metas if m]
+
     async def load_shared(self, version: str) -> SharedServing:
         def key(name: str) -> str:
             return self.keys.data(ARTIFACT, version, name)

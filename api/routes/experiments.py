@@ -4,12 +4,14 @@
 - `GET /v1/experiments/{key}/assignment/{customer_id}`: the variant, computed in-process
 - `GET /v1/experiments/{key}/results` (`format=csv` for CSV): the statistics
 - `serving_plan(...)`: the serving path's variants and what their strategies change
-  (popular lists only, a rules profile), decided in-process before ranking
+  (popular lists only, a rules profile, an earlier serving version), decided in-process
+  before ranking
 - `tag_experiments(...)`: the serving path adds `experiments: [{key, variant}]` to its
   response and gets a background task recording the exposure when something was served
 - `record_conversions(...)`: the event intake attributes new conversions to experiments
 Definitions are cached per process (per `ServingState`) and re-read only when their stored
-revision changes, checked at most every `refresh_seconds`.
+revision changes, checked at most every `refresh_seconds`; then the serving state loads the
+earlier serving versions the running variants name (`ServingState.want`).
 """
 
 from __future__ import annotations
@@ -36,7 +38,14 @@ from experiments.errors import InvalidExperiment
 from experiments.export import to_csv
 from experiments.model import Experiment, merge_definitions, parse_experiment
 from experiments.results import analyse_experiment
-from experiments.strategy import LiveModel, Plan, candidates, plan_for, unservable
+from experiments.strategy import (
+    LiveModel,
+    Plan,
+    candidates,
+    named_models,
+    plan_for,
+    unservable,
+)
 from store.experiments import AsyncExperimentStore, ConversionEvent, Served
 
 log = logging.getLogger("touchpoint.api")
@@ -77,6 +86,7 @@ class ExperimentsRuntime:
         if revision != self.revision:
             self.definitions = await store.definitions()
             self.revision = revision
+            await self.state.want(named_models(self.definitions.values()))
         return self.definitions
 
 
@@ -139,7 +149,7 @@ async def put_experiment(request: Request, runtime: RuntimeDep, key: Key) -> Res
         raise Invalid(f"the body's key {data['key']!r} differs from the path's {key!r}")
     try:
         incoming = parse_experiment(data, source="body")
-        _check_servable(request, incoming)
+        await _check_servable(request, incoming)
         existing = await _definitions(runtime, force=True)
         (merged,) = merge_definitions(existing, [incoming], source="body")
     except InvalidExperiment as exc:
@@ -153,11 +163,20 @@ async def put_experiment(request: Request, runtime: RuntimeDep, key: Key) -> Res
     return OrjsonResponse(merged.model_dump(mode="json"))
 
 
-def _check_servable(request: Request, exp: Experiment) -> None:
-    """A running experiment's variants name servable models and existing rules profiles."""
+async def _check_servable(request: Request, exp: Experiment) -> None:
+    """A running experiment's variants name servable models (the live one or a version
+    publishing still keeps, read fresh) and existing rules profiles."""
     if exp.status != "running":  # a draft may name a model that is published before it starts
         return
-    live = live_model(runtime_for(request.app.state.serving).state)
+    state: ServingState = request.app.state.serving
+    others: dict[str, str] = {}
+    if named_models([exp]) and state.reader is not None:
+        try:
+            others = await state.kept_names()
+        except (RedisError, OSError) as exc:
+            state.mark_unavailable(exc)
+            raise Unavailable("the published versions could not be read; retry") from None
+    live = live_model(state, others)
     watcher = getattr(request.app.state, "rules", None)
     profiles = watcher.current().profiles if watcher is not None else None
     for i, variant in enumerate(exp.variants):
@@ -211,12 +230,14 @@ async def get_results(
     return OrjsonResponse({"experiment": key, "status": exp.status, **results.as_dict()})
 
 
-def live_model(state: ServingState) -> LiveModel:
+def live_model(state: ServingState, others: dict[str, str] | None = None) -> LiveModel:
+    """The live model; `others` (default: the versions the state holds) the other servable."""
     shared = state.shared
+    others = state.other_names if others is None else others
     if shared is None:
-        return LiveModel()
+        return LiveModel(others=others)
     name, version = shared.model.get("name"), shared.model.get("version")
-    return LiveModel(shared.version, name and str(name), version and str(version))
+    return LiveModel(shared.version, name and str(name), version and str(version), others)
 
 
 async def serving_definitions(state: ServingState) -> dict[str, Experiment]:

@@ -15,12 +15,14 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from api.state import MAX_OTHERS
 from contracts.schema import CHANNELS
 from recsys.ranking import TIER_RANK, Eligibility
 from store.serving import SharedServing
 
 NEW_DAYS = 30
 MASKS_KEPT = 512
+KEPT = 2 + MAX_OTHERS  # catalogues held: live, previous, and the A/B variants' versions
 
 
 @dataclass(frozen=True)
@@ -114,11 +116,12 @@ _CACHE: dict[str, Catalogue] = {}
 
 
 def catalogue(shared: SharedServing) -> Catalogue:
-    """The derived arrays of `shared`'s version (cached; the two newest versions are kept)."""
+    """The derived arrays of `shared`'s version (cached; the newest versions are kept: the
+    live one, the previous one during a switch, and those A/B variants serve beside them)."""
     found = _CACHE.get(shared.version)
     if found is None:
         found = _build(shared)
-        if len(_CACHE) >= 2:
+        if len(_CACHE) >= KEPT:
             _CACHE.pop(next(iter(_CACHE)))
         _CACHE[shared.version] = found
         # The item table is ~20k dicts that live as long as the version: keep the cyclic GC

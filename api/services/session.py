@@ -54,9 +54,16 @@ class Session:
 
 
 async def open_session(
-    state: ServingState, customer_id: str, *, windows: frozenset[int], budgets: bool
+    state: ServingState,
+    customer_id: str,
+    *,
+    windows: frozenset[int],
+    budgets: bool,
+    shared: SharedServing | None = None,
 ) -> Session:
-    shared = state.shared
+    """`shared`: another serving version's data (an A/B variant's), else the live version."""
+    if shared is None:
+        shared = state.shared
     now = time.time()
     ctx = CustomerContext(customer_id)
     degraded = not state.redis_ok
