@@ -138,6 +138,17 @@ def one_or_many(data: Any, single: type[M], batch: type[B], field: str) -> list[
         raise RequestValidationError(errors) from None
 
 
+def accepted(ids: list[str], fresh: list[bool]) -> Response:
+    """202 with how many records were new and which ids were already known (retries)."""
+    duplicates = [i for i, new in zip(ids, fresh, strict=True) if not new]
+    body = {
+        "accepted": len(ids) - len(duplicates),
+        "duplicates": len(duplicates),
+        "duplicate_ids": duplicates,
+    }
+    return OrjsonResponse(body, status_code=202)
+
+
 def body_schema(single: type[BaseModel], batch: type[BaseModel]) -> dict[str, Any]:
     """The request body for the OpenAPI document (the route reads the body itself)."""
     schema = {"anyOf": [_inline(single.model_json_schema()), _inline(batch.model_json_schema())]}
@@ -203,10 +214,4 @@ async def post_events(request: Request, state: StateDep) -> Response:
     """Record one event or a batch (`{"events": [...]}`, at most 1,000); retries are safe."""
     events = one_or_many(parse_body(await request.body()), EventIn, EventBatch, "events")
     fresh = await record_events(state, events)
-    duplicates = [e.event_id for e, new in zip(events, fresh, strict=True) if not new]
-    body = {
-        "accepted": len(events) - len(duplicates),
-        "duplicates": len(duplicates),
-        "duplicate_ids": duplicates,
-    }
-    return OrjsonResponse(body, status_code=202)
+    return accepted([e.event_id for e in events], fresh)

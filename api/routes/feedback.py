@@ -24,11 +24,11 @@ from starlette.responses import Response
 
 from api.deps import StateDep
 from api.problems import Unavailable
-from api.responses import OrjsonResponse
 from api.routes.events import (
     MAX_BATCH,
     Channel,
     Id,
+    accepted,
     body_schema,
     iso,
     one_or_many,
@@ -119,10 +119,4 @@ async def post_feedback(request: Request, state: StateDep) -> Response:
         parse_body(await request.body()), FeedbackIn, FeedbackBatch, "responses"
     )
     fresh = await record_feedback(state, responses)
-    duplicates = [r.response_id for r, new in zip(responses, fresh, strict=True) if not new]
-    body = {
-        "accepted": len(responses) - len(duplicates),
-        "duplicates": len(duplicates),
-        "duplicate_ids": duplicates,
-    }
-    return OrjsonResponse(body, status_code=202)
+    return accepted([r.response_id for r in responses], fresh)
