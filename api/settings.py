@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -26,6 +27,10 @@ class ApiSettings(StoreConfig):
     )
     max_body_bytes: int = Field(
         default=1_048_576, ge=1024, description="Larger request bodies get 413."
+    )
+    rules_dir: Path = Field(
+        default=Path("rules"),
+        description="Business-rule YAML files; changed files are reloaded without a restart.",
     )
     refresh_seconds: float = Field(
         default=2.0, gt=0, description="How often replicas poll for a new live version."

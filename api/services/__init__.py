@@ -11,6 +11,6 @@ from api.services.rules_watch import RulesWatcher
 def install(app: FastAPI) -> None:
     """Metrics middleware and the rules watcher (a bad rules file fails start-up, clearly)."""
     metrics.install(app)
-    watcher = RulesWatcher()
+    watcher = RulesWatcher(app.state.settings.rules_dir)
     watcher.install_sighup()
     app.state.rules = watcher

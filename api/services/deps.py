@@ -26,7 +26,7 @@ def rules_of(app: Any) -> RuleBook:
     """The rules in force for `app` (its watcher re-reads changed files)."""
     watcher: RulesWatcher | None = getattr(app.state, "rules", None)
     if watcher is None:  # an app built without `api.services.install`
-        watcher = app.state.rules = RulesWatcher()
+        watcher = app.state.rules = RulesWatcher(app.state.settings.rules_dir)
     return watcher.current()
 
 

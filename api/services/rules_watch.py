@@ -9,7 +9,6 @@ first load, at start-up, fails hard.
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import time
 from pathlib import Path
@@ -22,8 +21,8 @@ CHECK_EVERY = 1.0
 
 
 class RulesWatcher:
-    def __init__(self, directory: Path | None = None) -> None:
-        self.directory = directory or Path(os.environ.get("TOUCHPOINT_RULES_DIR", "rules"))
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
         self._print = fingerprint(self.directory)
         self.book = load_rulebook(self.directory)  # a bad file at start-up is fatal
         self.last_error: str | None = None
