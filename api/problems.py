@@ -51,10 +51,6 @@ class Forbidden(Problem):
     status, title = 403, "Forbidden"
 
 
-class Conflict(Problem):
-    status, title = 409, "Conflict"
-
-
 class Unavailable(Problem):
     status, title = 503, "Service Unavailable"
 

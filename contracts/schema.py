@@ -45,7 +45,6 @@ class Table:
     name: str
     key: str | None
     columns: tuple[Column, ...]
-    unique_key: bool = True
     description: str = ""
     required_columns: tuple[str, ...] = field(init=False)
 

@@ -32,10 +32,6 @@ class RedisEndpoint:
             self._embedded = None
             self.url = None
 
-    @property
-    def embedded(self) -> bool:
-        return self.config.redis_url is None
-
 
 def sync_client(url: str, *, timeout: float = 30.0) -> redis.Redis:
     return redis.Redis.from_url(url, socket_timeout=timeout, health_check_interval=30)

@@ -49,11 +49,6 @@ def record_latest(
     )
 
 
-def queue_read(pipe: Any, keys: Keys, customer_id: str) -> None:
-    """Queue the read of a customer's latest answers (decode the reply with `decode`)."""
-    pipe.hgetall(feedback_key(keys, customer_id))
-
-
 def decode(raw: dict[bytes, bytes] | None) -> dict[str, dict[str, Any]]:
     """HGETALL reply → `{survey: {score, timestamp, response_id, ...}}`."""
     out: dict[str, dict[str, Any]] = {}

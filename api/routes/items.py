@@ -9,11 +9,11 @@ import numpy as np
 from fastapi import APIRouter, Path, Query
 from starlette.responses import Response
 
+from api.deps import StateDep
 from api.problems import NotFound, Unavailable
 from api.recommend import new_recommendation_id
 from api.responses import OrjsonResponse
 from api.routes.recommendations import Channel
-from api.services.deps import StateDep
 from recsys.ranking import Eligibility, Pick, Source, select
 
 router = APIRouter(prefix="/v1/items", tags=["items"])

@@ -10,10 +10,10 @@ from fastapi import APIRouter
 from redis.exceptions import RedisError
 from starlette.responses import Response
 
+from api.deps import StateDep
 from api.problems import Unavailable
 from api.responses import OrjsonResponse
 from api.routes.recommendations import CustomerId
-from api.services.deps import StateDep
 from api.services.hot import connection
 from store.profile import read_context
 

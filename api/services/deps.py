@@ -1,8 +1,5 @@
-"""Injectables of the personalisation routes: serving state, rules in force, metrics.
-
-All `async def`: FastAPI runs a plain `def` dependency in its thread pool, a thread hop per
-dependency per request, which on the hot path cost more than the whole ranking.
-"""
+"""Injectables of the personalisation routes: serving state, rules in force and metrics,
+resolved as one dependency (async, like `api.deps`)."""
 
 from __future__ import annotations
 
@@ -15,11 +12,6 @@ from api.metrics import Metrics
 from api.services.rules_watch import RulesWatcher
 from api.state import ServingState
 from recsys.rules import RuleBook
-
-
-async def get_state(request: Request) -> ServingState:
-    state: ServingState = request.app.state.serving
-    return state
 
 
 def rules_of(app: Any) -> RuleBook:
@@ -51,7 +43,4 @@ async def get_serving(request: Request) -> Serving:
     return Serving(request.app.state.serving, await get_rules(request), await get_metrics(request))
 
 
-StateDep = Annotated[ServingState, Depends(get_state)]
 ServingDep = Annotated[Serving, Depends(get_serving)]
-RulesDep = Annotated[RuleBook, Depends(get_rules)]
-MetricsDep = Annotated[Metrics | None, Depends(get_metrics)]

@@ -21,9 +21,7 @@ from api.services.session import Session
 from recsys.ranking import Eligibility, Pick, Policy, Source, is_eligible, select
 from recsys.rules import Rules
 from recsys.rules_value import offers_by_value, rewards_by_affinity
-from store.serving import Ranked
 
-EMPTY: Ranked = (np.empty(0, np.uint32), np.empty(0, np.float32))
 DISPLAY = ("title", "category", "price")
 NUDGE_REACH = 0.5  # a nudge is at most this share of the balance (or 500 points) away
 
