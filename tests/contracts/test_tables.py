@@ -154,3 +154,9 @@ def test_ingested_partitions_are_appended_to_the_main_file(tmp_path):
     ).to_parquet(tmp_path / "events" / "part-1.parquet")
     events = load_table(tmp_path, "events")
     assert events["event_id"].tolist() == ["e1", "e2"]
+
+
+def test_an_empty_file_is_an_error_not_an_empty_table(tmp_path):
+    write(tmp_path, "events.csv", "")
+    err = error_of(tmp_path, "events")
+    assert err.file.endswith("events.csv") and "empty" in err.reason
