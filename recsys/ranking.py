@@ -8,7 +8,7 @@ so scores are comparable, then boosts, diversity and pins shape the final list.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,7 +76,7 @@ def is_eligible(item: dict[str, Any], rule: Eligibility) -> bool:
 class Policy:
     """List-level rules: what is blocked (caps, exclusions, budgets), boosts, diversity, pins."""
 
-    blocked: Callable[[int], bool] = lambda index: False
+    blocked: Collection[int] = frozenset()  # item indices caps, exclusions or budgets rule out
     boost: Callable[[dict[str, Any]], float] | None = None
     max_per_category: int | None = None
     pins: Sequence[tuple[int, int]] = ()  # (item index, 1-based position)
@@ -125,7 +125,7 @@ def select(
             seen.add(index)
             if eligible is None and not is_eligible(items[index], rule):
                 continue
-            if policy.blocked(index):
+            if index in policy.blocked:
                 continue
             if name in RAW:
                 value = score
@@ -202,7 +202,7 @@ def _pin(
     for index, position in sorted(policy.pins, key=lambda p: p[1]):
         if index in rule.exclude or index >= len(items):
             continue
-        if not is_eligible(items[index], rule) or policy.blocked(index):
+        if not is_eligible(items[index], rule) or index in policy.blocked:
             continue
         top = out[0].score if out else 1.0
         out = [p for p in out if p.index != index]

@@ -145,7 +145,7 @@ def _policy(session: Session, rules: Rules) -> Policy:
         return factor
 
     pins = [(index_of[p.item_id], p.position) for p in rules.pins if p.item_id in index_of]
-    return Policy(blocked.__contains__, boost if boosts else None, rules.max_per_category, pins)
+    return Policy(blocked, boost if boosts else None, rules.max_per_category, pins)
 
 
 def _sources(

@@ -40,7 +40,7 @@ def test_segment_list_outranks_generic_popular_lists():
 
 def test_blocked_items_are_skipped_and_the_list_still_fills():
     picks = select(items(), [src("personal", [0, 1, 2]), src("global", list(range(12)))],
-                   Eligibility(), 4, Policy(blocked=lambda i: i in {1, 3}))  # fmt: skip
+                   Eligibility(), 4, Policy(blocked={1, 3}))  # fmt: skip
     assert idx(picks) == [0, 2, 4, 5]
 
 
