@@ -14,10 +14,10 @@ from api.problems import NotFound, Unavailable
 from api.recommend import new_recommendation_id
 from api.responses import OrjsonResponse
 from api.routes.recommendations import Channel
+from api.services.catalogue import catalogue
 from recsys.ranking import Eligibility, Pick, Source, select
 
 router = APIRouter(prefix="/v1/items", tags=["items"])
-DISPLAY = ("title", "category", "price")
 
 
 @router.get("/{item_id}/similar")
@@ -58,10 +58,11 @@ async def similar(
         )
         picks += select(shared.items, pool, rule, k - len(picks))
     items = []
+    display = catalogue(shared).display
     for p in picks:
         other = shared.items[p.index]
-        out = {"item_id": other["item_id"], "kind": other.get("kind"), "score": round(p.score, 6)}
-        out.update({name: other.get(name) for name in DISPLAY})
+        out = display[p.index].copy()
+        out["score"] = round(p.score, 6)
         if p.source == "similar":
             out["reason"] = f"similar to {item.get('title')}"
         else:

@@ -54,15 +54,7 @@ class Catalogue:
     tier_needed: NDArray[np.int64] = field(default_factory=lambda: np.empty(0, np.int64))
     targeted: dict[frozenset[str], NDArray[np.int64]] = field(default_factory=dict)
     _masks: dict[tuple[Any, ...], NDArray[np.bool_]] = field(default_factory=dict)
-    neighbours: dict[int, frozenset[int]] = field(default_factory=dict)  # item -> its similar
-
-    def similar_set(self, similar: NDArray[np.integer], index: int) -> frozenset[int]:
-        """The similar items of `index` as a set, made on first use and kept with the version
-        (at most one small set per item), so reasons test membership without numpy calls."""
-        found = self.neighbours.get(index)
-        if found is None:
-            found = self.neighbours[index] = frozenset(similar[index].tolist())
-        return found
+    display: list[dict[str, Any]] = field(default_factory=list)  # per item: its answer fields
 
     def available(self, now: float, *, in_stock: bool, active_window: bool) -> NDArray[np.bool_]:
         """Items the time- and stock-rules allow now (one vectorised pass, no per-item Python);
@@ -164,8 +156,23 @@ def _build(shared: SharedServing) -> Catalogue:
     return Catalogue(
         shared.version, len(shared.items), kinds, since, yty, factors, budgets, stock, starts, ends,
         frozenset(i for i, b in budgets.items() if b == 0),
+        display=[_display(item) for item in shared.items],
         **_eligibility_arrays(shared.items, kinds),
     )  # fmt: skip
+
+
+DISPLAY = ("title", "category", "price")
+
+
+def _display(item: dict[str, Any]) -> dict[str, Any]:
+    """The fields every answer shows of an item, extracted once per version: a request
+    copies this dict and adds `score` and `reason`."""
+    out = {"item_id": item["item_id"], "kind": item.get("kind", "product")}
+    for name in DISPLAY:
+        out[name] = item.get(name)
+    if out["kind"] == "reward":
+        out["points_cost"] = item.get("points_cost", 0)
+    return out
 
 
 def _eligibility_arrays(items: list[dict[str, Any]], kinds: dict[str, KindArrays]) -> Any:

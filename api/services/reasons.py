@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+from numpy.typing import NDArray
+
 from api.services.session import Session
 from recsys.ranking import Pick
 
@@ -16,23 +19,36 @@ PERSONAL = frozenset({"personal", "fresh", "value"})
 
 
 def prepare(session: Session, indices: list[int]) -> None:
-    """Find each item's first anchor listing it among its similar items (set membership over
-    the version's cached similar-item sets), so the per-item reasons are dictionary lookups."""
-    shared, cat = session.shared, session.cat
+    """Find each item's first anchor listing it among its similar items, for all of a list's
+    items in one vectorised comparison (anchors × similar × items), so the per-item reasons
+    are dictionary lookups."""
     cache: dict[int, tuple[int, str] | None] = session.explained.setdefault("similar", {})
     todo = [i for i in indices if i not in cache]
     if not todo:
         return
-    if shared is None or cat is None or shared.similar is None or not session.anchors:
+    pairs, rows = _anchor_rows(session)
+    if not pairs:
         cache.update(dict.fromkeys(todo))
         return
-    similar = shared.similar[0]
-    pairs = [pair for pair in session.anchors if pair[0] < len(similar)]
-    sets = [cat.similar_set(similar, anchor) for anchor, _ in pairs]
-    for index in todo:
-        cache[index] = next(
-            (pair for pair, nb in zip(pairs, sets, strict=True) if index in nb), None
-        )
+    hits = (rows[:, :, None] == np.asarray(todo)).any(axis=1)  # anchors × todo
+    first, found = hits.argmax(axis=0).tolist(), hits.any(axis=0).tolist()
+    for index, row, hit in zip(todo, first, found, strict=True):
+        cache[index] = pairs[row] if hit else None
+
+
+def _anchor_rows(session: Session) -> tuple[list[tuple[int, str]], NDArray[np.integer]]:
+    """The anchors that have published similar items, and those items (one row each)."""
+    found = session.explained.get("anchor_rows")
+    if found is None:
+        shared = session.shared
+        pairs: list[tuple[int, str]] = []
+        rows: NDArray[np.integer] = np.empty((0, 0), np.int64)
+        if shared is not None and shared.similar is not None and session.anchors:
+            similar = shared.similar[0]
+            pairs = [pair for pair in session.anchors if pair[0] < len(similar)]
+            rows = np.asarray(similar[[anchor for anchor, _ in pairs]])
+        found = session.explained["anchor_rows"] = (pairs, rows)
+    return found
 
 
 def _by_category(session: Session) -> dict[str, tuple[int, str]]:
@@ -55,8 +71,11 @@ def _anchor(session: Session, index: int, item: dict[str, Any]) -> str | None:
     assert shared is not None
     if not session.anchors:
         return None
-    prepare(session, [index])  # a no-op when the list was prepared
-    found = session.explained["similar"][index]
+    cache = session.explained.get("similar")
+    if cache is None or index not in cache:
+        prepare(session, [index])
+        cache = session.explained["similar"]
+    found = cache[index]
     if found is None:
         category = item.get("category")
         found = _by_category(session).get(category) if category else None

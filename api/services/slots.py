@@ -22,7 +22,6 @@ from recsys.ranking import Eligibility, Pick, Policy, Source, is_eligible, selec
 from recsys.rules import Rules
 from recsys.rules_value import offers_by_value, rewards_by_affinity
 
-DISPLAY = ("title", "category", "price")
 NUDGE_REACH = 0.5  # a nudge is at most this share of the balance (or 500 points) away
 
 
@@ -223,16 +222,8 @@ def _strategy(picks: list[Pick], degraded: bool) -> str:
 
 
 def render(session: Session, pick: Pick) -> dict[str, Any]:
-    assert session.shared is not None
-    item = session.shared.items[pick.index]
-    out: dict[str, Any] = {
-        "item_id": item["item_id"],
-        "kind": item.get("kind", "product"),
-        "score": round(pick.score, 6),
-    }
-    for name in DISPLAY:
-        out[name] = item.get(name)
-    if out["kind"] == "reward":
-        out["points_cost"] = item.get("points_cost", 0)
-    out["reason"] = reason_for(session, pick, item)
+    assert session.shared is not None and session.cat is not None
+    out = session.cat.display[pick.index].copy()
+    out["score"] = round(pick.score, 6)
+    out["reason"] = reason_for(session, pick, session.shared.items[pick.index])
     return out
