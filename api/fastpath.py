@@ -138,10 +138,7 @@ async def handle(scope: Scope, receive: Receive, send: Send, *, own_metrics: boo
     finally:
         metrics: Metrics | None = getattr(app.state, "metrics", None)
         if own_metrics and metrics is not None:
-            metrics.latency.labels(TEMPLATE, "GET").observe(time.perf_counter() - started)
-            metrics.requests.labels(TEMPLATE, "GET", str(status)).inc()
-            if status >= 500:
-                metrics.errors.labels(TEMPLATE).inc()
+            metrics.observe(TEMPLATE, "GET", status, time.perf_counter() - started)
 
 
 async def _answer(app: Any, scope: Scope, receive: Receive, send: Send) -> int:

@@ -44,6 +44,22 @@ class Metrics:
             ["reason"],
             registry=self.registry,
         )
+        # (route, method, status) -> its series: `labels()` resolves them on every call
+        self._series: dict[tuple[str, str, int], tuple[Any, Any, Any]] = {}
+
+    def observe(self, route: str, method: str, status: int, seconds: float) -> None:
+        """Count and time one request (an error too when `status` >= 500)."""
+        key = (route, method, status)
+        series = self._series.get(key)
+        if series is None:
+            error = self.errors.labels(route) if status >= 500 else None
+            series = (self.latency.labels(route, method),
+                      self.requests.labels(route, method, str(status)), error)  # fmt: skip
+            self._series[key] = series
+        series[0].observe(seconds)
+        series[1].inc()
+        if series[2] is not None:
+            series[2].inc()
 
 
 class MetricsMiddleware:
@@ -75,12 +91,8 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            route = self._template(scope)
-            method = scope["method"]
-            self.metrics.latency.labels(route, method).observe(time.perf_counter() - started)
-            self.metrics.requests.labels(route, method, str(status)).inc()
-            if status >= 500:
-                self.metrics.errors.labels(route).inc()
+            elapsed = time.perf_counter() - started
+            self.metrics.observe(self._template(scope), scope["method"], status, elapsed)
 
 
 def install(app: Any) -> Metrics:

@@ -117,13 +117,14 @@ def _derive(session: Session, shared: SharedServing) -> None:
         elif event.type in FRESH_WEIGHTS:
             recent_anchors.append((index, "viewed"))
     hist_idx, hist_w = session.ctx.history
-    order = np.argsort(-hist_w, kind="stable")[:ANCHORS]
-    seen: set[int] = set()
-    for index, verb in [*recent_anchors, *((int(i), "liked") for i in hist_idx[order])]:
-        if index not in seen:
-            seen.add(index)
-            session.anchors.append((index, verb))
-    if any(verb == "viewed" or verb == "bought" for _, verb in recent_anchors):
+    verbs: dict[int, str] = {}  # each anchor once, newest first, then the strongest liked
+    for index, verb in recent_anchors:
+        verbs.setdefault(index, verb)
+    if len(hist_idx):
+        for index in hist_idx[np.argsort(-hist_w, kind="stable")[:ANCHORS]].tolist():
+            verbs.setdefault(index, "liked")
+    session.anchors = list(verbs.items())
+    if recent_anchors:  # only viewed or bought items become anchors
         session.fresh = _fresh(session, shared)
 
 
