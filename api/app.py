@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import auth, middleware, problems, services
-from api.fastpath import FastRecommendations, TouchpointApp
+from api.fastpath import FastPath, TouchpointApp
 from api.responses import OrjsonResponse
 from api.routes import (
     events,
@@ -64,7 +64,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     problems.install(app)
     if settings.cors_origins:  # then the fast path runs innermost, for CORS to wrap it
         app.fast_ahead = False
-        app.add_middleware(FastRecommendations)
+        app.add_middleware(FastPath)
     services.install(app)  # metrics middleware + rules watcher
     middleware.install(app, settings)
     auth.install(app, settings)

@@ -1,20 +1,23 @@
-"""`GET /v1/customers/{customer_id}/recommendations` answered without FastAPI's per-request work.
+"""The two hottest routes answered ahead of FastAPI's per-request machinery, happy path only.
 
-The hottest route, answered by `TouchpointApp` (the app class) before FastAPI's middleware
-stack — it counts and times itself in the same Prometheus series and answers unexpected
-errors with the same 500 problem — or, when CORS is configured, by a pure-ASGI middleware
-innermost in the user stack (so CORS, metrics and the size limit wrap it). Either way it
-matches the path itself (a request with a body goes the usual way), checks the API key
-with the same `api.auth.verify` as every other route (cached in-process), validates the
-query by hand with the same rules and the same 422 problem+json (`errors[].pointer` such as
-`query/k`) as the declared FastAPI route, and writes the orjson body straight to the server.
-The FastAPI route in `api.routes.recommendations` stays registered: it documents the
-parameters in the OpenAPI schema and serves any request this one does not match.
+`GET /v1/customers/{customer_id}/recommendations` and `POST /v1/personalize` are answered by
+`TouchpointApp` (the app class) before FastAPI's middleware stack — counting and timing
+themselves in the same Prometheus series, answering an unexpected error with the same 500
+problem — or, when CORS is configured, by the pure-ASGI `FastPath` middleware innermost in
+the user stack (so CORS, metrics and the size limit wrap it).
+
+Only a request the fast path fully accepts is answered here: a valid API key (checked with
+the same `api.auth.verify`, cached in-process), query parameters that pass the declared
+route's rules, a JSON body of declared length within the limit that the route's own pydantic
+model accepts. Anything else — a missing key, a bad parameter, an invalid body — is handed
+to the declared FastAPI route (the body replayed), so every 401/403/413/422 problem comes
+from one place. The FastAPI routes stay registered: they document the API in the OpenAPI
+schema and serve whatever this module passes on.
 
 Why: measured with py-spy under `bench/api_load.py`, routing through ~40 routes, dependency
-solving, pydantic query validation and Starlette's response/exception wrappers cost ~20% of
-the CPU of a request on this route, and the middleware layers with their `send` wrappers
-another ~13%.
+solving, request validation and Starlette's response/exception wrappers cost ~20% of the CPU
+of a recommendations request and ~30% of a personalize one, and the middleware layers with
+their `send` wrappers another ~13%.
 """
 
 from __future__ import annotations
@@ -27,107 +30,143 @@ from urllib.parse import parse_qsl
 
 import orjson
 from fastapi import FastAPI
-from starlette.types import ASGIApp, Receive, Scope, Send
+from pydantic import ValidationError
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import auth
 from api.metrics import Metrics
 from api.problems import Problem, problem_response
 from api.recommend import SlotRequest, answer
 from api.responses import OPTIONS
+from api.routes.personalize import PersonalizeRequest, page_body, slot_requests
 from api.routes.recommendations import CHANNELS, list_body
 from api.services.deps import rules_of
 
 log = logging.getLogger("touchpoint.api")
 PREFIX, SUFFIX = "/v1/customers/", "/recommendations"
-TEMPLATE = PREFIX + "{customer_id}" + SUFFIX
+PERSONALIZE = "/v1/personalize"
 SCOPE = "personalize:read"
 CUSTOMER_ID = re.compile(r"^[^{}\s]+$")
 _HEADERS = [(b"content-type", b"application/json")]
-_CHANNEL_MSG = "Input should be " + ", ".join(f"'{c}'" for c in CHANNELS[:-1])
-_CHANNEL_MSG += f" or '{CHANNELS[-1]}'"
-NOT_INT = "Input should be a valid integer, unable to parse string as an integer"
 
 
 class _Route:
-    path_format = path = TEMPLATE
+    """What the metrics label by, as FastAPI's routing would have set `scope["route"]`."""
+
+    def __init__(self, template: str) -> None:
+        self.path_format = self.path = template
 
 
-ROUTE = _Route()
+RECOMMENDATIONS_ROUTE = _Route(PREFIX + "{customer_id}" + SUFFIX)
+PERSONALIZE_ROUTE = _Route(PERSONALIZE)
 
 
-class Invalid(Exception):
-    def __init__(self, errors: list[dict[str, str]]) -> None:
-        super().__init__(errors)
-        self.errors = errors
-
-
-def _error(errors: list[dict[str, str]], pointer: str, detail: str) -> None:
-    errors.append({"pointer": pointer, "detail": detail})
-
-
-def _text(errors: list[dict[str, str]], name: str, value: str | None, most: int) -> str | None:
-    if value is not None and len(value) > most:
-        _error(errors, f"query/{name}", f"String should have at most {most} characters")
-    return value
-
-
-def parse(customer_id: str, query: bytes) -> tuple[str | None, SlotRequest]:
-    """(channel, the slot) from the path's customer id and the query; raises `Invalid`."""
-    errors: list[dict[str, str]] = []
-    if len(customer_id) > 128:
-        _error(errors, "path/customer_id", "String should have at most 128 characters")
-    elif not CUSTOMER_ID.match(customer_id):
-        _error(errors, "path/customer_id", f"String should match pattern '{CUSTOMER_ID.pattern}'")
+def parse(customer_id: str, query: bytes) -> tuple[str | None, SlotRequest] | None:
+    """(channel, the slot) of a recommendations request, or None when the declared route
+    would refuse it (or might read it differently): then that route answers."""
+    if len(customer_id) > 128 or not CUSTOMER_ID.match(customer_id):
+        return None
     params = dict(parse_qsl(query.decode("latin-1"), keep_blank_values=True)) if query else {}
     channel = params.get("channel")
     if channel is not None and channel not in CHANNELS:
-        _error(errors, "query/channel", _CHANNEL_MSG)
+        return None
     k = 10
     raw_k = params.get("k")
     if raw_k is not None:
         text = raw_k.strip()
         if not text.lstrip("+-").isdigit() or not text.isascii():
-            _error(errors, "query/k", NOT_INT)
-        else:
-            k = int(text)
-            if k < 1:
-                _error(errors, "query/k", "Input should be greater than or equal to 1")
-            elif k > 100:
-                _error(errors, "query/k", "Input should be less than or equal to 100")
-    category = _text(errors, "category", params.get("category"), 128)
-    context_item = _text(errors, "context_item", params.get("context_item"), 128)
-    exclude = _text(errors, "exclude", params.get("exclude"), 4096)
-    if errors:
-        raise Invalid(errors)
-    excluded = frozenset(x for x in (exclude or "").split(",") if x)
+            return None
+        k = int(text)
+        if not 1 <= k <= 100:
+            return None
+    category, context_item = params.get("category"), params.get("context_item")
+    exclude = params.get("exclude") or ""
+    if len(category or "") > 128 or len(context_item or "") > 128 or len(exclude) > 4096:
+        return None
+    excluded = frozenset(x for x in exclude.split(",") if x)
     return channel, SlotRequest("recommendations", "product", k, category, excluded, context_item)
 
 
-def matches(scope: Scope) -> bool:
-    """A GET of the recommendations path (one path segment for the customer id)."""
-    path: str = scope.get("path", "")
-    return (
-        scope["type"] == "http"
-        and scope["method"] == "GET"
-        and path.startswith(PREFIX)
-        and path.endswith(SUFFIX)
-        and len(path) > len(PREFIX) + len(SUFFIX)
-        and "/" not in path[len(PREFIX) : -len(SUFFIX)]
+def route_of(scope: Scope) -> _Route | None:
+    """Which fast route a request is for (None: not one of them)."""
+    if scope["type"] != "http":
+        return None
+    path: str = scope["path"]
+    method = scope["method"]
+    if method == "GET":
+        if (
+            path.startswith(PREFIX)
+            and path.endswith(SUFFIX)
+            and len(path) > len(PREFIX) + len(SUFFIX)
+            and "/" not in path[len(PREFIX) : -len(SUFFIX)]
+            and not _declared_length(scope)
+        ):
+            return RECOMMENDATIONS_ROUTE
+    elif method == "POST" and path == PERSONALIZE:
+        return PERSONALIZE_ROUTE
+    return None
+
+
+def _declared_length(scope: Scope) -> int | None:
+    """The Content-Length (0 for a chunked body; None when there is no body)."""
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            return int(value) if value.isdigit() else 0
+        if name == b"transfer-encoding":
+            return 0
+    return None
+
+
+def _json_body(scope: Scope, limit: int) -> bool:
+    """A body the fast path may read: JSON, of declared length within the limit."""
+    length = _declared_length(scope)
+    if not length or length > limit:
+        return False
+    return any(
+        name == b"content-type" and value.split(b";")[0].strip() == b"application/json"
+        for name, value in scope["headers"]
     )
 
 
-def _has_body(scope: Scope) -> bool:
-    return any(name in (b"content-length", b"transfer-encoding") for name, _ in scope["headers"])
+async def _read(receive: Receive) -> bytes | None:
+    """The whole request body (None when the client went away)."""
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return None
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            return b"".join(chunks)
 
 
-async def handle(scope: Scope, receive: Receive, send: Send, *, own_metrics: bool) -> None:
-    """Answer one matched request. With `own_metrics` (when nothing of the usual stack wraps
-    it) it also counts and times itself and turns an unexpected error into a 500 problem."""
-    app = scope["app"]
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """`receive` for the declared route, starting with the body already read."""
+    pending = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def replay() -> Message:
+        return pending.pop() if pending else await receive()
+
+    return replay
+
+
+async def _respond(send: Send, body: bytes) -> None:
+    headers = [*_HEADERS, (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def serve(
+    app: Any, route: _Route, scope: Scope, receive: Receive, send: Send, declared: ASGIApp,
+    *, own_metrics: bool,
+) -> None:  # fmt: skip
+    """Answer a request for `route`, or pass it on to `declared` (the FastAPI stack, or the
+    rest of it). With `own_metrics` (nothing of the usual stack wraps this) an answer is
+    counted and timed here, and an unexpected error becomes a counted 500 problem."""
     started = time.perf_counter()
-    status = 500
+    handler = _recommendations if route is RECOMMENDATIONS_ROUTE else _personalize
     try:
-        status = await _answer(app, scope, receive, send)
+        passed = await handler(app, scope, receive, send)
     except Exception:
         if not own_metrics:
             raise
@@ -135,66 +174,95 @@ async def handle(scope: Scope, receive: Receive, send: Send, *, own_metrics: boo
         await problem_response(
             500, "Internal Server Error", "unexpected error; see server logs", scope["path"]
         )(scope, receive, send)
-    finally:
+        status = 500
+    else:
+        if passed is not None:  # not taken: the declared route answers and is measured
+            await declared(scope, passed, send)
+            return
+        status = 200
+    if own_metrics:
         metrics: Metrics | None = getattr(app.state, "metrics", None)
-        if own_metrics and metrics is not None:
-            metrics.observe(TEMPLATE, "GET", status, time.perf_counter() - started)
+        if metrics is not None:
+            metrics.observe(route.path, scope["method"], status, time.perf_counter() - started)
 
 
-async def _answer(app: Any, scope: Scope, receive: Receive, send: Send) -> int:
-    path = scope["path"]
-    scope["route"] = ROUTE  # what the metrics label by, as routing would have set it
+async def _allowed(app: Any, scope: Scope) -> bool:
     try:
         await auth.verify(app, auth.key_from_headers(scope["headers"]), SCOPE)
-        channel, request = parse(path[len(PREFIX) : -len(SUFFIX)], scope["query_string"])
-    except Problem as exc:
-        await problem_response(exc.status, exc.title, exc.detail, path, **exc.extra)(
-            scope, receive, send
-        )
-        return exc.status
-    except Invalid as exc:
-        first = exc.errors[0]
-        detail = f"{first['pointer']}: {first['detail']}"
-        response = problem_response(422, "Unprocessable Content", detail, path, errors=exc.errors)
-        await response(scope, receive, send)
-        return 422
+    except Problem:
+        return False
+    return True
+
+
+async def _recommendations(app: Any, scope: Scope, receive: Receive, send: Send) -> Any:
+    """None when answered, else the `receive` the declared route should answer with."""
+    path = scope["path"]
     customer_id = path[len(PREFIX) : -len(SUFFIX)]
+    parsed = parse(customer_id, scope["query_string"])
+    if parsed is None or not await _allowed(app, scope):
+        return receive
+    scope["route"] = RECOMMENDATIONS_ROUTE
+    channel, request = parsed
     head, (slot,), task = await answer(
         app.state.serving, rules_of(app), customer_id=customer_id, channel=channel,
         requests=[request], metrics=getattr(app.state, "metrics", None),
     )  # fmt: skip
-    body = orjson.dumps(list_body(head, slot, channel), option=OPTIONS)
-    headers = [*_HEADERS, (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": 200, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    await _respond(send, orjson.dumps(list_body(head, slot, channel), option=OPTIONS))
     if task is not None:
         await task()
-    return 200
+    return None
 
 
-class FastRecommendations:
+async def _personalize(app: Any, scope: Scope, receive: Receive, send: Send) -> Any:
+    """None when answered, else the `receive` the declared route should answer with."""
+    if not _json_body(scope, app.state.settings.max_body_bytes):
+        return receive
+    body = await _read(receive)
+    if body is None:  # the client went away
+        return None
+    try:
+        page = PersonalizeRequest.model_validate(orjson.loads(body))
+    except (orjson.JSONDecodeError, ValidationError):
+        return _replay(body, receive)
+    if not await _allowed(app, scope):
+        return _replay(body, receive)
+    scope["route"] = PERSONALIZE_ROUTE
+    head, slots, task = await answer(
+        app.state.serving, rules_of(app), customer_id=page.customer_id, channel=page.channel,
+        requests=slot_requests(page), metrics=getattr(app.state, "metrics", None),
+        placement_from_name=True,
+    )  # fmt: skip
+    await _respond(send, orjson.dumps(page_body(head, slots, page.channel), option=OPTIONS))
+    if task is not None:
+        await task()
+    return None
+
+
+class FastPath:
     """Pure ASGI middleware form (used when CORS is configured, innermost in the stack so
-    CORS, metrics and the size limit wrap it): answers the GET, passes everything else on."""
+    CORS, metrics and the size limit wrap it): answers what it takes, passes the rest on."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if matches(scope):
-            await handle(scope, receive, send, own_metrics=False)
-        else:
+        route = route_of(scope)
+        if route is None:
             await self.app(scope, receive, send)
+        else:
+            await serve(scope["app"], route, scope, receive, send, self.app, own_metrics=False)
 
 
 class TouchpointApp(FastAPI):
-    """FastAPI, with the recommendations GET answered before its middleware stack (when no
-    CORS is configured: then nothing of that stack would change the answer but its cost)."""
+    """FastAPI, with the fast routes answered before its middleware stack (when no CORS is
+    configured: then nothing of that stack would change the answer but its cost)."""
 
     fast_ahead = True
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.fast_ahead and matches(scope) and not _has_body(scope):
-            scope["app"] = self
-            await handle(scope, receive, send, own_metrics=True)
+        route = route_of(scope) if self.fast_ahead else None
+        if route is None:
+            await super().__call__(scope, receive, send)
             return
-        await super().__call__(scope, receive, send)
+        scope["app"] = self
+        await serve(self, route, scope, receive, send, super().__call__, own_metrics=True)

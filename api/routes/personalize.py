@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -52,8 +52,19 @@ class PersonalizeRequest(BaseModel):
 
 @router.post("/personalize")
 async def personalize(serving: ServingDep, body: PersonalizeRequest) -> Response:
-    """Fill every slot (no item in two slots); `<channel>.<slot name>.yaml` rules apply."""
-    requests = [
+    """Fill every slot (no item in two slots); `<channel>.<slot name>.yaml` rules apply.
+
+    Served by `api.fastpath` when the body is valid JSON this model accepts; this route
+    answers everything else (and documents the endpoint in the OpenAPI schema)."""
+    head, slots, task = await answer(
+        serving.state, serving.book, customer_id=body.customer_id, channel=body.channel,
+        requests=slot_requests(body), metrics=serving.metrics, placement_from_name=True,
+    )  # fmt: skip
+    return OrjsonResponse(page_body(head, slots, body.channel), background=task)
+
+
+def slot_requests(body: PersonalizeRequest) -> list[SlotRequest]:
+    return [
         SlotRequest(
             s.name,
             s.kind,
@@ -64,10 +75,9 @@ async def personalize(serving: ServingDep, body: PersonalizeRequest) -> Response
         )
         for s in body.slots
     ]
-    head, slots, task = await answer(
-        serving.state, serving.book, customer_id=body.customer_id, channel=body.channel,
-        requests=requests, metrics=serving.metrics, placement_from_name=True,
-    )  # fmt: skip
+
+
+def page_body(head: dict[str, Any], slots: list[dict[str, Any]], channel: str | None) -> Any:
+    """The page's response: the answer's head, the channel, the combined strategy, slots."""
     strategies = list(dict.fromkeys(s["strategy"] for s in slots))
-    out = {**head, "channel": body.channel, "strategy": "+".join(strategies), "slots": slots}
-    return OrjsonResponse(out, background=task)
+    return {**head, "channel": channel, "strategy": "+".join(strategies), "slots": slots}

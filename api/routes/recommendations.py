@@ -54,8 +54,8 @@ async def recommendations(
 ) -> Response:
     """Products for one customer; unknown customers get segment/popular items, never an error.
 
-    Served by `api.fastpath` (same parameters, rules and errors); this declaration documents
-    it in the OpenAPI schema and answers whatever the fast path does not take."""
+    Served by `api.fastpath` when the request is valid; this route documents it in the
+    OpenAPI schema and answers whatever the fast path does not take (every error included)."""
     excluded = frozenset(x for x in (exclude or "").split(",") if x)
     request = SlotRequest("recommendations", "product", k, category, excluded, context_item)
     return await _one_list(serving, customer_id=customer_id, channel=channel, request=request)
