@@ -55,6 +55,7 @@ class Catalogue:
     targeted: dict[frozenset[str], NDArray[np.int64]] = field(default_factory=dict)
     _masks: dict[tuple[Any, ...], NDArray[np.bool_]] = field(default_factory=dict)
     display: list[dict[str, Any]] = field(default_factory=list)  # per item: its answer fields
+    no_scores: dict[str, NDArray[np.float32]] = field(default_factory=dict)  # kind -> zeros
 
     def available(self, now: float, *, in_stock: bool, active_window: bool) -> NDArray[np.bool_]:
         """Items the time- and stock-rules allow now (one vectorised pass, no per-item Python);
@@ -157,6 +158,7 @@ def _build(shared: SharedServing) -> Catalogue:
         shared.version, len(shared.items), kinds, since, yty, factors, budgets, stock, starts, ends,
         frozenset(i for i, b in budgets.items() if b == 0),
         display=[_display(item) for item in shared.items],
+        no_scores={kind: np.zeros(len(a.indices), np.float32) for kind, a in kinds.items()},
         **_eligibility_arrays(shared.items, kinds),
     )  # fmt: skip
 

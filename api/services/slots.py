@@ -202,22 +202,21 @@ def _sources(
         if name is not None and name in popular:
             sources.append((name, *popular[name]))
     if kind in cat.kinds:  # last resort, never an empty list: the kind's catalogue in order
-        everything = cat.kinds[kind].indices
-        sources.append((f"catalogue:{kind}", everything, np.zeros(len(everything), np.float32)))
+        sources.append((f"catalogue:{kind}", cat.kinds[kind].indices, cat.no_scores[kind]))
     return sources
 
 
+FAMILIES = {"fresh": "realtime", "personal": "personal", "value": "value", "similar": "similar",
+            "pinned": "pinned", "segment": "segment", "catalogue": "catalogue"}  # fmt: skip
+
+
 def _strategy(picks: list[Pick], degraded: bool) -> str:
+    """The families of the picks' sources, in order ("personal+segment"); other popular
+    lists (channel, kind, global) are "popular"."""
     if degraded:
         return "degraded_popular"
-    families = []
-    for p in picks:
-        family = {"fresh": "realtime", "personal": "personal", "value": "value",
-                  "similar": "similar", "pinned": "pinned"}.get(p.source)  # fmt: skip
-        prefix = p.source.split(":", 1)[0]
-        family = family or {"segment": "segment", "catalogue": "catalogue"}.get(prefix, "popular")
-        if family not in families:
-            families.append(family)
+    sources = dict.fromkeys(p.source for p in picks)
+    families = dict.fromkeys(FAMILIES.get(s.split(":", 1)[0], "popular") for s in sources)
     return "+".join(families) or "none"
 
 
