@@ -38,7 +38,6 @@ class Catalogue:
     version: str
     size: int
     kinds: dict[str, KindArrays]
-    new_since_iso: str
     yty: NDArray[np.float64] | None
     factors64: NDArray[np.float64] | None  # fold-in solves in float64; convert once, not per call
     budgets: dict[int, int]  # item index -> redemption budget (offers with one)
@@ -56,6 +55,7 @@ class Catalogue:
     _masks: dict[tuple[Any, ...], NDArray[np.bool_]] = field(default_factory=dict)
     display: list[dict[str, Any]] = field(default_factory=list)  # per item: its answer fields
     no_scores: dict[str, NDArray[np.float32]] = field(default_factory=dict)  # kind -> zeros
+    new: list[bool] = field(default_factory=list)  # per item: tagged new or launched recently
 
     def available(self, now: float, *, in_stock: bool, active_window: bool) -> NDArray[np.bool_]:
         """Items the time- and stock-rules allow now (one vectorised pass, no per-item Python);
@@ -99,10 +99,6 @@ class Catalogue:
         if len(self._masks) >= MASKS_KEPT:  # a new second or many segment mixes: start over
             self._masks.clear()
         self._masks[key] = mask
-
-    def is_new(self, item: dict[str, Any]) -> bool:
-        start = item.get("active_from")
-        return "new" in (item.get("tags") or ()) or bool(start and start >= self.new_since_iso)
 
 
 _CACHE: dict[str, Catalogue] = {}
@@ -155,10 +151,11 @@ def _build(shared: SharedServing) -> Catalogue:
     starts = np.array([_epoch(it.get("active_from"), -np.inf) for it in shared.items])
     ends = np.array([_epoch(it.get("active_to"), np.inf) for it in shared.items])
     return Catalogue(
-        shared.version, len(shared.items), kinds, since, yty, factors, budgets, stock, starts, ends,
+        shared.version, len(shared.items), kinds, yty, factors, budgets, stock, starts, ends,
         frozenset(i for i, b in budgets.items() if b == 0),
         display=[_display(item) for item in shared.items],
         no_scores={kind: np.zeros(len(a.indices), np.float32) for kind, a in kinds.items()},
+        new=[_is_new(item, since) for item in shared.items],
         **_eligibility_arrays(shared.items, kinds),
     )  # fmt: skip
 
@@ -175,6 +172,11 @@ def _display(item: dict[str, Any]) -> dict[str, Any]:
     if out["kind"] == "reward":
         out["points_cost"] = item.get("points_cost", 0)
     return out
+
+
+def _is_new(item: dict[str, Any], since_iso: str) -> bool:
+    start = item.get("active_from")
+    return "new" in (item.get("tags") or ()) or bool(start and start >= since_iso)
 
 
 def _eligibility_arrays(items: list[dict[str, Any]], kinds: dict[str, KindArrays]) -> Any:

@@ -103,10 +103,10 @@ def reason_for(session: Session, pick: Pick, item: dict[str, Any]) -> str:
             return "based on what you just looked at"
         if source == "value" and session.segment:
             return f"popular with {session.segment}"
-        if cat is not None and cat.is_new(item):
+        if cat is not None and cat.new[pick.index]:
             return f"new in {category}"
         return f"picked for you in {category}"
-    if cat is not None and cat.is_new(item):
+    if cat is not None and cat.new[pick.index]:
         return f"new in {category}"
     if source.startswith("segment:"):
         return f"popular with {source.split(':', 1)[1]}"
