@@ -9,9 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-from numpy.typing import NDArray
-
 from api.services.session import Session
 from recsys.ranking import Pick
 
@@ -19,36 +16,33 @@ PERSONAL = frozenset({"personal", "fresh", "value"})
 
 
 def prepare(session: Session, indices: list[int]) -> None:
-    """Find each item's first anchor listing it among its similar items, for all of a list's
-    items in one vectorised comparison (anchors × similar × items), so the per-item reasons
-    are dictionary lookups."""
+    """Find each item's first anchor listing it among its similar items (set membership over
+    the version's cached similar-item sets), so the per-item reasons are dictionary lookups.
+
+    Sets, not numpy: with ~20 anchors of 20 neighbours and ~10 items, a broadcast comparison
+    measured 53 us per list against 23 us for this (numpy's per-call cost dominates)."""
     cache: dict[int, tuple[int, str] | None] = session.explained.setdefault("similar", {})
     todo = [i for i in indices if i not in cache]
     if not todo:
         return
-    pairs, rows = _anchor_rows(session)
-    if not pairs:
-        cache.update(dict.fromkeys(todo))
-        return
-    hits = (rows[:, :, None] == np.asarray(todo)).any(axis=1)  # anchors × todo
-    first, found = hits.argmax(axis=0).tolist(), hits.any(axis=0).tolist()
-    for index, row, hit in zip(todo, first, found, strict=True):
-        cache[index] = pairs[row] if hit else None
-
-
-def _anchor_rows(session: Session) -> tuple[list[tuple[int, str]], NDArray[np.integer]]:
-    """The anchors that have published similar items, and those items (one row each)."""
-    found = session.explained.get("anchor_rows")
+    found = session.explained.get("anchor_sets")
     if found is None:
-        shared = session.shared
-        pairs: list[tuple[int, str]] = []
-        rows: NDArray[np.integer] = np.empty((0, 0), np.int64)
-        if shared is not None and shared.similar is not None and session.anchors:
-            similar = shared.similar[0]
-            pairs = [pair for pair in session.anchors if pair[0] < len(similar)]
-            rows = np.asarray(similar[[anchor for anchor, _ in pairs]])
-        found = session.explained["anchor_rows"] = (pairs, rows)
-    return found
+        found = session.explained["anchor_sets"] = _anchor_sets(session)
+    pairs, sets = found
+    for index in todo:
+        cache[index] = next(
+            (pair for pair, nb in zip(pairs, sets, strict=True) if index in nb), None
+        )
+
+
+def _anchor_sets(session: Session) -> tuple[list[tuple[int, str]], list[frozenset[int]]]:
+    """The anchors that have published similar items, and those items as sets."""
+    shared, cat = session.shared, session.cat
+    if shared is None or cat is None or shared.similar is None or not session.anchors:
+        return [], []
+    similar = shared.similar[0]
+    pairs = [pair for pair in session.anchors if pair[0] < len(similar)]
+    return pairs, [cat.similar_set(similar, anchor) for anchor, _ in pairs]
 
 
 def _by_category(session: Session) -> dict[str, tuple[int, str]]:
