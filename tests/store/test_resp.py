@@ -7,7 +7,7 @@ import asyncio
 import numpy as np
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
+from redis.exceptions import NoScriptError, ResponseError
 
 from store import counters, recent
 from store.codec import pack_ranked
@@ -24,10 +24,14 @@ def run(coro):
 
 
 def test_pack_is_resp_bulk_strings():
-    assert pack(("SET", "k", 12)) == b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$2\r\n12\r\n"
+    assert pack([("SET", "k", 12)]) == b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$2\r\n12\r\n"
     assert (
-        pack(("GET", "\u00e9", b"\x00")) == b"*3\r\n$3\r\nGET\r\n$2\r\n\xc3\xa9\r\n$1\r\n\x00\r\n"
+        pack([("GET", "\u00e9", b"\x00")]) == b"*3\r\n$3\r\nGET\r\n$2\r\n\xc3\xa9\r\n$1\r\n\x00\r\n"
     )
+    assert (
+        pack([("PING",), ("ECHO", 1.5)]) == b"*1\r\n$4\r\nPING\r\n*2\r\n$4\r\nECHO\r\n$3\r\n1.5\r\n"
+    )
+    assert pack([]) == b""
 
 
 def test_pipelined_commands_from_concurrent_callers_get_their_own_replies(redis_url):
@@ -42,6 +46,18 @@ def test_pipelined_commands_from_concurrent_callers_get_their_own_replies(redis_
     answers, mixed = run(main())
     assert answers == [f"v{i}".encode() for i in range(50)]
     assert mixed[0] == b"v1" and isinstance(mixed[1], ResponseError) and mixed[2] is None
+
+
+def test_an_argument_that_cannot_be_sent_raises_and_the_connection_stays_in_step(redis_url):
+    async def main():
+        conn = RespConnection(redis_url, timeout=1.0)
+        with pytest.raises(TypeError):
+            await conn.execute_many([("SET", "a", "1"), ("SET", "b", True)])  # bool: ambiguous
+        replies = await conn.execute_many([("SET", "a", "2"), ("GET", "a")])
+        conn.close()
+        return replies
+
+    assert run(main()) == [b"OK", b"2"]
 
 
 def test_error_reply_raises_from_execute(redis_url):
@@ -78,14 +94,21 @@ def test_command_buffer_queues_what_the_store_writers_queue(redis_client, redis_
         windows=[7], now=86400 * 100,
     )  # fmt: skip
     counters.record_redemptions(buffer, KEYS, ["o1"])
+    ((sha, script),) = buffer.scripts.items()
+    redis_client.script_flush()  # not loaded yet, whatever ran before
+    assert buffer.commands[0][:2] == ("EVALSHA", sha)  # the script's text is not sent
 
     async def main():
         conn = RespConnection(redis_url)
+        missing = await conn.execute_many(buffer.commands[:1])
+        await conn.execute("SCRIPT", "LOAD", script)
         replies = await conn.execute_many(buffer.commands)
         conn.close()
-        return replies
+        return missing, replies
 
-    assert not [r for r in run(main()) if isinstance(r, Exception)]
+    missing, replies = run(main())
+    assert isinstance(missing[0], NoScriptError)
+    assert not [r for r in replies if isinstance(r, Exception)]
     window = redis_client.hgetall(counters.window_key(KEYS, "c1", 7, 86400 * 100))
     assert window == {b"i:p1": b"1", b"i:o1": b"1", b"c:web:product": b"1", b"c:web:offer": b"1"}
     assert redis_client.hget(counters.redeemed_key(KEYS), "o1") == b"1"
