@@ -48,6 +48,24 @@ def test_pipelined_commands_from_concurrent_callers_get_their_own_replies(redis_
     assert mixed[0] == b"v1" and isinstance(mixed[1], ResponseError) and mixed[2] is None
 
 
+def test_commands_issued_in_one_event_loop_turn_go_out_in_one_write(redis_url):
+    async def main():
+        conn = RespConnection(redis_url)
+        await conn.execute("PING")
+        transport = conn._protocol.transport
+        writes = []
+        real = transport.write
+        transport.write = lambda data: (writes.append(data), real(data))[1]
+        answers = await asyncio.gather(*(conn.execute("ECHO", f"m{i}") for i in range(40)))
+        later = await conn.execute("ECHO", "again")
+        conn.close()
+        return writes, answers, later
+
+    writes, answers, later = run(main())
+    assert answers == [f"m{i}".encode() for i in range(40)] and later == b"again"
+    assert len(writes) == 2  # the 40 concurrent commands in one write, the last in another
+
+
 def test_an_argument_that_cannot_be_sent_raises_and_the_connection_stays_in_step(redis_url):
     async def main():
         conn = RespConnection(redis_url, timeout=1.0)
