@@ -22,7 +22,7 @@ from api.services import slots
 from api.services.impressions import writer_for
 from api.services.session import Session, open_session
 from api.state import ServingState
-from recsys.rules import RuleBook, Rules, all_windows
+from recsys.rules import RuleBook, Rules, all_windows, least_item_cap
 from store.attribution import record_served
 from store.counters import record_impressions
 from store.serving import SharedServing
@@ -40,30 +40,30 @@ class SlotRequest:
     context_item: str | None = None
 
 
-_WINDOWS: dict[int, tuple[Any, frozenset[int]]] = {}  # id -> (rules or book, its windows)
+_WINDOWS: dict[int, tuple[Rules, frozenset[int]]] = {}  # id -> (rules, their windows)
+_BOOKS: dict[int, tuple[RuleBook, frozenset[int], int]] = {}  # id -> (book, windows, least)
 
 
 def _windows(rules: Rules) -> frozenset[int]:
     """`rules.windows`, computed once per resolved rules object (they are cached and frozen)."""
     found = _WINDOWS.get(id(rules))
     if found is None or found[0] is not rules:
-        found = _remember(rules, rules.windows)
+        if len(_WINDOWS) > 256:
+            _WINDOWS.clear()
+        found = _WINDOWS[id(rules)] = (rules, rules.windows)
     return found[1]
 
 
-def _all_windows(book: RuleBook) -> frozenset[int]:
-    """`all_windows(book)`, once per rule book (a reload makes a new book)."""
-    found = _WINDOWS.get(id(book))
+def _book(book: RuleBook) -> tuple[frozenset[int], int]:
+    """Once per rule book (a reload makes a new book): every window any rules count
+    impressions in, and the fewest showings of an item any rule acts on (2**31 when none)."""
+    found = _BOOKS.get(id(book))
     if found is None or found[0] is not book:
-        found = _remember(book, all_windows(book))
-    return found[1]
-
-
-def _remember(owner: Any, windows: frozenset[int]) -> tuple[Any, frozenset[int]]:
-    if len(_WINDOWS) > 256:
-        _WINDOWS.clear()
-    _WINDOWS[id(owner)] = found = (owner, windows)
-    return found
+        if len(_BOOKS) > 16:
+            _BOOKS.clear()
+        least = least_item_cap(book) or 2**31
+        found = _BOOKS[id(book)] = (book, all_windows(book), least)
+    return found[1], found[2]
 
 
 def new_recommendation_id() -> str:
@@ -89,9 +89,11 @@ async def answer(
     pre = plan.rules_profile
     rules = _resolve(book, channel, requests, placement_from_name, pre)
     windows = frozenset().union(*(_windows(r) for r in rules))
+    counted, least = _book(book)
     budgets = any(r.kind == "offer" for r in requests)
     version = plan.serving_version  # a variant serving an earlier version: its data, one read
     session = await open_session(state, customer_id, windows=windows, budgets=budgets,
+                                 least_shown=least,
                                  shared=state.others.get(version) if version else None)  # fmt: skip
     if defs:
         plan = serving_plan(state, defs, customer_id=customer_id, channel=channel,
@@ -100,6 +102,7 @@ async def answer(
             rules = _resolve(book, channel, requests, placement_from_name, plan.rules_profile)
         if plan.serving_version != version:  # segment targeting decided otherwise: re-read
             session = await open_session(state, customer_id, windows=windows, budgets=budgets,
+                                         least_shown=least,
                                          shared=_other(state, plan.serving_version))  # fmt: skip
     out = []
     for request, rule in zip(requests, rules, strict=True):
@@ -126,7 +129,7 @@ async def answer(
         state, head, customer_id=customer_id, channel=channel, segments=sorted(session.segments),
         served=any(body["items"] for body in out), found=plan.assignments,
     )  # fmt: skip
-    task = _after(state, session, channel, out, _all_windows(book), rec_id)
+    task = _after(state, session, channel, out, counted, rec_id)
     return head, out, chain(task, exposure)
 
 

@@ -90,6 +90,12 @@ class Rules:
         caps = [self.exclude_shown, self.item_cap, *self.channel_caps.values()]
         return frozenset(c.days for c in caps if c is not None)
 
+    @property
+    def least_item_cap(self) -> int | None:
+        """The fewest showings of one item that any of these rules acts on (None: none do)."""
+        caps = [c.max for c in (self.exclude_shown, self.item_cap) if c is not None]
+        return min(caps) if caps else None
+
     def needs_consent(self, channel: str | None) -> bool:
         return self.consent and channel in MARKETING_CHANNELS
 
@@ -178,6 +184,19 @@ def all_windows(book: RuleBook) -> frozenset[int]:
     for profile in book.profiles:
         out |= book.resolve(None, None, profile).windows
     return frozenset(out)
+
+
+def least_item_cap(book: RuleBook) -> int | None:
+    """The fewest showings of one item that any rules of the book act on (None: none do):
+    an item shown fewer times is blocked by no channel, placement or profile."""
+    resolved = [book.resolve(None)]
+    for stem in book.files:
+        if stem != "default":
+            channel, _, placement = stem.partition(".")
+            resolved.append(book.resolve(channel, placement or None))
+    resolved += [book.resolve(None, None, profile) for profile in book.profiles]
+    caps = [r.least_item_cap for r in resolved if r.least_item_cap is not None]
+    return min(caps) if caps else None
 
 
 def parse_file(path: Path, *, profile: bool = False) -> dict[str, Any]:

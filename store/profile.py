@@ -35,12 +35,29 @@ _NO_ITEMS: NDArray[np.int64] = np.empty(0, np.int64)
 STRINGS = ("recs", "profile", "hist", "bought")
 
 # KEYS = the 4 published strings, the recent list, then hashes (feedback?, windows…);
-# ARGV[1] = how many recent events. A missing string comes back as nil, a missing hash as {}.
+# ARGV = how many recent events, the first window's KEYS index, the least item count kept.
+# A missing string comes back as nil, a missing hash as {}. Of a window hash only the item
+# fields (`i:…`) shown at least ARGV[3] times come back, and every channel field (`c:…`):
+# an item shown fewer times than any cap allows cannot be blocked, so it need not be decoded.
 READ_SCRIPT = """
 local out = {}
 for i = 1, 4 do out[i] = redis.call('GET', KEYS[i]) end
 out[5] = redis.call('LRANGE', KEYS[5], 0, tonumber(ARGV[1]) - 1)
-for i = 6, #KEYS do out[i] = redis.call('HGETALL', KEYS[i]) end
+local first_window, least = tonumber(ARGV[2]), tonumber(ARGV[3])
+for i = 6, #KEYS do
+  local flat = redis.call('HGETALL', KEYS[i])
+  if i >= first_window and least > 1 then
+    local kept = {}
+    for j = 1, #flat, 2 do
+      if string.sub(flat[j], 1, 2) ~= 'i:' or tonumber(flat[j + 1]) >= least then
+        kept[#kept + 1] = flat[j]
+        kept[#kept + 1] = flat[j + 1]
+      end
+    end
+    flat = kept
+  end
+  out[i] = flat
+end
 return out
 """
 READ_SHA = hashlib.sha1(READ_SCRIPT.encode()).hexdigest()
@@ -78,21 +95,25 @@ async def read_context(
     customer_id: str,
     *,
     windows: Iterable[int] = (),
+    least_shown: int = 1,
     budgets: bool = False,
     with_feedback: bool = False,
     now: float | None = None,
 ) -> CustomerContext:
     """Read the customer's published data, recent events, counters (and, asked for, the
-    latest survey answers) in one round trip."""
+    latest survey answers) in one round trip. The windows' item counts hold only items shown
+    at least `least_shown` times (the lowest item cap of the rules: nothing below it blocks)."""
     queued = sorted(set(windows))
     script_keys = [keys.customer_data(ARTIFACT, version, customer_id, n) for n in STRINGS]
     script_keys.append(recent.recent_key(keys, customer_id))
     if with_feedback:
         script_keys.append(feedback.feedback_key(keys, customer_id))
+    first_window = len(script_keys) + 1
     script_keys += [counters.window_key(keys, customer_id, d, now) for d in queued]
     commands: list[tuple[Any, ...]] = [
-        ("EVALSHA", READ_SHA, len(script_keys), *script_keys, recent.RECENT_CAP)
-    ]
+        ("EVALSHA", READ_SHA, len(script_keys), *script_keys, recent.RECENT_CAP, first_window,
+         least_shown),
+    ]  # fmt: skip
     if budgets:  # the redemption hash is global (another slot): its own command, same trip
         commands.append(("HGETALL", counters.redeemed_key(keys)))
     replies = await client.execute_many(commands)

@@ -59,6 +59,7 @@ async def open_session(
     *,
     windows: frozenset[int],
     budgets: bool,
+    least_shown: int = 1,
     shared: SharedServing | None = None,
 ) -> Session:
     """`shared`: another serving version's data (an A/B variant's), else the live version."""
@@ -72,7 +73,7 @@ async def open_session(
         try:
             ctx = await read_context(
                 conn, state.keys, shared.version, customer_id,
-                windows=windows, budgets=budgets, now=now,
+                windows=windows, least_shown=least_shown, budgets=budgets, now=now,
             )  # fmt: skip
         except (RedisError, OSError) as exc:
             state.mark_unavailable(exc)

@@ -9,7 +9,7 @@ import pytest
 
 from api.services import rules_watch
 from api.services.rules_watch import RulesWatcher
-from recsys.rules import Cap, all_windows, load_rulebook
+from recsys.rules import Cap, all_windows, least_item_cap, load_rulebook
 from recsys.rules_schema import RulesError
 
 REPO_RULES = Path(__file__).resolve().parents[2] / "rules"
@@ -69,6 +69,20 @@ def test_channel_and_placement_files_override_the_default(tmp_path):
     assert weekly.source == "default.yaml + email.yaml + email.weekly.yaml"
     assert email.needs_consent("email") and not web.needs_consent("web")
     assert all_windows(book) == {7}
+
+
+def test_least_item_cap_is_the_lowest_item_cap_of_any_channel_or_profile(tmp_path):
+    write(tmp_path, "default.yaml", "exclusions:\n  shown: {times: 6, days: 7}\n")
+    assert least_item_cap(load_rulebook(tmp_path)) == 6
+    write(tmp_path, "push.yaml", "caps:\n  per_item: {max: 3, days: 7}\n")
+    assert least_item_cap(load_rulebook(tmp_path)) == 3
+    (tmp_path / "profiles").mkdir()
+    write(tmp_path / "profiles", "strict.yaml", "caps:\n  per_item: {max: 1, days: 30}\n")
+    assert least_item_cap(load_rulebook(tmp_path)) == 1
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    write(empty, "default.yaml", "diversity: {max_per_category: 4}\n")
+    assert least_item_cap(load_rulebook(empty)) is None
 
 
 def test_the_shipped_example_rules_are_valid():

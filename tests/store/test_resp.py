@@ -166,6 +166,33 @@ def test_one_script_reads_everything_and_survives_a_script_flush(redis_client, r
     assert not unknown.known and unknown.recent == [] and unknown.windows[30].items == {}
 
 
+def test_window_counts_below_the_least_cap_stay_in_redis(redis_client, redis_url):
+    now = 1_700_000_000
+    pipe = redis_client.pipeline()
+    for shown in (["p1", "p2", "p3"], ["p1", "p2"], ["p1"]):  # p1 three times, p2 twice, p3 once
+        shown_as = [(i, "offer") for i in shown]
+        counters.record_impressions(pipe, KEYS, "c1", channel="email", shown=shown_as,
+                                    windows=[7], now=now)  # fmt: skip
+    record_latest(pipe, KEYS, {"customer_id": "c1", "survey": "nps", "score": 9,
+                               "timestamp": "2026-01-01T00:00:00Z"})  # fmt: skip
+    pipe.execute()
+
+    async def main():
+        conn = RespConnection(redis_url)
+        out = []
+        for least in (1, 2, 3, 4):
+            out.append(await read_context(conn, KEYS, "v1", "c1", windows=[7], least_shown=least,
+                                          with_feedback=True, now=now))  # fmt: skip
+        conn.close()
+        return out
+
+    for least, ctx in zip((1, 2, 3, 4), run(main()), strict=True):
+        expected = {i: n for i, n in {"p1": 3, "p2": 2, "p3": 1}.items() if n >= least}
+        assert ctx.windows[7].items == expected
+        assert ctx.windows[7].channel_kind("email", "offer") == 6  # channel counts: always all
+        assert ctx.feedback["nps"]["score"] == 9  # the feedback hash is never filtered
+
+
 def test_a_tcp_url_with_a_database_selects_it(redis_client):
     """`redis://host:port/db`: the suite's server listens on a socket; open a TCP port too."""
     import socket
