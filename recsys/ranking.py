@@ -4,11 +4,16 @@ Pure Python and numpy over the published item table, so it runs on the request p
 Sources (personal recs, fresh fold-in, segment/channel/global popular lists) are tried in
 priority order; each source's scores are scaled to its best item times the source weight,
 so scores are comparable, then boosts, diversity and pins shape the final list.
+
+Cost: numpy applies the item masks to a whole source at once; Python then sees only about
+`pool` candidates per source, as plain lists, and a `Pick` is made only for what is returned.
+On the request path one numpy call costs as much as several candidates in Python (3-5 us,
+caches cold), so the few per-candidate steps stay in Python rather than in more numpy calls.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,7 +33,6 @@ DEFAULT_WEIGHT = 0.5  # kind:<kind> lists
 GLOBAL_WEIGHT = 0.45
 FLOOR = 0.75
 RAW = frozenset({"value"})
-CHUNK = 64  # candidates converted to Python at a time
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,7 @@ def select(
     pool: int | None = None,
     available: NDArray[np.bool_] | None = None,
     eligible: NDArray[np.bool_] | None = None,
+    categories: NDArray[np.integer] | None = None,
 ) -> list[Pick]:
     """The best `k` eligible, distinct, unblocked items across ranked sources.
 
@@ -107,65 +112,77 @@ def select(
     `available` (optional, per item) rules items out before the per-item checks; `eligible`
     (optional, per item) is `is_eligible(item, rule)` precomputed for every item (see
     `api.services.catalogue.Catalogue.eligible`): then only eligible candidates are visited.
+    `categories` (optional, per item) codes each item's category, equal codes for equal
+    `item["category"] or ""` (see `Catalogue.category_codes`): diversity then reads no item.
     """
     policy = policy or Policy()
     pool = pool or max(4 * k, k + 20)
-    candidates: list[Pick] = []
-    seen: set[int] = set(rule.exclude)
     n_items = len(items)
+    blocked = policy.blocked
+    seen: set[int] = set(rule.exclude)  # excluded, or already a candidate
+    index: list[int] = []  # the candidates, as parallel lists: item, value, source
+    value: list[float] = []
+    origin: list[str] = []
     for name, indices, scores in sources:
-        if len(candidates) >= pool:
+        if len(index) >= pool:
             break
-        weight = _weight(name)
-        top = float(scores.max()) if len(scores) else 0.0
+        idx, scores = np.asarray(indices), np.asarray(scores)
+        if not len(idx) or not n_items:
+            continue
+        raw, weight = name in RAW, _weight(name)
+        top = 0.0 if raw else float(scores.max())
+        hits = _hits(idx, available, eligible)
         taken = 0
-        for index, score in _walk(indices, scores, n_items, available, eligible):
-            if index in seen:
-                continue
-            seen.add(index)
-            if eligible is None and not is_eligible(items[index], rule):
-                continue
-            if index in policy.blocked:
-                continue
-            if name in RAW:
-                value = score
-            else:
-                value = weight * (FLOOR + (1 - FLOOR) * (score / top if top > 0 else 0.0))
-            candidates.append(Pick(index, value, name))
-            taken += 1
+        for start in range(0, len(hits), pool):  # a catalogue-wide source is never listed whole
+            chunk = hits[start : start + pool]
+            for i, score in zip(idx[chunk].tolist(), scores[chunk].tolist(), strict=True):
+                if not 0 <= i < n_items or i in seen:
+                    continue
+                seen.add(i)
+                if (eligible is None and not is_eligible(items[i], rule)) or i in blocked:
+                    continue
+                if not raw:
+                    score = weight * (FLOOR + (1 - FLOOR) * (score / top if top > 0 else 0.0))
+                index.append(i)
+                value.append(score)
+                origin.append(name)
+                taken += 1
+                if taken >= pool:
+                    break
             if taken >= pool:
                 break
     if policy.boost is not None:
-        candidates = [
-            Pick(p.index, p.score * policy.boost(items[p.index]), p.source) for p in candidates
-        ]
-    candidates.sort(key=lambda p: -p.score)
-    chosen = _diversify(items, candidates, k, policy.max_per_category)
-    return _pin(items, chosen, policy, rule, k)
+        boost = policy.boost
+        value = [v * boost(items[i]) for i, v in zip(index, value, strict=True)]
+    # Best first; sorted() keeps equal values in candidate order, with reverse=True too.
+    ranked = sorted(range(len(value)), key=value.__getitem__, reverse=True)
+    if policy.max_per_category is None:
+        ranked = ranked[:k]
+    else:
+        ranked_items = [index[r] for r in ranked]
+        keys: Iterable[Hashable] = (
+            (items[i].get("category") or "" for i in ranked_items)
+            if categories is None
+            else categories[ranked_items].tolist()
+        )
+        ranked = [ranked[p] for p in _diversify(keys, k, policy.max_per_category)]
+    picks = [Pick(index[r], value[r], origin[r]) for r in ranked]
+    return _pin(items, picks, policy, rule, k)
 
 
-def _walk(
-    indices: NDArray[np.integer],
-    scores: NDArray[np.floating],
-    n_items: int,
+def _hits(
+    idx: NDArray[np.integer],
     available: NDArray[np.bool_] | None,
     eligible: NDArray[np.bool_] | None,
-) -> Iterator[tuple[int, float]]:
-    """A source's (index, score) pairs in order, in range and allowed by the masks; masks are
-    applied to the whole source at once, Python only sees what passes, in small chunks (a
-    catalogue-wide last-resort source is never converted whole)."""
-    idx = np.asarray(indices)
-    if len(idx) and (int(idx.min()) < 0 or int(idx.max()) >= n_items):
-        keep = (idx >= 0) & (idx < n_items)
-        idx, scores = idx[keep], np.asarray(scores)[keep]
+) -> NDArray[np.intp]:
+    """Positions in a source's `idx` that the masks allow, in order. An index outside the
+    table reads its nearest item (clip), so the caller still checks the range."""
     ok: NDArray[np.bool_] | None = None
     for mask in (available, eligible):
         if mask is not None:
-            ok = mask[idx] if ok is None else ok & mask[idx]
-    hits = np.arange(len(idx)) if ok is None else np.flatnonzero(ok)
-    for start in range(0, len(hits), CHUNK):
-        chunk = hits[start : start + CHUNK]
-        yield from zip(idx[chunk].tolist(), np.asarray(scores)[chunk].tolist(), strict=True)
+            allowed = mask.take(idx, mode="clip")
+            ok = allowed if ok is None else ok & allowed
+    return np.arange(len(idx)) if ok is None else ok.nonzero()[0]
 
 
 def _weight(source: str) -> float:
@@ -174,22 +191,19 @@ def _weight(source: str) -> float:
     return SOURCE_WEIGHT.get(source.split(":", 1)[0], DEFAULT_WEIGHT)
 
 
-def _diversify(
-    items: Sequence[dict[str, Any]], ranked: list[Pick], k: int, per_category: int | None
-) -> list[Pick]:
-    """Greedy: at most `per_category` per category; relaxed only when the list would be short."""
-    if per_category is None:
-        return ranked[:k]
-    chosen: list[Pick] = []
-    skipped: list[Pick] = []
-    counts: dict[str, int] = {}
-    for pick in ranked:
-        category = items[pick.index].get("category") or ""
+def _diversify(categories: Iterable[Hashable], k: int, per_category: int) -> list[int]:
+    """Positions to keep in a ranked list, given its items' categories (read only as far as
+    needed). Greedy: at most `per_category` per category; relaxed only when the list would be
+    short."""
+    chosen: list[int] = []
+    skipped: list[int] = []
+    counts: dict[Hashable, int] = {}
+    for position, category in enumerate(categories):
         if counts.get(category, 0) >= per_category:
-            skipped.append(pick)
+            skipped.append(position)
             continue
         counts[category] = counts.get(category, 0) + 1
-        chosen.append(pick)
+        chosen.append(position)
         if len(chosen) == k:
             return chosen
     return chosen + skipped[: k - len(chosen)]  # every slot filled beats strict diversity

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from recsys.ranking import Eligibility, Policy, is_eligible, select
+from recsys import ranking
+from recsys.ranking import Eligibility, Pick, Policy, is_eligible, select
 from recsys.rules_value import offers_by_value, propensity, rewards_by_affinity
 
 
@@ -106,3 +107,128 @@ def test_rewards_split_by_points_and_rank_by_affinity():
         200,
     )
     assert ok.tolist() == [2, 0] and far.tolist() == [1, 3] and needed.tolist() == [100, 700]
+
+
+def reference(items, sources, rule, k, policy=None, *, pool=None, available=None, eligible=None):
+    """The per-candidate Python `select` that the vectorised one replaced, kept as its spec."""
+    policy = policy or Policy()
+    pool = pool or max(4 * k, k + 20)
+    candidates: list[Pick] = []
+    seen = set(rule.exclude)
+    for name, indices, scores in sources:
+        if len(candidates) >= pool:
+            break
+        weight = ranking._weight(name)
+        top = float(np.max(scores)) if len(scores) else 0.0
+        taken = 0
+        for index, score in zip(np.asarray(indices).tolist(), np.asarray(scores).tolist(),
+                                strict=True):  # fmt: skip
+            if not 0 <= index < len(items) or index in seen:
+                continue
+            if available is not None and not available[index]:
+                continue
+            if eligible is not None and not eligible[index]:
+                continue
+            seen.add(index)
+            if eligible is None and not is_eligible(items[index], rule):
+                continue
+            if index in policy.blocked:
+                continue
+            if name not in ranking.RAW:
+                ratio = score / top if top > 0 else 0.0
+                score = weight * (ranking.FLOOR + (1 - ranking.FLOOR) * ratio)
+            candidates.append(Pick(index, score, name))
+            taken += 1
+            if taken >= pool:
+                break
+    if policy.boost is not None:
+        for p in candidates:
+            p.score *= policy.boost(items[p.index])
+    candidates.sort(key=lambda p: -p.score)
+    chosen, skipped, counts, cap = [], [], {}, policy.max_per_category
+    for pick in candidates:
+        category = items[pick.index].get("category") or ""
+        if cap is not None and counts.get(category, 0) >= cap:
+            skipped.append(pick)
+            continue
+        counts[category] = counts.get(category, 0) + 1
+        chosen.append(pick)
+        if len(chosen) == k:
+            break
+    else:
+        chosen += skipped[: k - len(chosen)]  # every slot filled beats strict diversity
+    out = chosen[:k]
+    for index, position in sorted(policy.pins, key=lambda p: p[1]):
+        if index in rule.exclude or index >= len(items):
+            continue
+        if not is_eligible(items[index], rule) or index in policy.blocked:
+            continue
+        top = out[0].score if out else 1.0
+        out = [p for p in out if p.index != index]
+        out.insert(min(position - 1, len(out)), Pick(index, top, "pinned"))
+    return out[:k]
+
+
+SOURCES = ["fresh", "personal", "similar", "segment:VIP", "channel:web", "kind:product", "global",
+           "catalogue:product", "value"]  # fmt: skip
+
+
+def boost(item):
+    return 1.5 if item["tags"] else 0.7 if item["category"] == "B" else 1.0
+
+
+def random_case(rng):
+    """A catalogue of up to 40 items and sources with repeats, out-of-range indices, ties,
+    all-zero and negative ("value") scores; random masks, exclusions, blocks, pins, k, pool."""
+    n = int(rng.integers(0, 40))
+    catalogue = [
+        {"item_id": f"i{i}", "kind": "product" if rng.random() < 0.8 else "content",
+         "category": [None, "", "A", "B", "C"][rng.integers(5)],
+         "in_stock": bool(rng.random() < 0.9), "tags": ["new"] if rng.random() < 0.2 else []}
+        for i in range(n)
+    ]  # fmt: skip
+    sources = []
+    for _ in range(int(rng.integers(0, 6))):
+        size = int(rng.integers(0, 2 * n + 3))
+        dtype = [np.uint32, np.int64, np.int32][rng.integers(3)]
+        indices = rng.integers(0 if dtype == np.uint32 else -3, n + 3, size).astype(dtype)
+        name = SOURCES[rng.integers(len(SOURCES))]
+        scores = [rng.integers(0, 3, size) / 2, np.zeros(size), rng.normal(0.5, 1, size),
+                  rng.random(size)][rng.integers(4)]  # fmt: skip
+        sources.append((name, indices, scores.astype([np.float32, np.float64][rng.integers(2)])))
+    span = np.arange(-3, n + 3)
+    rule = Eligibility(
+        kind=[None, "product"][rng.integers(2)],
+        exclude=frozenset(rng.choice(span, int(rng.integers(0, 5))).tolist()),
+    )
+    pins = [(int(rng.integers(0, n + 2)), int(rng.integers(1, 6))) for _ in range(rng.integers(3))]
+    policy = Policy(
+        blocked=set(rng.choice(span, int(rng.integers(0, 8))).tolist()),
+        boost=[None, boost][rng.integers(2)],
+        max_per_category=[None, 0, 1, 2, 3][rng.integers(5)],
+        pins=pins,
+    )
+    options = {}
+    if rng.random() < 0.5:
+        options["pool"] = int(rng.integers(1, 30))
+    if rng.random() < 0.3:
+        options["available"] = rng.random(n) < 0.8
+    if rng.random() < 0.6:
+        options["eligible"] = rng.random(n) < 0.8
+    return catalogue, sources, rule, int(rng.integers(0, 13)), policy, options
+
+
+def test_select_matches_the_per_candidate_reference_on_random_inputs():
+    rng = np.random.default_rng(7)
+    for case in range(3000):
+        catalogue, sources, rule, k, policy, options = random_case(rng)
+        expected = reference(catalogue, sources, rule, k, policy, **options)
+        codes: dict[str, int] = {}
+        categories = np.array(
+            [codes.setdefault(item["category"] or "", len(codes)) for item in catalogue], np.int64
+        )
+        for extra in ({}, {"categories": categories}):
+            got = select(catalogue, sources, rule, k, policy, **options, **extra)
+            assert [(p.index, p.source) for p in got] == [(p.index, p.source) for p in expected]
+            scores = [p.score for p in got], [p.score for p in expected]
+            assert np.allclose(*scores, rtol=0, atol=1e-9), case
