@@ -49,6 +49,7 @@ class Catalogue:
     kind_masks: dict[str, NDArray[np.bool_]] = field(default_factory=dict)
     category_codes: NDArray[np.int64] = field(default_factory=lambda: np.empty(0, np.int64))
     category_of: dict[str, int] = field(default_factory=dict)
+    diversity_codes: NDArray[np.int64] = field(default_factory=lambda: np.empty(0, np.int64))
     channel_masks: dict[str, NDArray[np.bool_]] = field(default_factory=dict)
     tier_needed: NDArray[np.int64] = field(default_factory=lambda: np.empty(0, np.int64))
     targeted: dict[frozenset[str], NDArray[np.int64]] = field(default_factory=dict)
@@ -220,6 +221,8 @@ def _eligibility_arrays(items: list[dict[str, Any]], kinds: dict[str, KindArrays
         "kind_masks": kind_masks,
         "category_codes": category_codes,
         "category_of": category_of,
+        # diversity counts a missing category and "" as one (as `recsys.ranking` does)
+        "diversity_codes": np.where(category_codes == -2, category_of.get("", -2), category_codes),
         "channel_masks": channel_masks,
         "tier_needed": tier_needed,
         "targeted": {k: np.array(v, np.int64) for k, v in groups.items()},

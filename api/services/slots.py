@@ -73,7 +73,8 @@ def fill(
     sources = _sources(session, kind, channel, context_item, slot, available, popular_only)
     policy = _policy(session, rules)
     eligible = session.cat.eligible(session.now, rule)
-    slot.picks = select(shared.items, sources, rule, k, policy, eligible=eligible)
+    slot.picks = select(shared.items, sources, rule, k, policy, eligible=eligible,
+                        categories=session.cat.diversity_codes)  # fmt: skip
     session.taken.update(p.index for p in slot.picks)
     if session.anchors:
         prepare(session, [p.index for p in slot.picks])

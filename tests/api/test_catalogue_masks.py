@@ -65,3 +65,13 @@ def test_masks_are_cached_per_rule_and_second(cat_and_items):
     rule = Eligibility(kind="product", channel="web")
     assert cat.eligible(NOW, rule) is cat.eligible(NOW, rule)
     assert cat.eligible(NOW + 1, rule) is not cat.eligible(NOW, rule)
+
+
+def test_diversity_codes_group_items_as_ranking_does():
+    table = [*items(), item("blank", category="")]
+    cat = _build(SharedServing("v", table, {}, {}))
+    groups: dict[str, set[int]] = {}
+    for index, it in enumerate(table):
+        groups.setdefault(it.get("category") or "", set()).add(int(cat.diversity_codes[index]))
+    assert all(len(codes) == 1 for codes in groups.values())  # one code per category…
+    assert len({next(iter(codes)) for codes in groups.values()}) == len(groups)  # …each its own
