@@ -83,14 +83,18 @@ def queue_read_windows(
 
 
 def decode_window(days: int, raw: Mapping[bytes, bytes] | None) -> WindowCounts:
-    items: dict[str, int] = {}
+    """A window hash (HGETALL's mapping) as counts; see `decode_window_fields`."""
+    raw = raw or {}
+    return decode_window_fields(days, list(raw), list(raw.values()))
+
+
+def decode_window_fields(days: int, names: list[bytes], values: list[bytes]) -> WindowCounts:
+    """A window hash's field names and values (in the same order) as counts."""
+    items = {n[2:].decode(): int(v) for n, v in zip(names, values, strict=True) if n[:2] == b"i:"}
     channel_kinds: dict[tuple[str, str], int] = {}
-    for name, value in (raw or {}).items():
-        text = name.decode()
-        if text.startswith("i:"):
-            items[text[2:]] = int(value)
-        elif text.startswith("c:"):
-            channel, _, kind = text[2:].partition(":")
+    for name, value in zip(names, values, strict=True):
+        if name[:2] == b"c:":
+            channel, _, kind = name[2:].decode().partition(":")
             channel_kinds[(channel, kind)] = int(value)
     return WindowCounts(days, items, channel_kinds)
 

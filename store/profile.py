@@ -136,7 +136,8 @@ async def read_context(
         bought=unpack_ranked(bought)[0].astype(np.int64),
         recent=recent.decode(events),
         windows={
-            d: counters.decode_window(d, _pairs(raw)) for d, raw in zip(queued, hashes, strict=True)
+            d: counters.decode_window_fields(d, raw[::2], raw[1::2])
+            for d, raw in zip(queued, hashes, strict=True)
         },
         redeemed=counters.decode_redeemed(redeemed_raw) if budgets else {},
         feedback=feedback.decode(_pairs(feedback_raw)) if with_feedback else {},
