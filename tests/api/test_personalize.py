@@ -213,3 +213,13 @@ def test_placement_rules_pin_and_diversify_only_their_slot(
         assert [i["item_id"] for i in home["items"]] == ["p18", "p1", "p12"]
         assert home["items"][0]["reason"] == "featured"
         assert [i["item_id"] for i in slot("app")["items"]] == ["p1", "p2", "p4"]
+
+
+def test_recommendation_ids_are_unique_and_well_formed():
+    import re
+
+    from api.recommend import new_recommendation_id
+
+    ids = [new_recommendation_id() for _ in range(100_000)]
+    assert len(set(ids)) == len(ids)
+    assert all(re.fullmatch(r"r_[0-9a-f]{16}", i) for i in ids)
