@@ -11,14 +11,21 @@ customers, 20k items, 64 factors) is published into a private redis-server.
 
     .venv/bin/python bench/api_load.py --data /tmp/tpbench/data --duration 20
 
-Measured on the 2-core development machine (shared with other jobs; 100k customers / 20k
-items from `touchpoint run`; three runs of the command above, 23:03-23:07 UTC 2026-11-23):
-bare 8272 / 8147 / 8109 req/s; GET recommendations 1829 / 1779 / 1775 (ratio 0.22, p99
-36 / 43 / 34 ms); personalize 1015 / 999 / 996 (0.55-0.56 of recommendations). Before the
-hot-path work: bare 7477, recommendations 525 (0.07, p99 519 ms), personalize 623. The
-50% target is not met: a recommendation costs ~0.5 ms of CPU (auth, one Redis script call,
-ranking and reasons over numpy masks, rendering, the post-answer writes) against ~0.12 ms
-for the bare endpoint; `--profile` shows no single part above ~15% any more.
+Data: generated with `touchpoint generate --customers 100000 --items 20000 --seed 7`, then
+`touchpoint run`. Impression counts accumulate in that data's Redis across runs (caps then
+block more items and ranking reads further down each list), so repeated runs on the same
+directory get slower: compare figures taken on the same state.
+
+Measured on the 2-core development machine, three runs of the command above, 00:56-01:01
+UTC 2026-11-24 (the bare figure itself wandered between 3,400 and 5,100 req/s that hour):
+bare 3838 / 3420 / 4050 req/s; GET recommendations 1296 / 1154 / 1045 (ratio 0.34 / 0.34 /
+0.26, p99 39 / 40 / 50 ms); personalize 754 / 715 / 603 (0.58-0.62 of recommendations).
+Back to back on the same state before and after the second round of hot-path work
+(`--duration 15`): recommendations 999 -> 1227 req/s, personalize 546 -> 729. Earlier
+sessions: the first version served 525 req/s against a bare 7477 (0.07, p99 519 ms). The
+50% target is not met: a recommendation costs ~0.75 ms of API CPU (key check, one Redis
+script call and its decoding, ranking, reasons, rendering, the post-answer writes)
+against ~0.25 ms for the bare endpoint; `--profile` shows no single part above ~16%.
 """
 
 from __future__ import annotations
