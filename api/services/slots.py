@@ -121,13 +121,15 @@ def _policy(session: Session, rules: Rules) -> Policy:
         blocked |= session.purchased
     if rules.exclude_dismissed:
         blocked |= session.dismissed
+    limits: dict[int, int] = {}  # window length -> fewest showings that block an item
     for cap in (rules.exclude_shown, rules.item_cap):
-        window = ctx.windows.get(cap.days) if cap is not None else None
-        if cap is None or window is None:
-            continue
-        for item_id, shown in window.items.items():
-            if shown >= cap.max and item_id in index_of:
-                blocked.add(index_of[item_id])
+        if cap is not None:
+            limits[cap.days] = min(cap.max, limits.get(cap.days, cap.max))
+    for days, limit in limits.items():
+        window = ctx.windows.get(days)
+        if window is not None:
+            found = (index_of.get(i) for i, shown in window.items.items() if shown >= limit)
+            blocked.update(index for index in found if index is not None)
     blocked |= cat.no_budget
     for item_id, redeemed in ctx.redeemed.items():
         index = index_of.get(item_id)

@@ -83,3 +83,24 @@ def test_content_never_runs_dry_when_popular_lists_miss_the_kind(
         body = client.get("/v1/customers/c2/content", params={"k": 3}).json()
         assert ids(body) == ["n0", "n1", "n2"] and body["strategy"] == "catalogue"
         assert body["items"][0]["reason"] == "from our Guides range"
+
+
+@pytest.mark.parametrize(
+    "rules",
+    [
+        "caps:\n  per_item: {max: 2, days: 7}\n",
+        "exclusions:\n  shown: {times: 2, days: 7}\n",
+        "caps:\n  per_item: {max: 3, days: 7}\nexclusions:\n  shown: {times: 2, days: 7}\n",
+    ],
+)
+def test_an_item_shown_as_often_as_the_cap_allows_is_not_shown_again(
+    redis_client, store_config, rules_dir, rules
+):
+    (rules_dir / "default.yaml").write_text(rules)
+    publish(redis_client, store_config, bundle(catalogue()))
+    for client in make_client(store_config):
+        path, params = "/v1/customers/c1/offers", {"k": 2}
+        first = ids(client.get(path, params=params).json())
+        assert ids(client.get(path, params=params).json()) == first  # shown once: still on
+        third = ids(client.get(path, params=params).json())  # each shown twice: the limit
+        assert len(third) == 2 and not set(third) & set(first)
