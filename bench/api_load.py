@@ -16,16 +16,16 @@ Data: generated with `touchpoint generate --customers 100000 --items 20000 --see
 block more items and ranking reads further down each list), so repeated runs on the same
 directory get slower: compare figures taken on the same state.
 
-Measured on the 2-core development machine, three runs of the command above, 00:56-01:01
+Measured on the 2-core development machine, three runs of the command above, 01:20-01:24
 UTC 2026-11-24 (the bare figure itself wandered between 3,400 and 5,100 req/s that hour):
-bare 3838 / 3420 / 4050 req/s; GET recommendations 1296 / 1154 / 1045 (ratio 0.34 / 0.34 /
-0.26, p99 39 / 40 / 50 ms); personalize 754 / 715 / 603 (0.58-0.62 of recommendations).
+bare 4435 / 4907 / 4759 req/s; GET recommendations 1292 / 1354 / 1484 (ratio 0.29 / 0.28 /
+0.31, p99 49 / 34 / 30 ms); personalize 799 / 770 / 813 (0.55-0.62 of recommendations).
 Back to back on the same state before and after the second round of hot-path work
 (`--duration 15`): recommendations 999 -> 1227 req/s, personalize 546 -> 729. Earlier
 sessions: the first version served 525 req/s against a bare 7477 (0.07, p99 519 ms). The
-50% target is not met: a recommendation costs ~0.75 ms of API CPU (key check, one Redis
+50% target is not met: a recommendation costs ~0.7 ms of API CPU (key check, one Redis
 script call and its decoding, ranking, reasons, rendering, the post-answer writes)
-against ~0.25 ms for the bare endpoint; `--profile` shows no single part above ~16%.
+against ~0.2 ms for the bare endpoint; `--profile` shows no single part above ~16%.
 """
 
 from __future__ import annotations
