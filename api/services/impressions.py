@@ -1,10 +1,9 @@
-"""Writes after the answer, coalesced: one write for many concurrent requests.
+"""Writes after the answer, on the hot connection.
 
 Each answer's background task queues its commands (impression counts, what the
-recommendation served) and waits for the flush that contains them (so a client that got its
-answer and asks again sees its counts). A single flusher sends everything queued so far in
-one write on the hot connection (`store.resp`), then loops while more arrived meanwhile:
-under load one round trip carries the writes of many requests.
+recommendation served) and waits until they are written (so a client that got its answer
+and asks again sees its counts). The hot connection (`store.resp`) sends everything queued
+in one event-loop turn in one write, so under load one write carries many answers' writes.
 
 Scripts (the impression counts) go out as EVALSHA; after a NOSCRIPT (Redis restarted or its
 scripts flushed) the flush loads them and re-sends only the commands that failed, so nothing
@@ -13,7 +12,6 @@ is counted twice.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -30,30 +28,19 @@ Queue = Callable[[CommandBuffer], None]  # queues its commands on the buffer it 
 class ImpressionWriter:
     def __init__(self, conn: RespConnection) -> None:
         self.conn = conn
-        self._pending: list[Queue] = []
-        self._task: asyncio.Task[None] | None = None
 
     async def add(self, queue: Queue) -> None:
-        """Queue one answer's writes; returns once they are written (or dropped on error)."""
-        self._pending.append(queue)
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._flush())
-        await asyncio.shield(self._task)
-
-    async def _flush(self) -> None:
-        while self._pending:
-            batch, self._pending = self._pending, []
-            buffer = CommandBuffer()
-            for queue in batch:
-                queue(buffer)
-            try:
-                replies = await self._send(buffer)
-            except (RedisError, OSError) as exc:  # fire and forget: the answers are out
-                log.debug("%d answers' writes lost: %s", len(batch), exc)
-                continue
-            failed = [r for r in replies if isinstance(r, Exception)]
-            if failed:
-                log.warning("%d post-answer writes failed, e.g. %s", len(failed), failed[0])
+        """Send one answer's writes; returns once they are written (or dropped on error)."""
+        buffer = CommandBuffer()
+        queue(buffer)
+        try:
+            replies = await self._send(buffer)
+        except (RedisError, OSError) as exc:  # fire and forget: the answer is out
+            log.debug("an answer's writes lost: %s", exc)
+            return
+        failed = [r for r in replies if isinstance(r, Exception)]
+        if failed:
+            log.warning("%d post-answer writes failed, e.g. %s", len(failed), failed[0])
 
     async def _send(self, buffer: CommandBuffer) -> list[Any]:
         replies = await self.conn.execute_many(buffer.commands)
