@@ -46,6 +46,13 @@ class FactorModel(Recommender):
     def item_vectors(self) -> np.ndarray | None:
         return self.item_factors
 
+    def _learn(self, model: Any, x: sp.csr_matrix, fold_in_regularization: float) -> None:
+        """Fit an implicit model on `x` and keep its factors as contiguous float32."""
+        model.fit(x, show_progress=False)
+        self.user_factors = np.ascontiguousarray(model.user_factors, dtype=np.float32)
+        self.item_factors = np.ascontiguousarray(model.item_factors, dtype=np.float32)
+        self.fold_in_regularization = fold_in_regularization
+
     def _state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         arrays = {"user_factors": self.user_factors, "item_factors": self.item_factors}
         return arrays, {"fold_in_regularization": self.fold_in_regularization}
@@ -86,10 +93,7 @@ class ALSRecommender(FactorModel):
             iterations=int(p["iterations"]),
             random_state=p["random_state"],
         )
-        model.fit(x, show_progress=False)
-        self.user_factors = np.ascontiguousarray(model.user_factors, dtype=np.float32)
-        self.item_factors = np.ascontiguousarray(model.item_factors, dtype=np.float32)
-        self.fold_in_regularization = float(p["regularization"])
+        self._learn(model, x, fold_in_regularization=float(p["regularization"]))
 
     def fold_in_params(self) -> dict[str, float] | None:
         return {
@@ -139,8 +143,5 @@ class BPRRecommender(FactorModel):
             iterations=int(p["iterations"]),
             random_state=p["random_state"],
         )
-        model.fit(x, show_progress=False)
-        self.user_factors = np.ascontiguousarray(model.user_factors, dtype=np.float32)
-        self.item_factors = np.ascontiguousarray(model.item_factors, dtype=np.float32)
         # fold-in for BPR factors is an approximation: least squares with a firm ridge
-        self.fold_in_regularization = 1.0
+        self._learn(model, x, fold_in_regularization=1.0)
