@@ -20,6 +20,17 @@ from contracts.errors import DataError
 from contracts.schema import SURVEY_RANGES, TABLES, Column, Table
 
 STRING = pd.StringDtype("pyarrow")
+
+
+def arrow_schema(table: Table, *, timestamp_unit: str = "ms") -> pa.Schema:
+    """The on-disk Arrow schema of a table: exactly the contract's columns, in its order
+    (lists are stored as text; timestamps in UTC at `timestamp_unit`)."""
+    types = {"id": pa.string(), "str": pa.string(), "category": pa.string(),
+             "list": pa.string(), "int": pa.int64(), "float": pa.float64(),
+             "bool": pa.bool_(), "timestamp": pa.timestamp(timestamp_unit, tz="UTC")}  # fmt: skip
+    return pa.schema([pa.field(c.name, types[c.type]) for c in table.columns])
+
+
 TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1"})
 FALSE_WORDS = frozenset({"false", "f", "no", "n", "0", ""})
 

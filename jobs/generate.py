@@ -21,6 +21,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from contracts.schema import CHANNELS, EVENT_TYPES, LOYALTY_TIERS, SURVEYS, TABLES
+from contracts.tables import arrow_schema
 from jobs.generate_catalogue import Catalogue, make_catalogue
 from jobs.generate_events import DAY, Outcome, World, build_world, finish, simulate
 from jobs.generate_people import TOUCHPOINTS, People, draw_feedback, draw_people
@@ -237,25 +238,8 @@ def _feedback_table(fb: dict[str, np.ndarray], customer_ids: pa.Array, ids: _Ids
     )
 
 
-ARROW_TYPES = {
-    "id": pa.string(),
-    "str": pa.string(),
-    "category": pa.string(),
-    "list": pa.string(),
-    "int": pa.int64(),
-    "float": pa.float64(),
-    "bool": pa.bool_(),
-    "timestamp": pa.timestamp("ms", tz="UTC"),
-}
-
-
-def arrow_schema(name: str) -> pa.Schema:
-    """The on-disk schema of a table: exactly the contract's columns, in its order."""
-    return pa.schema([pa.field(c.name, ARROW_TYPES[c.type]) for c in TABLES[name].columns])
-
-
 def _table(name: str, cols: Mapping[str, object]) -> pa.Table:
-    schema = arrow_schema(name)
+    schema = arrow_schema(TABLES[name])
     return pa.table([pa.array(cols[f.name], type=f.type) for f in schema], schema=schema)
 
 
@@ -267,11 +251,11 @@ class _Writer:
         self.other = root / f"{name}.{'csv' if fmt == 'parquet' else 'parquet'}"
         self.tmp = root / f".{name}.{fmt}.tmp"
         self.rows = 0
-        schema = arrow_schema(name)
+        schema = arrow_schema(TABLES[name])
         self.csv = fmt == "csv"
         if self.csv:
             text = [
-                pa.field(f.name, pa.string()) if f.type == ARROW_TYPES["timestamp"] else f
+                pa.field(f.name, pa.string()) if pa.types.is_timestamp(f.type) else f
                 for f in schema
             ]
             self.schema = pa.schema(text)

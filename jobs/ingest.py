@@ -29,20 +29,11 @@ import redis
 
 from contracts.errors import DataError
 from contracts.schema import TABLES, Column, Table
+from contracts.tables import arrow_schema
 from store.events import STREAMS, Entry, StreamReader
 from store.keys import Keys
 
 DEFAULT_BATCH = 10_000
-ARROW_TYPES = {
-    "id": pa.string(),
-    "str": pa.string(),
-    "category": pa.string(),
-    "list": pa.string(),
-    "int": pa.int64(),
-    "float": pa.float64(),
-    "bool": pa.bool_(),
-    "timestamp": pa.timestamp("us", tz="UTC"),
-}
 OnWritten = Callable[[str, Path, int], None]
 
 
@@ -60,10 +51,6 @@ class StreamResult:
     duplicates: int = 0
     lost: int = 0  # trimmed from the stream (MAXLEN) before any ingest read them
     files: list[str] = field(default_factory=list)
-
-
-def arrow_schema(table: Table) -> pa.Schema:
-    return pa.schema([pa.field(c.name, ARROW_TYPES[c.type]) for c in table.columns])
 
 
 def existing_ids(data_dir: Path, table: Table) -> set[str]:
@@ -90,7 +77,7 @@ def to_arrow(table: Table, records: list[dict[str, Any]]) -> pa.Table:
     """Stream payloads → an Arrow table with the contract's columns; absent fields get the
     contract default (a payload from an older API version still lands)."""
     columns = {c.name: [_value(c, r.get(c.name)) for r in records] for c in table.columns}
-    return pa.table(columns, schema=arrow_schema(table))
+    return pa.table(columns, schema=arrow_schema(table, timestamp_unit="us"))
 
 
 def _value(col: Column, value: Any) -> Any:
