@@ -79,6 +79,7 @@ async def run(data: Path, mode: str, n: int, profile: bool) -> None:
 
     ids = pd.read_parquet(data / "customers.parquet", columns=["customer_id"])["customer_id"]
     ids = ids.astype(str).tolist()
+    random.seed(int(os.environ.get("TP_SEED", "0")))  # the same customers run after run
     app = create_app()
     async with app.router.lifespan_context(app):
         for customer_id in random.sample(ids, 300):  # warm-up: caches, script, connection
@@ -89,6 +90,7 @@ async def run(data: Path, mode: str, n: int, profile: bool) -> None:
             for customer_id in part:
                 await call(app, mode, customer_id)
 
+        await _gate("ready", "go")
         profiler = cProfile.Profile() if profile else None
         wall, cpu = time.perf_counter(), time.process_time()
         if profiler is not None:
@@ -97,10 +99,24 @@ async def run(data: Path, mode: str, n: int, profile: bool) -> None:
         if profiler is not None:
             profiler.disable()
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        await _gate("done", "stop")
     print(f"{mode}: {n} requests, {1e6 * cpu / n:.0f} us CPU per request "
           f"({1e6 * wall / n:.0f} us wall), {CONCURRENCY} in flight")  # fmt: skip
     if profiler is not None:
-        pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
+        pstats.Stats(profiler).sort_stats(os.environ.get("TP_SORT", "tottime")).print_stats(30)
+        if os.environ.get("TP_DUMP"):
+            profiler.dump_stats(os.environ["TP_DUMP"])
+
+
+async def _gate(mark: str, wait_for: str) -> None:
+    """With TP_GATE=DIR: create DIR/<mark>, then wait for DIR/<wait_for> (so a driver can
+    switch valgrind's instrumentation on and off around exactly the timed requests)."""
+    folder = os.environ.get("TP_GATE")
+    if not folder:
+        return
+    (Path(folder) / mark).touch()
+    while not (Path(folder) / wait_for).exists():
+        await asyncio.sleep(0.05)
 
 
 def main() -> None:
