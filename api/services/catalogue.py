@@ -54,6 +54,7 @@ class Catalogue:
     tier_needed: NDArray[np.int64] = field(default_factory=lambda: np.empty(0, np.int64))
     targeted: dict[frozenset[str], NDArray[np.int64]] = field(default_factory=dict)
     _masks: dict[tuple[Any, ...], NDArray[np.bool_]] = field(default_factory=dict)
+    _met: dict[frozenset[str], tuple[bool, ...]] = field(default_factory=dict)
     display: list[dict[str, Any]] = field(default_factory=list)  # per item: its answer fields
     no_scores: dict[str, NDArray[np.float32]] = field(default_factory=dict)  # kind -> zeros
     new: list[bool] = field(default_factory=list)  # per item: tagged new or launched recently
@@ -69,7 +70,7 @@ class Catalogue:
 
     def available(self, now: float, *, in_stock: bool, active_window: bool) -> NDArray[np.bool_]:
         """Items the time- and stock-rules allow now (one vectorised pass, no per-item Python);
-        ranking then skips the rest before the per-item checks. Cached for the second."""
+        ranking skips the rest before the per-item checks. Cached for the second."""
         key = ("available", in_stock, active_window, int(now))
         mask = self._masks.get(key)
         if mask is None:
@@ -79,16 +80,17 @@ class Catalogue:
             self._remember(key, mask)
         return mask
 
-    def eligible(self, now: float, rule: Eligibility) -> NDArray[np.bool_]:
-        """`recsys.ranking.is_eligible` for every item at once, plus stock and active window
-        (as `available`), cached per rule and second: ranking reads one bool per candidate."""
-        key = (rule.kind, rule.channel, rule.category, rule.now_iso is not None, rule.in_stock,
-               rule.segments, rule.tier, int(now))  # fmt: skip
+    def eligible(self, rule: Eligibility) -> NDArray[np.bool_]:
+        """`recsys.ranking.is_eligible` for every item at once but for stock and the active
+        window (those change with time: `available`), so ranking reads one bool per candidate.
+        Cached per outcome, not per customer: segments count only as which target groups they
+        meet, so the few masks there are stay cached however many customers ask."""
+        met = None if rule.segments is None else self._targets_met(rule.segments)
+        key = (rule.kind, rule.channel, rule.category, met, rule.tier)
         mask = self._masks.get(key)
         if mask is not None:
             return mask
-        mask = self.available(now, in_stock=rule.in_stock, active_window=rule.now_iso is not None)
-        mask = mask.copy()
+        mask = np.ones(self.size, np.bool_)
         if rule.kind is not None:
             mask &= self.kind_masks.get(rule.kind, np.zeros(self.size, np.bool_))
         if rule.category is not None:
@@ -96,17 +98,28 @@ class Catalogue:
             mask &= self.category_codes == code
         if rule.channel is not None:
             mask &= self.channel_masks.get(rule.channel, self.channel_masks["*"])
-        if rule.segments is not None:
-            for targets, indices in self.targeted.items():
-                if rule.segments.isdisjoint(targets):
+        if met is not None:
+            for indices, reached in zip(self.targeted.values(), met, strict=True):
+                if not reached:
                     mask[indices] = False
         if rule.tier is not None:
             mask &= self.tier_needed <= TIER_RANK.get(rule.tier, 0)
         self._remember(key, mask)
         return mask
 
+    def _targets_met(self, segments: frozenset[str]) -> tuple[bool, ...]:
+        """Which of the target groups (`targeted`, in order) the segments meet, cached."""
+        met = self._met.get(segments)
+        if met is None:
+            if len(self._met) >= MASKS_KEPT:
+                self._met.clear()
+            met = self._met[segments] = tuple(
+                not segments.isdisjoint(targets) for targets in self.targeted
+            )
+        return met
+
     def _remember(self, key: tuple[Any, ...], mask: NDArray[np.bool_]) -> None:
-        if len(self._masks) >= MASKS_KEPT:  # a new second or many segment mixes: start over
+        if len(self._masks) >= MASKS_KEPT:  # the masks of past seconds pile up: start over
             self._masks.clear()
         self._masks[key] = mask
 

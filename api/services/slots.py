@@ -9,6 +9,7 @@ same eligibility, exclusions, caps, budgets, boosts, diversity and pins (`recsys
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,8 +73,8 @@ def fill(
     )
     sources = _sources(session, kind, channel, context_item, slot, available, popular_only)
     policy = _policy(session, rules)
-    eligible = session.cat.eligible(session.now, rule)
-    slot.picks = select(shared.items, sources, rule, k, policy, eligible=eligible,
+    slot.picks = select(shared.items, sources, rule, k, policy, available=available,
+                        eligible=session.cat.eligible(rule),
                         categories=session.cat.diversity_codes)  # fmt: skip
     session.taken.update(p.index for p in slot.picks)
     if session.anchors:
@@ -226,6 +227,12 @@ def _strategy(picks: list[Pick], degraded: bool) -> str:
 def render(session: Session, pick: Pick) -> dict[str, Any]:
     assert session.shared is not None and session.cat is not None
     out = session.cat.display[pick.index].copy()
-    out["score"] = round(pick.score, 6)
+    out["score"] = rounded(pick.score)
     out["reason"] = reason_for(session, pick, session.shared.items[pick.index])
     return out
+
+
+def rounded(score: float) -> float:
+    """`score` to 6 decimal places, as answers show it (`round(score, 6)` goes through a
+    decimal string: 5x slower, and ten of them a request)."""
+    return math.floor(score * 1e6 + 0.5) / 1e6

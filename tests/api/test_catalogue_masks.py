@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -52,19 +53,21 @@ def cat_and_items():
 @pytest.mark.parametrize("rule", RULES[::7])  # a spread of the combinations, kept fast
 def test_mask_equals_is_eligible_for_every_item(cat_and_items, rule):
     cat, table = cat_and_items
-    mask = cat.eligible(NOW, rule)
-    expected = [is_eligible(it, rule) for it in table]
-    if rule.now_iso is not None:  # the mask also applies the active window, as `available`
-        window = cat.available(NOW, in_stock=False, active_window=True)
-        expected = [e and bool(w) for e, w in zip(expected, window, strict=True)]
-    assert mask.tolist() == expected
+    now = cat.available(NOW, in_stock=rule.in_stock, active_window=rule.now_iso is not None)
+    mask = cat.eligible(rule) & now  # as ranking applies them
+    assert mask.tolist() == [is_eligible(it, rule) for it in table]
 
 
-def test_masks_are_cached_per_rule_and_second(cat_and_items):
+def test_masks_are_cached_per_outcome_and_availability_per_second(cat_and_items):
     cat, _ = cat_and_items
-    rule = Eligibility(kind="product", channel="web")
-    assert cat.eligible(NOW, rule) is cat.eligible(NOW, rule)
-    assert cat.eligible(NOW + 1, rule) is not cat.eligible(NOW, rule)
+    rule = Eligibility(kind="product", channel="web", segments=frozenset({"Loyal", "Old"}))
+    assert cat.eligible(rule) is cat.eligible(rule)
+    # other segments meeting the same target groups share the mask; others don't
+    assert cat.eligible(replace(rule, segments=frozenset({"Loyal"}))) is cat.eligible(rule)
+    assert cat.eligible(replace(rule, segments=frozenset({"New"}))) is not cat.eligible(rule)
+    available = cat.available(NOW, in_stock=True, active_window=True)
+    assert cat.available(NOW, in_stock=True, active_window=True) is available
+    assert cat.available(NOW + 1, in_stock=True, active_window=True) is not available
 
 
 def test_diversity_codes_group_items_as_ranking_does():
