@@ -27,6 +27,7 @@ from fastapi import Depends, FastAPI, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from redis.exceptions import RedisError
 
+from api.deps import app_values
 from api.problems import Forbidden, Unauthorized, Unavailable
 from api.settings import ApiSettings
 from api.state import ServingState
@@ -137,8 +138,9 @@ def key_from_headers(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
 async def verify(app: Any, key: str | None, scope: str) -> str | None:
     """Check `key` for `scope`: the key id, or None when the API runs open; raises 401/403
     (and 503 in production when keys cannot be read)."""
-    cache: KeyCache = app.state.api_keys
-    state = app.state.serving
+    values = app_values(app)
+    cache: KeyCache = values["api_keys"]
+    state = values["serving"]
     records = await cache.get(state)
     required = cache.required(records)
     if required is None:

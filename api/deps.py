@@ -6,7 +6,7 @@ dependency per request, which on the hot path cost more than the whole ranking.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
@@ -19,3 +19,11 @@ async def get_state(request: Request) -> ServingState:
 
 
 StateDep = Annotated[ServingState, Depends(get_state)]
+
+
+def app_values(app: Any) -> dict[str, Any]:
+    """`app.state`'s values, for the per-request code that reads several (`api.fastpath`,
+    `api.auth`): Starlette's `State` answers each attribute read through `__getattr__` after
+    a failed lookup, which formats an AttributeError every time."""
+    values: dict[str, Any] = app.state._state
+    return values

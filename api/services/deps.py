@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
+from api.deps import app_values
 from api.metrics import Metrics
 from api.services.rules_watch import RulesWatcher
 from api.state import ServingState
@@ -16,9 +17,10 @@ from recsys.rules import RuleBook
 
 def rules_of(app: Any) -> RuleBook:
     """The rules in force for `app` (its watcher re-reads changed files)."""
-    watcher: RulesWatcher | None = getattr(app.state, "rules", None)
+    values = app_values(app)
+    watcher: RulesWatcher | None = values.get("rules")
     if watcher is None:  # an app built without `api.services.install`
-        watcher = app.state.rules = RulesWatcher(app.state.settings.rules_dir)
+        watcher = values["rules"] = RulesWatcher(values["settings"].rules_dir)
     return watcher.current()
 
 
