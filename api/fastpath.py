@@ -34,6 +34,7 @@ from pydantic import ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import auth
+from api.deps import app_values
 from api.metrics import Metrics
 from api.problems import Problem, problem_response
 from api.recommend import SlotRequest, answer
@@ -66,7 +67,7 @@ def parse(customer_id: str, query: bytes) -> tuple[str | None, SlotRequest] | No
     would refuse it (or might read it differently): then that route answers."""
     if len(customer_id) > 128 or not CUSTOMER_ID.match(customer_id):
         return None
-    params = dict(parse_qsl(query.decode("latin-1"), keep_blank_values=True)) if query else {}
+    params = _params(query) if query else {}
     channel = params.get("channel")
     if channel is not None and channel not in CHANNELS:
         return None
@@ -85,6 +86,15 @@ def parse(customer_id: str, query: bytes) -> tuple[str | None, SlotRequest] | No
         return None
     excluded = frozenset(x for x in exclude.split(",") if x)
     return channel, SlotRequest("recommendations", "product", k, category, excluded, context_item)
+
+
+def _params(query: bytes) -> dict[str, str]:
+    """A query string's parameters, as `parse_qsl(..., keep_blank_values=True)` reads them
+    (split by hand when nothing is escaped, the usual case)."""
+    text = query.decode("latin-1")
+    if "%" in text or "+" in text:
+        return dict(parse_qsl(text, keep_blank_values=True))
+    return dict(pair.partition("=")[::2] for pair in text.split("&") if pair)  # type: ignore[misc]
 
 
 def route_of(scope: Scope) -> _Route | None:
@@ -181,9 +191,15 @@ async def serve(
             return
         status = 200
     if own_metrics:
-        metrics: Metrics | None = getattr(app.state, "metrics", None)
+        metrics: Metrics | None = app_values(app).get("metrics")
         if metrics is not None:
             metrics.observe(route.path, scope["method"], status, time.perf_counter() - started)
+
+
+def _answer(app: Any, **request: Any) -> Any:
+    """`api.recommend.answer` with the app's serving state, rules and metrics."""
+    values = app_values(app)
+    return answer(values["serving"], rules_of(app), metrics=values.get("metrics"), **request)
 
 
 async def _allowed(app: Any, scope: Scope) -> bool:
@@ -203,10 +219,9 @@ async def _recommendations(app: Any, scope: Scope, receive: Receive, send: Send)
         return receive
     scope["route"] = RECOMMENDATIONS_ROUTE
     channel, request = parsed
-    head, (slot,), task = await answer(
-        app.state.serving, rules_of(app), customer_id=customer_id, channel=channel,
-        requests=[request], metrics=getattr(app.state, "metrics", None),
-    )  # fmt: skip
+    head, (slot,), task = await _answer(
+        app, customer_id=customer_id, channel=channel, requests=[request]
+    )
     await _respond(send, orjson.dumps(list_body(head, slot, channel), option=OPTIONS))
     if task is not None:
         await task()
@@ -215,7 +230,7 @@ async def _recommendations(app: Any, scope: Scope, receive: Receive, send: Send)
 
 async def _personalize(app: Any, scope: Scope, receive: Receive, send: Send) -> Any:
     """None when answered, else the `receive` the declared route should answer with."""
-    if not _json_body(scope, app.state.settings.max_body_bytes):
+    if not _json_body(scope, app_values(app)["settings"].max_body_bytes):
         return receive
     body = await _read(receive)
     if body is None:  # the client went away
@@ -227,9 +242,8 @@ async def _personalize(app: Any, scope: Scope, receive: Receive, send: Send) -> 
     if not await _allowed(app, scope):
         return _replay(body, receive)
     scope["route"] = PERSONALIZE_ROUTE
-    head, slots, task = await answer(
-        app.state.serving, rules_of(app), customer_id=page.customer_id, channel=page.channel,
-        requests=slot_requests(page), metrics=getattr(app.state, "metrics", None),
+    head, slots, task = await _answer(
+        app, customer_id=page.customer_id, channel=page.channel, requests=slot_requests(page),
         placement_from_name=True,
     )  # fmt: skip
     await _respond(send, orjson.dumps(page_body(head, slots, page.channel), option=OPTIONS))

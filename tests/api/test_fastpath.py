@@ -7,12 +7,15 @@ on the fast path's `answer` shows which side answered.
 
 from __future__ import annotations
 
+import random
+from urllib.parse import parse_qsl
+
 import pytest
 from fastapi.testclient import TestClient
 
 import api.fastpath
 from api.app import create_app
-from api.fastpath import parse
+from api.fastpath import _params, parse
 from api.settings import ApiSettings
 from store.apikeys import create_key
 from store.keys import Keys
@@ -210,6 +213,14 @@ def test_parse_reads_the_last_repeated_parameter_and_splits_exclude():
     channel, request = parsed
     assert channel == "app" and request.k == 4 and request.exclude == frozenset({"a", "b"})
     assert parse("c1", b"k=0") is None and parse("c 1", b"") is None
+
+
+def test_query_strings_are_read_as_parse_qsl_reads_them():
+    rng = random.Random(5)
+    for _ in range(20_000):
+        query = "".join(rng.choice("ab=&k%+;1é") for _ in range(rng.randint(0, 12)))
+        raw = query.encode("latin-1")
+        assert _params(raw) == dict(parse_qsl(raw.decode("latin-1"), keep_blank_values=True))
 
 
 def test_with_cors_configured_the_fast_path_answers_inside_cors(
