@@ -15,6 +15,7 @@ from api.recommend import new_recommendation_id
 from api.responses import OrjsonResponse
 from api.routes.recommendations import Channel
 from api.services.catalogue import catalogue
+from api.services.slots import rounded
 from recsys.ranking import Eligibility, Pick, Source, select
 
 router = APIRouter(prefix="/v1/items", tags=["items"])
@@ -62,7 +63,7 @@ async def similar(
     for p in picks:
         other = shared.items[p.index]
         out = display[p.index].copy()
-        out["score"] = round(p.score, 6)
+        out["score"] = rounded(p.score)
         if p.source == "similar":
             out["reason"] = f"similar to {item.get('title')}"
         else:

@@ -30,9 +30,18 @@ def prepare(session: Session, indices: list[int]) -> None:
         found = session.explained["anchor_sets"] = _anchor_sets(session)
     pairs, sets = found
     for index in todo:
-        cache[index] = next(
-            (pair for pair, nb in zip(pairs, sets, strict=True) if index in nb), None
-        )
+        cache[index] = _first_listing(index, pairs, sets)
+
+
+def _first_listing(
+    index: int, pairs: list[tuple[int, str]], sets: list[frozenset[int]]
+) -> tuple[int, str] | None:
+    """The first anchor whose similar items include `index` (a loop: a generator in `next`
+    costs more to make and close than the one or two anchors it usually reads)."""
+    for pair, neighbours in zip(pairs, sets, strict=True):
+        if index in neighbours:
+            return pair
+    return None
 
 
 def _anchor_sets(session: Session) -> tuple[list[tuple[int, str]], list[frozenset[int]]]:

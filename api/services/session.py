@@ -84,11 +84,23 @@ async def open_session(
         ctx=ctx,
         degraded=degraded,
         now=now,
-        now_iso=datetime.fromtimestamp(now, UTC).isoformat(),
+        now_iso=_iso_second(now),
     )
     if shared is not None:
         _derive(session, shared)
     return session
+
+
+_LAST_SECOND: list[Any] = [None, ""]  # (epoch second, its ISO text): one format a second
+
+
+def _iso_second(now: float) -> str:
+    """`now` as ISO 8601 to the second (what the active-window rules compare with)."""
+    second = int(now)
+    if _LAST_SECOND[0] != second:
+        _LAST_SECOND[:] = [second, datetime.fromtimestamp(second, UTC).isoformat()]
+    text: str = _LAST_SECOND[1]
+    return text
 
 
 def _derive(session: Session, shared: SharedServing) -> None:

@@ -8,6 +8,7 @@ import pytest
 from api.services.catalogue import _build
 from api.services.reasons import _anchor, prepare
 from api.services.session import Session
+from api.services.slots import rounded
 from store.profile import CustomerContext
 from store.serving import SharedServing
 from tests.api.personal_factories import item
@@ -48,3 +49,12 @@ def test_anchor_matches_a_direct_scan(seed):
     prepare(session, picks[:6])  # half prepared as a list, half found one by one
     for index in picks:
         assert _anchor(session, index, items[index]) == reference(shared, anchors, index)
+
+
+def test_scores_are_rounded_as_round_to_six_places_would():
+    rng = np.random.default_rng(3)
+    values = np.concatenate([rng.random(20_000), rng.random(2_000) * 1e4, [0.0, 1.0]])
+    for value in values.tolist():
+        assert rounded(value) == round(value, 6)
+    # an exact tie may go either way (round() goes to even), still six places at most
+    assert rounded(0.5e-6) in (0.0, 1e-6)
