@@ -63,12 +63,27 @@ class _Protocol(asyncio.Protocol):
             reply = self.reader.gets()
             if reply is False:
                 return
-            future, _ = waiting.popleft()
-            if not future.done():
-                future.set_result(reply)
+            batch = waiting[0]
+            batch.replies.append(reply)
+            if len(batch.replies) == batch.count:
+                waiting.popleft()
+                if not batch.future.done():
+                    batch.future.set_result(batch.replies)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.owner._lost(self, RedisConnectionError(f"Redis connection lost: {exc or 'closed'}"))
+
+
+class _Batch:
+    """The replies one `execute_many` call awaits: one future for the whole batch."""
+
+    __slots__ = ("count", "future", "replies", "sent_at")
+
+    def __init__(self, future: asyncio.Future[list[Any]], count: int, sent_at: float) -> None:
+        self.future = future
+        self.count = count
+        self.replies: list[Any] = []
+        self.sent_at = sent_at
 
 
 class CommandBuffer:
@@ -115,7 +130,7 @@ class RespConnection:
         self.timeout = timeout
         self._protocol: _Protocol | None = None
         self._connecting: asyncio.Future[_Protocol] | None = None
-        self._waiting: deque[tuple[asyncio.Future[Any], float]] = deque()
+        self._waiting: deque[_Batch] = deque()
         self._watchdog: asyncio.Task[None] | None = None
         self._outgoing: list[bytes] = []  # packed commands not yet written (see `_write`)
 
@@ -127,21 +142,16 @@ class RespConnection:
 
     async def execute_many(self, commands: Sequence[Command]) -> list[Any]:
         """Send the commands in one write; their replies, in order (errors not raised)."""
+        if not commands:
+            return []
         data = pack(commands)  # before waiting for replies: a bad argument raises here
         protocol = self._protocol or await self._connect()
         assert protocol.transport is not None
         loop = asyncio.get_running_loop()
-        now = time.monotonic()
-        futures = [loop.create_future() for _ in commands]
-        self._waiting.extend((f, now) for f in futures)
+        batch = _Batch(loop.create_future(), len(commands), time.monotonic())
+        self._waiting.append(batch)
         self._write(loop, data)
-        try:
-            return [await f for f in futures]
-        except BaseException:
-            for f in futures:  # the others failed alike: mark their errors as seen
-                if f.done() and not f.cancelled():
-                    f.exception()
-            raise
+        return await batch.future
 
     def _write(self, loop: asyncio.AbstractEventLoop, data: bytes) -> None:
         """Queue `data`; everything queued during one turn of the event loop goes out in one
@@ -204,7 +214,7 @@ class RespConnection:
             self._protocol = None
             self._outgoing.clear()  # their replies fail below; never send them elsewhere
         while self._waiting:
-            future, _ = self._waiting.popleft()
+            future = self._waiting.popleft().future
             if not future.done():
                 future.set_exception(exc)
 
@@ -212,7 +222,7 @@ class RespConnection:
         """Close the connection when the oldest outstanding reply is overdue."""
         while self._protocol is not None:
             await asyncio.sleep(min(0.25, self.timeout / 4))
-            if self._waiting and time.monotonic() - self._waiting[0][1] > self.timeout:
+            if self._waiting and time.monotonic() - self._waiting[0].sent_at > self.timeout:
                 protocol = self._protocol
                 if protocol is not None and protocol.transport is not None:
                     protocol.transport.abort()
