@@ -8,6 +8,7 @@ this adds no round trip before the response; if Redis is gone by then the counts
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import os
@@ -15,10 +16,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from starlette.background import BackgroundTask
-
 from api.metrics import Metrics
-from api.routes.experiments import chain, serving_definitions, serving_plan, tag_experiments
+from api.routes.experiments import (
+    After,
+    chain,
+    serving_definitions,
+    serving_plan,
+    tag_experiments,
+)
 from api.services import slots
 from api.services.impressions import writer_for
 from api.services.session import Session, open_session
@@ -86,8 +91,8 @@ async def answer(
     requests: Sequence[SlotRequest],
     metrics: Metrics | None = None,
     placement_from_name: bool = False,
-) -> tuple[dict[str, Any], list[dict[str, Any]], BackgroundTask | None]:
-    """(response head, one dict per slot, the task that records impressions)."""
+) -> tuple[dict[str, Any], list[dict[str, Any]], After | None]:
+    """(response head, one dict per slot, the work after the answer: impressions, exposure)."""
     # A/B variants are decided in-process; before the read, segment targeting counts as met
     # (`pre` covers the windows a variant's rules profile may need), then with the segments.
     defs = await serving_definitions(state)
@@ -193,7 +198,7 @@ def _after(
     bodies: list[dict[str, Any]],
     windows: frozenset[int],
     rec_id: str,
-) -> BackgroundTask | None:
+) -> After | None:
     """The writes after the answer: impressions (caps) and what `rec_id` served (so a
     conversion carrying the id is attributed), in the shared fire-and-forget pipeline."""
     shown = [(item["item_id"], item["kind"]) for body in bodies for item in body["items"]]
@@ -210,4 +215,4 @@ def _after(
             )  # fmt: skip
         record_served(pipe, rec_id, customer_id, [i for i, _ in shown], keys=state.keys)
 
-    return BackgroundTask(writer.add, queue)
+    return functools.partial(writer.add, queue)

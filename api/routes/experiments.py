@@ -20,14 +20,13 @@ import asyncio
 import logging
 import time
 import weakref
-from collections.abc import Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from datetime import UTC
 from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request
 from redis.exceptions import RedisError
-from starlette.background import BackgroundTask, BackgroundTasks
 from starlette.responses import Response
 
 from api.problems import Invalid, NotFound, Unavailable
@@ -250,6 +249,9 @@ async def serving_definitions(state: ServingState) -> dict[str, Experiment]:
         return runtime.definitions
 
 
+# Work after the answer is sent (exposures, impressions): FastAPI routes hand it to the
+# response as a `BackgroundTask`, the fast path awaits it once the answer is out.
+After = Callable[[], Awaitable[None]]
 _noted: set[str] = set()
 
 
@@ -289,7 +291,7 @@ async def tag_experiments(
     segments: Sequence[str] = (),
     served: bool,
     found: Sequence[Assignment] | None = None,
-) -> BackgroundTask | None:
+) -> After | None:
     """Set `head["experiments"]` to the customer's live experiments and variants (`found`
     when already assigned); return the task recording the exposure, or None when nothing
     was `served` (or no experiment applies).
@@ -321,15 +323,20 @@ async def tag_experiments(
         except (RedisError, OSError, Unavailable) as exc:
             log.warning("experiment exposure not recorded: %s", exc)
 
-    return BackgroundTask(record)
+    return record
 
 
-def chain(*tasks: BackgroundTask | None) -> BackgroundTask | None:
-    """Several optional background tasks as one (run in order)."""
+def chain(*tasks: After | None) -> After | None:
+    """Several optional after-the-answer tasks as one (run in order)."""
     present = [t for t in tasks if t is not None]
     if len(present) <= 1:
         return present[0] if present else None
-    return BackgroundTasks(present)
+
+    async def run_all() -> None:
+        for task in present:
+            await task()
+
+    return run_all
 
 
 async def record_conversions(state: ServingState, events: Sequence[Any]) -> None:

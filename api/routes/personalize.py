@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.responses import Response
 
 from api.recommend import SlotRequest, answer
-from api.responses import OrjsonResponse
+from api.responses import OrjsonResponse, background
 from api.routes.recommendations import Channel
 from api.services.deps import ServingDep
 
@@ -60,7 +60,7 @@ async def personalize(serving: ServingDep, body: PersonalizeRequest) -> Response
         serving.state, serving.book, customer_id=body.customer_id, channel=body.channel,
         requests=slot_requests(body), metrics=serving.metrics, placement_from_name=True,
     )  # fmt: skip
-    return OrjsonResponse(page_body(head, slots, body.channel), background=task)
+    return OrjsonResponse(page_body(head, slots, body.channel), background=background(task))
 
 
 def slot_requests(body: PersonalizeRequest) -> list[SlotRequest]:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query
 from starlette.responses import Response
 
 from api.recommend import SlotRequest, answer
-from api.responses import OrjsonResponse
+from api.responses import OrjsonResponse, background
 from api.services.deps import Serving, ServingDep
 
 router = APIRouter(prefix="/v1/customers", tags=["recommendations"])
@@ -30,7 +30,7 @@ async def _one_list(
         serving.state, serving.book, customer_id=customer_id, channel=channel,
         requests=[request], metrics=serving.metrics,
     )  # fmt: skip
-    return OrjsonResponse(list_body(head, slot, channel), background=task)
+    return OrjsonResponse(list_body(head, slot, channel), background=background(task))
 
 
 def list_body(head: dict[str, Any], slot: dict[str, Any], channel: str | None) -> dict[str, Any]:
