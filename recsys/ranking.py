@@ -13,6 +13,7 @@ caches cold), so the few per-candidate steps stay in Python rather than in more 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Collection, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -103,7 +104,7 @@ def select(
     pool: int | None = None,
     available: NDArray[np.bool_] | None = None,
     eligible: NDArray[np.bool_] | None = None,
-    categories: NDArray[np.integer] | None = None,
+    categories: Sequence[int] | None = None,
 ) -> list[Pick]:
     """The best `k` eligible, distinct, unblocked items across ranked sources.
 
@@ -117,6 +118,12 @@ def select(
     """
     policy = policy or Policy()
     pool = pool or max(4 * k, k + 20)
+    sources = list(sources)
+    if policy.boost is None and eligible is not None and k > 0:
+        walked = _best_first(items, sources, rule, k, policy, pool, available, eligible,
+                             categories)  # fmt: skip
+        if walked is not None:
+            return _pin(items, walked, policy, rule, k)
     n_items = len(items)
     blocked = policy.blocked
     seen: set[int] = set(rule.exclude)  # excluded, or already a candidate
@@ -163,11 +170,78 @@ def select(
         keys: Iterable[Hashable] = (
             (items[i].get("category") or "" for i in ranked_items)
             if categories is None
-            else categories[ranked_items].tolist()
+            else [categories[i] for i in ranked_items]
         )
         ranked = [ranked[p] for p in _diversify(keys, k, policy.max_per_category)]
     picks = [Pick(index[r], value[r], origin[r]) for r in ranked]
     return _pin(items, picks, policy, rule, k)
+
+
+def _best_first(
+    items: Sequence[dict[str, Any]],
+    sources: list[Source],
+    rule: Eligibility,
+    k: int,
+    policy: Policy,
+    pool: int,
+    available: NDArray[np.bool_] | None,
+    eligible: NDArray[np.bool_],
+    categories: Sequence[int] | None,
+) -> list[Pick] | None:
+    """`select`'s answer read off the first source with candidates, walking it only until k
+    are chosen — or None when that cannot be shown equal to the full pool sorted (the caller
+    then builds it): the walked scores must never rise, nothing after them in this source may
+    score higher, and no later source may reach the last walked value. The usual request
+    (personal recommendations listed best first, no boost) reads ~k candidates, not the pool.
+    """
+    n_items = len(items)
+    for position, (name, indices, scores) in enumerate(sources):
+        idx, values = np.asarray(indices), np.asarray(scores)
+        if len(idx) and n_items:
+            hits = _hits(idx, available, eligible)
+            if len(hits):
+                break
+    else:
+        return None
+    raw, weight = name in RAW, _weight(name)
+    top = 0.0 if raw else float(values.max())
+    seen: set[int] = set(rule.exclude)
+    blocked, cap = policy.blocked, policy.max_per_category
+    counts: dict[Hashable, int] = {}
+    chosen: list[Pick] = []
+    score_list = values[hits].tolist()
+    last, taken, at = math.inf, 0, 0
+    for at, i in enumerate(idx[hits].tolist()):
+        if not 0 <= i < n_items or i in seen:
+            continue
+        seen.add(i)
+        if i in blocked:
+            continue
+        score = score_list[at]
+        if score > last or taken >= pool:  # not best first, or the pool is full short of k
+            return None
+        last, taken = score, taken + 1
+        if cap is not None:
+            category = (items[i].get("category") or "") if categories is None else categories[i]
+            if counts.get(category, 0) >= cap:
+                continue
+            counts[category] = counts.get(category, 0) + 1
+        if not raw:
+            score = weight * (FLOOR + (1 - FLOOR) * (score / top if top > 0 else 0.0))
+        chosen.append(Pick(i, score, name))
+        if len(chosen) == k:
+            break
+    else:
+        return None  # the source ran out short of k: later sources fill the pool
+    if at + 1 < len(score_list) and max(score_list[at + 1 :]) > last:
+        return None
+    if not raw:  # what the last candidate walked is worth (a later one may only tie it)
+        last = weight * (FLOOR + (1 - FLOOR) * (last / top if top > 0 else 0.0))
+    for later, _, scores in sources[position + 1 :]:
+        reach = float(np.max(scores)) if later in RAW and len(scores) else _weight(later)
+        if reach > last:
+            return None
+    return chosen
 
 
 def _hits(

@@ -49,7 +49,7 @@ class Catalogue:
     kind_masks: dict[str, NDArray[np.bool_]] = field(default_factory=dict)
     category_codes: NDArray[np.int64] = field(default_factory=lambda: np.empty(0, np.int64))
     category_of: dict[str, int] = field(default_factory=dict)
-    diversity_codes: NDArray[np.int64] = field(default_factory=lambda: np.empty(0, np.int64))
+    diversity_codes: list[int] = field(default_factory=list)  # per item, read one at a time
     channel_masks: dict[str, NDArray[np.bool_]] = field(default_factory=dict)
     tier_needed: NDArray[np.int64] = field(default_factory=lambda: np.empty(0, np.int64))
     targeted: dict[frozenset[str], NDArray[np.int64]] = field(default_factory=dict)
@@ -235,7 +235,9 @@ def _eligibility_arrays(items: list[dict[str, Any]], kinds: dict[str, KindArrays
         "category_codes": category_codes,
         "category_of": category_of,
         # diversity counts a missing category and "" as one (as `recsys.ranking` does)
-        "diversity_codes": np.where(category_codes == -2, category_of.get("", -2), category_codes),
+        "diversity_codes": np.where(
+            category_codes == -2, category_of.get("", -2), category_codes
+        ).tolist(),
         "channel_masks": channel_masks,
         "tier_needed": tier_needed,
         "targeted": {k: np.array(v, np.int64) for k, v in groups.items()},
