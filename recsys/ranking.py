@@ -195,14 +195,11 @@ def _best_first(
     (personal recommendations listed best first, no boost) reads ~k candidates, not the pool.
     """
     n_items = len(items)
-    for position, (name, indices, scores) in enumerate(sources):
-        idx, values = np.asarray(indices), np.asarray(scores)
-        if len(idx) and n_items:
-            hits = _hits(idx, available, eligible)
-            if len(hits):
-                break
-    else:
+    first = _first_with_hits(sources, available, eligible) if n_items else None
+    if first is None:
         return None
+    position, hits = first
+    name, idx, values = sources[position][0], *map(np.asarray, sources[position][1:])
     raw, weight = name in RAW, _weight(name)
     top = 0.0 if raw else float(values.max())
     seen: set[int] = set(rule.exclude)
@@ -242,6 +239,18 @@ def _best_first(
         if reach > last:
             return None
     return chosen
+
+
+def _first_with_hits(
+    sources: list[Source], available: NDArray[np.bool_] | None, eligible: NDArray[np.bool_]
+) -> tuple[int, NDArray[np.intp]] | None:
+    """(position, hits) of the first source with an item the masks allow."""
+    for position, (_, indices, _) in enumerate(sources):
+        idx = np.asarray(indices)
+        hits = _hits(idx, available, eligible) if len(idx) else None
+        if hits is not None and len(hits):
+            return position, hits
+    return None
 
 
 def _hits(

@@ -242,13 +242,13 @@ def test_the_walk_of_a_best_first_source_answers_as_the_full_pool_would():
     and it does answer a good share of the cases it is meant for."""
     rng = np.random.default_rng(11)
     answered = 0
-    for case in range(3000):
+    for _ in range(3000):
         catalogue, sources, rule, k, policy, options = random_case(rng)
         if "eligible" not in options or policy.boost is not None or k == 0:
             continue
         pool = options.get("pool") or max(4 * k, k + 20)
-        walked = ranking._best_first(catalogue, sources, rule, k, policy, pool,
-                                     options.get("available"), options["eligible"], None)  # fmt: skip
+        masks = options.get("available"), options["eligible"]
+        walked = ranking._best_first(catalogue, sources, rule, k, policy, pool, *masks, None)
         if walked is None:
             continue
         answered += 1
