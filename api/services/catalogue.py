@@ -60,13 +60,19 @@ class Catalogue:
     new: list[bool] = field(default_factory=list)  # per item: tagged new or launched recently
     neighbours: dict[int, frozenset[int]] = field(default_factory=dict)  # item -> its similar
 
-    def similar_set(self, similar: NDArray[np.integer], index: int) -> frozenset[int]:
-        """The similar items of `index` as a set, made on first use and kept with the version
-        (at most one small set per item), so reasons test membership without numpy calls."""
-        found = self.neighbours.get(index)
-        if found is None:
-            found = self.neighbours[index] = frozenset(similar[index].tolist())
-        return found
+    def similar_sets(
+        self, similar: NDArray[np.integer], anchors: list[int]
+    ) -> list[frozenset[int]]:
+        """The similar items of each anchor as sets, each made on first use and kept with the
+        version (at most one small set per item), so reasons test membership without numpy."""
+        kept = self.neighbours
+        out = []
+        for anchor in anchors:
+            found = kept.get(anchor)
+            if found is None:
+                found = kept[anchor] = frozenset(similar[anchor].tolist())
+            out.append(found)
+        return out
 
     def available(self, now: float, *, in_stock: bool, active_window: bool) -> NDArray[np.bool_]:
         """Items the time- and stock-rules allow now (one vectorised pass, no per-item Python);

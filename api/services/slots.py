@@ -17,7 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from api.services.catalogue import KindArrays
-from api.services.reasons import prepare, reason_for
+from api.services.reasons import reason_for
 from api.services.session import Session
 from recsys.ranking import Eligibility, Pick, Policy, Source, is_eligible, select
 from recsys.rules import Rules
@@ -77,8 +77,6 @@ def fill(
                         eligible=session.cat.eligible(rule),
                         categories=session.cat.diversity_codes)  # fmt: skip
     session.taken.update(p.index for p in slot.picks)
-    if session.anchors:
-        prepare(session, [p.index for p in slot.picks])
     slot.items = [render(session, p) for p in slot.picks]
     slot.strategy = _strategy(slot.picks, session.degraded)
     for index, points in slot.nudges:

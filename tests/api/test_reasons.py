@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from api.services.catalogue import _build
-from api.services.reasons import _anchor, prepare
+from api.services.reasons import anchor_of, reason_for
 from api.services.session import Session
 from api.services.slots import rounded
+from recsys.ranking import Pick
 from store.profile import CustomerContext
 from store.serving import SharedServing
 from tests.api.personal_factories import item
@@ -16,7 +17,9 @@ from tests.api.personal_factories import item
 N, WIDTH = 60, 6
 
 
-def reference(shared: SharedServing, anchors: list[tuple[int, str]], index: int) -> str | None:
+def reference(
+    shared: SharedServing, anchors: list[tuple[int, str]], index: int
+) -> tuple[int, str] | None:
     """The rule, spelled out: the first anchor whose similar row lists the item, else the
     first anchor of the item's category; never the item itself."""
     found = None
@@ -30,9 +33,7 @@ def reference(shared: SharedServing, anchors: list[tuple[int, str]], index: int)
             (p for p in anchors if category and shared.items[p[0]].get("category") == category),
             None,
         )
-    if found is None or found[0] == index:
-        return None
-    return f"because you {found[1]} {shared.items[found[0]]['title']}"
+    return None if found is None or found[0] == index else found
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -46,9 +47,14 @@ def test_anchor_matches_a_direct_scan(seed):
                for a in rng.choice(N, 8, replace=False)]  # fmt: skip
     session = Session(shared, _build(shared), CustomerContext("c"), False, 0.0, "")
     session.anchors = anchors
-    prepare(session, picks[:6])  # half prepared as a list, half found one by one
     for index in picks:
-        assert _anchor(session, index, items[index]) == reference(shared, anchors, index)
+        found = reference(shared, anchors, index)
+        assert anchor_of(session, index) == found
+        reason = reason_for(session, Pick(index, 1.0, "personal"), items[index])
+        if found is not None:
+            assert reason == f"because you {found[1]} {items[found[0]]['title']}"
+        else:
+            assert not reason.startswith("because")
 
 
 def test_scores_are_rounded_as_round_to_six_places_would():
