@@ -37,7 +37,7 @@ class ServingBundle:
     popular: dict[str, Ranked]
     customer_recs: Iterable[tuple[str, Ranked]] = ()
     customer_profiles: Iterable[tuple[str, dict[str, Any]]] = ()
-    customer_history: Iterable[tuple[str, Ranked]] = ()
+    customer_history: Iterable[tuple[str, Ranked]] = ()  # published strongest first
     customer_bought: Iterable[tuple[str, Ranked]] = ()
     item_factors: NDArray[np.floating] | None = None
     model: dict[str, Any] = field(default_factory=dict)
@@ -63,7 +63,10 @@ def write_serving(release: Release, bundle: ServingBundle) -> None:
     for customer_id, profile in bundle.customer_profiles:
         release.set(release.customer_key(customer_id, "profile"), orjson.dumps(profile))
     for customer_id, (idx, weights) in bundle.customer_history:
-        release.set(release.customer_key(customer_id, "hist"), pack_ranked(idx, weights))
+        # strongest first (stable): the serving path reads its anchors off the front
+        order = np.argsort(-np.asarray(weights), kind="stable")
+        strongest = np.asarray(idx)[order], np.asarray(weights)[order]
+        release.set(release.customer_key(customer_id, "hist"), pack_ranked(*strongest))
     for customer_id, (idx, counts) in bundle.customer_bought:
         release.set(release.customer_key(customer_id, "bought"), pack_ranked(idx, counts))
 

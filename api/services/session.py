@@ -129,13 +129,11 @@ def _derive(session: Session, shared: SharedServing) -> None:
             session.dismissed.add(index)
         elif event.type in FRESH_WEIGHTS:
             recent_anchors.append((index, "viewed"))
-    hist_idx, hist_w = session.ctx.history
     verbs: dict[int, str] = {}  # each anchor once, newest first, then the strongest liked
     for index, verb in recent_anchors:
         verbs.setdefault(index, verb)
-    if len(hist_idx):
-        for index in hist_idx[np.argsort(-hist_w, kind="stable")[:ANCHORS]].tolist():
-            verbs.setdefault(index, "liked")
+    for index in session.ctx.history[0][:ANCHORS].tolist():  # published strongest first
+        verbs.setdefault(index, "liked")
     session.anchors = list(verbs.items())
     if recent_anchors:  # only viewed or bought items become anchors
         session.fresh = _fresh(session, shared)

@@ -8,10 +8,13 @@ import subprocess
 import sys
 import textwrap
 
+import numpy as np
 import pytest
 import redis
 
+from store.codec import unpack_ranked
 from store.config import StoreConfig
+from store.serving import ARTIFACT, ServingBundle, write_serving
 from store.versions import Release, VersionError, Versions
 
 
@@ -122,3 +125,16 @@ def test_unreachable_server_raises_connection_error(tmp_path):
     client = redis.Redis(unix_socket_path=str(tmp_path / "nothing.sock"))
     with pytest.raises(redis.ConnectionError):
         Versions(client, StoreConfig(data_dir=tmp_path, redis_url="unix:///x")).live("recs")
+
+
+def test_customer_history_is_published_strongest_first(redis_client, store_config):
+    rng = np.random.default_rng(2)
+    weights = rng.integers(0, 4, 40).astype(np.float32)  # ties: their order is kept
+    items = rng.permutation(100)[:40].astype(np.uint32)
+    bundle = ServingBundle(items=[], popular={}, customer_history=[("c1", (items, weights))])
+    versions = Versions(redis_client, store_config)
+    version = versions.publish(ARTIFACT, lambda release: write_serving(release, bundle))
+    raw = redis_client.get(versions.keys.customer_data(ARTIFACT, version, "c1", "hist"))
+    idx, published = unpack_ranked(raw)
+    expected = sorted(zip(items.tolist(), weights.tolist(), strict=True), key=lambda p: -p[1])
+    assert list(zip(idx.tolist(), published.tolist(), strict=True)) == expected
