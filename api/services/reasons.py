@@ -7,20 +7,20 @@ customer's segment list), "new in Electronics" (recently launched), "popular on 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from api.services.session import Session
 from recsys.ranking import Pick
 
 PERSONAL = frozenset({"personal", "fresh", "value"})
+Similar = tuple[list[tuple[int, str]], list[frozenset[int]]]  # anchors and their similar items
 
 
-def _similar(session: Session) -> tuple[list[tuple[int, str]], list[frozenset[int]]]:
+def _similar(session: Session) -> Similar:
     """The anchors with published similar items, best first, and those items as sets (made
     once per session, on first use)."""
-    found: tuple[list[tuple[int, str]], list[frozenset[int]]] | None = session.explained.get(
-        "similar"
-    )
+    found: Similar | None = session.explained.get("similar")
     if found is None:
         shared, cat = session.shared, session.cat
         assert shared is not None and cat is not None
@@ -47,14 +47,16 @@ def _by_category(session: Session) -> dict[str, tuple[int, str]]:
     return found
 
 
-def anchor_of(session: Session, index: int) -> tuple[int, str] | None:
+def anchor_of(
+    session: Session, index: int, similar: Similar | None = None
+) -> tuple[int, str] | None:
     """The history item that best explains `index`, with its verb: the first anchor (most
     recent or strongest) listing it among its similar items, else the first anchor in its
     category; never the item itself. Set membership over the version's cached similar-item
     sets: with ~20 anchors and ~10 items, a numpy broadcast measured 53 us a list, this 23."""
     if not session.anchors:
         return None
-    pairs, sets = _similar(session)
+    pairs, sets = similar or _similar(session)
     hit = None
     for pair, neighbours in zip(pairs, sets, strict=True):
         if index in neighbours:
@@ -67,30 +69,43 @@ def anchor_of(session: Session, index: int) -> tuple[int, str] | None:
     return None if hit is None or hit[0] == index else hit
 
 
-def reason_for(session: Session, pick: Pick, item: dict[str, Any]) -> str:
+def reasons_for(session: Session, picks: Sequence[Pick]) -> list[str]:
+    """One reason per pick (the session's anchors fetched once for the list)."""
+    shared, cat = session.shared, session.cat
+    assert shared is not None and cat is not None
+    items = shared.items
+    similar = _similar(session) if session.anchors else None
+    out = []
+    for pick in picks:
+        source, item = pick.source, items[pick.index]
+        if source in PERSONAL and item.get("kind") != "reward":
+            found = anchor_of(session, pick.index, similar)
+            if found is not None:
+                out.append(f"because you {found[1]} {items[found[0]].get('title')}")
+                continue
+        out.append(_plain_reason(session, pick, item, cat.new[pick.index]))
+    return out
+
+
+def _plain_reason(session: Session, pick: Pick, item: dict[str, Any], new: bool) -> str:
+    """The reason of an item no anchor explains: from its source, kind and freshness."""
     source = pick.source
     category = item.get("category") or "our range"
-    kind = item.get("kind")
-    cat = session.cat
     if source == "pinned":
         return "featured"
     if source == "similar":
         return "similar to what you are looking at"
-    if kind == "reward":
+    if item.get("kind") == "reward":
         return f"yours for {item.get('points_cost', 0)} points"
     if source in PERSONAL:
-        found = anchor_of(session, pick.index)
-        if found is not None:
-            assert session.shared is not None
-            return f"because you {found[1]} {session.shared.items[found[0]].get('title')}"
         if source == "fresh":
             return "based on what you just looked at"
         if source == "value" and session.segment:
             return f"popular with {session.segment}"
-        if cat is not None and cat.new[pick.index]:
+        if new:
             return f"new in {category}"
         return f"picked for you in {category}"
-    if cat is not None and cat.new[pick.index]:
+    if new:
         return f"new in {category}"
     if source.startswith("segment:"):
         return f"popular with {source.split(':', 1)[1]}"

@@ -17,7 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from api.services.catalogue import KindArrays
-from api.services.reasons import reason_for
+from api.services.reasons import reasons_for
 from api.services.session import Session
 from recsys.ranking import Eligibility, Pick, Policy, Source, is_eligible, select
 from recsys.rules import Rules
@@ -77,12 +77,12 @@ def fill(
                         eligible=session.cat.eligible(rule),
                         categories=session.cat.diversity_codes)  # fmt: skip
     session.taken.update(p.index for p in slot.picks)
-    slot.items = [render(session, p) for p in slot.picks]
+    slot.items = render(session, slot.picks)
     slot.strategy = _strategy(slot.picks, session.degraded)
     for index, points in slot.nudges:
         item = shared.items[index]
         if index not in session.taken and is_eligible(item, rule):
-            slot.nudge = render(session, Pick(index, 0.0, "nudge"))
+            (slot.nudge,) = render(session, [Pick(index, 0.0, "nudge")])
             slot.nudge["points_needed"] = points
             slot.nudge["reason"] = f"only {points} more points for {item.get('title')}"
             break
@@ -222,11 +222,16 @@ def _strategy(picks: list[Pick], degraded: bool) -> str:
     return "+".join(families) or "none"
 
 
-def render(session: Session, pick: Pick) -> dict[str, Any]:
-    assert session.shared is not None and session.cat is not None
-    out = session.cat.display[pick.index].copy()
-    out["score"] = rounded(pick.score)
-    out["reason"] = reason_for(session, pick, session.shared.items[pick.index])
+def render(session: Session, picks: list[Pick]) -> list[dict[str, Any]]:
+    """The answer's items: each item's display fields, its score and its reason."""
+    assert session.cat is not None
+    display = session.cat.display
+    out = []
+    for pick, reason in zip(picks, reasons_for(session, picks), strict=True):
+        item = display[pick.index].copy()
+        item["score"] = rounded(pick.score)
+        item["reason"] = reason
+        out.append(item)
     return out
 
 

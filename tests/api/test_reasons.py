@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from api.services.catalogue import _build
-from api.services.reasons import anchor_of, reason_for
+from api.services.reasons import anchor_of, reasons_for
 from api.services.session import Session
 from api.services.slots import rounded
 from recsys.ranking import Pick
@@ -50,7 +50,7 @@ def test_anchor_matches_a_direct_scan(seed):
     for index in picks:
         found = reference(shared, anchors, index)
         assert anchor_of(session, index) == found
-        reason = reason_for(session, Pick(index, 1.0, "personal"), items[index])
+        (reason,) = reasons_for(session, [Pick(index, 1.0, "personal")])
         if found is not None:
             assert reason == f"because you {found[1]} {items[found[0]]['title']}"
         else:
