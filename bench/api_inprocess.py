@@ -82,7 +82,8 @@ async def run(data: Path, mode: str, n: int, profile: bool) -> None:
     random.seed(int(os.environ.get("TP_SEED", "0")))  # the same customers run after run
     app = create_app()
     async with app.router.lifespan_context(app):
-        for customer_id in random.sample(ids, 300):  # warm-up: caches, script, connection
+        warm_up = int(os.environ.get("TP_WARMUP", "300"))
+        for customer_id in random.sample(ids, warm_up):  # caches, script, connection
             await call(app, mode, customer_id)
         sample = [random.choice(ids) for _ in range(n)]
 

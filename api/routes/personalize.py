@@ -35,7 +35,7 @@ class Slot(BaseModel):
     kind: Literal["product", "offer", "content", "reward"] = "product"
     k: Annotated[int, Field(ge=1, le=50)] = 5
     # factories, not a model or list as the default: pydantic deep-copies those per use
-    filters: SlotFilters = Field(default_factory=SlotFilters)
+    filters: SlotFilters = Field(default_factory=lambda: SlotFilters())
 
 
 class PersonalizeRequest(BaseModel):
