@@ -22,9 +22,9 @@ class SlotFilters(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     category: Annotated[str | None, Field(max_length=128)] = None
-    exclude: Annotated[
-        list[Annotated[str, Field(max_length=128)]], Field(max_length=500, default_factory=list)
-    ]
+    exclude: Annotated[list[Annotated[str, Field(max_length=128)]], Field(max_length=500)] = Field(
+        default_factory=list
+    )
     context_item: Annotated[str | None, Field(max_length=128)] = None
 
 
@@ -35,7 +35,7 @@ class Slot(BaseModel):
     kind: Literal["product", "offer", "content", "reward"] = "product"
     k: Annotated[int, Field(ge=1, le=50)] = 5
     # factories, not a model or list as the default: pydantic deep-copies those per use
-    filters: SlotFilters = Field(default_factory=lambda: SlotFilters())
+    filters: SlotFilters = Field(default_factory=SlotFilters)
 
 
 class PersonalizeRequest(BaseModel):
