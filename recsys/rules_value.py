@@ -20,27 +20,29 @@ BLEND = (0.5, 0.3, 0.2)  # personal, segment, overall
 COLD_PRIOR_SHARE = 0.5
 
 
-def scaled(ranked: Ranked | None, subset: NDArray[np.int64], size: int) -> NDArray[np.float64]:
-    """The list's scores on `subset` (0 where absent), divided by its best score there."""
-    dense = np.zeros(size, np.float64)
-    if ranked is not None and len(ranked[0]):
+def scaled(ranked: Ranked | None, subset: NDArray[np.int64]) -> NDArray[np.float64]:
+    """The list's scores on `subset` (0 where absent), divided by its best score there.
+
+    `subset` is ascending (a kind's items in catalogue order, as the catalogue keeps them), so
+    the list's items are found by binary search: no array the size of the catalogue."""
+    out = np.zeros(len(subset), np.float64)
+    if ranked is not None and len(ranked[0]) and len(subset):
         idx = ranked[0].astype(np.int64)
-        ok = idx < size
-        dense[idx[ok]] = np.clip(ranked[1][ok], 0.0, None)
-    out = dense[subset]
+        pos = np.minimum(np.searchsorted(subset, idx), len(subset) - 1)
+        ok = subset[pos] == idx
+        out[pos[ok]] = np.clip(ranked[1][ok], 0.0, None)
     top = out.max() if len(out) else 0.0
     return out / top if top > 0 else out
 
 
 def propensity(
     subset: NDArray[np.int64],
-    size: int,
     signals: Sequence[Ranked | None],
     categories: NDArray[np.int64],
     weights: Sequence[float] = BLEND,
 ) -> NDArray[np.float64]:
     """Blended relative propensity of each item in `subset`; cold items get a category prior."""
-    parts = [(w, scaled(s, subset, size)) for w, s in zip(weights, signals, strict=True)]
+    parts = [(w, scaled(s, subset)) for w, s in zip(weights, signals, strict=True)]
     present = [(w, p) for w, p in parts if p.any()]
     if not present:
         return np.full(len(subset), 0.5)
@@ -63,13 +65,12 @@ def offers_by_value(
     offers: NDArray[np.int64],
     margins: NDArray[np.float64],
     categories: NDArray[np.int64],
-    size: int,
     signals: Sequence[Ranked | None],
 ) -> Ranked:
     """Offers sorted by expected value = propensity × margin (margin floored at a cent)."""
     if not len(offers):
         return offers.astype(np.uint32), np.empty(0, np.float32)
-    value = propensity(offers, size, signals, categories) * np.maximum(margins, 0.01)
+    value = propensity(offers, signals, categories) * np.maximum(margins, 0.01)
     order = np.argsort(-value, kind="stable")
     return offers[order].astype(np.uint32), value[order].astype(np.float32)
 
@@ -78,7 +79,6 @@ def rewards_by_affinity(
     rewards: NDArray[np.int64],
     costs: NDArray[np.int64],
     categories: NDArray[np.int64],
-    size: int,
     signals: Sequence[Ranked | None],
     points: int,
 ) -> tuple[Ranked, Ranked]:
@@ -89,7 +89,7 @@ def rewards_by_affinity(
     if not len(rewards):
         empty = (np.empty(0, np.uint32), np.empty(0, np.float32))
         return empty, empty
-    affinity = propensity(rewards, size, signals, categories)
+    affinity = propensity(rewards, signals, categories)
     order = np.argsort(-affinity, kind="stable")
     rewards, costs, affinity = rewards[order], costs[order], affinity[order]
     ok = costs <= points

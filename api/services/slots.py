@@ -171,12 +171,10 @@ def _sources(
         )
         signals = (personal, seg, popular.get(f"kind:{kind}"))
         if kind == "offer":
-            idx, ev = offers_by_value(
-                arrays.indices, arrays.margins, arrays.categories, cat.size, signals
-            )
+            idx, ev = offers_by_value(arrays.indices, arrays.margins, arrays.categories, signals)
             return [("value", idx, ev)]
         affordable, needed = rewards_by_affinity(
-            arrays.indices, arrays.costs, arrays.categories, cat.size, signals, session.points
+            arrays.indices, arrays.costs, arrays.categories, signals, session.points
         )
         reach = max(500, int(session.points * NUDGE_REACH))
         slot.nudges = [

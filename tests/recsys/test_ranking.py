@@ -8,7 +8,7 @@ import numpy as np
 
 from recsys import ranking
 from recsys.ranking import Eligibility, Pick, Policy, is_eligible, select
-from recsys.rules_value import offers_by_value, propensity, rewards_by_affinity
+from recsys.rules_value import offers_by_value, propensity, rewards_by_affinity, scaled
 
 
 def items(n: int = 12):
@@ -87,14 +87,14 @@ def test_offer_value_recovers_the_best_offer_from_noisy_signals():
     truth = rng.uniform(0.01, 0.2, 50)
     margins = rng.uniform(1, 30, 50)
     signal = (offers.astype(np.uint32), (truth * rng.uniform(0.9, 1.1, 50)).astype(np.float32))
-    chosen, _ = offers_by_value(offers, margins, np.zeros(50, np.int64), 50, [None, None, signal])
+    chosen, _ = offers_by_value(offers, margins, np.zeros(50, np.int64), [None, None, signal])
     true_best = np.argsort(-(truth * margins))[:5]
     assert len(set(chosen[:5].tolist()) & set(true_best.tolist())) >= 4
 
 
 def test_cold_offers_get_half_their_category_mean():
     signal = (np.array([0, 1], np.uint32), np.array([1.0, 0.5], np.float32))
-    p = propensity(np.arange(4), 4, [signal], np.array([0, 0, 0, 1]), weights=[1.0])
+    p = propensity(np.arange(4), [signal], np.array([0, 0, 0, 1]), weights=[1.0])
     assert np.allclose(p, [1.0, 0.5, 0.375, 0.5 * 0.75])
 
 
@@ -104,7 +104,6 @@ def test_rewards_split_by_points_and_rank_by_affinity():
         np.arange(4),
         np.array([100, 300, 50, 900]),
         np.zeros(4, np.int64),
-        4,
         [None, None, signal],
         200,
     )
@@ -256,3 +255,19 @@ def test_the_walk_of_a_best_first_source_answers_as_the_full_pool_would():
         assert [(p.index, p.source) for p in walked] == [(p.index, p.source) for p in expected]
         assert np.allclose([p.score for p in walked], [p.score for p in expected], atol=1e-9)
     assert answered >= 30, answered  # (45 with this seed)
+
+
+def test_scaled_reads_a_list_onto_a_subset_as_a_dense_array_would():
+    """The binary-search lookup agrees with scattering the list over the whole catalogue."""
+    rng = np.random.default_rng(4)
+    for _ in range(500):
+        size = int(rng.integers(1, 60))
+        subset = np.sort(rng.choice(size, int(rng.integers(0, size + 1)), replace=False))
+        n = int(rng.integers(0, 30))
+        ranked = (rng.integers(0, size + 5, n).astype(np.uint32), rng.normal(0.5, 1, n))
+        dense = np.zeros(size + 5)
+        dense[ranked[0].astype(np.int64)] = np.clip(ranked[1], 0.0, None)
+        expected = dense[subset]
+        top = expected.max() if len(expected) else 0.0
+        expected = expected / top if top > 0 else expected
+        assert np.allclose(scaled(ranked, subset.astype(np.int64)), expected)
