@@ -8,6 +8,11 @@ shows whether a change to the request path helps; `--profile` adds a cProfile ta
 
     .venv/bin/python bench/api_inprocess.py --data /tmp/tpbench/data --mode get -n 10000
 
+Environment: TP_SEED (the customers drawn, default 0: the same run after run), TP_WARMUP
+(requests before timing, default 300), TP_GATE (see `bench/api_callgrind.sh`, which counts
+instructions per request around exactly the timed requests), TP_SORT / TP_DUMP (the
+`--profile` table's order / a pstats file).
+
 Measured on the 2-core development machine (100k customers / 20k items, 2026-11-24): GET
 ~860 us CPU per request on fresh data before the second round of hot-path work, 590-750 us
 after it over a dozen runs (single runs vary by about ±100 us while other jobs run, and
