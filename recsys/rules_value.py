@@ -36,18 +36,17 @@ def scaled(ranked: Ranked | None, subset: NDArray[np.int64]) -> NDArray[np.float
 
 
 def propensity(
-    subset: NDArray[np.int64],
-    signals: Sequence[Ranked | None],
+    parts: Sequence[NDArray[np.float64]],
     categories: NDArray[np.int64],
     weights: Sequence[float] = BLEND,
 ) -> NDArray[np.float64]:
-    """Blended relative propensity of each item in `subset`; cold items get a category prior."""
-    parts = [(w, scaled(s, subset)) for w, s in zip(weights, signals, strict=True)]
-    present = [(w, p) for w, p in parts if p.any()]
+    """Blended relative propensity of each item of a subset, from each signal read onto it
+    (`scaled`, one array per weight); cold items get a category prior."""
+    present = [(w, p) for w, p in zip(weights, parts, strict=True) if p.any()]
     if not present:
-        return np.full(len(subset), 0.5)
+        return np.full(len(categories), 0.5)
     total = sum(w for w, _ in present)
-    blend: NDArray[np.float64] = np.zeros(len(subset), np.float64)
+    blend: NDArray[np.float64] = np.zeros(len(categories), np.float64)
     for w, p in present:
         blend += (w / total) * p
     cold = blend <= 0
@@ -65,12 +64,13 @@ def offers_by_value(
     offers: NDArray[np.int64],
     margins: NDArray[np.float64],
     categories: NDArray[np.int64],
-    signals: Sequence[Ranked | None],
+    parts: Sequence[NDArray[np.float64]],
 ) -> Ranked:
-    """Offers sorted by expected value = propensity × margin (margin floored at a cent)."""
+    """Offers sorted by expected value = propensity × margin (margin floored at a cent);
+    `parts`: the signals read onto `offers` (`scaled`)."""
     if not len(offers):
         return offers.astype(np.uint32), np.empty(0, np.float32)
-    value = propensity(offers, signals, categories) * np.maximum(margins, 0.01)
+    value = propensity(parts, categories) * np.maximum(margins, 0.01)
     order = np.argsort(-value, kind="stable")
     return offers[order].astype(np.uint32), value[order].astype(np.float32)
 
@@ -79,17 +79,18 @@ def rewards_by_affinity(
     rewards: NDArray[np.int64],
     costs: NDArray[np.int64],
     categories: NDArray[np.int64],
-    signals: Sequence[Ranked | None],
+    parts: Sequence[NDArray[np.float64]],
     points: int,
 ) -> tuple[Ranked, Ranked]:
-    """(affordable rewards by affinity, out-of-reach rewards by affinity with points needed).
+    """(affordable rewards by affinity, out-of-reach rewards by affinity with points needed);
+    `parts`: the signals read onto `rewards` (`scaled`).
 
     The second list's "scores" are the points still needed, in affinity order.
     """
     if not len(rewards):
         empty = (np.empty(0, np.uint32), np.empty(0, np.float32))
         return empty, empty
-    affinity = propensity(rewards, signals, categories)
+    affinity = propensity(parts, categories)
     order = np.argsort(-affinity, kind="stable")
     rewards, costs, affinity = rewards[order], costs[order], affinity[order]
     ok = costs <= points

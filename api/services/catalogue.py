@@ -8,6 +8,7 @@ served and cached beside it, so the request path only indexes numpy arrays.
 from __future__ import annotations
 
 import gc
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,6 +19,7 @@ from numpy.typing import NDArray
 from api.state import MAX_OTHERS
 from contracts.schema import CHANNELS
 from recsys.ranking import TIER_RANK, Eligibility
+from recsys.rules_value import Ranked, scaled
 from store.serving import SharedServing
 
 NEW_DAYS = 30
@@ -55,6 +57,7 @@ class Catalogue:
     targeted: dict[frozenset[str], NDArray[np.int64]] = field(default_factory=dict)
     _masks: dict[tuple[Any, ...], NDArray[np.bool_]] = field(default_factory=dict)
     _met: dict[frozenset[str], tuple[bool, ...]] = field(default_factory=dict)
+    _derived: dict[tuple[Any, ...], tuple[NDArray[np.bool_], Any]] = field(default_factory=dict)
     display: list[dict[str, Any]] = field(default_factory=list)  # per item: its answer fields
     no_scores: dict[str, NDArray[np.float32]] = field(default_factory=dict)  # kind -> zeros
     new: list[bool] = field(default_factory=list)  # per item: tagged new or launched recently
@@ -73,6 +76,39 @@ class Catalogue:
                 found = kept[anchor] = frozenset(similar[anchor].tolist())
             out.append(found)
         return out
+
+    def live(self, kind: str, available: NDArray[np.bool_]) -> KindArrays:
+        """The kind's arrays restricted to the items `available` allows, cached with it."""
+        return self._with_mask(("live", kind), available, lambda: self._live(kind, available))
+
+    def _live(self, kind: str, available: NDArray[np.bool_]) -> KindArrays:
+        arrays = self.kinds[kind]
+        ok = available[arrays.indices]
+        return KindArrays(
+            arrays.indices[ok], arrays.margins[ok], arrays.costs[ok], arrays.categories[ok]
+        )
+
+    def scaled_list(
+        self, name: str, ranked: Ranked | None, kind: str, available: NDArray[np.bool_]
+    ) -> NDArray[np.float64]:
+        """A published list read onto the kind's available items (`scaled`): the same for
+        every customer of the version, so cached with the availability mask."""
+        return self._with_mask(
+            ("scaled", name, kind), available,
+            lambda: scaled(ranked, self.live(kind, available).indices),
+        )  # fmt: skip
+
+    def _with_mask(
+        self, key: tuple[Any, ...], available: NDArray[np.bool_], make: Callable[[], Any]
+    ) -> Any:
+        """What `make` derives from `available`, kept while that mask is (masks are cached
+        per second; holding the mask keeps its id from naming another one)."""
+        found = self._derived.get(key)
+        if found is None or found[0] is not available:
+            if len(self._derived) >= MASKS_KEPT:
+                self._derived.clear()
+            found = self._derived[key] = (available, make())
+        return found[1]
 
     def available(self, now: float, *, in_stock: bool, active_window: bool) -> NDArray[np.bool_]:
         """Items the time- and stock-rules allow now (one vectorised pass, no per-item Python);

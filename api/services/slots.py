@@ -16,12 +16,11 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from api.services.catalogue import KindArrays
 from api.services.reasons import reasons_for
 from api.services.session import Session
 from recsys.ranking import Eligibility, Pick, Policy, Source, is_eligible, select
 from recsys.rules import Rules
-from recsys.rules_value import offers_by_value, rewards_by_affinity
+from recsys.rules_value import offers_by_value, rewards_by_affinity, scaled
 
 NUDGE_REACH = 0.5  # a nudge is at most this share of the balance (or 500 points) away
 
@@ -164,17 +163,18 @@ def _sources(
     popular = shared.popular
     seg = popular.get(f"segment:{session.segment}") if session.segment else None
     if kind in ("offer", "reward") and kind in cat.kinds:
-        arrays = cat.kinds[kind]
-        live = available[arrays.indices]  # value the offers/rewards that can be served now
-        arrays = KindArrays(
-            arrays.indices[live], arrays.margins[live], arrays.costs[live], arrays.categories[live]
-        )
-        signals = (personal, seg, popular.get(f"kind:{kind}"))
+        arrays = cat.live(kind, available)  # value the offers/rewards that can be served now
+        overall = f"kind:{kind}"
+        parts = [
+            scaled(personal, arrays.indices),  # the customer's: per request; the lists: cached
+            cat.scaled_list(f"segment:{session.segment}", seg, kind, available),
+            cat.scaled_list(overall, popular.get(overall), kind, available),
+        ]
         if kind == "offer":
-            idx, ev = offers_by_value(arrays.indices, arrays.margins, arrays.categories, signals)
+            idx, ev = offers_by_value(arrays.indices, arrays.margins, arrays.categories, parts)
             return [("value", idx, ev)]
         affordable, needed = rewards_by_affinity(
-            arrays.indices, arrays.costs, arrays.categories, signals, session.points
+            arrays.indices, arrays.costs, arrays.categories, parts, session.points
         )
         reach = max(500, int(session.points * NUDGE_REACH))
         slot.nudges = [

@@ -7,10 +7,12 @@ import time
 from dataclasses import replace
 from datetime import UTC, datetime
 
+import numpy as np
 import pytest
 
 from api.services.catalogue import _build
 from recsys.ranking import Eligibility, is_eligible
+from recsys.rules_value import scaled
 from store.serving import SharedServing
 from tests.api.personal_factories import catalogue, item
 
@@ -78,3 +80,16 @@ def test_diversity_codes_group_items_as_ranking_does():
         groups.setdefault(it.get("category") or "", set()).add(int(cat.diversity_codes[index]))
     assert all(len(codes) == 1 for codes in groups.values())  # one code per category…
     assert len({next(iter(codes)) for codes in groups.values()}) == len(groups)  # …each its own
+
+
+def test_live_arrays_and_scaled_lists_follow_the_availability_mask(cat_and_items):
+    cat, table = cat_and_items
+    offers = cat.kinds["offer"].indices
+    signal = (offers[::-1].astype(np.uint32), np.arange(len(offers), dtype=np.float32))
+    for available in (cat.available(NOW, in_stock=True, active_window=True),
+                      np.ones(len(table), np.bool_), np.zeros(len(table), np.bool_)):  # fmt: skip
+        live = cat.live("offer", available)
+        assert live.indices.tolist() == [i for i in offers.tolist() if available[i]]
+        expected = scaled(signal, live.indices)
+        assert np.array_equal(cat.scaled_list("kind:offer", signal, "offer", available), expected)
+        assert cat.live("offer", available) is live  # kept while the mask is the same object

@@ -87,14 +87,15 @@ def test_offer_value_recovers_the_best_offer_from_noisy_signals():
     truth = rng.uniform(0.01, 0.2, 50)
     margins = rng.uniform(1, 30, 50)
     signal = (offers.astype(np.uint32), (truth * rng.uniform(0.9, 1.1, 50)).astype(np.float32))
-    chosen, _ = offers_by_value(offers, margins, np.zeros(50, np.int64), [None, None, signal])
+    parts = [scaled(s, offers) for s in (None, None, signal)]
+    chosen, _ = offers_by_value(offers, margins, np.zeros(50, np.int64), parts)
     true_best = np.argsort(-(truth * margins))[:5]
     assert len(set(chosen[:5].tolist()) & set(true_best.tolist())) >= 4
 
 
 def test_cold_offers_get_half_their_category_mean():
     signal = (np.array([0, 1], np.uint32), np.array([1.0, 0.5], np.float32))
-    p = propensity(np.arange(4), [signal], np.array([0, 0, 0, 1]), weights=[1.0])
+    p = propensity([scaled(signal, np.arange(4))], np.array([0, 0, 0, 1]), weights=[1.0])
     assert np.allclose(p, [1.0, 0.5, 0.375, 0.5 * 0.75])
 
 
@@ -104,7 +105,7 @@ def test_rewards_split_by_points_and_rank_by_affinity():
         np.arange(4),
         np.array([100, 300, 50, 900]),
         np.zeros(4, np.int64),
-        [None, None, signal],
+        [scaled(s, np.arange(4)) for s in (None, None, signal)],
         200,
     )
     assert ok.tolist() == [2, 0] and far.tolist() == [1, 3] and needed.tolist() == [100, 700]
