@@ -16,16 +16,17 @@ Data: generated with `touchpoint generate --customers 100000 --items 20000 --see
 block more items and ranking reads further down each list), so repeated runs on the same
 directory get slower: compare figures taken on the same state.
 
-Measured on the 2-core development machine, three runs of the command above, 01:20-01:24
-UTC 2026-11-24 (the bare figure itself wandered between 3,400 and 5,100 req/s that hour):
-bare 4435 / 4907 / 4759 req/s; GET recommendations 1292 / 1354 / 1484 (ratio 0.29 / 0.28 /
-0.31, p99 49 / 34 / 30 ms); personalize 799 / 770 / 813 (0.55-0.62 of recommendations).
-Back to back on the same state before and after the second round of hot-path work
-(`--duration 15`): recommendations 999 -> 1227 req/s, personalize 546 -> 729. Earlier
-sessions: the first version served 525 req/s against a bare 7477 (0.07, p99 519 ms). The
-50% target is not met: a recommendation costs ~0.7 ms of API CPU (key check, one Redis
-script call and its decoding, ranking, reasons, rendering, the post-answer writes)
-against ~0.2 ms for the bare endpoint; `--profile` shows no single part above ~16%.
+Measured on the 2-core development machine, 03:19-03:28 UTC 2026-11-24, each run on a
+fresh copy of the same published data (`--duration 20`): bare 12072 / 12344 / 12199 / 12337
+req/s; GET recommendations 4555 / 4472 / 4186 / 4825 (ratio 0.38 / 0.36 / 0.34 / 0.39, p99
+5.6-6.9 ms); personalize 2366 / 2580 / 2212 / 2692 (0.52-0.58 of recommendations). The code
+before the third round of hot-path work (aefb425), same data, same half hour: GET 4159 /
+2966, personalize 2048 / 1888. Earlier sessions: the first version served 525 req/s against
+a bare 7477 (0.07, p99 519 ms). The 50% target is not met: the worker is CPU-bound (~95% of
+a core) and a recommendation still costs ~190 us of API CPU (key check, one Redis script
+call and its decoding, ranking, reasons, rendering, the post-answer writes, see
+`bench/api_inprocess.py` and `bench/api_callgrind.sh`) against ~80 us for the whole bare
+request; no single part is above ~16%.
 """
 
 from __future__ import annotations
