@@ -149,7 +149,7 @@ def select(
                 if (eligible is None and not is_eligible(items[i], rule)) or i in blocked:
                     continue
                 if not raw:
-                    score = weight * (FLOOR + (1 - FLOOR) * (score / top if top > 0 else 0.0))
+                    score = _scaled(score, weight, top)
                 index.append(i)
                 value.append(score)
                 origin.append(name)
@@ -224,7 +224,7 @@ def _best_first(
                 continue
             counts[category] = counts.get(category, 0) + 1
         if not raw:
-            score = weight * (FLOOR + (1 - FLOOR) * (score / top if top > 0 else 0.0))
+            score = _scaled(score, weight, top)
         chosen.append(Pick(i, score, name))
         if len(chosen) == k:
             break
@@ -233,7 +233,7 @@ def _best_first(
     if at + 1 < len(score_list) and max(score_list[at + 1 :]) > last:
         return None
     if not raw:  # what the last candidate walked is worth (a later one may only tie it)
-        last = weight * (FLOOR + (1 - FLOOR) * (last / top if top > 0 else 0.0))
+        last = _scaled(last, weight, top)
     for later, _, scores in sources[position + 1 :]:
         reach = float(np.max(scores)) if later in RAW and len(scores) else _weight(later)
         if reach > last:
@@ -266,6 +266,11 @@ def _hits(
             allowed = mask.take(idx, mode="clip")
             ok = allowed if ok is None else ok & allowed
     return np.arange(len(idx)) if ok is None else ok.nonzero()[0]
+
+
+def _scaled(score: float, weight: float, top: float) -> float:
+    """A source's raw score on the common scale (see SOURCE_WEIGHT); `top`: its best score."""
+    return weight * (FLOOR + (1 - FLOOR) * (score / top if top > 0 else 0.0))
 
 
 def _weight(source: str) -> float:
