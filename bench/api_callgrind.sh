@@ -9,7 +9,8 @@
 # runs bench/api_inprocess.py under callgrind with instrumentation switched on only around
 # its N timed requests (TP_GATE), and prints instructions per request. The same customers
 # every run (TP_SEED). TP_REPO=DIR measures another checkout (e.g. a `git worktree` of an
-# earlier commit) with this checkout's venv. Needs valgrind (Debian's package).
+# earlier commit) with this checkout's venv; TP_OUT=FILE keeps the callgrind output (for
+# `callgrind_annotate --inclusive=yes FILE`). Needs valgrind (Debian's package).
 #
 # Measured on the development machine, 100k customers / 20k items (2026-11-24):
 #   GET  1.467M instructions per request at aefb425, 1.146M after the third round of
@@ -49,4 +50,5 @@ touch "$SCRATCH/gate/stop"
 wait "$RUN"
 
 TOTAL=$(awk '/^totals:/ {print $2}' "$SCRATCH/callgrind.out")
+if [ -n "${TP_OUT:-}" ]; then cp "$SCRATCH/callgrind.out" "$TP_OUT"; fi
 echo "$MODE: $N requests, $((TOTAL / N)) instructions per request ($(git rev-parse --short HEAD))"

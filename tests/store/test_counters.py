@@ -90,6 +90,19 @@ def test_one_script_call_writes_what_one_hincrby_per_field_wrote(redis_client, r
     )
 
 
+def test_item_ids_reach_their_fields_byte_for_byte(redis_client):
+    """The ids travel as one JSON argument: quotes, backslashes, non-ASCII and digits-only
+    ids must still name the field `i:<id>` exactly as the readers spell it."""
+    ids = ['say "hi"', "back\\slash", "café-ü", "007", "a b", "[1]"]
+    pipe = redis_client.pipeline(transaction=False)
+    record_impressions(pipe, KEYS, "c1", channel="web", shown=[(i, "product") for i in ids],
+                       windows=[7], now=NOW)  # fmt: skip
+    pipe.execute()
+    fields = redis_client.hgetall(window_key(KEYS, "c1", 7, NOW))
+    assert fields == {**{f"i:{i}".encode(): b"1" for i in ids}, b"c:web:product": b"6"}
+    assert read_windows(redis_client, "c1", [7])[7].items == dict.fromkeys(ids, 1)
+
+
 def test_nothing_shown_or_no_window_queues_nothing():
     buffer = CommandBuffer()
     record_impressions(buffer, KEYS, "c1", channel="web", shown=[], windows=[7], now=NOW)
