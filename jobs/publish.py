@@ -17,10 +17,11 @@ import pandas as pd
 import redis
 import scipy.sparse as sp
 
+from recsys.explain import ANCHORS, anchor_positions
 from recsys.matrix import IdMap, Interactions, WeightConfig, event_weights
 from recsys.models.base import Recommender
 from store.config import StoreConfig
-from store.serving import ARTIFACT, Ranked, ServingBundle, write_serving
+from store.serving import ARTIFACT, Ranked, Recs, ServingBundle, write_serving
 from store.versions import Versions
 
 log = logging.getLogger("touchpoint.publish")
@@ -200,11 +201,18 @@ def _catalogue_map(trained: Trained, item_ids: list[str]) -> np.ndarray:
 
 
 def customer_candidates(
-    trained: Trained, purchased: sp.csr_matrix, to_catalogue: np.ndarray
-) -> Iterator[tuple[str, Ranked]]:
-    """Top-N per known customer, already-purchased items excluded, in catalogue indices."""
+    trained: Trained,
+    purchased: sp.csr_matrix,
+    to_catalogue: np.ndarray,
+    similar: Ranked | None,
+    categories: np.ndarray,
+) -> Iterator[tuple[str, Recs]]:
+    """Top-N per known customer, already-purchased items excluded, in catalogue indices,
+    each with the position of its reason's anchor in the customer's published history
+    (`recsys.explain`; `similar`, `categories`: the catalogue's, as published)."""
     x = trained.interactions.matrix
     ids = trained.interactions.customers.ids(np.arange(x.shape[0]))
+    table = similar[0] if similar is not None else None
     for start in range(0, x.shape[0], BATCH):
         rows = np.arange(start, min(start + BATCH, x.shape[0]))
         items, scores = trained.model.recommend(
@@ -214,7 +222,10 @@ def customer_candidates(
             keep = items[r] >= 0
             mapped = to_catalogue[items[r][keep]]
             ok = mapped >= 0
-            yield str(cid), (mapped[ok].astype(np.uint32), scores[r][keep][ok])
+            recs = mapped[ok].astype(np.uint32)
+            anchors = _history_row(x, int(rows[r]), to_catalogue)[0][:ANCHORS]
+            why = anchor_positions(recs, anchors, table, categories)
+            yield str(cid), Recs(recs, scores[r][keep][ok], why.tobytes())
 
 
 def customer_history(trained: Trained, to_catalogue: np.ndarray) -> Iterator[tuple[str, Ranked]]:
@@ -222,14 +233,31 @@ def customer_history(trained: Trained, to_catalogue: np.ndarray) -> Iterator[tup
     x = trained.interactions.matrix
     ids = trained.interactions.customers.ids(np.arange(x.shape[0]))
     for r, cid in enumerate(ids):
-        lo, hi = x.indptr[r], x.indptr[r + 1]
-        cols, vals = x.indices[lo:hi], x.data[lo:hi]
-        if len(cols) > HISTORY_N:
-            top = np.argsort(-vals)[:HISTORY_N]
-            cols, vals = cols[top], vals[top]
-        mapped = to_catalogue[cols]
-        ok = mapped >= 0
-        yield str(cid), (mapped[ok].astype(np.uint32), vals[ok].astype(np.float32))
+        yield str(cid), _history_row(x, r, to_catalogue)
+
+
+def _history_row(x: sp.csr_matrix, r: int, to_catalogue: np.ndarray) -> Ranked:
+    """Row `r`'s strongest interactions in catalogue indices, strongest first (stable), as
+    published: reasons name these items by their position."""
+    lo, hi = x.indptr[r], x.indptr[r + 1]
+    cols, vals = x.indices[lo:hi], x.data[lo:hi]
+    if len(cols) > HISTORY_N:
+        top = np.argsort(-vals)[:HISTORY_N]
+        cols, vals = cols[top], vals[top]
+    mapped = to_catalogue[cols]
+    ok = mapped >= 0
+    cols, vals = mapped[ok].astype(np.uint32), vals[ok].astype(np.float32)
+    order = np.argsort(-vals, kind="stable")
+    return cols[order], vals[order]
+
+
+def category_codes(records: list[dict[str, Any]]) -> np.ndarray:
+    """Per published item a category code, -1 for none (as reasons compare categories)."""
+    codes: dict[str, int] = {}
+    return np.array(
+        [codes.setdefault(c, len(codes)) if (c := r.get("category")) else -1 for r in records],
+        np.int64,
+    )
 
 
 def customer_bought(
@@ -303,16 +331,20 @@ def build_bundle(
         "alpha": fold["alpha"] if fold else 1.0,
     }
     purchased = purchased_matrix(events, trained)
+    records = item_records(items)
+    similar = similar_items(trained, to_catalogue, len(item_ids))
     return ServingBundle(
-        items=item_records(items),
+        items=records,
         popular=popular_lists(events, items, segments),
-        customer_recs=customer_candidates(trained, purchased, to_catalogue),
+        customer_recs=customer_candidates(
+            trained, purchased, to_catalogue, similar, category_codes(records)
+        ),
         customer_bought=customer_bought(purchased, trained, to_catalogue),
         customer_profiles=customer_profiles(tables["customers"], segments, tables["feedback"]),
         customer_history=customer_history(trained, to_catalogue),
         item_factors=item_factors(trained, to_catalogue, len(item_ids)),
         model=model_meta,
-        similar=similar_items(trained, to_catalogue, len(item_ids)),
+        similar=similar,
     )
 
 

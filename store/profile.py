@@ -32,19 +32,19 @@ from store.serving import ARTIFACT, Ranked
 
 _EMPTY: Ranked = (np.empty(0, np.uint32), np.empty(0, np.float32))
 _NO_ITEMS: NDArray[np.int64] = np.empty(0, np.int64)
-STRINGS = ("recs", "profile", "hist", "bought")
+STRINGS = ("recs", "profile", "hist", "bought", "why")
 
-# KEYS = the 4 published strings, the recent list, then hashes (feedback?, windows…);
+# KEYS = the 5 published strings, the recent list, then hashes (feedback?, windows…);
 # ARGV = how many recent events, the first window's KEYS index, the least item count kept.
 # A missing string comes back as nil, a missing hash as {}. Of a window hash only the item
 # fields (`i:…`) shown at least ARGV[3] times come back, and every channel field (`c:…`):
 # an item shown fewer times than any cap allows cannot be blocked, so it need not be decoded.
 READ_SCRIPT = """
 local out = {}
-for i = 1, 4 do out[i] = redis.call('GET', KEYS[i]) end
-out[5] = redis.call('LRANGE', KEYS[5], 0, tonumber(ARGV[1]) - 1)
+for i = 1, 5 do out[i] = redis.call('GET', KEYS[i]) end
+out[6] = redis.call('LRANGE', KEYS[6], 0, tonumber(ARGV[1]) - 1)
 local first_window, least = tonumber(ARGV[2]), tonumber(ARGV[3])
-for i = 6, #KEYS do
+for i = 7, #KEYS do
   local flat = redis.call('HGETALL', KEYS[i])
   if i >= first_window and least > 1 then
     local kept = {}
@@ -72,6 +72,7 @@ class CustomerContext:
     profile: dict[str, Any] | None = None
     history: Ranked = _EMPTY
     bought: NDArray[np.int64] = field(default_factory=lambda: _NO_ITEMS)  # item indices
+    why: bytes = b""  # per rec, its reason's anchor in `history` (see `store.serving`)
     recent: list[recent.RecentEvent] = field(default_factory=list)
     windows: dict[int, counters.WindowCounts] = field(default_factory=dict)
     redeemed: dict[str, int] = field(default_factory=dict)
@@ -125,8 +126,8 @@ async def read_context(
             raise reply
     reply = replies[0]
     redeemed_raw = _pairs(replies[1]) if budgets else None
-    recs, profile, hist, bought, events = reply[:5]
-    hashes = reply[5:]
+    recs, profile, hist, bought, why, events = reply[:6]
+    hashes = reply[6:]
     feedback_raw = hashes.pop(0) if with_feedback else None
     return CustomerContext(
         customer_id=customer_id,
@@ -134,6 +135,7 @@ async def read_context(
         profile=orjson.loads(profile) if profile else None,
         history=unpack_ranked(hist),
         bought=unpack_ranked(bought)[0].astype(np.int64),
+        why=why or b"",
         recent=recent.decode(events),
         windows={
             d: counters.decode_window_fields(d, raw[::2], raw[1::2])

@@ -6,15 +6,16 @@ Shared data (loaded into each API replica once per version):
 - `factors` — item factors and model metadata for real-time fold-in (optional)
 - `similar` — top similar items per item (optional)
 Per customer (one pipeline per request): `recs` (ranked), `profile` (JSON), `hist` (ranked
-item indices with interaction weights, for fold-in), `bought` (item indices already purchased,
-so every answer can leave them out).
+item indices with interaction weights, for fold-in; strongest first), `bought` (item indices
+already purchased, so every answer can leave them out), `why` (optional: one byte per rec,
+the position in `hist` of the item its reason names, 255 for none; see `recsys.explain`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import orjson
@@ -29,13 +30,21 @@ ARTIFACT = "serving"
 Ranked = tuple[NDArray[np.integer], NDArray[np.floating]]
 
 
+class Recs(NamedTuple):
+    """A customer's published recommendations, with their reasons' anchors when known."""
+
+    indices: NDArray[np.integer]
+    scores: NDArray[np.floating]
+    why: bytes = b""  # per rec, its anchor's position in the published history (255: none)
+
+
 @dataclass
 class ServingBundle:
     """What one batch publishes for serving; plain Python and numpy, no pandas."""
 
     items: list[dict[str, Any]]
     popular: dict[str, Ranked]
-    customer_recs: Iterable[tuple[str, Ranked]] = ()
+    customer_recs: Iterable[tuple[str, Ranked | Recs]] = ()
     customer_profiles: Iterable[tuple[str, dict[str, Any]]] = ()
     customer_history: Iterable[tuple[str, Ranked]] = ()  # published strongest first
     customer_bought: Iterable[tuple[str, Ranked]] = ()
@@ -58,8 +67,11 @@ def write_serving(release: Release, bundle: ServingBundle) -> None:
         idx, scores = bundle.similar
         release.set(release.key("similar_idx"), pack_array(idx.astype(np.int32)))
         release.set(release.key("similar_score"), pack_array(scores.astype(np.float32)))
-    for customer_id, (idx, sc) in bundle.customer_recs:
-        release.set(release.customer_key(customer_id, "recs"), pack_ranked(idx, sc))
+    for customer_id, ranked in bundle.customer_recs:
+        recs = Recs(*ranked)
+        release.set(release.customer_key(customer_id, "recs"), pack_ranked(*recs[:2]))
+        if recs.why:
+            release.set(release.customer_key(customer_id, "why"), recs.why)
     for customer_id, profile in bundle.customer_profiles:
         release.set(release.customer_key(customer_id, "profile"), orjson.dumps(profile))
     for customer_id, (idx, weights) in bundle.customer_history:

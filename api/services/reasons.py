@@ -69,17 +69,35 @@ def anchor_of(
     return None if hit is None or hit[0] == index else hit
 
 
+def _published(session: Session) -> dict[int, int] | None:
+    """Each published rec's anchor position as the batch worked it out (`recsys.explain`),
+    or None when live events put other anchors first or the version published none."""
+    if not session.published_anchors:
+        return None
+    found: dict[int, int] | None = session.explained.get("published")
+    if found is None:
+        recs, why = session.ctx.recs[0], session.ctx.why
+        if len(why) != len(recs):
+            return None
+        found = session.explained["published"] = dict(zip(recs.tolist(), why, strict=True))
+    return found
+
+
 def reasons_for(session: Session, picks: Sequence[Pick]) -> list[str]:
-    """One reason per pick (the session's anchors fetched once for the list)."""
+    """One reason per pick: a personal pick's anchor as published, else worked out here."""
     shared, cat = session.shared, session.cat
     assert shared is not None and cat is not None
     items = shared.items
-    similar = _similar(session) if session.anchors else None
     out = []
     for pick in picks:
         source, item = pick.source, items[pick.index]
         if source in PERSONAL and item.get("kind") != "reward":
-            found = anchor_of(session, pick.index, similar)
+            published = _published(session) if source == "personal" else None
+            if published is not None and pick.index in published:
+                place = published[pick.index]  # NO_ANCHOR (255) is past every anchor list
+                found = session.anchors[place] if place < len(session.anchors) else None
+            else:
+                found = anchor_of(session, pick.index)
             if found is not None:
                 out.append(f"because you {found[1]} {items[found[0]].get('title')}")
                 continue

@@ -20,6 +20,7 @@ from api.services.catalogue import Catalogue, catalogue
 from api.services.hot import connection
 from api.state import ServingState
 from recsys.errors import InvalidInputError
+from recsys.explain import ANCHORS
 from recsys.serving import fold_in, top_k
 from store.profile import CustomerContext, read_context
 from store.serving import Ranked, SharedServing
@@ -27,7 +28,6 @@ from store.serving import Ranked, SharedServing
 # Live event weights for fold-in, as the batch's defaults (recsys.matrix.DEFAULT_WEIGHTS).
 FRESH_WEIGHTS = {"view": 1.0, "click": 2.0, "add_to_cart": 4.0, "purchase": 8.0, "redeem": 8.0}
 FRESH_N = 100
-ANCHORS = 20
 
 
 @dataclass
@@ -48,6 +48,7 @@ class Session:
     purchased: set[int] = field(default_factory=set)
     dismissed: set[int] = field(default_factory=set)
     anchors: list[tuple[int, str]] = field(default_factory=list)  # (item index, verb), best first
+    published_anchors: bool = False  # the anchors are the published history's (no live ones)
     fresh: Ranked | None = None
     taken: set[int] = field(default_factory=set)  # items already placed in this response
     explained: dict[str, Any] = field(default_factory=dict)  # `api.services.reasons`' lookups
@@ -135,6 +136,7 @@ def _derive(session: Session, shared: SharedServing) -> None:
     for index in session.ctx.history[0][:ANCHORS].tolist():  # published strongest first
         verbs.setdefault(index, "liked")
     session.anchors = list(verbs.items())
+    session.published_anchors = not recent_anchors
     if recent_anchors:  # only viewed or bought items become anchors
         session.fresh = _fresh(session, shared)
 

@@ -9,6 +9,7 @@ from api.services.catalogue import _build
 from api.services.reasons import anchor_of, reasons_for
 from api.services.session import Session
 from api.services.slots import rounded
+from recsys.explain import NO_ANCHOR, anchor_positions
 from recsys.ranking import Pick
 from store.profile import CustomerContext
 from store.serving import SharedServing
@@ -55,6 +56,45 @@ def test_anchor_matches_a_direct_scan(seed):
             assert reason == f"because you {found[1]} {items[found[0]]['title']}"
         else:
             assert not reason.startswith("because")
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_the_batchs_anchor_positions_follow_the_same_rule(seed):
+    """`recsys.explain.anchor_positions` (the batch, vectorised) against the rule spelled
+    out: rows -1 padded or missing, items without a category, anchors among the recs."""
+    rng = np.random.default_rng(seed)
+    items = [item(f"p{i}", category=f"C{i % 5}" if i % 4 else None) for i in range(N)]
+    similar_idx = rng.integers(-1, N, size=(N - 5, WIDTH)).astype(np.int32)
+    shared = SharedServing("v", items, {}, {}, similar=(similar_idx, np.ones_like(similar_idx)))
+    codes = {}
+    categories = np.array(
+        [codes.setdefault(it["category"], len(codes)) if it["category"] else -1 for it in items]
+    )
+    history = rng.choice(N, 25, replace=False)  # more than ANCHORS: the rest are not named
+    recs = np.concatenate([history[:3], rng.choice(N, 30)])  # some recs are anchors too
+    anchors = [(int(a), "liked") for a in history[:20]]
+    why = anchor_positions(recs, history, similar_idx, categories)
+    for index, place in zip(recs.tolist(), why.tolist(), strict=True):
+        found = reference(shared, anchors, index)
+        assert place == (NO_ANCHOR if found is None else anchors.index(found))
+
+
+def test_a_personal_pick_takes_its_published_anchor_unless_live_events_lead():
+    items = [item(f"p{i}", category="C") for i in range(N)]
+    shared = SharedServing("v", items, {}, {})
+    recs = np.array([7, 8, 9], np.uint32)
+    context = CustomerContext("c", recs=(recs, np.ones(3, np.float32)), why=bytes([1, 255, 0]))
+    session = Session(shared, _build(shared), context, False, 0.0, "")
+    session.anchors = [(3, "liked"), (4, "liked")]
+    session.published_anchors = True
+    picks = [Pick(i, 1.0, "personal") for i in (7, 8, 9)]
+    assert reasons_for(session, picks)[0] == "because you liked Title p4"
+    assert not reasons_for(session, picks)[1].startswith("because")
+    assert reasons_for(session, picks)[2] == "because you liked Title p3"
+    # a live view leads the anchors: the published positions no longer apply
+    fresh = Session(shared, _build(shared), context, False, 0.0, "")
+    fresh.anchors = [(5, "viewed"), (3, "liked"), (4, "liked")]
+    assert reasons_for(fresh, picks) == ["because you viewed Title p5"] * 3
 
 
 def test_scores_are_rounded_as_round_to_six_places_would():

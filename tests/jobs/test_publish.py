@@ -153,3 +153,44 @@ def test_popular_lists_rank_each_kind_on_its_own_and_favour_recent_activity():
     assert [ids[i] for i in lists["kind:content"][0]] == ["c1"]
     assert [ids[i] for i in lists["kind:offer"][0]] == ["o1"]
     assert "channel:web" in lists
+
+
+def test_each_published_rec_names_the_anchor_the_request_path_would(published, store_config):
+    """The batch works the reasons' anchors out ahead (`why`); they must be the ones the
+    request path finds for the same customer with no live events."""
+    import asyncio
+
+    from api.services.catalogue import _build
+    from api.services.reasons import anchor_of
+    from api.services.session import Session
+    from recsys.explain import ANCHORS, NO_ANCHOR
+    from store.client import async_client
+    from store.codec import unpack_ranked
+    from store.keys import Keys
+    from store.profile import CustomerContext
+    from store.serving import ServingReader
+
+    _, version, client = published
+
+    async def load():
+        reader = async_client(store_config.redis_url)
+        try:
+            return await ServingReader(reader, Keys()).load_shared(version)
+        finally:
+            await reader.aclose()
+
+    shared = asyncio.run(load())
+    named = 0
+    for c in range(40):
+        key = lambda name, c=c: Keys().customer_data("serving", version, f"c{c}", name)  # noqa: E731
+        recs, _ = unpack_ranked(client.get(key("recs")))
+        history, _ = unpack_ranked(client.get(key("hist")))
+        why = client.get(key("why"))
+        assert why is not None and len(why) == len(recs)
+        session = Session(shared, _build(shared), CustomerContext(f"c{c}"), False, 0.0, "")
+        session.anchors = [(int(a), "liked") for a in history[:ANCHORS].tolist()]
+        for index, place in zip(recs.tolist(), why, strict=True):
+            found = anchor_of(session, index)
+            assert place == (NO_ANCHOR if found is None else session.anchors.index(found))
+            named += place != NO_ANCHOR
+    assert named > 0  # the check above saw anchors, not only "none"
