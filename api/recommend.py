@@ -13,8 +13,7 @@ import itertools
 import logging
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from api.metrics import Metrics
 from api.routes.experiments import (
@@ -36,8 +35,7 @@ from store.serving import SharedServing
 log = logging.getLogger("touchpoint.api")
 
 
-@dataclass(frozen=True)
-class SlotRequest:
+class SlotRequest(NamedTuple):  # a NamedTuple: made per request, ~5x cheaper than frozen
     name: str
     kind: str
     k: int

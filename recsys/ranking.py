@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Collection, Hashable, Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -36,15 +36,14 @@ FLOOR = 0.75
 RAW = frozenset({"value"})
 
 
-@dataclass(frozen=True)
-class Eligibility:
+class Eligibility(NamedTuple):  # NamedTuples: made per request, ~5x cheaper than frozen
     """Which items may be shown in one answer (the item-level rules)."""
 
     kind: str | None = "product"
     channel: str | None = None
     category: str | None = None
     now_iso: str | None = None
-    exclude: frozenset[int] = field(default_factory=frozenset)
+    exclude: frozenset[int] = frozenset()
     in_stock: bool = True
     segments: frozenset[str] | None = None  # None = do not check target_segments
     tier: str | None = None  # None = do not check min_tier
@@ -77,8 +76,7 @@ def is_eligible(item: dict[str, Any], rule: Eligibility) -> bool:
     return True
 
 
-@dataclass(frozen=True)
-class Policy:
+class Policy(NamedTuple):
     """List-level rules: what is blocked (caps, exclusions, budgets), boosts, diversity, pins."""
 
     blocked: Collection[int] = frozenset()  # item indices caps, exclusions or budgets rule out

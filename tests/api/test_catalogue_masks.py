@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import time
-from dataclasses import replace
 from datetime import UTC, datetime
 
 import numpy as np
@@ -65,8 +64,8 @@ def test_masks_are_cached_per_outcome_and_availability_per_second(cat_and_items)
     rule = Eligibility(kind="product", channel="web", segments=frozenset({"Loyal", "Old"}))
     assert cat.eligible(rule) is cat.eligible(rule)
     # other segments meeting the same target groups share the mask; others don't
-    assert cat.eligible(replace(rule, segments=frozenset({"Loyal"}))) is cat.eligible(rule)
-    assert cat.eligible(replace(rule, segments=frozenset({"New"}))) is not cat.eligible(rule)
+    assert cat.eligible(rule._replace(segments=frozenset({"Loyal"}))) is cat.eligible(rule)
+    assert cat.eligible(rule._replace(segments=frozenset({"New"}))) is not cat.eligible(rule)
     available = cat.available(NOW, in_stock=True, active_window=True)
     assert cat.available(NOW, in_stock=True, active_window=True) is available
     assert cat.available(NOW + 1, in_stock=True, active_window=True) is not available

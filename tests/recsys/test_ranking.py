@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 
 from recsys import ranking
@@ -252,7 +250,7 @@ def test_the_walk_of_a_best_first_source_answers_as_the_full_pool_would():
         if walked is None:
             continue
         answered += 1
-        expected = reference(catalogue, sources, rule, k, replace(policy, pins=()), **options)
+        expected = reference(catalogue, sources, rule, k, policy._replace(pins=()), **options)
         assert [(p.index, p.source) for p in walked] == [(p.index, p.source) for p in expected]
         assert np.allclose([p.score for p in walked], [p.score for p in expected], atol=1e-9)
     assert answered >= 30, answered  # (45 with this seed)
