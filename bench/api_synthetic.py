@@ -14,10 +14,11 @@ import time
 import numpy as np
 import redis
 
+from recsys.explain import anchor_positions
 from store.config import StoreConfig
 from store.keys import Keys
 from store.recent import RecentEvent, append_events
-from store.serving import ServingBundle, write_serving
+from store.serving import Recs, ServingBundle, write_serving
 from store.versions import Versions
 
 N_CUSTOMERS, N_ITEMS, FACTORS, TOP_N = 100_000, 20_000, 64, 100
@@ -64,14 +65,21 @@ def publish_synthetic(url: str, seed: int = 5) -> list[str]:
     for name in (*(f"channel:{c}" for c in CHANNELS), *(f"segment:{s}" for s in SEGMENTS)):
         popular[name] = _ranked(rng, 500)
     ids = [f"c{n}" for n in range(N_CUSTOMERS)]
+    similar = rng.choice(N_ITEMS, (N_ITEMS, 20), p=popularity)
+    categories = np.arange(N_ITEMS) % 40  # the items' category codes (see `_items`)
 
-    def recs():
-        for cid in ids:
-            yield cid, _ranked(rng, TOP_N)
+    def history(n: int) -> tuple:  # strongest first, as published; the same for both passes
+        return _ranked(np.random.default_rng([seed, n]), 30)
+
+    def recs():  # with each rec's reason anchor, as `touchpoint run` publishes them
+        for n, cid in enumerate(ids):
+            idx, scores = _ranked(rng, TOP_N)
+            why = anchor_positions(idx, history(n)[0], similar, categories)
+            yield cid, Recs(idx, scores, why.tobytes())
 
     def hist():
-        for cid in ids:
-            yield cid, _ranked(rng, 30)
+        for n, cid in enumerate(ids):
+            yield cid, history(n)
 
     def profiles():
         for n, cid in enumerate(ids):
@@ -81,7 +89,6 @@ def publish_synthetic(url: str, seed: int = 5) -> list[str]:
                 "rfm_segment": SEGMENTS[n % len(SEGMENTS)], "feedback": {"nps": n % 11},
             }  # fmt: skip
 
-    similar = rng.choice(N_ITEMS, (N_ITEMS, 20), p=popularity)
     bundle = ServingBundle(
         items=items,
         popular=popular,
