@@ -14,7 +14,8 @@
 #
 # Measured on the development machine, 100k customers / 20k items (2026-11-24):
 #   GET  1.467M instructions per request at aefb425, 1.146M after the third round of
-#   hot-path work; POST /v1/personalize (three slots) 3.54M -> 2.70M.
+#   hot-path work (1a75653), 1.051M with the reasons' anchors worked out by the batch;
+#   POST /v1/personalize (three slots) 3.54M -> 2.27M -> 2.23M.
 set -euo pipefail
 
 DATA=${1:?usage: bench/api_callgrind.sh DATA_DIR [get|post] [N]}

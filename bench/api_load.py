@@ -16,17 +16,18 @@ Data: generated with `touchpoint generate --customers 100000 --items 20000 --see
 block more items and ranking reads further down each list), so repeated runs on the same
 directory get slower: compare figures taken on the same state.
 
-Measured on the 2-core development machine, 03:19-03:28 UTC 2026-11-24, each run on a
-fresh copy of the same published data (`--duration 20`): bare 12072 / 12344 / 12199 / 12337
-req/s; GET recommendations 4555 / 4472 / 4186 / 4825 (ratio 0.38 / 0.36 / 0.34 / 0.39, p99
-5.6-6.9 ms); personalize 2366 / 2580 / 2212 / 2692 (0.52-0.58 of recommendations). The code
-before the third round of hot-path work (aefb425), same data, same half hour: GET 4159 /
-2966, personalize 2048 / 1888. Earlier sessions: the first version served 525 req/s against
-a bare 7477 (0.07, p99 519 ms). The 50% target is not met: the worker is CPU-bound (~95% of
-a core) and a recommendation still costs ~190 us of API CPU (key check, one Redis script
-call and its decoding, ranking, reasons, rendering, the post-answer writes, see
-`bench/api_inprocess.py` and `bench/api_callgrind.sh`) against ~80 us for the whole bare
-request; no single part is above ~16%.
+Measured on the 2-core development machine, 04:59-05:13 UTC 2026-11-24, each run on a
+fresh copy of the same published data (`--duration 20`), alternating with the code at
+the start of that day (1a75653): bare 12687 / 12902 / 12172 / 12816 req/s; GET
+recommendations 5156 / 5299 / 5184 / 5100 (ratio 0.41 / 0.41 / 0.43 / 0.40, p99 5.2-6.3
+ms); personalize 2713 / 2815 / 2736 / 2706 (0.53 of recommendations). 1a75653 in
+between: GET 4860 / 5058 / 4446 / 5314 (0.37 / 0.39 / 0.35 / 0.41). Earlier sessions: the
+first version served 525 req/s against a bare 7477 (0.07, p99 519 ms). The 50% target is
+not met: a recommendation still costs ~120 us of API CPU without HTTP (reading the
+customer ~40, ranking ~35, reasons and rendering ~20, the post-answer writes ~20-25; see
+`bench/api_inprocess.py` and `bench/api_callgrind.sh`) plus ~45 us of uvicorn, against
+~80 us for the whole bare request, and at -c16 the worker idles 7-15% of the time
+waiting on Redis round trips.
 """
 
 from __future__ import annotations
