@@ -84,14 +84,13 @@ def test_customers_get_their_own_taste_and_not_what_they_bought(published, store
     assert in_taste / total > 0.8  # chance is 0.5
 
 
-def test_similar_items_and_item_factors_are_published(published, store_config):
+def load_shared(store_config, version):
+    """The version's shared data as an API process loads it."""
     import asyncio
 
     from store.client import async_client
     from store.keys import Keys
     from store.serving import ServingReader
-
-    _, version, _ = published
 
     async def load():
         client = async_client(store_config.redis_url)
@@ -100,7 +99,12 @@ def test_similar_items_and_item_factors_are_published(published, store_config):
         finally:
             await client.aclose()
 
-    shared = asyncio.run(load())
+    return asyncio.run(load())
+
+
+def test_similar_items_and_item_factors_are_published(published, store_config):
+    _, version, _ = published
+    shared = load_shared(store_config, version)
     assert shared.item_factors is not None and shared.item_factors.shape == (20, 8)
     assert shared.similar is not None
     neighbours, _ = shared.similar
@@ -158,28 +162,16 @@ def test_popular_lists_rank_each_kind_on_its_own_and_favour_recent_activity():
 def test_each_published_rec_names_the_anchor_the_request_path_would(published, store_config):
     """The batch works the reasons' anchors out ahead (`why`); they must be the ones the
     request path finds for the same customer with no live events."""
-    import asyncio
-
     from api.services.catalogue import _build
     from api.services.reasons import anchor_of
     from api.services.session import Session
     from recsys.explain import ANCHORS, NO_ANCHOR
-    from store.client import async_client
     from store.codec import unpack_ranked
     from store.keys import Keys
     from store.profile import CustomerContext
-    from store.serving import ServingReader
 
     _, version, client = published
-
-    async def load():
-        reader = async_client(store_config.redis_url)
-        try:
-            return await ServingReader(reader, Keys()).load_shared(version)
-        finally:
-            await reader.aclose()
-
-    shared = asyncio.run(load())
+    shared = load_shared(store_config, version)
     named = 0
     for c in range(40):
         key = lambda name, c=c: Keys().customer_data("serving", version, f"c{c}", name)  # noqa: E731
