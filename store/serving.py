@@ -69,7 +69,8 @@ def write_serving(release: Release, bundle: ServingBundle) -> None:
         release.set(release.key("similar_score"), pack_array(scores.astype(np.float32)))
     for customer_id, ranked in bundle.customer_recs:
         recs = Recs(*ranked)
-        release.set(release.customer_key(customer_id, "recs"), pack_ranked(*recs[:2]))
+        packed = pack_ranked(recs.indices, recs.scores)
+        release.set(release.customer_key(customer_id, "recs"), packed)
         if recs.why:
             release.set(release.customer_key(customer_id, "why"), recs.why)
     for customer_id, profile in bundle.customer_profiles:
