@@ -91,6 +91,11 @@ def test_a_personal_pick_takes_its_published_anchor_unless_live_events_lead():
     assert reasons_for(session, picks)[0] == "because you liked Title p4"
     assert not reasons_for(session, picks)[1].startswith("because")
     assert reasons_for(session, picks)[2] == "because you liked Title p3"
+    # a version published before the batch stored anchors: worked out here (same category)
+    unexplained = CustomerContext("c", recs=(recs, np.ones(3, np.float32)))
+    older = Session(shared, _build(shared), unexplained, False, 0.0, "")
+    older.anchors, older.published_anchors = session.anchors, True
+    assert reasons_for(older, picks) == ["because you liked Title p3"] * 3
     # a live view leads the anchors: the published positions no longer apply
     fresh = Session(shared, _build(shared), context, False, 0.0, "")
     fresh.anchors = [(5, "viewed"), (3, "liked"), (4, "liked")]
