@@ -13,6 +13,7 @@ caches cold), so the few per-candidate steps stay in Python rather than in more 
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Collection, Hashable, Iterable, Sequence
 from dataclasses import dataclass
@@ -218,9 +219,10 @@ def _best_first(
         last, taken = score, taken + 1
         if cap is not None:
             category = (items[i].get("category") or "") if categories is None else categories[i]
-            if counts.get(category, 0) >= cap:
+            count = counts.get(category, 0)
+            if count >= cap:
                 continue
-            counts[category] = counts.get(category, 0) + 1
+            counts[category] = count + 1
         if not raw:
             score = _scaled(score, weight, top)
         chosen.append(Pick(i, score, name))
@@ -271,6 +273,7 @@ def _scaled(score: float, weight: float, top: float) -> float:
     return weight * (FLOOR + (1 - FLOOR) * (score / top if top > 0 else 0.0))
 
 
+@functools.lru_cache(maxsize=1024)  # a few names per version, asked for on every request
 def _weight(source: str) -> float:
     if source == "global":
         return GLOBAL_WEIGHT
