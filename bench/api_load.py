@@ -21,7 +21,9 @@ fresh copy of the same published data (`--duration 20`), alternating with the co
 the start of that day (1a75653): bare 12687 / 12902 / 12172 / 12816 req/s; GET
 recommendations 5156 / 5299 / 5184 / 5100 (ratio 0.41 / 0.41 / 0.43 / 0.40, p99 5.2-6.3
 ms); personalize 2713 / 2815 / 2736 / 2706 (0.53 of recommendations). 1a75653 in
-between: GET 4860 / 5058 / 4446 / 5314 (0.37 / 0.39 / 0.35 / 0.41). Earlier sessions: the
+between: GET 4860 / 5058 / 4446 / 5314 (0.37 / 0.39 / 0.35 / 0.41). Two runs of the final
+commit of that day (05:29-05:31): GET 5584 / 5645 (0.43 / 0.42), personalize 3053 / 2896
+(0.55 / 0.51 of recommendations). Earlier sessions: the
 first version served 525 req/s against a bare 7477 (0.07, p99 519 ms). The 50% target is
 not met: a recommendation still costs ~120 us of API CPU without HTTP (reading the
 customer ~40, ranking ~35, reasons and rendering ~20, the post-answer writes ~20-25; see
