@@ -1,7 +1,7 @@
 """Everything one personalised request needs about a customer, in ONE Redis command.
 
 The published per-customer data of the live serving version (`recs`, `profile`, `hist`,
-`bought`), the live recent events, the latest survey answers (for `/profile`) and the
+`bought`, `why`), the live recent events, the latest survey answers (for `/profile`) and the
 frequency-cap windows the active rules use come back from one Lua script (`EVALSHA`,
 registered once per server; re-loaded after a `NOSCRIPT`, e.g. when Redis restarted). Every
 key it touches carries the `{customer_id}` hash tag, so it is Cluster-safe. Offer budgets

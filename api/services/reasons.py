@@ -3,6 +3,8 @@
 "because you bought Espresso Machine" (an anchor in the customer's history whose similar
 items, or failing that whose category, include the item), "popular with Champions" (the
 customer's segment list), "new in Electronics" (recently launched), "popular on email"…
+The anchors of published recommendations come worked out by the batch (`recsys.explain`,
+the same rule); `anchor_of` applies the rule here when live events lead the anchors.
 """
 
 from __future__ import annotations
@@ -47,16 +49,14 @@ def _by_category(session: Session) -> dict[str, tuple[int, str]]:
     return found
 
 
-def anchor_of(
-    session: Session, index: int, similar: Similar | None = None
-) -> tuple[int, str] | None:
+def anchor_of(session: Session, index: int) -> tuple[int, str] | None:
     """The history item that best explains `index`, with its verb: the first anchor (most
     recent or strongest) listing it among its similar items, else the first anchor in its
     category; never the item itself. Set membership over the version's cached similar-item
     sets: with ~20 anchors and ~10 items, a numpy broadcast measured 53 us a list, this 23."""
     if not session.anchors:
         return None
-    pairs, sets = similar or _similar(session)
+    pairs, sets = _similar(session)
     hit = None
     for pair, neighbours in zip(pairs, sets, strict=True):
         if index in neighbours:
