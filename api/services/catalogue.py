@@ -105,9 +105,7 @@ class Catalogue:
         per second; holding the mask keeps its id from naming another one)."""
         found = self._derived.get(key)
         if found is None or found[0] is not available:
-            if len(self._derived) >= MASKS_KEPT:
-                self._derived.clear()
-            found = self._derived[key] = (available, make())
+            found = _keep(self._derived, key, (available, make()))
         return found[1]
 
     def available(self, now: float, *, in_stock: bool, active_window: bool) -> NDArray[np.bool_]:
@@ -119,7 +117,7 @@ class Catalogue:
             mask = self.in_stock.copy() if in_stock else np.ones(self.size, np.bool_)
             if active_window:
                 mask &= (self.active_from <= now) & (now <= self.active_to)
-            self._remember(key, mask)
+            _keep(self._masks, key, mask)
         return mask
 
     def eligible(self, rule: Eligibility) -> NDArray[np.bool_]:
@@ -146,24 +144,24 @@ class Catalogue:
                     mask[indices] = False
         if rule.tier is not None:
             mask &= self.tier_needed <= TIER_RANK.get(rule.tier, 0)
-        self._remember(key, mask)
-        return mask
+        return _keep(self._masks, key, mask)
 
     def _targets_met(self, segments: frozenset[str]) -> tuple[bool, ...]:
         """Which of the target groups (`targeted`, in order) the segments meet, cached."""
         met = self._met.get(segments)
         if met is None:
-            if len(self._met) >= MASKS_KEPT:
-                self._met.clear()
-            met = self._met[segments] = tuple(
-                not segments.isdisjoint(targets) for targets in self.targeted
-            )
+            met = tuple(not segments.isdisjoint(targets) for targets in self.targeted)
+            _keep(self._met, segments, met)
         return met
 
-    def _remember(self, key: tuple[Any, ...], mask: NDArray[np.bool_]) -> None:
-        if len(self._masks) >= MASKS_KEPT:  # the masks of past seconds pile up: start over
-            self._masks.clear()
-        self._masks[key] = mask
+
+def _keep(cache: dict[Any, Any], key: Any, value: Any) -> Any:
+    """Put `value` in one of a catalogue's caches and return it; a full cache starts over
+    (what piles up is the masks of past seconds, or many segment mixes)."""
+    if len(cache) >= MASKS_KEPT:
+        cache.clear()
+    cache[key] = value
+    return value
 
 
 _CACHE: dict[str, Catalogue] = {}

@@ -83,22 +83,30 @@ def test_a_personal_pick_takes_its_published_anchor_unless_live_events_lead():
     items = [item(f"p{i}", category="C") for i in range(N)]
     shared = SharedServing("v", items, {}, {})
     recs = np.array([7, 8, 9], np.uint32)
-    context = CustomerContext("c", recs=(recs, np.ones(3, np.float32)), why=bytes([1, 255, 0]))
-    session = Session(shared, _build(shared), context, False, 0.0, "")
-    session.anchors = [(3, "liked"), (4, "liked")]
-    session.published_anchors = True
     picks = [Pick(i, 1.0, "personal") for i in (7, 8, 9)]
-    assert reasons_for(session, picks)[0] == "because you liked Title p4"
-    assert not reasons_for(session, picks)[1].startswith("because")
-    assert reasons_for(session, picks)[2] == "because you liked Title p3"
-    # a version published before the batch stored anchors: worked out here (same category)
-    unexplained = CustomerContext("c", recs=(recs, np.ones(3, np.float32)))
-    older = Session(shared, _build(shared), unexplained, False, 0.0, "")
-    older.anchors, older.published_anchors = session.anchors, True
-    assert reasons_for(older, picks) == ["because you liked Title p3"] * 3
+
+    def session_with(why: bytes, anchors: list[tuple[int, str]], published: bool) -> Session:
+        context = CustomerContext("c", recs=(recs, np.ones(3, np.float32)), why=why)
+        session = Session(shared, _build(shared), context, False, 0.0, "")
+        session.anchors, session.published_anchors = anchors, published
+        return session
+
+    liked = [(3, "liked"), (4, "liked")]
+    reasons = reasons_for(session_with(bytes([1, 255, 0]), liked, True), picks)
+    assert reasons[0] == "because you liked Title p4"
+    assert not reasons[1].startswith("because")
+    assert reasons[2] == "because you liked Title p3"
+    # worked out here (same category: the first anchor) when the version published none,
+    # or anchors that do not fit these recs (wrong length)
+    for why in (b"", bytes([1])):
+        assert (
+            reasons_for(session_with(why, liked, True), picks) == ["because you liked Title p3"] * 3
+        )
+    # a position past the anchors names nothing rather than failing
+    beyond = reasons_for(session_with(bytes([7, 7, 7]), liked, True), picks)
+    assert not any(r.startswith("because") for r in beyond)
     # a live view leads the anchors: the published positions no longer apply
-    fresh = Session(shared, _build(shared), context, False, 0.0, "")
-    fresh.anchors = [(5, "viewed"), (3, "liked"), (4, "liked")]
+    fresh = session_with(bytes([1, 255, 0]), [(5, "viewed"), *liked], False)
     assert reasons_for(fresh, picks) == ["because you viewed Title p5"] * 3
 
 
