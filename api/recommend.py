@@ -28,8 +28,7 @@ from api.services.impressions import writer_for
 from api.services.session import Session, open_session
 from api.state import ServingState
 from recsys.rules import RuleBook, Rules, all_windows, least_item_cap
-from store.attribution import record_served
-from store.counters import record_impressions
+from store.answers import Answer
 from store.serving import SharedServing
 
 log = logging.getLogger("touchpoint.api")
@@ -198,19 +197,10 @@ def _after(
     rec_id: str,
 ) -> After | None:
     """The writes after the answer: impressions (caps) and what `rec_id` served (so a
-    conversion carrying the id is attributed), in the shared fire-and-forget pipeline."""
+    conversion carrying the id is attributed), gathered with other answers' writes."""
     shown = [(item["item_id"], item["kind"]) for body in bodies for item in body["items"]]
     writer = writer_for(state)
     if not shown or session.degraded or writer is None:
         return None
-    customer_id = session.ctx.customer_id
-
-    def queue(pipe: Any) -> None:
-        if windows:
-            record_impressions(
-                pipe, state.keys, customer_id, channel=channel or "any",
-                shown=shown, windows=windows, now=session.now,
-            )  # fmt: skip
-        record_served(pipe, rec_id, customer_id, [i for i, _ in shown], keys=state.keys)
-
-    return functools.partial(writer.add, queue)
+    answer = Answer(session.ctx.customer_id, channel or "any", shown, rec_id, session.now, windows)
+    return functools.partial(writer.add, answer)

@@ -1,8 +1,9 @@
 """Attribution: what a recommendation served, and which conversions came back carrying its id.
 
-The serving side calls `record_served` in the pipeline that answers the request; the event
-intake calls `attribute` for each conversion carrying a `recommendation_id`. Both keys of a
-recommendation share its hash tag, so the attribution script runs on one shard.
+The serving side records what each answer served (`store.answers`: `tp:r:{REC}:served`
+holds `customer` and `items`, a JSON list); the event intake calls `attribute` for each
+conversion carrying a `recommendation_id`. Both keys of a recommendation share its hash
+tag, so the attribution script runs on one shard.
 Counters in `tp:r:{REC}:conversions`: `<type>` (every conversion with this id),
 `<type>:served` (the converted item was among those served to that customer),
 `item:<item_id>:<type>` (per served item), `value` / `value:served` (summed event value),
@@ -11,7 +12,7 @@ Counters in `tp:r:{REC}:conversions`: `<type>` (every conversion with this id),
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -47,26 +48,6 @@ end
 redis.call('EXPIRE', KEYS[2], ARGV[5])
 return hit
 """
-
-
-def record_served(
-    pipe: Any,
-    rec_id: str,
-    customer_id: str,
-    item_ids: Sequence[str],
-    ttl: int = DEFAULT_TTL,
-    *,
-    keys: Keys | None = None,
-    served_at: str = "",
-) -> None:
-    """Queue on `pipe` (sync or async pipeline) what recommendation `rec_id` served."""
-    keys = keys or Keys()
-    key = keys.recommendation(rec_id, "served")
-    fields = {"customer": customer_id, "items": orjson.dumps(list(item_ids))}
-    if served_at:
-        fields["at"] = served_at
-    pipe.hset(key, mapping=fields)
-    pipe.expire(key, ttl)
 
 
 def attribute(

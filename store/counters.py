@@ -7,19 +7,13 @@ shown on that channel). The hash expires one day after its window ends, so nothi
 cleaned up by hand. Fixed windows are the classic trade-off: one HINCRBY per field and one
 HGETALL per window to read, at the price of a reset at the window boundary.
 
-One answer's impressions are ONE command: a small Lua script does the HINCRBYs and EXPIREs of
-every window (its keys all carry the customer's hash tag, so it is Cluster-safe). As separate
-commands they are ~13 for 10 items, each packed, parsed and awaited by the API after every
-answer: measured, the script halves the API's CPU for the post-answer writes (~90 → ~45 us an
-answer) for a little more of Redis' (~30 → ~35 us).
+Answers write their impressions with what they served, many answers in one script call
+(`store.answers`).
 
 Redemptions (for offer budgets) live in one global hash, `Keys.global_("redeemed")`,
 `item_id -> count`, incremented by whoever records `redeem` events.
 
-Reads are queued on the request's pipeline (no extra round trip); writes are queued on a
-separate pipeline sent after the answer (fire and forget). The script goes out with `eval`: a
-redis-py pipeline sends it as EVAL (off the hot path), the hot path's `store.resp.CommandBuffer`
-as EVALSHA, re-loading it after a NOSCRIPT.
+Reads are queued on the request's pipeline (no extra round trip).
 """
 
 from __future__ import annotations
@@ -29,26 +23,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
 from store.keys import Keys
 
 DAY = 86400
-
-# KEYS = the window hashes; ARGV = each key's TTL, then the item ids shown as a JSON array
-# (each shown once: field `i:<id>` +1), then (field, increment) pairs. The ids go as one
-# argument rather than one field name each: ten fewer arguments for the API to build and
-# pack an answer, for a JSON decode here (the script costs Redis ~14 us a call for ten
-# items, INFO commandstats).
-_RECORD = """
-local n = #KEYS
-local items = cjson.decode(ARGV[n + 1])
-for k = 1, n do
-  for _, id in ipairs(items) do redis.call('HINCRBY', KEYS[k], 'i:' .. id, 1) end
-  for i = n + 2, #ARGV, 2 do redis.call('HINCRBY', KEYS[k], ARGV[i], ARGV[i + 1]) end
-  redis.call('EXPIRE', KEYS[k], ARGV[k])
-end
-"""
 
 
 @dataclass(frozen=True)
@@ -104,31 +81,6 @@ def decode_window_fields(days: int, names: list[bytes], values: list[bytes]) -> 
             channel, _, kind = name[2:].decode().partition(":")
             channel_kinds[(channel, kind)] = int(value)
     return WindowCounts(days, items, channel_kinds)
-
-
-def record_impressions(
-    pipe: Any,
-    keys: Keys,
-    customer_id: str,
-    *,
-    channel: str,
-    shown: Iterable[tuple[str, str]],
-    windows: Iterable[int],
-    now: float | None = None,
-) -> None:
-    """Queue counts of `shown` `(item_id, kind)` pairs on `channel` in every window length."""
-    queued = sorted(set(windows))
-    items: list[str] = []
-    per_kind: dict[str, int] = {}
-    for item_id, kind in shown:
-        items.append(item_id)
-        per_kind[kind] = per_kind.get(kind, 0) + 1
-    if not items or not queued:
-        return
-    kinds = [part for kind, count in per_kind.items() for part in (f"c:{channel}:{kind}", count)]
-    window_keys = [window_key(keys, customer_id, days, now) for days in queued]
-    ttls = [(days + 1) * DAY for days in queued]
-    pipe.eval(_RECORD, len(queued), *window_keys, *ttls, orjson.dumps(items), *kinds)
 
 
 def record_redemptions(pipe: Any, keys: Keys, item_ids: Iterable[str]) -> None:

@@ -144,14 +144,23 @@ class RespConnection:
         """Send the commands in one write; their replies, in order (errors not raised)."""
         if not commands:
             return []
-        data = pack(commands)  # before waiting for replies: a bad argument raises here
-        protocol = self._protocol or await self._connect()
-        assert protocol.transport is not None
+        if self._protocol is None:
+            pack(commands)  # before connecting: a bad argument raises here
+            await self._connect()
+        return await self.submit(commands)
+
+    def submit(self, commands: Sequence[Command]) -> asyncio.Future[list[Any]]:
+        """`execute_many` without awaiting: when connected, the commands are queued before
+        this returns (so they reach Redis ahead of anything queued after them), and the
+        future resolves to their replies; else it connects first, in a task."""
         loop = asyncio.get_running_loop()
+        if self._protocol is None or not commands:
+            return asyncio.ensure_future(self.execute_many(commands))
+        data = pack(commands)  # before waiting for replies: a bad argument raises here
         batch = _Batch(loop.create_future(), len(commands), time.monotonic())
         self._waiting.append(batch)
         self._write(loop, data)
-        return await batch.future
+        return batch.future
 
     def _write(self, loop: asyncio.AbstractEventLoop, data: bytes) -> None:
         """Queue `data`; everything queued during one turn of the event loop goes out in one

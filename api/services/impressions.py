@@ -1,57 +1,93 @@
-"""Writes after the answer, on the hot connection.
+"""Writes after the answer (impression counts, what the recommendation served), gathered.
 
-Each answer's background task queues its commands (impression counts, what the
-recommendation served) and waits until they are written (so a client that got its answer
-and asks again sees its counts). The hot connection (`store.resp`) sends everything queued
-in one event-loop turn in one write, so under load one write carries many answers' writes.
+Each answer's background task hands its `store.answers.Answer` to the writer and waits until
+it is written (so a client that got its answer and reads Redis sees its counts). The
+answers handed over during one event-loop turn go out as ONE script call
+(`store.answers.record_answers`), queued on the hot connection at the start of the next
+turn: before any request that turn reads, so a client asking again right after its answer
+is counted first. Under load one call carries the writes of many answers.
 
-Scripts (the impression counts) go out as EVALSHA; after a NOSCRIPT (Redis restarted or its
-scripts flushed) the flush loads them and re-sends only the commands that failed, so nothing
-is counted twice.
+After a NOSCRIPT (Redis restarted or its scripts flushed) the writer loads the script and
+sends the call again; on any other failure the answers' writes are lost (logged): the
+answers are out already, and a cap counted short is the lesser harm.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable
 from typing import Any
 
 from redis.exceptions import NoScriptError, RedisError
 
 from api.services.hot import connection
+from store.answers import Answer, record_answers
+from store.keys import Keys
 from store.resp import CommandBuffer, RespConnection
 
 log = logging.getLogger("touchpoint.api")
-Queue = Callable[[CommandBuffer], None]  # queues its commands on the buffer it is given
 
 
 class ImpressionWriter:
-    def __init__(self, conn: RespConnection) -> None:
+    def __init__(self, conn: RespConnection, keys: Keys) -> None:
         self.conn = conn
+        self.keys = keys
+        self._pending: list[Answer] = []
+        self._written: asyncio.Future[None] | None = None  # when the pending ones are written
+        self._retries: set[asyncio.Task[None]] = set()
 
-    async def add(self, queue: Queue) -> None:
-        """Send one answer's writes; returns once they are written (or dropped on error)."""
+    async def add(self, answer: Answer) -> None:
+        """Write one answer's impressions and what it served, with the other answers of this
+        event-loop turn; returns once they are written (or lost, see the module)."""
+        if self._written is None:
+            loop = asyncio.get_running_loop()
+            self._written = loop.create_future()
+            loop.call_soon(self._flush)
+        self._pending.append(answer)
+        await asyncio.shield(self._written)  # one waiter cancelled must not cancel the rest
+
+    def _flush(self) -> None:
+        answers, self._pending = self._pending, []
+        written, self._written = self._written, None
+        assert written is not None
         buffer = CommandBuffer()
-        queue(buffer)
+        record_answers(buffer, self.keys, answers)
         try:
-            replies = await self._send(buffer)
-        except (RedisError, OSError) as exc:  # fire and forget: the answer is out
-            log.debug("an answer's writes lost: %s", exc)
+            sent = self.conn.submit(buffer.commands)
+        except TypeError as exc:  # an argument Redis cannot take: a bug, say so
+            log.warning("%d answers' writes lost: %s", len(answers), exc)
+            written.set_result(None)
             return
-        failed = [r for r in replies if isinstance(r, Exception)]
-        if failed:
-            log.warning("%d post-answer writes failed, e.g. %s", len(failed), failed[0])
+        sent.add_done_callback(lambda done: self._check(done, buffer, written))
 
-    async def _send(self, buffer: CommandBuffer) -> list[Any]:
-        replies = await self.conn.execute_many(buffer.commands)
-        again = [
-            c for c, r in zip(buffer.commands, replies, strict=True) if isinstance(r, NoScriptError)
-        ]
-        if not again:
-            return replies
+    def _check(
+        self, sent: asyncio.Future[list[Any]], buffer: CommandBuffer, written: asyncio.Future[None]
+    ) -> None:
+        error = sent.exception() if not sent.cancelled() else None
+        reply = None if error is not None or sent.cancelled() else sent.result()[0]
+        if isinstance(reply, NoScriptError):
+            retry = asyncio.ensure_future(self._send_again(buffer, written))
+            self._retries.add(retry)  # held until done: the loop keeps only weak references
+            retry.add_done_callback(self._retries.discard)
+            return
+        if error is not None:  # Redis gone: the readiness probe and the reads report it
+            log.debug("post-answer writes lost: %s", error)
+        elif isinstance(reply, Exception):
+            log.warning("post-answer writes failed: %s", reply)
+        written.set_result(None)
+
+    async def _send_again(self, buffer: CommandBuffer, written: asyncio.Future[None]) -> None:
+        """After a NOSCRIPT: load the script, send the call again (it wrote nothing)."""
         loads = [("SCRIPT", "LOAD", text) for text in buffer.scripts.values()]
-        replies = [r for r in replies if not isinstance(r, NoScriptError)]
-        return replies + await self.conn.execute_many(loads + again)
+        try:
+            replies = await self.conn.execute_many(loads + buffer.commands)
+        except (RedisError, OSError) as exc:
+            log.debug("post-answer writes lost: %s", exc)
+        else:
+            failed = [r for r in replies if isinstance(r, Exception)]
+            if failed:
+                log.warning("post-answer writes failed: %s", failed[0])
+        written.set_result(None)
 
 
 def writer_for(state: Any) -> ImpressionWriter | None:
@@ -61,6 +97,6 @@ def writer_for(state: Any) -> ImpressionWriter | None:
         return None
     writer: ImpressionWriter | None = getattr(state, "_impressions", None)
     if writer is None or writer.conn is not conn:
-        writer = ImpressionWriter(conn)
+        writer = ImpressionWriter(conn, state.keys)
         state._impressions = writer
     return writer

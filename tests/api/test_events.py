@@ -14,7 +14,8 @@ from api.routes.events import Channel, EventType
 from api.settings import ApiSettings
 from contracts.schema import CHANNELS, EVENT_TYPES
 from store import recent
-from store.attribution import read_attribution, record_served
+from store.answers import Answer, record_answers
+from store.attribution import read_attribution
 from store.keys import Keys
 
 KEYS = Keys()
@@ -177,7 +178,8 @@ def test_events_update_the_customers_recent_history(client, redis_client):
 
 def test_conversion_is_attributed_to_what_was_served(client, redis_client):
     pipe = redis_client.pipeline(transaction=False)
-    record_served(pipe, "r_abc", "c1", ["i1", "i2"], 3600)
+    shown = [("i1", "product"), ("i2", "product")]
+    record_answers(pipe, KEYS, [Answer("c1", "web", shown, "r_abc", 0.0, [])], served_ttl=3600)
     pipe.execute()
     client.post(
         "/v1/events",

@@ -6,32 +6,46 @@ import asyncio
 
 from api.services.impressions import ImpressionWriter
 from store import counters
-from store.attribution import record_served
+from store.answers import Answer
+from store.attribution import read_attribution
 from store.keys import Keys
-from store.resp import CommandBuffer, RespConnection
+from store.resp import RespConnection
 
 KEYS = Keys("tp")
 NOW = 1_700_000_000.0
 
 
-def answer(customer_id: str, rec_id: str):
-    """One answer's writes, as `api.recommend` queues them (plus a redemption: a plain
-    HINCRBY next to the script, which must not be counted twice when the script is re-sent)."""
-
-    def queue(pipe: CommandBuffer) -> None:
-        counters.record_impressions(
-            pipe, KEYS, customer_id, channel="web", shown=[("p1", "product"), ("o1", "offer")],
-            windows=[7, 1], now=NOW,
-        )  # fmt: skip
-        record_served(pipe, rec_id, customer_id, ["p1", "o1"], keys=KEYS)
-        counters.record_redemptions(pipe, KEYS, ["o1"])
-
-    return queue
+def answer(customer_id: str, rec_id: str) -> Answer:
+    return Answer(customer_id, "web", [("p1", "product"), ("o1", "offer")], rec_id, NOW, [7, 1])
 
 
-def test_the_writer_records_after_the_scripts_are_flushed(redis_client, redis_url):
+def counts(redis_client, customer_id: str, days: int) -> dict[bytes, bytes]:
+    return redis_client.hgetall(counters.window_key(KEYS, customer_id, days, NOW))
+
+
+def script_calls(redis_client) -> int:
+    return redis_client.info("commandstats").get("cmdstat_evalsha", {}).get("calls", 0)
+
+
+def test_answers_of_one_loop_turn_go_out_as_one_call(redis_client, redis_url):
     async def main():
-        writer = ImpressionWriter(RespConnection(redis_url))
+        writer = ImpressionWriter(RespConnection(redis_url), KEYS)
+        await writer.add(answer("c0", "r0"))  # loads the script
+        redis_client.config_resetstat()
+        await asyncio.gather(*(writer.add(answer(f"c{i}", f"r{i}")) for i in range(1, 21)))
+        calls = script_calls(redis_client)
+        writer.conn.close()
+        return calls
+
+    assert asyncio.run(main()) == 1
+    for i in range(21):
+        assert counts(redis_client, f"c{i}", 7)[b"i:p1"] == b"1"
+        assert read_attribution(redis_client, f"r{i}")["customer_id"] == f"c{i}"
+
+
+def test_the_writer_loads_the_script_and_sends_again_after_a_flush(redis_client, redis_url):
+    async def main():
+        writer = ImpressionWriter(RespConnection(redis_url), KEYS)
         redis_client.script_flush()
         await writer.add(answer("c1", "r1"))  # the script was never loaded
         redis_client.script_flush()  # as after a restart
@@ -39,11 +53,62 @@ def test_the_writer_records_after_the_scripts_are_flushed(redis_client, redis_ur
         writer.conn.close()
 
     asyncio.run(main())
-    for customer_id, shows in (("c1", b"2"), ("c2", b"1"), ("c3", b"1")):
+    for customer_id, shows in (("c1", b"2"), ("c2", b"1"), ("c3", b"1")):  # none twice
         for days in (1, 7):
-            key = f"tp:c:{{{customer_id}}}:freq:{days}d:{int(NOW // 86400) // days}"
-            assert redis_client.hgetall(key) == {
+            assert counts(redis_client, customer_id, days) == {
                 b"i:p1": shows, b"i:o1": shows, b"c:web:product": shows, b"c:web:offer": shows
             }  # fmt: skip
-    assert redis_client.hget(counters.redeemed_key(KEYS), "o1") == b"4"
-    assert redis_client.hget(KEYS.recommendation("r3", "served"), "customer") == b"c3"
+    assert read_attribution(redis_client, "r3")["items"] == ["p1", "o1"]
+
+
+def test_an_answers_writes_reach_redis_before_a_read_of_a_later_turn(redis_client, redis_url):
+    """A client's next request reaches the API in a later loop turn than its answer (which
+    was sent before the writes were handed over): its read must see the counts."""
+
+    async def main():
+        conn = RespConnection(redis_url)
+        writer = ImpressionWriter(conn, KEYS)
+        await conn.execute("PING")
+        adding = asyncio.ensure_future(writer.add(answer("c1", "r1")))
+        await asyncio.sleep(0)  # the answer's task hands its writes over
+        await asyncio.sleep(0)  # a later turn: the next request's read
+        key = counters.window_key(KEYS, "c1", 7, NOW)
+        seen = await conn.execute("HGET", key, "i:p1")
+        await adding
+        conn.close()
+        return seen
+
+    assert asyncio.run(main()) == b"1"
+
+
+def test_one_waiter_cancelled_leaves_the_others_written(redis_client, redis_url):
+    async def main():
+        writer = ImpressionWriter(RespConnection(redis_url), KEYS)
+        waiters = [asyncio.ensure_future(writer.add(answer(f"c{i}", f"r{i}"))) for i in (1, 2)]
+        await asyncio.sleep(0)
+        waiters[0].cancel()
+        await asyncio.gather(*waiters, return_exceptions=True)
+        writer.conn.close()
+        return waiters[1].exception()
+
+    assert asyncio.run(main()) is None
+    assert counts(redis_client, "c1", 7)[b"i:p1"] == b"1"
+    assert counts(redis_client, "c2", 7)[b"i:p1"] == b"1"
+
+
+def test_writes_to_a_redis_that_is_gone_are_dropped_and_later_ones_written(
+    redis_server, redis_client, redis_url
+):
+    async def main():
+        writer = ImpressionWriter(RespConnection(redis_url, timeout=0.5), KEYS)
+        await writer.conn.execute("PING")
+        redis_server.stop()
+        try:
+            await writer.add(answer("c1", "r1"))  # returns, raising nothing: the answer is out
+        finally:
+            redis_server.start()
+        await writer.add(answer("c2", "r2"))  # reconnects
+        writer.conn.close()
+
+    asyncio.run(main())
+    assert counts(redis_client, "c2", 7)[b"i:p1"] == b"1"

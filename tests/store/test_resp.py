@@ -10,6 +10,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ResponseError
 
 from store import counters, recent
+from store.answers import Answer, record_answers
 from store.codec import pack_ranked
 from store.feedback import record_latest
 from store.keys import Keys
@@ -66,6 +67,21 @@ def test_commands_issued_in_one_event_loop_turn_go_out_in_one_write(redis_url):
     assert len(writes) == 2  # the 40 concurrent commands in one write, the last in another
 
 
+def test_submitted_commands_are_queued_before_anything_issued_after_them(redis_url):
+    """`submit` queues at once (no await): a command issued later, in this turn or the
+    next, reaches Redis after it; the future holds the replies."""
+
+    async def main():
+        conn = RespConnection(redis_url)
+        await conn.execute("DEL", "n")
+        sent = conn.submit([("SET", "n", "1"), ("INCR", "n")])
+        later = await conn.execute("GET", "n")
+        return await sent, later, await conn.submit([]), conn.close()
+
+    sent, later, empty, _ = run(main())
+    assert sent == [b"OK", 2] and later == b"2" and empty == []
+
+
 def test_an_argument_that_cannot_be_sent_raises_and_the_connection_stays_in_step(redis_url):
     async def main():
         conn = RespConnection(redis_url, timeout=1.0)
@@ -107,10 +123,8 @@ def test_reconnects_after_the_server_restarts(redis_server, redis_url):
 
 def test_command_buffer_queues_what_the_store_writers_queue(redis_client, redis_url):
     buffer = CommandBuffer()
-    counters.record_impressions(
-        buffer, KEYS, "c1", channel="web", shown=[("p1", "product"), ("o1", "offer")],
-        windows=[7], now=86400 * 100,
-    )  # fmt: skip
+    shown = [("p1", "product"), ("o1", "offer")]
+    record_answers(buffer, KEYS, [Answer("c1", "web", shown, "r1", 86400 * 100, [7])])
     counters.record_redemptions(buffer, KEYS, ["o1"])
     ((sha, script),) = buffer.scripts.items()
     redis_client.script_flush()  # not loaded yet, whatever ran before
@@ -142,8 +156,7 @@ def test_one_script_reads_everything_and_survives_a_script_flush(redis_client, r
     redis_client.set(key("why"), bytes([4, 255]))
     pipe = redis_client.pipeline()
     recent.append_events(pipe, KEYS, "c1", [recent.RecentEvent("p9", "click", 1_700_000_000)])
-    counters.record_impressions(pipe, KEYS, "c1", channel="web", shown=[("p1", "product")],
-                                windows=[7], now=1_700_000_000)  # fmt: skip
+    record_answers(pipe, KEYS, [Answer("c1", "web", [("p1", "product")], "r1", 1.7e9, [7])])
     counters.record_redemptions(pipe, KEYS, ["o1", "o1"])
     record_latest(pipe, KEYS, {"customer_id": "c1", "survey": "nps", "score": 4,
                                "timestamp": "2026-01-01T00:00:00Z"})  # fmt: skip
@@ -173,8 +186,7 @@ def test_window_counts_below_the_least_cap_stay_in_redis(redis_client, redis_url
     pipe = redis_client.pipeline()
     for shown in (["p1", "p2", "p3"], ["p1", "p2"], ["p1"]):  # p1 three times, p2 twice, p3 once
         shown_as = [(i, "offer") for i in shown]
-        counters.record_impressions(pipe, KEYS, "c1", channel="email", shown=shown_as,
-                                    windows=[7], now=now)  # fmt: skip
+        record_answers(pipe, KEYS, [Answer("c1", "email", shown_as, "r", now, [7])])
     record_latest(pipe, KEYS, {"customer_id": "c1", "survey": "nps", "score": 9,
                                "timestamp": "2026-01-01T00:00:00Z"})  # fmt: skip
     pipe.execute()

@@ -1,0 +1,120 @@
+"""What answers leave in Redis (impression counts, what each served), many in one call."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+import orjson
+import pytest
+
+from store.answers import Answer, record_answers
+from store.attribution import read_attribution
+from store.counters import DAY, decode_window, window_key
+from store.keys import Keys
+from store.resp import CommandBuffer, RespConnection
+
+KEYS = Keys("tp")
+NOW = 1_700_000_000.0
+
+
+def write(redis_client, redis_url, answers, via="redis-py pipeline", **kwargs):
+    """Queue the answers on a redis-py pipeline or on the API's command buffer, and send."""
+    if via == "redis-py pipeline":
+        pipe = redis_client.pipeline(transaction=False)
+        record_answers(pipe, KEYS, answers, **kwargs)
+        assert len(pipe.command_stack) == 1
+        pipe.execute()
+        return
+    buffer = CommandBuffer()
+    record_answers(buffer, KEYS, answers, **kwargs)
+    assert len(buffer.commands) == 1 and buffer.commands[0][0] == "EVALSHA"
+
+    async def main():
+        conn = RespConnection(redis_url)
+        loads = [("SCRIPT", "LOAD", text) for text in buffer.scripts.values()]
+        replies = await conn.execute_many(loads + buffer.commands)
+        conn.close()
+        return replies
+
+    assert not [r for r in asyncio.run(main()) if isinstance(r, Exception)]
+
+
+def window(redis_client, customer_id, days, now=NOW):
+    return redis_client.hgetall(window_key(KEYS, customer_id, days, now))
+
+
+@pytest.mark.parametrize("via", ["redis-py pipeline", "command buffer"])
+def test_one_call_counts_every_answer_in_every_window_as_one_hincrby_per_field(
+    redis_client, redis_url, via
+):
+    """Random answers (customers, channels, repeated items, id-like text) in one call give
+    the counts of one HINCRBY per shown item and per (channel, kind), counted here."""
+    rng = random.Random(5)
+    customers, channels = ["c1", "c:2", "c{3}"], ["web", "email"]
+    items = [("p1", "product"), ("o1", "offer"), ("p:2", "product"), ("r1", "reward")]
+    answers, expected = [], {}
+    for n in range(40):
+        customer, channel = rng.choice(customers), rng.choice(channels)
+        shown = [rng.choice(items) for _ in range(rng.randint(1, 5))]
+        answers.append(Answer(customer, channel, shown, f"r{n}", NOW, (7, 1, 30, 7)))
+        fields = expected.setdefault(customer, {})
+        for item_id, kind in shown:
+            for name in (f"i:{item_id}", f"c:{channel}:{kind}"):
+                fields[name.encode()] = fields.get(name.encode(), 0) + 1
+    write(redis_client, redis_url, answers, via)
+    day = int(NOW // DAY)
+    for customer, fields in expected.items():
+        for days in (1, 7, 30):
+            key = f"tp:c:{{{customer}}}:freq:{days}d:{day // days}"
+            assert redis_client.hgetall(key) == {k: str(v).encode() for k, v in fields.items()}
+            assert (days + 1) * DAY - 60 < redis_client.ttl(key) <= (days + 1) * DAY
+    assert len(redis_client.keys("tp:c:*")) == 3 * len(expected)
+
+
+def test_each_answer_records_what_it_served_for_attribution(redis_client, redis_url):
+    answers = [
+        Answer("c1", "web", [("p1", "product"), ("o1", "offer")], "r_a", NOW, (7,)),
+        Answer("c2", "app", [("p9", "product")], "r_b", NOW, ()),  # no window: served only
+    ]
+    write(redis_client, redis_url, answers, "command buffer", served_ttl=3600)
+    assert read_attribution(redis_client, "r_a")["items"] == ["p1", "o1"]
+    assert read_attribution(redis_client, "r_a")["customer_id"] == "c1"
+    served = redis_client.hgetall(KEYS.recommendation("r_b", "served"))
+    assert served == {b"customer": b"c2", b"items": orjson.dumps(["p9"])}
+    assert 3540 < redis_client.ttl(KEYS.recommendation("r_b", "served")) <= 3600
+    assert window(redis_client, "c2", 7) == {}
+    assert window(redis_client, "c1", 7) == {
+        b"i:p1": b"1", b"i:o1": b"1", b"c:web:product": b"1", b"c:web:offer": b"1"
+    }  # fmt: skip
+
+
+def test_item_ids_reach_their_fields_byte_for_byte(redis_client, redis_url):
+    """The ids travel as one JSON argument: quotes, backslashes, non-ASCII and digits-only
+    ids must still name the field `i:<id>` exactly as the readers spell it, and be served
+    as the same strings."""
+    ids = ['say "hi"', "back\\slash", "café-ü", "007", "a b", "[1]", "x/y"]
+    shown = [(i, "product") for i in ids]
+    write(redis_client, redis_url, [Answer("c1", "web", shown, "r1", NOW, (7,))])
+    fields = window(redis_client, "c1", 7)
+    assert fields == {**{f"i:{i}".encode(): b"1" for i in ids}, b"c:web:product": b"7"}
+    assert decode_window(7, fields).items == dict.fromkeys(ids, 1)
+    assert read_attribution(redis_client, "r1")["items"] == ids
+
+
+def test_nothing_shown_or_no_answer_queues_nothing():
+    buffer = CommandBuffer()
+    record_answers(buffer, KEYS, [])
+    record_answers(buffer, KEYS, [Answer("c1", "web", [], "r1", NOW, (7,))])
+    assert buffer.commands == []
+
+
+def test_answers_on_either_side_of_midnight_count_in_their_own_windows(redis_client, redis_url):
+    midnight = (NOW // DAY + 1) * DAY
+    answers = [
+        Answer("c1", "web", [("x", "product")], "r1", midnight - 1, (1,)),
+        Answer("c1", "web", [("x", "product")], "r2", midnight, (1,)),
+    ]
+    write(redis_client, redis_url, answers, "command buffer")
+    assert window(redis_client, "c1", 1, midnight - 1)[b"i:x"] == b"1"
+    assert window(redis_client, "c1", 1, midnight)[b"i:x"] == b"1"
