@@ -18,7 +18,10 @@ Measured on the 2-core development machine (100k customers / 20k items, 2026-11-
 after it; 131 / 139 us at 1a75653 and 116 / 118 us after the reasons' anchors moved to
 the batch (alternating runs, -n 20000; single runs vary by about ±10 us while other jobs
 run, and the figure creeps up as impression counts accumulate); POST 2070 us before the
-second round, ~1350-1600 after it; 265 / 306 us now (1a75653: 289 / 264).
+second round, ~1350-1600 after it; 265 / 306 us now (1a75653: 289 / 264). On the next,
+slower machine: GET 182 / 176 / 173 / 195 us with the post-answer writes gathered into one
+script call per loop turn (e27982a), against 233 / 215 / 202 / 187 us (a5f5a72),
+alternating.
 """
 
 from __future__ import annotations

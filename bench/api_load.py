@@ -16,20 +16,16 @@ Data: generated with `touchpoint generate --customers 100000 --items 20000 --see
 block more items and ranking reads further down each list), so repeated runs on the same
 directory get slower: compare figures taken on the same state.
 
-Measured on the 2-core development machine, 04:59-05:13 UTC 2026-11-24, each run on a
-fresh copy of the same published data (`--duration 20`), alternating with the code at
-the start of that day (1a75653): bare 12687 / 12902 / 12172 / 12816 req/s; GET
-recommendations 5156 / 5299 / 5184 / 5100 (ratio 0.41 / 0.41 / 0.43 / 0.40, p99 5.2-6.3
-ms); personalize 2713 / 2815 / 2736 / 2706 (0.53 of recommendations). 1a75653 in
-between: GET 4860 / 5058 / 4446 / 5314 (0.37 / 0.39 / 0.35 / 0.41). Two runs of the final
-commit of that day (05:29-05:31): GET 5584 / 5645 (0.43 / 0.42), personalize 3053 / 2896
-(0.55 / 0.51 of recommendations). Earlier sessions: the
-first version served 525 req/s against a bare 7477 (0.07, p99 519 ms). The 50% target is
-not met: a recommendation still costs ~120 us of API CPU without HTTP (reading the
-customer ~40, ranking ~35, reasons and rendering ~20, the post-answer writes ~20-25; see
-`bench/api_inprocess.py` and `bench/api_callgrind.sh`) plus ~45 us of uvicorn, against
-~80 us for the whole bare request, and at -c16 the worker idles 7-15% of the time
-waiting on Redis round trips.
+Measured on 2-core development machines (README, Performance, has every run): on
+2026-11-24's first machine, before the post-answer writes were gathered, GET
+recommendations reached 0.40-0.43 of bare (5100-5645 req/s against 12172-13314), p99
+4.7-6.3 ms, personalize 0.51-0.55 of the GET. The next machine was slower and noisier
+(bare 7247-9224 req/s within minutes): with the writes gathered into one script call per
+event-loop turn (e27982a), GET 3095 / 2775 / 2779 req/s (0.34 / 0.38 / 0.33 of bare),
+against 2996 / 2670 / 3035 (0.32 / 0.34 / 0.40) for a5f5a72 in alternating runs. The 50%
+target is not met. Even with no post-answer writes at all (a scratch build; the caps and
+attribution need them) the GET reached 4190-4293 req/s in 15-second runs: ~0.47 of the
+8863-9099 bare req/s measured on that machine earlier the same hour.
 """
 
 from __future__ import annotations
