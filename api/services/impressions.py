@@ -52,6 +52,9 @@ class ImpressionWriter:
         assert written is not None
         buffer = CommandBuffer()
         record_answers(buffer, self.keys, answers)
+        if not buffer.commands:  # nothing shown by any of them: nothing to write
+            written.set_result(None)
+            return
         try:
             sent = self.conn.submit(buffer.commands)
         except TypeError as exc:  # an argument Redis cannot take: a bug, say so

@@ -61,6 +61,17 @@ def test_the_writer_loads_the_script_and_sends_again_after_a_flush(redis_client,
     assert read_attribution(redis_client, "r3")["items"] == ["p1", "o1"]
 
 
+def test_answers_that_showed_nothing_write_nothing_and_return(redis_client, redis_url):
+    async def main():
+        writer = ImpressionWriter(RespConnection(redis_url), KEYS)
+        empty = Answer("c1", "web", [], "r1", NOW, [7])
+        await asyncio.wait_for(asyncio.gather(writer.add(empty), writer.add(empty)), 5)
+        writer.conn.close()
+
+    asyncio.run(main())
+    assert redis_client.keys("*") == []
+
+
 def test_an_answers_writes_reach_redis_before_a_read_of_a_later_turn(redis_client, redis_url):
     """A client's next request reaches the API in a later loop turn than its answer (which
     was sent before the writes were handed over): its read must see the counts."""
