@@ -87,8 +87,9 @@ class _Batch:
 
 
 class CommandBuffer:
-    """Collects commands through the few redis-py pipeline methods the store's writers use
-    (`hset`, `hincrby`, `expire`, `eval`), so they queue onto a `RespConnection`.
+    """Collects commands through the redis-py pipeline methods the store's writers use
+    (`eval` for `store.answers`, `hincrby` for redemptions), so they queue onto a
+    `RespConnection`.
 
     `eval` queues an EVALSHA (the script's text is not sent every time) and keeps the text in
     `scripts`, so whoever sends the buffer can `SCRIPT LOAD` it after a NOSCRIPT reply."""
@@ -97,18 +98,8 @@ class CommandBuffer:
         self.commands: list[tuple[Any, ...]] = []
         self.scripts: dict[str, str] = {}  # sha1 → text of the scripts queued
 
-    def execute_command(self, *args: Any) -> None:
-        self.commands.append(args)
-
-    def hset(self, key: str, mapping: dict[str, Any]) -> None:
-        flat = [part for pair in mapping.items() for part in pair]
-        self.commands.append(("HSET", key, *flat))
-
     def hincrby(self, key: str, field: str, amount: int = 1) -> None:
         self.commands.append(("HINCRBY", key, field, amount))
-
-    def expire(self, key: str, seconds: int) -> None:
-        self.commands.append(("EXPIRE", key, seconds))
 
     def eval(self, script: str, numkeys: int, *args: Any) -> None:
         sha = script_sha(script)
