@@ -2,7 +2,8 @@
 
 Used by every list endpoint and by `POST /v1/personalize`. Impressions are counted, and what
 the recommendation id served is recorded for attribution, after the answer has been sent (a
-background task; concurrent answers share one write, see `api.services.impressions`), so
+background task; the answers of one event-loop turn share one script call, see
+`api.services.impressions`), so
 this adds no round trip before the response; if Redis is gone by then the counts are lost.
 """
 

@@ -66,8 +66,11 @@ class ImpressionWriter:
     def _check(
         self, sent: asyncio.Future[list[Any]], buffer: CommandBuffer, written: asyncio.Future[None]
     ) -> None:
-        error = sent.exception() if not sent.cancelled() else None
-        reply = None if error is not None or sent.cancelled() else sent.result()[0]
+        if sent.cancelled():  # the connection was closed under it
+            written.set_result(None)
+            return
+        error = sent.exception()
+        reply = None if error is not None else sent.result()[0]
         if isinstance(reply, NoScriptError):
             retry = asyncio.ensure_future(self._send_again(buffer, written))
             self._retries.add(retry)  # held until done: the loop keeps only weak references

@@ -102,6 +102,16 @@ def test_item_ids_reach_their_fields_byte_for_byte(redis_client, redis_url):
     assert read_attribution(redis_client, "r1")["items"] == ids
 
 
+def test_a_turn_of_thousands_of_answers_is_one_call_that_counts_them_all(redis_client, redis_url):
+    shown = [(f"p{i}", "product") for i in range(10)]
+    answers = [Answer(f"c{n % 500}", "web", shown, f"r{n}", NOW, (7,)) for n in range(3000)]
+    write(redis_client, redis_url, answers, "command buffer")
+    for customer in ("c0", "c499"):
+        fields = window(redis_client, customer, 7)
+        assert fields[b"i:p0"] == fields[b"i:p9"] == b"6" and fields[b"c:web:product"] == b"60"
+    assert redis_client.exists(KEYS.recommendation("r2999", "served"))
+
+
 def test_nothing_shown_or_no_answer_queues_nothing():
     buffer = CommandBuffer()
     record_answers(buffer, KEYS, [])
