@@ -120,13 +120,19 @@ class Catalogue:
             _keep(self._masks, key, mask)
         return mask
 
+    def allowed(self, rule: Eligibility, available: NDArray[np.bool_]) -> NDArray[np.bool_]:
+        """`eligible(rule) & available`: the items ranking may show now, one bool per item
+        (cached while `available` is, so a request makes no 20,000-item mask)."""
+        key = ("allowed", *self._eligibility_key(rule))
+        return self._with_mask(key, available, lambda: self.eligible(rule) & available)  # type: ignore[no-any-return]
+
     def eligible(self, rule: Eligibility) -> NDArray[np.bool_]:
         """`recsys.ranking.is_eligible` for every item at once but for stock and the active
         window (those change with time: `available`), so ranking reads one bool per candidate.
         Cached per outcome, not per customer: segments count only as which target groups they
         meet, so the few masks there are stay cached however many customers ask."""
-        met = None if rule.segments is None else self._targets_met(rule.segments)
-        key = (rule.kind, rule.channel, rule.category, met, rule.tier)
+        key = self._eligibility_key(rule)
+        met = key[3]
         mask = self._masks.get(key)
         if mask is not None:
             return mask
@@ -145,6 +151,10 @@ class Catalogue:
         if rule.tier is not None:
             mask &= self.tier_needed <= TIER_RANK.get(rule.tier, 0)
         return _keep(self._masks, key, mask)
+
+    def _eligibility_key(self, rule: Eligibility) -> tuple[Any, ...]:
+        met = None if rule.segments is None else self._targets_met(rule.segments)
+        return (rule.kind, rule.channel, rule.category, met, rule.tier)
 
     def _targets_met(self, segments: frozenset[str]) -> tuple[bool, ...]:
         """Which of the target groups (`targeted`, in order) the segments meet, cached."""

@@ -72,8 +72,8 @@ def fill(
     )
     sources = _sources(session, kind, channel, context_item, slot, available, popular_only)
     policy = _policy(session, rules)
-    slot.picks = select(shared.items, sources, rule, k, policy, available=available,
-                        eligible=session.cat.eligible(rule),
+    slot.picks = select(shared.items, sources, rule, k, policy,
+                        eligible=session.cat.allowed(rule, available),
                         categories=session.cat.diversity_codes)  # fmt: skip
     session.taken.update(p.index for p in slot.picks)
     slot.items = render(session, slot.picks)

@@ -55,8 +55,7 @@ def cat_and_items():
 def test_mask_equals_is_eligible_for_every_item(cat_and_items, rule):
     cat, table = cat_and_items
     now = cat.available(NOW, in_stock=rule.in_stock, active_window=rule.now_iso is not None)
-    mask = cat.eligible(rule) & now  # as ranking applies them
-    assert mask.tolist() == [is_eligible(it, rule) for it in table]
+    assert cat.allowed(rule, now).tolist() == [is_eligible(it, rule) for it in table]
 
 
 def test_masks_are_cached_per_outcome_and_availability_per_second(cat_and_items):
@@ -68,7 +67,11 @@ def test_masks_are_cached_per_outcome_and_availability_per_second(cat_and_items)
     assert cat.eligible(rule._replace(segments=frozenset({"New"}))) is not cat.eligible(rule)
     available = cat.available(NOW, in_stock=True, active_window=True)
     assert cat.available(NOW, in_stock=True, active_window=True) is available
-    assert cat.available(NOW + 1, in_stock=True, active_window=True) is not available
+    later = cat.available(NOW + 1, in_stock=True, active_window=True)
+    assert later is not available
+    # what ranking reads (eligible now) is kept while the availability mask is
+    assert cat.allowed(rule, available) is cat.allowed(rule, available)
+    assert cat.allowed(rule, later) is not cat.allowed(rule, available)
 
 
 def test_diversity_codes_group_items_as_ranking_does():
