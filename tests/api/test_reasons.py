@@ -117,3 +117,14 @@ def test_scores_are_rounded_as_round_to_six_places_would():
         assert rounded(value) == round(value, 6)
     # an exact tie may go either way (round() goes to even), still six places at most
     assert rounded(0.5e-6) in (0.0, 1e-6)
+
+
+def test_a_repeated_rec_keeps_the_anchor_published_with_its_first_listing():
+    items = [item(f"p{i}", category="C") for i in range(N)]
+    shared = SharedServing("v", items, {}, {})
+    recs = np.array([7, 8, 7], np.uint32)
+    context = CustomerContext("c", recs=(recs, np.ones(3, np.float32)), why=bytes([1, 255, 0]))
+    session = Session(shared, _build(shared), context, False, 0.0, "")
+    session.anchors, session.published_anchors = [(3, "liked"), (4, "liked")], True
+    (reason,) = reasons_for(session, [Pick(7, 1.0, "personal")])
+    assert reason == "because you liked Title p4"
