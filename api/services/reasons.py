@@ -69,19 +69,18 @@ def anchor_of(session: Session, index: int) -> tuple[int, str] | None:
     return None if hit is None or hit[0] == index else hit
 
 
-def _published(session: Session) -> dict[int, int] | None:
-    """Each published rec's anchor position as the batch worked it out (`recsys.explain`),
-    by item index, or None when live events put other anchors first or the version
-    published none. (Made once per session, on first use; a repeated rec keeps its first.)"""
+def _published(session: Session) -> tuple[list[int], bytes] | None:
+    """The published recs and each one's anchor position as the batch worked it out
+    (`recsys.explain`), or None when live events put other anchors first or the version
+    published none. (A list searched per pick: picks come off the top of the recs.)"""
     if not session.published_anchors:
         return None
-    found: dict[int, int] | None = session.explained.get("published")
+    found: tuple[list[int], bytes] | None = session.explained.get("published")
     if found is None:
         recs, why = session.ctx.recs[0], session.ctx.why
         if len(why) != len(recs):
             return None
-        places = zip(recs.tolist()[::-1], why[::-1], strict=True)
-        found = session.explained["published"] = dict(places)
+        found = session.explained["published"] = (recs.tolist(), why)
     return found
 
 
@@ -95,8 +94,8 @@ def reasons_for(session: Session, picks: Sequence[Pick]) -> list[str]:
         source, item = pick.source, items[pick.index]
         if source in PERSONAL and item.get("kind") != "reward":
             published = _published(session) if source == "personal" else None
-            place = published.get(pick.index) if published is not None else None
-            if place is not None:  # NO_ANCHOR: 255
+            if published is not None and pick.index in published[0]:
+                place = published[1][published[0].index(pick.index)]  # NO_ANCHOR: 255
                 found = session.anchors[place] if place < len(session.anchors) else None
             else:
                 found = anchor_of(session, pick.index)
