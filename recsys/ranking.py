@@ -191,7 +191,8 @@ def _best_first(
     """`select`'s answer read off the first source with candidates, walking it only until k
     are chosen — or None when that cannot be shown equal to the full pool sorted (the caller
     then builds it): the walked scores must never rise, nothing after them in this source may
-    score higher, and no later source may reach the last walked value. The usual request
+    score higher, and no later source may reach the last walked value (unless this source
+    alone fills the pool: then the full build never reads a later one). The usual request
     (personal recommendations listed best first, no boost) reads ~k candidates, not the pool.
 
     Plain Python over the first `WALK` positions (numpy only for the best score of a longer
@@ -248,9 +249,26 @@ def _best_first(
         last = _scaled(last, weight, top)
     for later, _, values in sources[position + 1 :]:
         reach = float(np.max(values)) if later in RAW and len(values) else _weight(later)
-        if reach > last:
-            return None
+        if reach > last:  # it could outrank the walk, unless the full pool never reads it
+            left = pool - taken
+            return chosen if _candidates(idx, at + 1, ok, n_items, seen, blocked, left) else None
     return chosen
+
+
+def _candidates(
+    idx: list[int], start: int, ok: memoryview, n_items: int, seen: set[int],
+    blocked: Collection[int], wanted: int,
+) -> bool:  # fmt: skip
+    """Whether `idx` from `start` holds `wanted` more candidates (in range, allowed, not seen,
+    not blocked): then this source alone fills the pool, and `select` reads no later one."""
+    found = 0
+    for i in idx[start:]:
+        if found >= wanted:
+            break
+        if 0 <= i < n_items and ok[i] and i not in seen:
+            seen.add(i)
+            found += i not in blocked
+    return found >= wanted
 
 
 def _first_candidate(
