@@ -18,6 +18,8 @@
 #   POST /v1/personalize (three slots) 3.54M -> 2.27M -> 2.23M.
 #   Next machine, same data: GET 1.046M at a5f5a72 -> 0.992M with the post-answer writes
 #   gathered into one script call per event-loop turn (e27982a); POST 2.196M -> 2.151M.
+#   Third machine: GET 990.6k at ec9a893 -> 952.5k with the leaner best-first walk
+#   (cbbafac); POST 2.139M -> 2.109M.
 set -euo pipefail
 
 DATA=${1:?usage: bench/api_callgrind.sh DATA_DIR [get|post] [N]}

@@ -25,7 +25,9 @@ event-loop turn (e27982a), GET 3095 / 2775 / 2779 req/s (0.34 / 0.38 / 0.33 of b
 against 2996 / 2670 / 3035 (0.32 / 0.34 / 0.40) for a5f5a72 in alternating runs. The 50%
 target is not met. Even with no post-answer writes at all (a scratch build; the caps and
 attribution need them) the GET reached 4190-4293 req/s in 15-second runs: ~0.47 of the
-8863-9099 bare req/s measured on that machine 10-20 minutes before.
+8863-9099 bare req/s measured on that machine 10-20 minutes before. On a third machine,
+with the leaner best-first walk (cbbafac, -3.8% instructions a GET): 3122 / 3255 req/s
+(0.35 / 0.37 of bare) against 3038 / 3283 (0.35 / 0.37) for ec9a893, alternating.
 """
 
 from __future__ import annotations
