@@ -260,7 +260,8 @@ def _candidates(
     blocked: Collection[int], wanted: int,
 ) -> bool:  # fmt: skip
     """Whether `idx` from `start` holds `wanted` more candidates (in range, allowed, not seen,
-    not blocked): then this source alone fills the pool, and `select` reads no later one."""
+    not blocked; each is added to `seen`, so a repeat counts once): then this source alone
+    fills the pool, and `select` reads no later one."""
     found = 0
     for i in idx[start:]:
         if found >= wanted:
