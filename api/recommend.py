@@ -17,14 +17,14 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from api.metrics import Metrics
-from api.routes.experiments import (
+from api.services import slots
+from api.services.experiments import (
     After,
     chain,
     serving_definitions,
     serving_plan,
     tag_experiments,
 )
-from api.services import slots
 from api.services.impressions import writer_for
 from api.services.session import Session, open_session
 from api.state import ServingState

@@ -31,7 +31,7 @@ from starlette.responses import Response
 from api.deps import StateDep
 from api.problems import Unavailable
 from api.responses import OrjsonResponse
-from api.routes.experiments import record_conversions
+from api.services.experiments import record_conversions
 from api.state import ServingState
 from store import events as intake
 from store.attribution import attribute
