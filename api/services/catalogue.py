@@ -124,7 +124,10 @@ class Catalogue:
         """`eligible(rule) & available`: the items ranking may show now, one bool per item
         (cached while `available` is, so a request makes no 20,000-item mask)."""
         key = ("allowed", *self._eligibility_key(rule))
-        return self._with_mask(key, available, lambda: self.eligible(rule) & available)  # type: ignore[no-any-return]
+        mask: NDArray[np.bool_] = self._with_mask(
+            key, available, lambda: self.eligible(rule) & available
+        )
+        return mask
 
     def eligible(self, rule: Eligibility) -> NDArray[np.bool_]:
         """`recsys.ranking.is_eligible` for every item at once but for stock and the active
