@@ -1,10 +1,11 @@
 """What answers leave behind in Redis: impression counts (caps) and what each one served
 (attribution), for any number of answers in ONE script call.
 
-Per answer, the script counts every shown item (`i:<item_id>` +1) and the items per channel
-and kind (`c:<channel>:<kind>`) in each impression window the rules use (layout and TTLs in
-`store.counters`), and stores what the recommendation id served (`store.attribution`): the
-customer and the item ids, as the JSON list attribution reads.
+Per answer, the script appends one record to the log of each impression window the rules
+use: every shown item (`i:<item_id>` +1) and the items per channel and kind
+(`c:<channel>:<kind>` +n), folding a full log into the window's hash (layout, folding and
+expiry in `store.counters`). It also stores what the recommendation id served
+(`store.attribution`): the customer and the item ids, as the JSON list attribution reads.
 
 Why one call for many answers: the API writes after every answer, and as separate commands
 (a script for the counts, HSET and EXPIRE for what was served) those writes cost the serving
@@ -28,7 +29,7 @@ from typing import Any, NamedTuple
 import orjson
 
 from store.attribution import DEFAULT_TTL
-from store.counters import DAY, window_key
+from store.counters import FOLD, log_key, time_to_live, window_key
 from store.keys import Keys
 
 
@@ -43,27 +44,34 @@ class Answer(NamedTuple):
     windows: Iterable[int]  # the window lengths (days) the rules count impressions in
 
 
-# KEYS: per answer, its window hashes then its served hash. ARGV[1]: the served TTL; then
-# per answer four: customer id, the shown ids as a JSON array (stored as is for attribution),
-# the (field, increment) pairs of channel × kind as a JSON array, the windows' TTLs as one.
+# KEYS: per answer, (hash, log) per window, then its served hash. ARGV[1]: the served TTL,
+# ARGV[2]: `FOLD`; then per answer: customer id, the shown ids as a JSON array (stored as is
+# for attribution), its record (JSON), how many windows (n), then the n windows' TTLs.
 SCRIPT = """
-local key = 0
-for a = 2, #ARGV, 4 do
-  local items = cjson.decode(ARGV[a + 1])
-  local kinds = cjson.decode(ARGV[a + 2])
-  for _, ttl in ipairs(cjson.decode(ARGV[a + 3])) do
-    key = key + 1
-    for _, id in ipairs(items) do redis.call('HINCRBY', KEYS[key], 'i:' .. id, 1) end
-    for i = 1, #kinds, 2 do redis.call('HINCRBY', KEYS[key], kinds[i], kinds[i + 1]) end
-    redis.call('EXPIRE', KEYS[key], ttl)
+local served_ttl, fold = ARGV[1], tonumber(ARGV[2])
+local key, a = 0, 3
+while a <= #ARGV do
+  local n = tonumber(ARGV[a + 3])
+  for w = 1, n do
+    local hash, log, ttl = KEYS[key + 1], KEYS[key + 2], ARGV[a + 3 + w]
+    key = key + 2
+    local length = redis.call('RPUSH', log, ARGV[a + 2])
+    if length == 1 then redis.call('EXPIRE', log, ttl) end
+    if length >= fold then
+      for _, record in ipairs(redis.call('LRANGE', log, 0, -1)) do
+        local fields = cjson.decode(record)
+        for i = 1, #fields, 2 do redis.call('HINCRBY', hash, fields[i], fields[i + 1]) end
+      end
+      redis.call('EXPIRE', hash, ttl)
+      redis.call('DEL', log)
+    end
   end
   key = key + 1
   redis.call('HSET', KEYS[key], 'customer', ARGV[a], 'items', ARGV[a + 1])
-  redis.call('EXPIRE', KEYS[key], ARGV[1])
+  redis.call('EXPIRE', KEYS[key], served_ttl)
+  a = a + 4 + n
 end
 """
-
-_TTLS: dict[tuple[int, ...], bytes] = {}  # window lengths -> their TTLs as the script's JSON
 
 
 def record_answers(
@@ -73,23 +81,26 @@ def record_answers(
     writing every answer's impression counts and what it served; nothing for no answer.
     An answer that showed nothing is skipped: it counts nothing and serves nothing."""
     script_keys: list[str] = []
-    args: list[Any] = [served_ttl]
+    args: list[Any] = [served_ttl, FOLD]
     for answer in answers:
         if not answer.shown:
             continue
-        days = tuple(sorted(set(answer.windows)))
-        ttls = _TTLS.get(days)
-        if ttls is None:
-            ttls = _TTLS[days] = orjson.dumps([(d + 1) * DAY for d in days])
         items: list[str] = []
+        record: list[Any] = []
         per_kind: dict[str, int] = {}
         for item_id, kind in answer.shown:
             items.append(item_id)
+            record += ("i:" + item_id, 1)
             per_kind[kind] = per_kind.get(kind, 0) + 1
         prefix = f"c:{answer.channel}:"
-        kinds = [part for kind, n in per_kind.items() for part in (prefix + kind, n)]
-        script_keys += [window_key(keys, answer.customer_id, d, answer.now) for d in days]
+        for kind, n in per_kind.items():
+            record += (prefix + kind, n)
+        days = sorted(set(answer.windows))
+        for d in days:
+            window = window_key(keys, answer.customer_id, d, answer.now)
+            script_keys += (window, log_key(window))
         script_keys.append(keys.recommendation(answer.rec_id, "served"))
-        args += [answer.customer_id, orjson.dumps(items), orjson.dumps(kinds), ttls]
+        args += [answer.customer_id, orjson.dumps(items), orjson.dumps(record), len(days)]
+        args += [time_to_live(d) for d in days]
     if script_keys:
         pipe.eval(SCRIPT, len(script_keys), *script_keys, *args)

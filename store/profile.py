@@ -34,19 +34,37 @@ _EMPTY: Ranked = (np.empty(0, np.uint32), np.empty(0, np.float32))
 _NO_ITEMS: NDArray[np.int64] = np.empty(0, np.int64)
 STRINGS = ("recs", "profile", "hist", "bought", "why")
 
-# KEYS = the 5 published strings, the recent list, then hashes (feedback?, windows…);
-# ARGV = how many recent events, the first window's KEYS index, the least item count kept.
-# A missing string comes back as nil, a missing hash as {}. Of a window hash only the item
-# fields (`i:…`) shown at least ARGV[3] times come back, and every channel field (`c:…`):
-# an item shown fewer times than any cap allows cannot be blocked, so it need not be decoded.
+# KEYS = the 5 published strings, the recent list, the feedback hash (optional), then per
+# window its hash and its log (`store.counters`); ARGV = how many recent events, the first
+# window's KEYS index, the least item count kept. A missing string comes back as nil, a
+# missing hash as {}; a window as its fields and counts, flat, with its log added in. Of a
+# window only the item fields (`i:…`) shown at least ARGV[3] times come back, and every
+# channel field (`c:…`): an item shown fewer times than any cap allows cannot be blocked,
+# so it need not be decoded.
 READ_SCRIPT = """
 local out = {}
 for i = 1, 5 do out[i] = redis.call('GET', KEYS[i]) end
 out[6] = redis.call('LRANGE', KEYS[6], 0, tonumber(ARGV[1]) - 1)
 local first_window, least = tonumber(ARGV[2]), tonumber(ARGV[3])
-for i = 7, #KEYS do
+for i = 7, first_window - 1 do out[i] = redis.call('HGETALL', KEYS[i]) end
+local o = first_window - 1
+for i = first_window, #KEYS, 2 do
   local flat = redis.call('HGETALL', KEYS[i])
-  if i >= first_window and least > 1 then
+  local log = redis.call('LRANGE', KEYS[i + 1], 0, -1)
+  if #log > 0 then
+    local counts = {}
+    for j = 1, #flat, 2 do counts[flat[j]] = tonumber(flat[j + 1]) end
+    for _, record in ipairs(log) do
+      local fields = cjson.decode(record)
+      for j = 1, #fields, 2 do counts[fields[j]] = (counts[fields[j]] or 0) + fields[j + 1] end
+    end
+    flat = {}
+    for name, count in pairs(counts) do
+      flat[#flat + 1] = name
+      flat[#flat + 1] = count
+    end
+  end
+  if least > 1 then
     local kept = {}
     for j = 1, #flat, 2 do
       if string.sub(flat[j], 1, 2) ~= 'i:' or tonumber(flat[j + 1]) >= least then
@@ -56,7 +74,8 @@ for i = 7, #KEYS do
     end
     flat = kept
   end
-  out[i] = flat
+  o = o + 1
+  out[o] = flat
 end
 return out
 """
@@ -110,7 +129,9 @@ async def read_context(
     if with_feedback:
         script_keys.append(feedback.feedback_key(keys, customer_id))
     first_window = len(script_keys) + 1
-    script_keys += [counters.window_key(keys, customer_id, d, now) for d in queued]
+    for days in queued:
+        window = counters.window_key(keys, customer_id, days, now)
+        script_keys += (window, counters.log_key(window))
     commands: list[tuple[Any, ...]] = [
         ("EVALSHA", READ_SHA, len(script_keys), *script_keys, recent.RECENT_CAP, first_window,
          least_shown),

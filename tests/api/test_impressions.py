@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 
 from api.services.impressions import ImpressionWriter
-from store import counters
 from store.answers import Answer
 from store.attribution import read_attribution
 from store.keys import Keys
+from store.profile import read_context
 from store.resp import RespConnection
+from tests.windows import read_windows
 
 KEYS = Keys("tp")
 NOW = 1_700_000_000.0
@@ -19,8 +20,12 @@ def answer(customer_id: str, rec_id: str) -> Answer:
     return Answer(customer_id, "web", [("p1", "product"), ("o1", "offer")], rec_id, NOW, [7, 1])
 
 
-def counts(redis_client, customer_id: str, days: int) -> dict[bytes, bytes]:
-    return redis_client.hgetall(counters.window_key(KEYS, customer_id, days, NOW))
+def counts(redis_url, customer_id: str, days: int) -> dict[str, int]:
+    """The window's counts by field name (`i:<item>`, `c:<channel>:<kind>`), as read back."""
+    window = read_windows(redis_url, KEYS, customer_id, [days], NOW)[days]
+    fields = {f"i:{item_id}": n for item_id, n in window.items.items()}
+    fields.update({f"c:{ch}:{kind}": n for (ch, kind), n in window.channel_kinds.items()})
+    return fields
 
 
 def script_calls(redis_client) -> int:
@@ -39,7 +44,7 @@ def test_answers_of_one_loop_turn_go_out_as_one_call(redis_client, redis_url):
 
     assert asyncio.run(main()) == 1
     for i in range(21):
-        assert counts(redis_client, f"c{i}", 7)[b"i:p1"] == b"1"
+        assert counts(redis_url, f"c{i}", 7)["i:p1"] == 1
         assert read_attribution(redis_client, f"r{i}")["customer_id"] == f"c{i}"
 
 
@@ -53,10 +58,10 @@ def test_the_writer_loads_the_script_and_sends_again_after_a_flush(redis_client,
         writer.conn.close()
 
     asyncio.run(main())
-    for customer_id, shows in (("c1", b"2"), ("c2", b"1"), ("c3", b"1")):  # none twice
+    for customer_id, shows in (("c1", 2), ("c2", 1), ("c3", 1)):  # none twice
         for days in (1, 7):
-            assert counts(redis_client, customer_id, days) == {
-                b"i:p1": shows, b"i:o1": shows, b"c:web:product": shows, b"c:web:offer": shows
+            assert counts(redis_url, customer_id, days) == {
+                "i:p1": shows, "i:o1": shows, "c:web:product": shows, "c:web:offer": shows
             }  # fmt: skip
     assert read_attribution(redis_client, "r3")["items"] == ["p1", "o1"]
 
@@ -83,13 +88,12 @@ def test_an_answers_writes_reach_redis_before_a_read_of_a_later_turn(redis_clien
         adding = asyncio.ensure_future(writer.add(answer("c1", "r1")))
         await asyncio.sleep(0)  # the answer's task hands its writes over
         await asyncio.sleep(0)  # a later turn: the next request's read
-        key = counters.window_key(KEYS, "c1", 7, NOW)
-        seen = await conn.execute("HGET", key, "i:p1")
+        seen = (await read_context(conn, KEYS, "v", "c1", windows=[7], now=NOW)).windows[7]
         await adding
         conn.close()
         return seen
 
-    assert asyncio.run(main()) == b"1"
+    assert asyncio.run(main()).item("p1") == 1
 
 
 def test_one_waiter_cancelled_leaves_the_others_written(redis_client, redis_url):
@@ -103,8 +107,8 @@ def test_one_waiter_cancelled_leaves_the_others_written(redis_client, redis_url)
         return waiters[1].exception()
 
     assert asyncio.run(main()) is None
-    assert counts(redis_client, "c1", 7)[b"i:p1"] == b"1"
-    assert counts(redis_client, "c2", 7)[b"i:p1"] == b"1"
+    assert counts(redis_url, "c1", 7)["i:p1"] == 1
+    assert counts(redis_url, "c2", 7)["i:p1"] == 1
 
 
 def test_writes_to_a_redis_that_is_gone_are_dropped_and_later_ones_written(
@@ -122,4 +126,4 @@ def test_writes_to_a_redis_that_is_gone_are_dropped_and_later_ones_written(
         writer.conn.close()
 
     asyncio.run(main())
-    assert counts(redis_client, "c2", 7)[b"i:p1"] == b"1"
+    assert counts(redis_url, "c2", 7)["i:p1"] == 1

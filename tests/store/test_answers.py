@@ -10,9 +10,10 @@ import pytest
 
 from store.answers import Answer, record_answers
 from store.attribution import read_attribution
-from store.counters import DAY, decode_window, window_key
+from store.counters import DAY, FOLD, log_key, window_key
 from store.keys import Keys
 from store.resp import CommandBuffer, RespConnection
+from tests.windows import read_windows
 
 KEYS = Keys("tp")
 NOW = 1_700_000_000.0
@@ -40,16 +41,18 @@ def write(redis_client, redis_url, answers, via="redis-py pipeline", **kwargs):
     assert not [r for r in asyncio.run(main()) if isinstance(r, Exception)]
 
 
-def window(redis_client, customer_id, days, now=NOW):
-    return redis_client.hgetall(window_key(KEYS, customer_id, days, now))
+def window(redis_url, customer_id, days, now=NOW):
+    """The window's counts as `{field: count}`, with the field names Redis holds."""
+    counts = read_windows(redis_url, KEYS, customer_id, [days], now)[days]
+    fields = {f"i:{item_id}": n for item_id, n in counts.items.items()}
+    fields.update({f"c:{ch}:{kind}": n for (ch, kind), n in counts.channel_kinds.items()})
+    return fields
 
 
 @pytest.mark.parametrize("via", ["redis-py pipeline", "command buffer"])
-def test_one_call_counts_every_answer_in_every_window_as_one_hincrby_per_field(
-    redis_client, redis_url, via
-):
+def test_one_call_counts_every_answer_in_every_window(redis_client, redis_url, via):
     """Random answers (customers, channels, repeated items, id-like text) in one call give
-    the counts of one HINCRBY per shown item and per (channel, kind), counted here."""
+    the counts of every shown item and (channel, kind), counted here, in every window."""
     rng = random.Random(5)
     customers, channels = ["c1", "c:2", "c{3}"], ["web", "email"]
     items = [("p1", "product"), ("o1", "offer"), ("p:2", "product"), ("r1", "reward")]
@@ -61,15 +64,19 @@ def test_one_call_counts_every_answer_in_every_window_as_one_hincrby_per_field(
         fields = expected.setdefault(customer, {})
         for item_id, kind in shown:
             for name in (f"i:{item_id}", f"c:{channel}:{kind}"):
-                fields[name.encode()] = fields.get(name.encode(), 0) + 1
+                fields[name] = fields.get(name, 0) + 1
     write(redis_client, redis_url, answers, via)
-    day = int(NOW // DAY)
+    window_keys = set()
     for customer, fields in expected.items():
         for days in (1, 7, 30):
-            key = f"tp:c:{{{customer}}}:freq:{days}d:{day // days}"
-            assert redis_client.hgetall(key) == {k: str(v).encode() for k, v in fields.items()}
-            assert (days + 1) * DAY - 60 < redis_client.ttl(key) <= (days + 1) * DAY
-    assert len(redis_client.keys("tp:c:*")) == 3 * len(expected)
+            assert window(redis_url, customer, days) == fields
+            key = window_key(KEYS, customer, days, NOW)
+            assert key == f"tp:c:{{{customer}}}:freq:{days}d:{int(NOW // DAY) // days}"
+            window_keys |= {key.encode(), log_key(key).encode()}
+            for held in (key, log_key(key)):  # each, if it exists, expires a day after
+                ttl = redis_client.ttl(held)
+                assert ttl == -2 or (days + 1) * DAY - 60 < ttl <= (days + 1) * DAY
+    assert set(redis_client.keys("tp:c:*")) <= window_keys
 
 
 def test_each_answer_records_what_it_served_for_attribution(redis_client, redis_url):
@@ -83,23 +90,28 @@ def test_each_answer_records_what_it_served_for_attribution(redis_client, redis_
     served = redis_client.hgetall(KEYS.recommendation("r_b", "served"))
     assert served == {b"customer": b"c2", b"items": orjson.dumps(["p9"])}
     assert 3540 < redis_client.ttl(KEYS.recommendation("r_b", "served")) <= 3600
-    assert window(redis_client, "c2", 7) == {}
-    assert window(redis_client, "c1", 7) == {
-        b"i:p1": b"1", b"i:o1": b"1", b"c:web:product": b"1", b"c:web:offer": b"1"
+    assert window(redis_url, "c2", 7) == {}
+    assert window(redis_url, "c1", 7) == {
+        "i:p1": 1, "i:o1": 1, "c:web:product": 1, "c:web:offer": 1
     }  # fmt: skip
 
 
 def test_item_ids_reach_their_fields_byte_for_byte(redis_client, redis_url):
-    """The ids travel as one JSON argument: quotes, backslashes, non-ASCII and digits-only
-    ids must still name the field `i:<id>` exactly as the readers spell it, and be served
-    as the same strings."""
+    """The ids travel as JSON (the served list and each window's record): quotes,
+    backslashes, non-ASCII and digits-only ids must still be counted under `i:<id>` exactly
+    as the readers spell it, logged and once folded, and be served as the same strings."""
     ids = ['say "hi"', "back\\slash", "café-ü", "007", "a b", "[1]", "x/y"]
     shown = [(i, "product") for i in ids]
     write(redis_client, redis_url, [Answer("c1", "web", shown, "r1", NOW, (7,))])
-    fields = window(redis_client, "c1", 7)
-    assert fields == {**{f"i:{i}".encode(): b"1" for i in ids}, b"c:web:product": b"7"}
-    assert decode_window(7, fields).items == dict.fromkeys(ids, 1)
+    assert window(redis_url, "c1", 7) == {**{f"i:{i}": 1 for i in ids}, "c:web:product": 7}
     assert read_attribution(redis_client, "r1")["items"] == ids
+    more = [Answer("c1", "web", shown, f"r{n}", NOW, (7,)) for n in range(2, FOLD + 1)]
+    write(redis_client, redis_url, more)
+    assert not redis_client.exists(log_key(window_key(KEYS, "c1", 7, NOW)))  # folded
+    assert window(redis_url, "c1", 7) == {
+        **{f"i:{i}": FOLD for i in ids},
+        "c:web:product": 7 * FOLD,
+    }
 
 
 def test_a_turn_of_thousands_of_answers_is_one_call_that_counts_them_all(redis_client, redis_url):
@@ -107,8 +119,8 @@ def test_a_turn_of_thousands_of_answers_is_one_call_that_counts_them_all(redis_c
     answers = [Answer(f"c{n % 500}", "web", shown, f"r{n}", NOW, (7,)) for n in range(3000)]
     write(redis_client, redis_url, answers, "command buffer")
     for customer in ("c0", "c499"):
-        fields = window(redis_client, customer, 7)
-        assert fields[b"i:p0"] == fields[b"i:p9"] == b"6" and fields[b"c:web:product"] == b"60"
+        fields = window(redis_url, customer, 7)
+        assert fields["i:p0"] == fields["i:p9"] == 6 and fields["c:web:product"] == 60
     assert redis_client.exists(KEYS.recommendation("r2999", "served"))
 
 
@@ -126,5 +138,5 @@ def test_answers_on_either_side_of_midnight_count_in_their_own_windows(redis_cli
         Answer("c1", "web", [("x", "product")], "r2", midnight, (1,)),
     ]
     write(redis_client, redis_url, answers, "command buffer")
-    assert window(redis_client, "c1", 1, midnight - 1)[b"i:x"] == b"1"
-    assert window(redis_client, "c1", 1, midnight)[b"i:x"] == b"1"
+    assert window(redis_url, "c1", 1, midnight - 1)["i:x"] == 1
+    assert window(redis_url, "c1", 1, midnight)["i:x"] == 1

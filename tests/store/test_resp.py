@@ -16,6 +16,7 @@ from store.feedback import record_latest
 from store.keys import Keys
 from store.profile import read_context
 from store.resp import CommandBuffer, RespConnection, pack
+from tests.windows import read_windows
 
 KEYS = Keys("tp")
 
@@ -141,8 +142,9 @@ def test_command_buffer_queues_what_the_store_writers_queue(redis_client, redis_
     missing, replies = run(main())
     assert isinstance(missing[0], NoScriptError)
     assert not [r for r in replies if isinstance(r, Exception)]
-    window = redis_client.hgetall(counters.window_key(KEYS, "c1", 7, 86400 * 100))
-    assert window == {b"i:p1": b"1", b"i:o1": b"1", b"c:web:product": b"1", b"c:web:offer": b"1"}
+    window = read_windows(redis_url, KEYS, "c1", [7], 86400 * 100)[7]
+    assert window.items == {"p1": 1, "o1": 1}
+    assert window.channel_kinds == {("web", "product"): 1, ("web", "offer"): 1}
     assert redis_client.hget(counters.redeemed_key(KEYS), "o1") == b"1"
 
 
