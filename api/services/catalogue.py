@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 from api.state import MAX_OTHERS
 from contracts.schema import CHANNELS
 from recsys.ranking import TIER_RANK, Eligibility
-from recsys.rules_value import Ranked, scaled
+from recsys.rules_value import Ranked, offers_by_value, scaled
 from store.serving import SharedServing
 
 NEW_DAYS = 30
@@ -97,6 +97,27 @@ class Catalogue:
             ("scaled", name, kind), available,
             lambda: scaled(ranked, self.live(kind, available).indices),
         )  # fmt: skip
+
+    def offers_by_lists(
+        self, lists: list[tuple[str, Ranked | None]], available: NDArray[np.bool_]
+    ) -> Ranked:
+        """`offers_by_value` of the available offers from the published `lists` alone ((name,
+        list) pairs: the segment's, the overall), as for a customer whose own list holds none
+        of them (~70% of the benchmark data's customers). The same for every such customer,
+        so cached with the availability mask."""
+
+        def rank() -> Ranked:
+            offers = self.live("offer", available)
+            parts = [np.zeros(len(offers.indices))]
+            parts += [self.scaled_list(name, ranked, "offer", available) for name, ranked in lists]
+            ranked = offers_by_value(offers.indices, offers.margins, offers.categories, parts)
+            for array in ranked:  # shared by every request: a write would be a bug, make it fail
+                array.flags.writeable = False
+            return ranked
+
+        key = ("offers by value", *(name for name, _ in lists))
+        ranked: Ranked = self._with_mask(key, available, rank)
+        return ranked
 
     def _with_mask(
         self, key: tuple[Any, ...], available: NDArray[np.bool_], make: Callable[[], Any]

@@ -164,12 +164,11 @@ def _sources(
     seg = popular.get(f"segment:{session.segment}") if session.segment else None
     if kind in ("offer", "reward") and kind in cat.kinds:
         arrays = cat.live(kind, available)  # value the offers/rewards that can be served now
-        overall = f"kind:{kind}"
-        parts = [
-            scaled(personal, arrays.indices),  # the customer's: per request; the lists: cached
-            cat.scaled_list(f"segment:{session.segment}", seg, kind, available),
-            cat.scaled_list(overall, popular.get(overall), kind, available),
-        ]
+        lists = [(f"segment:{session.segment}", seg), (f"kind:{kind}", popular.get(f"kind:{kind}"))]
+        mine = scaled(personal, arrays.indices)  # the customer's: per request; the lists: cached
+        if kind == "offer" and not mine.any():
+            return [("value", *cat.offers_by_lists(lists, available))]
+        parts = [mine, *(cat.scaled_list(name, ranked, kind, available) for name, ranked in lists)]
         if kind == "offer":
             idx, ev = offers_by_value(arrays.indices, arrays.margins, arrays.categories, parts)
             return [("value", idx, ev)]
