@@ -24,7 +24,7 @@ from api.routes import (
     recommendations,
     segments,
 )
-from api.services import hot
+from api.services import hot, impressions
 from api.settings import ApiSettings
 from api.state import ServingState
 
@@ -50,6 +50,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             yield
         finally:
             gc.set_threshold(*thresholds)
+            await impressions.flushed(state)
             hot.close(state)
             await state.stop()
 

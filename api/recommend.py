@@ -1,15 +1,14 @@
 """Personalised answers: one session (one Redis round trip), one or more slots, one id.
 
 Used by every list endpoint and by `POST /v1/personalize`. Impressions are counted, and what
-the recommendation id served is recorded for attribution, after the answer has been sent (a
-background task; the answers of one event-loop turn share one script call, see
-`api.services.impressions`), so
-this adds no round trip before the response; if Redis is gone by then the counts are lost.
+the recommendation id served is recorded for attribution, after the answer has been sent:
+each answer queues its writes, and the answers of one event-loop turn share one script call
+at the start of the next (`api.services.impressions`), so this adds no round trip before the
+response; if Redis is gone by then the counts are lost.
 """
 
 from __future__ import annotations
 
-import functools
 import itertools
 import logging
 import os
@@ -20,7 +19,6 @@ from api.metrics import Metrics
 from api.services import slots
 from api.services.experiments import (
     After,
-    chain,
     serving_definitions,
     serving_plan,
     tag_experiments,
@@ -139,8 +137,8 @@ async def answer(
         state, head, customer_id=customer_id, channel=channel, segments=sorted(session.segments),
         served=any(body["items"] for body in out), found=plan.assignments,
     )  # fmt: skip
-    task = _after(state, session, channel, out, counted, rec_id)
-    return head, out, chain(task, exposure)
+    _record_shown(state, session, channel, out, counted, rec_id)
+    return head, out, exposure
 
 
 def _other(state: ServingState, version: str | None) -> SharedServing | None:
@@ -189,19 +187,19 @@ def _count_fallbacks(metrics: Metrics | None, session: Session, slot: slots.Slot
         metrics.fallbacks.labels("capped").inc()
 
 
-def _after(
+def _record_shown(
     state: ServingState,
     session: Session,
     channel: str | None,
     bodies: list[dict[str, Any]],
     windows: frozenset[int],
     rec_id: str,
-) -> After | None:
-    """The writes after the answer: impressions (caps) and what `rec_id` served (so a
-    conversion carrying the id is attributed), gathered with other answers' writes."""
+) -> None:
+    """Queue the writes after the answer: impressions (caps) and what `rec_id` served (so
+    a conversion carrying the id is attributed), gathered with other answers' writes."""
     shown = [(item["item_id"], item["kind"]) for body in bodies for item in body["items"]]
     writer = writer_for(state)
     if not shown or session.degraded or writer is None:
-        return None
+        return
     answer = Answer(session.ctx.customer_id, channel or "any", shown, rec_id, session.now, windows)
-    return functools.partial(writer.add, answer)
+    writer.add(answer)

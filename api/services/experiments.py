@@ -176,19 +176,6 @@ async def tag_experiments(
     return record
 
 
-def chain(*tasks: After | None) -> After | None:
-    """Several optional after-the-answer tasks as one (run in order)."""
-    present = [t for t in tasks if t is not None]
-    if len(present) <= 1:
-        return present[0] if present else None
-
-    async def run_all() -> None:
-        for task in present:
-            await task()
-
-    return run_all
-
-
 async def record_conversions(state: ServingState, events: Sequence[Any]) -> None:
     """Attribute new conversion events (objects with the events-contract fields)."""
     conversions = [

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 
-from api.services.impressions import ImpressionWriter
+from api.app import create_app
+from api.services.impressions import ImpressionWriter, writer_for
+from api.settings import ApiSettings
 from store.answers import Answer
 from store.attribution import read_attribution
 from store.keys import Keys
 from store.profile import read_context
 from store.resp import RespConnection
+from tests.api.personal_factories import bundle, catalogue, publish
 from tests.windows import read_windows
 
 KEYS = Keys("tp")
@@ -35,9 +38,12 @@ def script_calls(redis_client) -> int:
 def test_answers_of_one_loop_turn_go_out_as_one_call(redis_client, redis_url):
     async def main():
         writer = ImpressionWriter(RespConnection(redis_url), KEYS)
-        await writer.add(answer("c0", "r0"))  # loads the script
+        writer.add(answer("c0", "r0"))
+        await writer.flushed()  # loads the script
         redis_client.config_resetstat()
-        await asyncio.gather(*(writer.add(answer(f"c{i}", f"r{i}")) for i in range(1, 21)))
+        for i in range(1, 21):
+            writer.add(answer(f"c{i}", f"r{i}"))
+        await writer.flushed()
         calls = script_calls(redis_client)
         writer.conn.close()
         return calls
@@ -52,9 +58,12 @@ def test_the_writer_loads_the_script_and_sends_again_after_a_flush(redis_client,
     async def main():
         writer = ImpressionWriter(RespConnection(redis_url), KEYS)
         redis_client.script_flush()
-        await writer.add(answer("c1", "r1"))  # the script was never loaded
+        writer.add(answer("c1", "r1"))  # the script was never loaded
+        await writer.flushed()
         redis_client.script_flush()  # as after a restart
-        await asyncio.gather(*(writer.add(answer(f"c{i}", f"r{i}")) for i in (1, 2, 3)))
+        for i in (1, 2, 3):
+            writer.add(answer(f"c{i}", f"r{i}"))
+        await writer.flushed()
         writer.conn.close()
 
     asyncio.run(main())
@@ -70,7 +79,9 @@ def test_answers_that_showed_nothing_write_nothing_and_return(redis_client, redi
     async def main():
         writer = ImpressionWriter(RespConnection(redis_url), KEYS)
         empty = Answer("c1", "web", [], "r1", NOW, [7])
-        await asyncio.wait_for(asyncio.gather(writer.add(empty), writer.add(empty)), 5)
+        writer.add(empty)
+        writer.add(empty)
+        await asyncio.wait_for(writer.flushed(), 5)
         writer.conn.close()
 
     asyncio.run(main())
@@ -78,37 +89,47 @@ def test_answers_that_showed_nothing_write_nothing_and_return(redis_client, redi
 
 
 def test_an_answers_writes_reach_redis_before_a_read_of_a_later_turn(redis_client, redis_url):
-    """A client's next request reaches the API in a later loop turn than its answer (which
-    was sent before the writes were handed over): its read must see the counts."""
+    """A client's next request reaches the API in a later loop turn than its answer (whose
+    writes were handed over as it was made): its read must see the counts."""
 
     async def main():
         conn = RespConnection(redis_url)
         writer = ImpressionWriter(conn, KEYS)
         await conn.execute("PING")
-        adding = asyncio.ensure_future(writer.add(answer("c1", "r1")))
-        await asyncio.sleep(0)  # the answer's task hands its writes over
+        writer.add(answer("c1", "r1"))  # the answer hands its writes over
         await asyncio.sleep(0)  # a later turn: the next request's read
         seen = (await read_context(conn, KEYS, "v", "c1", windows=[7], now=NOW)).windows[7]
-        await adding
         conn.close()
         return seen
 
     assert asyncio.run(main()).item("p1") == 1
 
 
-def test_one_waiter_cancelled_leaves_the_others_written(redis_client, redis_url):
+def test_a_cancelled_wait_for_the_writes_loses_none_of_them(redis_client, redis_url):
     async def main():
         writer = ImpressionWriter(RespConnection(redis_url), KEYS)
-        waiters = [asyncio.ensure_future(writer.add(answer(f"c{i}", f"r{i}"))) for i in (1, 2)]
+        writer.add(answer("c1", "r1"))
+        writer.add(answer("c2", "r2"))
+        waiting = asyncio.ensure_future(writer.flushed())
         await asyncio.sleep(0)
-        waiters[0].cancel()
-        await asyncio.gather(*waiters, return_exceptions=True)
+        waiting.cancel()
+        await asyncio.gather(waiting, return_exceptions=True)
+        await writer.flushed()
         writer.conn.close()
-        return waiters[1].exception()
+        return waiting.cancelled()
 
-    assert asyncio.run(main()) is None
+    assert asyncio.run(main())
     assert counts(redis_url, "c1", 7)["i:p1"] == 1
     assert counts(redis_url, "c2", 7)["i:p1"] == 1
+
+
+def test_nothing_queued_is_nothing_to_wait_for(redis_url):
+    async def main():
+        writer = ImpressionWriter(RespConnection(redis_url), KEYS)
+        await asyncio.wait_for(writer.flushed(), 1)
+        writer.conn.close()
+
+    asyncio.run(main())
 
 
 def test_writes_to_a_redis_that_is_gone_are_dropped_and_later_ones_written(
@@ -119,11 +140,30 @@ def test_writes_to_a_redis_that_is_gone_are_dropped_and_later_ones_written(
         await writer.conn.execute("PING")
         redis_server.stop()
         try:
-            await writer.add(answer("c1", "r1"))  # returns, raising nothing: the answer is out
+            writer.add(answer("c1", "r1"))
+            await writer.flushed()  # returns, raising nothing: the answer is out
         finally:
             redis_server.start()
-        await writer.add(answer("c2", "r2"))  # reconnects
+        writer.add(answer("c2", "r2"))
+        await writer.flushed()  # reconnects
         writer.conn.close()
 
     asyncio.run(main())
     assert counts(redis_url, "c2", 7)["i:p1"] == 1
+
+
+def test_the_app_writes_what_its_answers_queued_before_it_shuts_down(
+    redis_client, redis_url, store_config
+):
+    """Answers queue their writes and nothing waits for them: stopping the app waits for
+    them before closing its Redis connection, so the last answers are counted too."""
+    publish(redis_client, store_config, bundle(catalogue()))
+    app = create_app(ApiSettings(data_dir=store_config.data_dir, redis_url=redis_url))
+
+    async def main():
+        async with app.router.lifespan_context(app):
+            writer_for(app.state.serving).add(answer("c1", "r1"))  # then at once: shut down
+
+    asyncio.run(main())
+    assert counts(redis_url, "c1", 7)["i:p1"] == 1
+    assert read_attribution(redis_client, "r1")["items"] == ["p1", "o1"]
