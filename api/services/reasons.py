@@ -126,8 +126,8 @@ def _plain_reason(session: Session, pick: Pick, item: dict[str, Any], new: bool)
         return f"picked for you in {category}"
     if new:
         return f"new in {category}"
-    if source.startswith("segment:"):
-        return f"popular with {source.split(':', 1)[1]}"
+    if source.startswith("segment:"):  # the customer's segment's list (of this kind or all)
+        return f"popular with {session.segment}"
     if source.startswith("catalogue:"):
         return f"from our {category} range"
     if source.startswith("channel:"):

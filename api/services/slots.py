@@ -20,7 +20,7 @@ from api.services.reasons import reasons_for
 from api.services.session import Session
 from recsys.ranking import Eligibility, Pick, Policy, Source, is_eligible, select
 from recsys.rules import Rules
-from recsys.rules_value import offers_by_value, rewards_by_affinity, scaled
+from recsys.rules_value import Ranked, offers_by_value, rewards_by_affinity, scaled
 
 NUDGE_REACH = 0.5  # a nudge is at most this share of the balance (or 500 points) away
 
@@ -161,10 +161,10 @@ def _sources(
     personal = None if popular_only else ctx.recs
     assert shared is not None and cat is not None
     popular = shared.popular
-    seg = popular.get(f"segment:{session.segment}") if session.segment else None
+    seg_name, seg = _segment_list(popular, session.segment, kind)
     if kind in ("offer", "reward") and kind in cat.kinds:
         arrays = cat.live(kind, available)  # value the offers/rewards that can be served now
-        lists = [(f"segment:{session.segment}", seg), (f"kind:{kind}", popular.get(f"kind:{kind}"))]
+        lists = [(seg_name, seg), (f"kind:{kind}", popular.get(f"kind:{kind}"))]
         mine = scaled(personal, arrays.indices)  # the customer's: per request; the lists: cached
         if kind == "offer" and not mine.any():
             return [("value", *cat.offers_by_lists(lists, available))]
@@ -196,13 +196,25 @@ def _sources(
             sources.append(("fresh", *session.fresh))
         sources.append(("personal", *personal))
     if seg is not None:
-        sources.append((f"segment:{session.segment}", *seg))
+        sources.append((seg_name, *seg))
     for name in (f"channel:{channel}" if channel else None, f"kind:{kind}", "global"):
         if name is not None and name in popular:
             sources.append((name, *popular[name]))
     if kind in cat.kinds:  # last resort, never an empty list: the kind's catalogue in order
         sources.append((f"catalogue:{kind}", cat.kinds[kind].indices, cat.no_scores[kind]))
     return sources
+
+
+def _segment_list(
+    popular: dict[str, Ranked], segment: str | None, kind: str
+) -> tuple[str, Ranked | None]:
+    """The customer's segment's popular list for `kind`: the segment's list of that kind
+    where the batch publishes one (content and offers, too rare to survive a cut across
+    kinds), else its list across kinds."""
+    for name in (f"segment:{segment}:kind:{kind}", f"segment:{segment}"):
+        if segment and name in popular:
+            return name, popular[name]
+    return f"segment:{segment}", None
 
 
 FAMILIES = {"fresh": "realtime", "personal": "personal", "value": "value", "similar": "similar",
