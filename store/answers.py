@@ -29,7 +29,7 @@ from typing import Any, NamedTuple
 import orjson
 
 from store.attribution import DEFAULT_TTL
-from store.counters import FOLD, log_key, time_to_live, window_key
+from store.counters import ADD_RECORD, FOLD, log_key, log_record, time_to_live, window_key
 from store.keys import Keys
 
 
@@ -46,8 +46,11 @@ class Answer(NamedTuple):
 
 # KEYS: per answer, (hash, log) per window, then its served hash. ARGV[1]: the served TTL,
 # ARGV[2]: `FOLD`; then per answer: customer id, the shown ids as a JSON array (stored as is
-# for attribution), its record (JSON), how many windows (n), then the n windows' TTLs.
-SCRIPT = """
+# for attribution), its log record (`store.counters.log_record`), how many windows (n),
+# then the n windows' TTLs.
+SCRIPT = (
+    ADD_RECORD
+    + """
 local served_ttl, fold = ARGV[1], tonumber(ARGV[2])
 local key, a = 0, 3
 while a <= #ARGV do
@@ -58,10 +61,9 @@ while a <= #ARGV do
     local length = redis.call('RPUSH', log, ARGV[a + 2])
     if length == 1 then redis.call('EXPIRE', log, ttl) end
     if length >= fold then
-      for _, record in ipairs(redis.call('LRANGE', log, 0, -1)) do
-        local fields = cjson.decode(record)
-        for i = 1, #fields, 2 do redis.call('HINCRBY', hash, fields[i], fields[i + 1]) end
-      end
+      local counts = {}
+      for _, record in ipairs(redis.call('LRANGE', log, 0, -1)) do add_record(counts, record) end
+      for name, count in pairs(counts) do redis.call('HINCRBY', hash, name, count) end
       redis.call('EXPIRE', hash, ttl)
       redis.call('DEL', log)
     end
@@ -72,6 +74,7 @@ while a <= #ARGV do
   a = a + 4 + n
 end
 """
+)
 
 
 def record_answers(
@@ -86,21 +89,19 @@ def record_answers(
         if not answer.shown:
             continue
         items: list[str] = []
-        record: list[Any] = []
         per_kind: dict[str, int] = {}
         for item_id, kind in answer.shown:
             items.append(item_id)
-            record += ("i:" + item_id, 1)
             per_kind[kind] = per_kind.get(kind, 0) + 1
         prefix = f"c:{answer.channel}:"
-        for kind, n in per_kind.items():
-            record += (prefix + kind, n)
+        shown = orjson.dumps(items)
+        kinds = orjson.dumps([part for kind, n in per_kind.items() for part in (prefix + kind, n)])
         days = sorted(set(answer.windows))
         for d in days:
             window = window_key(keys, answer.customer_id, d, answer.now)
             script_keys += (window, log_key(window))
         script_keys.append(keys.recommendation(answer.rec_id, "served"))
-        args += [answer.customer_id, orjson.dumps(items), orjson.dumps(record), len(days)]
+        args += [answer.customer_id, shown, log_record(shown, kinds), len(days)]
         args += [time_to_live(d) for d in days]
     if script_keys:
         pipe.eval(SCRIPT, len(script_keys), *script_keys, *args)

@@ -3,7 +3,7 @@
 Impressions are counted in fixed windows of D days (`bucket = epoch_day // D`), per customer
 and window in two keys that together hold the counts:
 - the answer log `Keys.customer(cid, "freq:<D>d:<bucket>:log")`: a list, one record per
-  answer not yet folded in; a record is a JSON array of (field, increment) pairs, flattened;
+  answer not yet folded in (`log_record`: the shown item ids, the channel counts);
 - the folded counts `Keys.customer(cid, "freq:<D>d:<bucket>")`: a hash of those fields.
 Fields: `i:<item_id>` (that item shown, any channel) and `c:<channel>:<kind>` (items of that
 kind shown on that channel). A window's count of a field is the hash's value plus every
@@ -66,6 +66,28 @@ def window_key(keys: Keys, customer_id: str, days: int, now: float | None = None
 
 def redeemed_key(keys: Keys) -> str:
     return keys.global_("redeemed")
+
+
+def log_record(items: bytes, channel_kinds: bytes) -> bytes:
+    """One answer's log record: `[[item ids], [field, count, ...]]`, from the shown ids and
+    the `c:<channel>:<kind>` counts, each already a JSON array (the ids are the very bytes
+    attribution stores). Read in Redis by `ADD_RECORD`."""
+    return b"[" + items + b"," + channel_kinds + b"]"
+
+
+# Lua: add one log record's counts to `counts` (field -> count), for the scripts that fold
+# a log into its hash (`store.answers`) and that read a window (`store.profile`).
+ADD_RECORD = """
+local function add_record(counts, record)
+  local shown = cjson.decode(record)
+  for _, id in ipairs(shown[1]) do
+    local name = 'i:' .. id
+    counts[name] = (counts[name] or 0) + 1
+  end
+  local kinds = shown[2]
+  for i = 1, #kinds, 2 do counts[kinds[i]] = (counts[kinds[i]] or 0) + kinds[i + 1] end
+end
+"""
 
 
 def log_key(window: str) -> str:

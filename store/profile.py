@@ -41,7 +41,9 @@ STRINGS = ("recs", "profile", "hist", "bought", "why")
 # window only the item fields (`i:…`) shown at least ARGV[3] times come back, and every
 # channel field (`c:…`): an item shown fewer times than any cap allows cannot be blocked,
 # so it need not be decoded.
-READ_SCRIPT = """
+READ_SCRIPT = (
+    counters.ADD_RECORD
+    + """
 local out = {}
 for i = 1, 5 do out[i] = redis.call('GET', KEYS[i]) end
 out[6] = redis.call('LRANGE', KEYS[6], 0, tonumber(ARGV[1]) - 1)
@@ -54,10 +56,7 @@ for i = first_window, #KEYS, 2 do
   if #log > 0 then
     local counts = {}
     for j = 1, #flat, 2 do counts[flat[j]] = tonumber(flat[j + 1]) end
-    for _, record in ipairs(log) do
-      local fields = cjson.decode(record)
-      for j = 1, #fields, 2 do counts[fields[j]] = (counts[fields[j]] or 0) + fields[j + 1] end
-    end
+    for _, record in ipairs(log) do add_record(counts, record) end
     flat = {}
     for name, count in pairs(counts) do
       flat[#flat + 1] = name
@@ -79,6 +78,7 @@ for i = first_window, #KEYS, 2 do
 end
 return out
 """
+)
 READ_SHA = hashlib.sha1(READ_SCRIPT.encode()).hexdigest()
 
 
