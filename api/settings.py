@@ -39,6 +39,13 @@ class ApiSettings(StoreConfig):
         default=None,
         description="Require API keys; default: required once any key exists, and in production.",
     )
+    attribution_days: int = Field(
+        default=7,
+        ge=1,
+        le=90,
+        description="What each answer served is kept this long (~360 bytes in Redis per"
+        " answer), and a conversion carrying its recommendation_id is credited within it.",
+    )
     auth_cache_seconds: float = Field(
         default=30.0,
         ge=0,

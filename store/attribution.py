@@ -21,7 +21,8 @@ import redis
 from store.keys import Keys
 
 CONVERSIONS = frozenset({"click", "add_to_cart", "purchase", "redeem"})
-# What a recommendation served is kept a week: every answer writes one (~200 bytes), and a
+# What a recommendation served is kept a week by default (the API's
+# TOUCHPOINT_ATTRIBUTION_DAYS): every answer writes one (~360 bytes by MEMORY USAGE), and a
 # conversion later than that is no longer credited to the recommendation by its id.
 DEFAULT_TTL = 7 * 24 * 3600
 

@@ -27,6 +27,8 @@ from redis.exceptions import NoScriptError, RedisError
 
 from api.services.hot import connection
 from store.answers import Answer, record_answers
+from store.attribution import DEFAULT_TTL
+from store.counters import DAY
 from store.keys import Keys
 from store.resp import CommandBuffer, RespConnection
 
@@ -34,9 +36,10 @@ log = logging.getLogger("touchpoint.api")
 
 
 class ImpressionWriter:
-    def __init__(self, conn: RespConnection, keys: Keys) -> None:
+    def __init__(self, conn: RespConnection, keys: Keys, *, served_ttl: int = DEFAULT_TTL) -> None:
         self.conn = conn
         self.keys = keys
+        self.served_ttl = served_ttl  # seconds what each answer served is kept (attribution)
         self._pending: list[Answer] = []
         self._written: asyncio.Future[None] | None = None  # when the pending ones are written
         self._unwritten: set[asyncio.Future[None]] = set()  # queued or sent, not yet answered
@@ -63,7 +66,7 @@ class ImpressionWriter:
         written, self._written = self._written, None
         assert written is not None
         buffer = CommandBuffer()
-        record_answers(buffer, self.keys, answers)
+        record_answers(buffer, self.keys, answers, served_ttl=self.served_ttl)
         if not buffer.commands:  # nothing shown by any of them: nothing to write
             written.set_result(None)
             return
@@ -116,6 +119,12 @@ async def flushed(state: Any) -> None:
         await writer.flushed()
 
 
+def attribution_ttl(state: Any) -> int:
+    """How long (seconds) what an answer served is kept, and conversions are credited to it:
+    the settings' `attribution_days`."""
+    return int(state.settings.attribution_days) * DAY
+
+
 def writer_for(state: Any) -> ImpressionWriter | None:
     """The writer bound to the state's hot connection (created on first use)."""
     conn = connection(state)
@@ -123,6 +132,6 @@ def writer_for(state: Any) -> ImpressionWriter | None:
         return None
     writer: ImpressionWriter | None = getattr(state, "_impressions", None)
     if writer is None or writer.conn is not conn:
-        writer = ImpressionWriter(conn, state.keys)
+        writer = ImpressionWriter(conn, state.keys, served_ttl=attribution_ttl(state))
         state._impressions = writer
     return writer

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import get_args
 
@@ -11,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.routes.events import Channel, EventType
+from api.services.impressions import writer_for
 from api.settings import ApiSettings
 from contracts.schema import CHANNELS, EVENT_TYPES
 from store import recent
@@ -217,6 +219,41 @@ def test_conversion_is_attributed_to_what_was_served(client, redis_client):
         "click": 1,
         "other_customer": 1,
     }
+
+
+def test_the_attribution_window_is_how_long_served_and_conversions_are_kept(
+    store_config, redis_client
+):
+    """TOUCHPOINT_ATTRIBUTION_DAYS sets the TTL of what each answer served and of the
+    conversions credited to it (a week by default)."""
+    day = 86400
+    for days in (2, None):
+        extra = {} if days is None else {"attribution_days": days}
+        settings = ApiSettings(
+            data_dir=store_config.data_dir, redis_url=store_config.redis_url, **extra
+        )
+        app = create_app(settings)
+        rec_id = f"r_window{days}"
+
+        async def serve_one(app=app, rec_id=rec_id):
+            async with app.router.lifespan_context(app):
+                answer = Answer("c1", "web", [("i1", "product")], rec_id, 0.0, [])
+                writer_for(app.state.serving).add(answer)
+
+        asyncio.run(serve_one())
+        with TestClient(app) as client:
+            conversion = event(days or 0, type="purchase", recommendation_id=rec_id)
+            assert client.post("/v1/events", json=conversion).status_code == 202
+        expected = (days or 7) * day
+        for name in ("served", "conversions"):
+            ttl = redis_client.ttl(KEYS.recommendation(rec_id, name))
+            assert expected - 60 < ttl <= expected, (days, name, ttl)
+
+
+def test_attribution_days_outside_1_to_90_are_refused():
+    for days in (0, 91):
+        with pytest.raises(ValueError, match="attribution_days"):
+            ApiSettings(attribution_days=days)
 
 
 def test_redis_down_is_503_problem_not_500(client, redis_server):
