@@ -109,6 +109,8 @@ def popular_lists(
         segment_of = segments.set_index(segments["customer_id"].astype(str))["rfm_segment"]
         labels = events["customer_id"].astype(str).map(segment_of).astype(object).to_numpy()
         for name in pd.unique(labels[pd.notna(labels)]):
+            if not name:  # prospects have no RFM segment (''): serving reads no such list
+                continue
             in_segment = labels == name
             lists[f"segment:{name}"] = rank(in_segment)
             for kind in ("content", "offer"):

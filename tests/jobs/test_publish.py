@@ -159,6 +159,28 @@ def test_popular_lists_rank_each_kind_on_its_own_and_favour_recent_activity():
     assert "channel:web" in lists
 
 
+def test_popular_lists_per_segment_leave_out_prospects_without_one():
+    from jobs.publish import popular_lists
+
+    items = pd.DataFrame({"item_id": ["p1", "c1", "o1"], "kind": ["product", "content", "offer"]})
+    events = pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "b", "b"],
+            "item_id": ["p1", "o1", "c1", "p1"],
+            "type": "view",
+            "timestamp": pd.to_datetime(["2024-06-01"] * 4, utc=True),
+            "channel": "web",
+        }
+    )
+    segments = pd.DataFrame({"customer_id": ["a", "b"], "rfm_segment": ["Champions", ""]})
+    lists = popular_lists(events, items, segments)
+    named = sorted(name for name in lists if name.startswith("segment:"))
+    assert named == ["segment:Champions", "segment:Champions:kind:content",
+                     "segment:Champions:kind:offer"]  # fmt: skip
+    ids = items["item_id"].tolist()
+    assert [ids[i] for i in lists["segment:Champions:kind:offer"][0]] == ["o1"]
+
+
 def test_each_published_rec_names_the_anchor_the_request_path_would(published, store_config):
     """The batch works the reasons' anchors out ahead (`why`); they must be the ones the
     request path finds for the same customer with no live events."""
