@@ -1,5 +1,5 @@
 """What answers leave behind in Redis: impression counts (caps) and what each one served
-(attribution), for any number of answers in ONE script call.
+(attribution), for many answers in one script call (`PER_CALL` at most).
 
 Per answer, the script appends one record to the log of each impression window the rules
 use: every shown item (`i:<item_id>` +1) and the items per channel and kind
@@ -12,8 +12,9 @@ Why one call for many answers: the API writes after every answer, and as separat
 process more than the reads. Measured with `bench/api_load.py` (100k customers, one worker,
 2 cores): dropping the writes altogether lifted GET recommendations from ~3,300 to ~4,200
 req/s. The API's writer (`api.services.impressions`) gathers the answers of one event-loop
-turn and sends them as one call: a short tuple per answer on the request path, one packed
-command and one reply per turn, and one script start in Redis.
+turn and sends them as one call (or one per `PER_CALL` answers, so a burst never blocks
+Redis for long): a short tuple per answer on the request path, one packed write per turn,
+and one script start in Redis per call.
 
 Cluster: one call names the keys of many customers and recommendations, which one Redis
 server takes as it comes. On Redis Cluster the answers would have to go in one call per
@@ -31,6 +32,10 @@ import orjson
 from store.attribution import DEFAULT_TTL
 from store.counters import ADD_RECORD, FOLD, log_key, log_record, time_to_live, window_key
 from store.keys import Keys
+
+# Answers per script call: a script blocks Redis while it runs (~6-12 us an answer), so a
+# burst of thousands of answers goes as several calls other clients' commands can pass.
+PER_CALL = 256
 
 
 class Answer(NamedTuple):
@@ -80,14 +85,19 @@ end
 def record_answers(
     pipe: Any, keys: Keys, answers: Iterable[Answer], *, served_ttl: int = DEFAULT_TTL
 ) -> None:
-    """Queue one script call on `pipe` (a redis-py pipeline, or `store.resp.CommandBuffer`)
-    writing every answer's impression counts and what it served; nothing for no answer.
-    An answer that showed nothing is skipped: it counts nothing and serves nothing."""
+    """Queue script calls on `pipe` (a redis-py pipeline, or `store.resp.CommandBuffer`)
+    writing every answer's impression counts and what it served, `PER_CALL` answers a call;
+    nothing for no answer. An answer that showed nothing is skipped: it counts nothing and
+    serves nothing."""
+    shown = [answer for answer in answers if answer.shown]
+    for start in range(0, len(shown), PER_CALL):
+        _record_call(pipe, keys, shown[start : start + PER_CALL], served_ttl)
+
+
+def _record_call(pipe: Any, keys: Keys, answers: list[Answer], served_ttl: int) -> None:
     script_keys: list[str] = []
     args: list[Any] = [served_ttl, FOLD]
     for answer in answers:
-        if not answer.shown:
-            continue
         items: list[str] = []
         per_kind: dict[str, int] = {}
         for item_id, kind in answer.shown:
@@ -103,5 +113,4 @@ def record_answers(
         script_keys.append(keys.recommendation(answer.rec_id, "served"))
         args += [answer.customer_id, shown, log_record(shown, kinds), len(days)]
         args += [time_to_live(d) for d in days]
-    if script_keys:
-        pipe.eval(SCRIPT, len(script_keys), *script_keys, *args)
+    pipe.eval(SCRIPT, len(script_keys), *script_keys, *args)

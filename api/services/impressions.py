@@ -1,11 +1,12 @@
 """Writes after the answer (impression counts, what the recommendation served), gathered.
 
 Each answer hands its `store.answers.Answer` to the writer as it is made, and nothing waits
-for it. The answers handed over during one event-loop turn go out as ONE script call
-(`store.answers.record_answers`), queued on the hot connection at the start of the next
-turn: after the turn's responses are written, and before any request of a later turn
-reads, so a client asking again right after its answer is counted first (Redis answers one
-connection in order). Under load one call carries the writes of many answers.
+for it. The answers handed over during one event-loop turn go out as one script call
+(`store.answers.record_answers`; one per 256 answers in a burst), queued on the hot
+connection at the start of the next turn: after the turn's responses are written, and
+before any request of a later turn reads, so a client asking again right after its answer
+is counted first (Redis answers one connection in order). Under load one call carries the
+writes of many answers.
 
 Why nothing waits: a task per answer awaiting its write cost ~2.8% of a GET's instructions
 (callgrind, `bench/api_callgrind.sh`: 973k -> 946k) and bought the client nothing, as its
@@ -13,8 +14,8 @@ response was out already. `flushed()` waits for what is queued (the app's shutdo
 before closing the connection).
 
 After a NOSCRIPT (Redis restarted or its scripts flushed) the writer loads the script and
-sends the call again; on any other failure the answers' writes are lost (logged): the
-answers are out already, and a cap counted short is the lesser harm.
+sends the calls that met it again; on any other failure the answers' writes are lost
+(logged): the answers are out already, and a cap counted short is the lesser harm.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from store.answers import Answer, record_answers
 from store.attribution import DEFAULT_TTL
 from store.counters import DAY
 from store.keys import Keys
-from store.resp import CommandBuffer, RespConnection
+from store.resp import Command, CommandBuffer, RespConnection
 
 log = logging.getLogger("touchpoint.api")
 
@@ -85,23 +86,33 @@ class ImpressionWriter:
             written.set_result(None)
             return
         error = sent.exception()
-        reply = None if error is not None else sent.result()[0]
-        if isinstance(reply, NoScriptError):
-            retry = asyncio.ensure_future(self._send_again(buffer, written))
+        if error is not None:  # Redis gone: the readiness probe and the reads report it
+            log.debug("post-answer writes lost: %s", error)
+            written.set_result(None)
+            return
+        replies = sent.result()
+        unloaded = [
+            c for c, r in zip(buffer.commands, replies, strict=True) if isinstance(r, NoScriptError)
+        ]
+        failed = [
+            r for r in replies if isinstance(r, Exception) and not isinstance(r, NoScriptError)
+        ]
+        if failed:
+            log.warning("post-answer writes failed: %s", failed[0])
+        if unloaded:  # those calls wrote nothing: load the script, send them again
+            retry = asyncio.ensure_future(self._send_again(buffer.scripts, unloaded, written))
             self._retries.add(retry)  # held until done: the loop keeps only weak references
             retry.add_done_callback(self._retries.discard)
             return
-        if error is not None:  # Redis gone: the readiness probe and the reads report it
-            log.debug("post-answer writes lost: %s", error)
-        elif isinstance(reply, Exception):
-            log.warning("post-answer writes failed: %s", reply)
         written.set_result(None)
 
-    async def _send_again(self, buffer: CommandBuffer, written: asyncio.Future[None]) -> None:
-        """After a NOSCRIPT: load the script, send the call again (it wrote nothing)."""
-        loads = [("SCRIPT", "LOAD", text) for text in buffer.scripts.values()]
+    async def _send_again(
+        self, scripts: dict[str, str], commands: list[Command], written: asyncio.Future[None]
+    ) -> None:
+        """After a NOSCRIPT: load the script, send the calls that met it again."""
+        loads = [("SCRIPT", "LOAD", text) for text in scripts.values()]
         try:
-            replies = await self.conn.execute_many(loads + buffer.commands)
+            replies = await self.conn.execute_many(loads + commands)
         except (RedisError, OSError) as exc:
             log.debug("post-answer writes lost: %s", exc)
         else:

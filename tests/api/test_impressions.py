@@ -7,7 +7,7 @@ import asyncio
 from api.app import create_app
 from api.services.impressions import ImpressionWriter, writer_for
 from api.settings import ApiSettings
-from store.answers import Answer
+from store.answers import PER_CALL, Answer
 from store.attribution import read_attribution
 from store.keys import Keys
 from store.profile import read_context
@@ -73,6 +73,24 @@ def test_the_writer_loads_the_script_and_sends_again_after_a_flush(redis_client,
                 "i:p1": shows, "i:o1": shows, "c:web:product": shows, "c:web:offer": shows
             }  # fmt: skip
     assert read_attribution(redis_client, "r3")["items"] == ["p1", "o1"]
+
+
+def test_every_call_of_a_large_turn_is_sent_again_after_a_flush_and_counted_once(
+    redis_client, redis_url
+):
+    async def main():
+        writer = ImpressionWriter(RespConnection(redis_url), KEYS)
+        redis_client.script_flush()  # as after a restart: every call of the turn meets it
+        for i in range(PER_CALL + 44):  # two calls
+            writer.add(answer(f"c{i}", f"r{i}"))
+        await writer.flushed()
+        writer.conn.close()
+
+    asyncio.run(main())
+    for i in (0, PER_CALL - 1, PER_CALL, PER_CALL + 43):
+        assert counts(redis_url, f"c{i}", 7) == {
+            "i:p1": 1, "i:o1": 1, "c:web:product": 1, "c:web:offer": 1
+        }  # fmt: skip
 
 
 def test_answers_that_showed_nothing_write_nothing_and_return(redis_client, redis_url):
