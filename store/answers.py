@@ -104,13 +104,13 @@ def _record_call(pipe: Any, keys: Keys, answers: list[Answer], served_ttl: int) 
             items.append(item_id)
             per_kind[kind] = per_kind.get(kind, 0) + 1
         prefix = f"c:{answer.channel}:"
-        shown = orjson.dumps(items)
+        ids = orjson.dumps(items)
         kinds = orjson.dumps([part for kind, n in per_kind.items() for part in (prefix + kind, n)])
         days = sorted(set(answer.windows))
         for d in days:
             window = window_key(keys, answer.customer_id, d, answer.now)
             script_keys += (window, log_key(window))
         script_keys.append(keys.recommendation(answer.rec_id, "served"))
-        args += [answer.customer_id, shown, log_record(shown, kinds), len(days)]
+        args += [answer.customer_id, ids, log_record(ids, kinds), len(days)]
         args += [time_to_live(d) for d in days]
     pipe.eval(SCRIPT, len(script_keys), *script_keys, *args)
