@@ -244,6 +244,11 @@ def make_catalogue(rng: np.random.Generator, n_items: int, start: int, days: int
     )
     adjective = rng.integers(0, 6, n_items)  # shared by the title and the tags
     in_stock = ~is_product | (rng.random(n_items) > 0.05)
+    # an offer's margin is what one redemption earns (currency), which ranks offers by
+    # expected value; a product's is a share of its price. From a spawned generator: the
+    # other columns stay as a seed has always made them.
+    draws = rng.spawn(1)[0].standard_normal(n_items)
+    margin = np.where(kind == 2, np.round(np.exp(np.log(12.0) + 0.6 * draws), 2), margin)
 
     columns: dict[str, np.ndarray] = {
         "item_id": _ids(kind, counts),

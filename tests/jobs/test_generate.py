@@ -203,6 +203,7 @@ def test_catalogue_is_readable_varied_and_popularity_is_skewed(
     assert (rewards["points_cost"] > 0).all() and (rewards["min_tier"] != "none").any()
     offers = items[items["kind"] == "offer"]
     assert (offers["budget"] > 0).any() and (offers["target_segments"] != "").any()
+    assert (offers["margin"] > 0).all() and offers["margin"].nunique() > len(offers) // 2
     views = e.loc[e["type"] == "view", "item_id"].value_counts()
     top = views.iloc[: max(1, len(products) // 10)].sum()
     assert top / views.sum() > 0.3  # Zipf-like: the top tenth takes far more than a tenth
