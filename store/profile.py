@@ -45,7 +45,8 @@ READ_SCRIPT = (
     counters.ADD_RECORD
     + """
 local out = {}
-for i = 1, 5 do out[i] = redis.call('GET', KEYS[i]) end
+local strings = redis.call('MGET', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5])
+for i = 1, 5 do out[i] = strings[i] end
 out[6] = redis.call('LRANGE', KEYS[6], 0, tonumber(ARGV[1]) - 1)
 local first_window, least = tonumber(ARGV[2]), tonumber(ARGV[3])
 for i = 7, first_window - 1 do out[i] = redis.call('HGETALL', KEYS[i]) end
