@@ -16,6 +16,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 Ranked = tuple[NDArray[np.integer], NDArray[np.floating]]
+ByAffinity = tuple[NDArray[np.uint32], NDArray[np.int64], NDArray[np.float32]]  # rewards, costs
 BLEND = (0.5, 0.3, 0.2)  # personal, segment, overall
 COLD_PRIOR_SHARE = 0.5
 
@@ -80,20 +81,21 @@ def rewards_by_affinity(
     costs: NDArray[np.int64],
     categories: NDArray[np.int64],
     parts: Sequence[NDArray[np.float64]],
-    points: int,
-) -> tuple[Ranked, Ranked]:
-    """(affordable rewards by affinity, out-of-reach rewards by affinity with points needed);
-    `parts`: the signals read onto `rewards` (`scaled`).
-
-    The second list's "scores" are the points still needed, in affinity order.
-    """
+) -> ByAffinity:
+    """Rewards sorted by affinity (`propensity`), with their costs; `parts`: the signals
+    read onto `rewards` (`scaled`). `by_points` then splits them for a balance."""
     if not len(rewards):
-        empty = (np.empty(0, np.uint32), np.empty(0, np.float32))
-        return empty, empty
+        return np.empty(0, np.uint32), np.empty(0, np.int64), np.empty(0, np.float32)
     affinity = propensity(parts, categories)
     order = np.argsort(-affinity, kind="stable")
-    rewards, costs, affinity = rewards[order], costs[order], affinity[order]
+    return rewards[order].astype(np.uint32), costs[order], affinity[order].astype(np.float32)
+
+
+def by_points(ranked: ByAffinity, points: int) -> tuple[Ranked, Ranked]:
+    """(affordable rewards by affinity, out-of-reach rewards by affinity with the points
+    still needed as their "scores"), for a balance of `points`."""
+    rewards, costs, affinity = ranked
     ok = costs <= points
-    affordable = (rewards[ok].astype(np.uint32), affinity[ok].astype(np.float32))
-    needed = (rewards[~ok].astype(np.uint32), (costs[~ok] - points).astype(np.float32))
+    affordable = (rewards[ok], affinity[ok])
+    needed = (rewards[~ok], (costs[~ok] - points).astype(np.float32))
     return affordable, needed

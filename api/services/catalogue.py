@@ -11,7 +11,7 @@ import gc
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -19,10 +19,11 @@ from numpy.typing import NDArray
 from api.state import MAX_OTHERS
 from contracts.schema import CHANNELS
 from recsys.ranking import TIER_RANK, Eligibility
-from recsys.rules_value import Ranked, offers_by_value, scaled
+from recsys.rules_value import Ranked, scaled
 from store.serving import SharedServing
 
 NEW_DAYS = 30
+T = TypeVar("T", bound=tuple[NDArray[Any], ...])  # what `Catalogue.by_lists` caches
 MASKS_KEPT = 512
 KEPT = 2 + MAX_OTHERS  # catalogues held: live, previous, and the A/B variants' versions
 
@@ -98,25 +99,29 @@ class Catalogue:
             lambda: scaled(ranked, self.live(kind, available).indices),
         )  # fmt: skip
 
-    def offers_by_lists(
-        self, lists: list[tuple[str, Ranked | None]], available: NDArray[np.bool_]
-    ) -> Ranked:
-        """`offers_by_value` of the available offers from the published `lists` alone ((name,
-        list) pairs: the segment's, the overall), as for a customer whose own list holds none
-        of them (~70% of the benchmark data's customers). The same for every such customer,
-        so cached with the availability mask."""
+    def by_lists(
+        self,
+        kind: str,
+        lists: list[tuple[str, Ranked | None]],
+        available: NDArray[np.bool_],
+        rank: Callable[[KindArrays, list[NDArray[np.float64]]], T],
+    ) -> T:
+        """`rank(items, parts)` of the kind's available items from the published `lists`
+        alone ((name, list) pairs: the segment's, the overall), as for a customer whose own
+        list holds none of them (~70% of the benchmark data's customers, for offers). The
+        same for every such customer, so cached with the availability mask, read-only."""
 
-        def rank() -> Ranked:
-            offers = self.live("offer", available)
-            parts = [np.zeros(len(offers.indices))]
-            parts += [self.scaled_list(name, ranked, "offer", available) for name, ranked in lists]
-            ranked = offers_by_value(offers.indices, offers.margins, offers.categories, parts)
-            for array in ranked:  # shared by every request: a write would be a bug, make it fail
+        def make() -> T:
+            arrays = self.live(kind, available)
+            parts = [np.zeros(len(arrays.indices))]
+            parts += [self.scaled_list(name, ranked, kind, available) for name, ranked in lists]
+            out = rank(arrays, parts)
+            for array in out:  # shared by every request: a write would be a bug, make it fail
                 array.flags.writeable = False
-            return ranked
+            return out
 
-        key = ("offers by value", *(name for name, _ in lists))
-        ranked: Ranked = self._with_mask(key, available, rank)
+        key = ("by lists", kind, *(name for name, _ in lists))
+        ranked: T = self._with_mask(key, available, make)
         return ranked
 
     def _with_mask(

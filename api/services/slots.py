@@ -10,18 +10,28 @@ same eligibility, exclusions, caps, budgets, boosts, diversity and pins (`recsys
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
 
+from api.services.catalogue import Catalogue, KindArrays
 from api.services.reasons import reasons_for
 from api.services.session import Session
 from recsys.ranking import Eligibility, Pick, Policy, Source, is_eligible, select
 from recsys.rules import Rules
-from recsys.rules_value import Ranked, offers_by_value, rewards_by_affinity, scaled
+from recsys.rules_value import (
+    ByAffinity,
+    Ranked,
+    by_points,
+    offers_by_value,
+    rewards_by_affinity,
+    scaled,
+)
 
+T = TypeVar("T", bound=tuple[NDArray[Any], ...])
 NUDGE_REACH = 0.5  # a nudge is at most this share of the balance (or 500 points) away
 
 
@@ -166,15 +176,10 @@ def _sources(
         arrays = cat.live(kind, available)  # value the offers/rewards that can be served now
         lists = [(seg_name, seg), (f"kind:{kind}", popular.get(f"kind:{kind}"))]
         mine = scaled(personal, arrays.indices)  # the customer's: per request; the lists: cached
-        if kind == "offer" and not mine.any():
-            return [("value", *cat.offers_by_lists(lists, available))]
-        parts = [mine, *(cat.scaled_list(name, ranked, kind, available) for name, ranked in lists)]
         if kind == "offer":
-            idx, ev = offers_by_value(arrays.indices, arrays.margins, arrays.categories, parts)
-            return [("value", idx, ev)]
-        affordable, needed = rewards_by_affinity(
-            arrays.indices, arrays.costs, arrays.categories, parts, session.points
-        )
+            return [("value", *_ranked(cat, kind, lists, available, mine, _by_value))]
+        by_affinity = _ranked(cat, kind, lists, available, mine, _by_affinity)
+        affordable, needed = by_points(by_affinity, session.points)
         reach = max(500, int(session.points * NUDGE_REACH))
         slot.nudges = [
             (index, int(points))
@@ -203,6 +208,31 @@ def _sources(
     if kind in cat.kinds:  # last resort, never an empty list: the kind's catalogue in order
         sources.append((f"catalogue:{kind}", cat.kinds[kind].indices, cat.no_scores[kind]))
     return sources
+
+
+def _ranked(
+    cat: Catalogue,
+    kind: str,
+    lists: list[tuple[str, Ranked | None]],
+    available: NDArray[np.bool_],
+    mine: NDArray[np.float64],
+    rank: Callable[[KindArrays, list[NDArray[np.float64]]], T],
+) -> T:
+    """`rank` of the kind's available items from the customer's own signal (`mine`) and the
+    published `lists`; with no signal of the customer's on them, from the lists alone,
+    which is the same for every such customer of the segment: cached."""
+    if not mine.any():
+        return cat.by_lists(kind, lists, available, rank)
+    parts = [mine, *(cat.scaled_list(name, ranked, kind, available) for name, ranked in lists)]
+    return rank(cat.live(kind, available), parts)
+
+
+def _by_value(offers: KindArrays, parts: list[NDArray[np.float64]]) -> Ranked:
+    return offers_by_value(offers.indices, offers.margins, offers.categories, parts)
+
+
+def _by_affinity(rewards: KindArrays, parts: list[NDArray[np.float64]]) -> ByAffinity:
+    return rewards_by_affinity(rewards.indices, rewards.costs, rewards.categories, parts)
 
 
 def _segment_list(

@@ -11,7 +11,7 @@ import pytest
 
 from api.services.catalogue import _build
 from recsys.ranking import Eligibility, is_eligible
-from recsys.rules_value import offers_by_value, scaled
+from recsys.rules_value import offers_by_value, rewards_by_affinity, scaled
 from store.serving import SharedServing
 from tests.api.personal_factories import catalogue, item
 
@@ -97,24 +97,33 @@ def test_live_arrays_and_scaled_lists_follow_the_availability_mask(cat_and_items
         assert cat.live("offer", available) is live  # kept while the mask is the same object
 
 
-def test_offers_by_the_lists_alone_are_offers_by_value_with_no_personal_signal(cat_and_items):
-    """The cached ranking for a customer whose own list names no offer is exactly
-    `offers_by_value` with a zero personal part, per set of lists and availability."""
+def test_a_ranking_from_the_lists_alone_is_the_ranking_with_no_personal_signal(cat_and_items):
+    """The cached ranking for a customer whose own list names none of the kind's items is
+    exactly `offers_by_value` (offers) or `rewards_by_affinity` (rewards) with a zero
+    personal part, per kind, set of lists and availability, and read-only."""
     cat, table = cat_and_items
-    offers = cat.kinds["offer"].indices
     rng = np.random.default_rng(3)
-    segment = (offers[::2].astype(np.uint32), rng.random(len(offers[::2])).astype(np.float32))
-    overall = (offers[::-1].astype(np.uint32), np.arange(len(offers), dtype=np.float32))
-    for available in (cat.available(NOW, in_stock=True, active_window=True),
-                      np.ones(len(table), np.bool_)):  # fmt: skip
-        live = cat.live("offer", available)
-        for lists in ([("segment:A", segment), ("kind:offer", overall)],
-                      [("segment:None", None), ("kind:offer", overall)]):  # fmt: skip
-            parts = [np.zeros(len(live.indices))]
-            parts += [scaled(ranked, live.indices) for _, ranked in lists]
-            expected = offers_by_value(live.indices, live.margins, live.categories, parts)
-            ranked = cat.offers_by_lists(lists, available)
-            assert [a.tolist() for a in ranked] == [a.tolist() for a in expected]
-            assert cat.offers_by_lists(lists, available) is ranked  # kept with the mask
-            with pytest.raises(ValueError):  # shared by every request: read-only
-                ranked[1][0] = 1.0
+
+    def by_value(a, parts):
+        return offers_by_value(a.indices, a.margins, a.categories, parts)
+
+    def by_affinity(a, parts):
+        return rewards_by_affinity(a.indices, a.costs, a.categories, parts)
+
+    for kind, rank in (("offer", by_value), ("reward", by_affinity)):
+        items = cat.kinds[kind].indices
+        segment = (items[::2].astype(np.uint32), rng.random(len(items[::2])).astype(np.float32))
+        overall = (items[::-1].astype(np.uint32), np.arange(len(items), dtype=np.float32))
+        for available in (cat.available(NOW, in_stock=True, active_window=True),
+                          np.ones(len(table), np.bool_)):  # fmt: skip
+            live = cat.live(kind, available)
+            for lists in ([("segment:A", segment), (f"kind:{kind}", overall)],
+                          [("segment:None", None), (f"kind:{kind}", overall)]):  # fmt: skip
+                parts = [np.zeros(len(live.indices))]
+                parts += [scaled(ranked, live.indices) for _, ranked in lists]
+                expected = rank(live, parts)
+                ranked = cat.by_lists(kind, lists, available, rank)
+                assert [a.tolist() for a in ranked] == [a.tolist() for a in expected]
+                assert cat.by_lists(kind, lists, available, rank) is ranked  # kept
+                with pytest.raises(ValueError):  # shared by every request: read-only
+                    ranked[-1][0] = 1.0

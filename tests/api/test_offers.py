@@ -102,6 +102,24 @@ def test_content_and_offers_follow_the_segments_list_of_their_kind_when_publishe
         assert by_id["o0"] == pytest.approx(5.0) and by_id["o1"] == pytest.approx(8.0)
 
 
+def test_an_offer_in_the_customers_own_list_is_valued_with_that_signal(
+    redis_client, store_config, rules_dir
+):
+    """The personal signal (weight 0.5) joins the overall list's (0.2) for a customer whose
+    own list names an offer: o2 (margin 10) in c1's list blends to 1.0 -> 10, the other
+    listed offers to 0.2 / 0.7 (o1: 20 -> 5.71), o3 (no history, margin 50) to half its
+    category's mean (Travel: o4 alone, 0.2 / 0.7) -> 7.14. Without it o3 and o1 lead."""
+    items = catalogue()
+    pos = {it["item_id"]: i for i, it in enumerate(items)}
+    recs = [("c1", ranked([pos["o2"], pos["p1"], pos["p2"]]))]
+    publish(redis_client, store_config, bundle(items, customer_recs=recs))
+    for client in make_client(store_config):
+        body = client.get("/v1/customers/c1/offers", params={"k": 5}).json()
+        assert ids(body) == ["o2", "o3", "o1", "o4", "o0"]
+        scores = {i["item_id"]: i["score"] for i in body["items"]}
+        assert scores["o2"] == pytest.approx(10.0) and scores["o1"] == pytest.approx(20 / 3.5)
+
+
 def test_content_never_runs_dry_when_popular_lists_miss_the_kind(
     redis_client, store_config, rules_dir
 ):

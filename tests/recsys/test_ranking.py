@@ -6,7 +6,13 @@ import numpy as np
 
 from recsys import ranking
 from recsys.ranking import Eligibility, Pick, Policy, is_eligible, select
-from recsys.rules_value import offers_by_value, propensity, rewards_by_affinity, scaled
+from recsys.rules_value import (
+    by_points,
+    offers_by_value,
+    propensity,
+    rewards_by_affinity,
+    scaled,
+)
 
 
 def items(n: int = 12):
@@ -99,14 +105,16 @@ def test_cold_offers_get_half_their_category_mean():
 
 def test_rewards_split_by_points_and_rank_by_affinity():
     signal = (np.array([2, 0, 1, 3], np.uint32), np.array([4, 3, 2, 1], np.float32))
-    (ok, _), (far, needed) = rewards_by_affinity(
+    ranked = rewards_by_affinity(
         np.arange(4),
         np.array([100, 300, 50, 900]),
         np.zeros(4, np.int64),
         [scaled(s, np.arange(4)) for s in (None, None, signal)],
-        200,
     )
+    (ok, _), (far, needed) = by_points(ranked, 200)
     assert ok.tolist() == [2, 0] and far.tolist() == [1, 3] and needed.tolist() == [100, 700]
+    (ok, _), (far, needed) = by_points(ranked, 1000)  # the same ranking, a richer balance
+    assert ok.tolist() == [2, 0, 1, 3] and far.tolist() == [] and needed.tolist() == []
 
 
 def reference(items, sources, rule, k, policy=None, *, pool=None, available=None, eligible=None):
