@@ -4,6 +4,8 @@ One uvicorn worker per server, `wrk` on 127.0.0.1 with `bench/wrk_customers.lua`
 random customer per request; the bare FastAPI endpoint (`bench/bare_app.py`, pre-serialised
 10-item orjson body) is measured in the same run with the same load. Targets (issue 5):
 recommendations >= 50% of bare RPS with p99 <= 15 ms; personalize (3 slots) within 2x.
+Beside each figure: the server's CPU time per request (user + system, from /proc), its busy
+share of one core (below ~95%, it waits on Redis), and Redis's CPU time per request.
 
 Data: `--data DIR` serves what `touchpoint generate` + `touchpoint run` published for DIR
 (its embedded Redis); without it a synthetic serving version of the same size (100k
@@ -76,15 +78,45 @@ def wait_http(url: str, seconds: float = 120.0) -> None:
     raise RuntimeError(f"{url} never answered 200")
 
 
-def wrk(port: int, mode: str, ids: Path, *, duration: int, connections: int) -> dict[str, float]:
+def wrk(
+    port: int, mode: str, ids: Path, *, duration: int, connections: int, watch: dict[str, int]
+) -> dict[str, float]:
+    """One wrk run; with each watched process's CPU time per request (`<name>_us`, from
+    /proc: user + system) and the server's busy share (`server_busy`, of one core)."""
     env = {**os.environ, "TP_IDS": str(ids), "TP_MODE": mode, "TP_K": "10"}
     args = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "-s", str(LUA),
             f"http://127.0.0.1:{port}"]  # fmt: skip
+    before = {name: cpu_seconds(pid) for name, pid in watch.items()}
     out = subprocess.run(args, env=env, capture_output=True, text=True, check=True).stdout
+    used = {name: cpu_seconds(pid) - before[name] for name, pid in watch.items()}
     line = next(row for row in out.splitlines() if row.startswith("TPJSON "))
     stats = json.loads(line.removeprefix("TPJSON "))
-    stats["rps"] = stats["requests"] / (stats["duration_us"] / 1e6)
+    seconds = stats["duration_us"] / 1e6
+    stats["rps"] = stats["requests"] / seconds
+    for name, cpu in used.items():
+        stats[f"{name}_us"] = 1e6 * cpu / max(stats["requests"], 1)
+    if "server" in used:
+        stats["server_busy"] = used["server"] / seconds
     return stats
+
+
+def cpu_seconds(pid: int) -> float:
+    """A process's CPU time so far (user + system, from /proc; 0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def redis_pid(data: Path | None, proc: subprocess.Popen[bytes] | None) -> int | None:
+    """The Redis the API reads: the private one, or the data directory's embedded server."""
+    if proc is not None:
+        return proc.pid
+    pidfile = data / ".redis" / "redis.pid" if data is not None else None
+    if pidfile is not None and pidfile.exists():
+        return int(pidfile.read_text().strip())
+    return None
 
 
 def customer_ids(data: Path | None, out: Path, synthetic_ids: list[str]) -> Path:
@@ -135,13 +167,17 @@ def main() -> None:
         wait_http(f"http://127.0.0.1:{bare_port}/v1/customers/x/recommendations")
         load = {"duration": args.duration, "connections": args.connections}
         for port, mode in ((bare_port, "get"), (app_port, "get"), (app_port, "post")):
-            wrk(port, mode, ids, duration=3, connections=args.connections)  # warm-up
-        bare = wrk(bare_port, "get", ids, **load)
+            wrk(port, mode, ids, duration=3, connections=args.connections, watch={})  # warm-up
+        app_watch = {"server": servers[0].pid}
+        found = redis_pid(args.data, redis_proc)
+        if found is not None:
+            app_watch["redis"] = found
+        bare = wrk(bare_port, "get", ids, **load, watch={"server": servers[1].pid})
         spy = profile_start(servers[0].pid, args.duration) if args.profile else None
-        recs = wrk(app_port, "get", ids, **load)
+        recs = wrk(app_port, "get", ids, **load, watch=app_watch)
         if spy is not None:
             profile_report(*spy)
-        pers = wrk(app_port, "post", ids, **load)
+        pers = wrk(app_port, "post", ids, **load, watch=app_watch)
         report(source, load, bare, recs, pers)
     finally:
         for proc in servers:
@@ -199,11 +235,14 @@ def start_redis(work: Path) -> tuple[subprocess.Popen[bytes], str]:
 
 def report(source: str, load: dict[str, int], bare: dict, recs: dict, pers: dict) -> None:
     def row(name: str, s: dict) -> str:
+        redis = f"{s['redis_us']:>9.0f}" if "redis_us" in s else f"{'-':>9}"
         return (f"{name:<34} {s['rps']:>9.0f} {s['p50_us'] / 1000:>8.2f} {s['p99_us'] / 1000:>8.2f}"
-                f" {s['non_2xx'] + s['socket_errors']:>7d}")  # fmt: skip
+                f" {s['non_2xx'] + s['socket_errors']:>7d} {s['server_us']:>10.0f}"
+                f" {100 * s['server_busy']:>7.0f}% {redis}")  # fmt: skip
 
     print(f"\ndata: {source}; wrk -t1 -c{load['connections']} -d{load['duration']}s, 1 worker")
-    print(f"{'endpoint':<34} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
+    print(f"{'endpoint':<34} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}"
+          f" {'server us':>10} {'busy':>8} {'redis us':>9}")  # fmt: skip
     print(row("bare FastAPI (pre-serialised 10)", bare))
     print(row("GET recommendations?k=10", recs))
     print(row("POST personalize (3 slots)", pers))
