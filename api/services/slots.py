@@ -173,12 +173,10 @@ def _sources(
     popular = shared.popular
     seg_name, seg = _segment_list(popular, session.segment, kind)
     if kind in ("offer", "reward") and kind in cat.kinds:
-        arrays = cat.live(kind, available)  # value the offers/rewards that can be served now
         lists = [(seg_name, seg), (f"kind:{kind}", popular.get(f"kind:{kind}"))]
-        mine = scaled(personal, arrays.indices)  # the customer's: per request; the lists: cached
         if kind == "offer":
-            return [("value", *_ranked(cat, kind, lists, available, mine, _by_value))]
-        by_affinity = _ranked(cat, kind, lists, available, mine, _by_affinity)
+            return [("value", *_ranked(cat, kind, lists, available, personal, _by_value))]
+        by_affinity = _ranked(cat, kind, lists, available, personal, _by_affinity)
         affordable, needed = by_points(by_affinity, session.points)
         reach = max(500, int(session.points * NUDGE_REACH))
         slot.nudges = [
@@ -215,16 +213,19 @@ def _ranked(
     kind: str,
     lists: list[tuple[str, Ranked | None]],
     available: NDArray[np.bool_],
-    mine: NDArray[np.float64],
+    personal: Ranked | None,
     rank: Callable[[KindArrays, list[NDArray[np.float64]]], T],
 ) -> T:
-    """`rank` of the kind's available items from the customer's own signal (`mine`) and the
-    published `lists`; with no signal of the customer's on them, from the lists alone,
-    which is the same for every such customer of the segment: cached."""
-    if not mine.any():
+    """`rank` of the kind's available items from the customer's own list (`personal`) and
+    the published `lists`; when the customer's list names none of them, from the lists
+    alone, which is the same for every such customer of the segment: cached."""
+    arrays = cat.live(kind, available)  # the offers/rewards that can be served now
+    named = personal is not None and cat.kind_masks[kind].take(personal[0], mode="clip").any()
+    mine = scaled(personal, arrays.indices) if named else None  # (clip: at worst a false yes)
+    if mine is None or not mine.any():
         return cat.by_lists(kind, lists, available, rank)
     parts = [mine, *(cat.scaled_list(name, ranked, kind, available) for name, ranked in lists)]
-    return rank(cat.live(kind, available), parts)
+    return rank(arrays, parts)
 
 
 def _by_value(offers: KindArrays, parts: list[NDArray[np.float64]]) -> Ranked:
