@@ -10,6 +10,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
 from store.config import StoreConfig
+from store.counters import DAY
 
 
 class ApiSettings(StoreConfig):
@@ -51,6 +52,12 @@ class ApiSettings(StoreConfig):
         ge=0,
         description="API keys are re-read this often; a revoked key works at most this long.",
     )
+
+    @property
+    def attribution_seconds(self) -> int:
+        """`attribution_days` in seconds: the TTL of what an answer served, and of the
+        conversions credited to it."""
+        return self.attribution_days * DAY
 
     @field_validator("cors_origins", mode="before")
     @classmethod

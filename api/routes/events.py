@@ -32,7 +32,6 @@ from api.deps import StateDep
 from api.problems import Unavailable
 from api.responses import OrjsonResponse
 from api.services.experiments import record_conversions
-from api.services.impressions import attribution_ttl
 from api.state import ServingState
 from store import events as intake
 from store.attribution import attribute
@@ -190,7 +189,7 @@ async def record_events(state: ServingState, events: list[EventIn]) -> list[bool
                     event.item_id, event.type, int(event.timestamp.timestamp()), event.channel
                 )
             )
-            attribute(pipe, record.fields, keys=state.keys, ttl=attribution_ttl(state))
+            attribute(pipe, record.fields, keys=state.keys, ttl=state.settings.attribution_seconds)
             if event.type == "redeem":  # offer budgets (new events only: retries never count)
                 record_redemptions(pipe, state.keys, [event.item_id])
         for customer_id, recent in by_customer.items():

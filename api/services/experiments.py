@@ -99,7 +99,7 @@ async def serving_definitions(state: ServingState) -> dict[str, Experiment]:
         return runtime.definitions
 
 
-# Work after the answer is sent (exposures, impressions): FastAPI routes hand it to the
+# Work after the answer is sent (recording exposures): FastAPI routes hand it to the
 # response as a `BackgroundTask`, the fast path awaits it once the answer is out.
 After = Callable[[], Awaitable[None]]
 _noted: set[str] = set()

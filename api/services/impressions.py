@@ -29,7 +29,6 @@ from redis.exceptions import NoScriptError, RedisError
 from api.services.hot import connection
 from store.answers import Answer, record_answers
 from store.attribution import DEFAULT_TTL
-from store.counters import DAY
 from store.keys import Keys
 from store.resp import Command, CommandBuffer, RespConnection
 
@@ -130,12 +129,6 @@ async def flushed(state: Any) -> None:
         await writer.flushed()
 
 
-def attribution_ttl(state: Any) -> int:
-    """How long (seconds) what an answer served is kept, and conversions are credited to it:
-    the settings' `attribution_days`."""
-    return int(state.settings.attribution_days) * DAY
-
-
 def writer_for(state: Any) -> ImpressionWriter | None:
     """The writer bound to the state's hot connection (created on first use)."""
     conn = connection(state)
@@ -143,6 +136,6 @@ def writer_for(state: Any) -> ImpressionWriter | None:
         return None
     writer: ImpressionWriter | None = getattr(state, "_impressions", None)
     if writer is None or writer.conn is not conn:
-        writer = ImpressionWriter(conn, state.keys, served_ttl=attribution_ttl(state))
+        writer = ImpressionWriter(conn, state.keys, served_ttl=state.settings.attribution_seconds)
         state._impressions = writer
     return writer
