@@ -120,7 +120,7 @@ class EmbeddedRedis:
         needed = tuple(wrote) if isinstance(wrote, list) else ()
         if not needed and (self.home / "appendonlydir").is_dir():
             needed = (7,)  # the multi-part append-only files Redis 7 introduced
-        if version and needed and version[: len(needed)] < needed:
+        if version and needed and version[:2] < needed[:2]:  # patch releases read each other
             raise EmbeddedRedisError(
                 f"the data in {self.home} was written by Redis {_text(needed)}, and the "
                 f"redis-server found, {binary} (Redis {_text(version)}), cannot read it: put "

@@ -124,3 +124,15 @@ def test_redis_7_files_without_a_record_refuse_an_older_server(tmp_path, monkeyp
     monkeypatch.setenv("PATH", f"{older}{os.pathsep}{os.environ['PATH']}")
     with pytest.raises(EmbeddedRedisError, match=r"written by Redis 7.*Redis 6\.2\.14"):
         server.acquire()
+
+
+def test_an_older_patch_release_of_the_same_redis_is_let_through(tmp_path, monkeypatch):
+    server = EmbeddedRedis(short_data_dir(tmp_path))
+    server.home.mkdir(parents=True)
+    gone = {"binary": str(tmp_path / "removed" / "redis-server"), "version": [7, 0, 15]}
+    (server.home / "server.json").write_text(json.dumps(gone))
+    same_minor = fake_redis_server(tmp_path / "bin", "7.0.11")
+    monkeypatch.setenv("PATH", f"{same_minor}{os.pathsep}{os.environ['PATH']}")
+    # not refused for its version: started (and the fake binary then fails to serve)
+    with pytest.raises(EmbeddedRedisError, match="failed to start: the wrong redis-server"):
+        server.acquire()
