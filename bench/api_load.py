@@ -11,7 +11,12 @@ Data: `--data DIR` serves what `touchpoint generate` + `touchpoint run` publishe
 (its embedded Redis); without it a synthetic serving version of the same size (100k
 customers, 20k items, 64 factors) is published into a private redis-server.
 
-    .venv/bin/python bench/api_load.py --data /tmp/tpbench/data --duration 20
+    .venv/bin/python bench/api_load.py --data /tmp/tpbench/data
+
+The servers are measured in interleaved rounds (`--rounds`, default 5, of `--duration`
+seconds each, default 5: bare, recommendations, personalize in turn); each ratio is taken
+within a round, then the median over rounds, because a shared machine's speed drifts by
+10-20% within minutes, more than two long runs minutes apart can tell apart.
 
 Data: generated with `touchpoint generate --customers 100000 --items 20000 --seed 7`, then
 `touchpoint run`. Impression counts accumulate in that data's Redis across runs (caps then
@@ -32,7 +37,9 @@ with the leaner best-first walk (cbbafac, -3.8% instructions a GET): 3122 / 3255
 (0.35 / 0.37 of bare) against 3038 / 3283 (0.35 / 0.37) for ec9a893, alternating. On a
 fourth, with the impression log, cached offer rankings and unawaited writes (c21b4fd):
 GET 3741 / 3665 / 3610 req/s (0.41 of bare each time), personalize 0.55-0.59 of the GET,
-against 3178 / 3426 / 3435 (0.38 / 0.38 / 0.39) for e06a9ae, alternating.
+against 3178 / 3426 / 3435 (0.38 / 0.38 / 0.39) for e06a9ae, alternating. On a fifth,
+in rounds (12:31-12:37 UTC): GET 0.41 / 0.39 of bare (per-round ratios 0.35-0.45), p99
+6.9 / 8.4 ms, personalize 0.65 / 0.60 of the GET.
 """
 
 from __future__ import annotations
