@@ -73,8 +73,9 @@ def test_long_data_dir_paths_fall_back_to_a_short_socket(tmp_path):
     assert server.url.startswith("unix:///tmp/touchpoint-")
 
 
-def fake_redis_server(folder: Path, version: str) -> Path:
-    """A `redis-server` on PATH that reports `version` and fails if asked to serve."""
+def fake_redis_server(tmp_path: Path, version: str, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A `redis-server` first on PATH that reports `version` and fails if asked to serve."""
+    folder = tmp_path / "bin"
     folder.mkdir(parents=True, exist_ok=True)
     script = folder / "redis-server"
     script.write_text(
@@ -83,7 +84,17 @@ def fake_redis_server(folder: Path, version: str) -> Path:
         "echo 'the wrong redis-server was started' >&2; exit 1\n"
     )
     script.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")
     return folder
+
+
+def written_by_a_removed_server(tmp_path: Path, version: list[int]) -> EmbeddedRedis:
+    """A data directory whose record names a redis-server of `version` that is gone."""
+    server = EmbeddedRedis(short_data_dir(tmp_path))
+    server.home.mkdir(parents=True)
+    gone = {"binary": str(tmp_path / "removed" / "redis-server"), "version": version}
+    (server.home / "server.json").write_text(json.dumps(gone))
+    return server
 
 
 def test_the_server_that_wrote_the_data_starts_again_ahead_of_another_on_path(
@@ -96,8 +107,7 @@ def test_the_server_that_wrote_the_data_starts_again_ahead_of_another_on_path(
     server.release()
     record = json.loads((server.home / "server.json").read_text())
     assert record["binary"] == os.path.abspath(redis_server_binary())
-    older = fake_redis_server(tmp_path / "bin", "6.2.14")
-    monkeypatch.setenv("PATH", f"{older}{os.pathsep}{os.environ['PATH']}")
+    older = fake_redis_server(tmp_path, "6.2.14", monkeypatch)
     assert redis_server_binary() == str(older / "redis-server")
     again = EmbeddedRedis(data_dir)
     try:
@@ -107,12 +117,8 @@ def test_the_server_that_wrote_the_data_starts_again_ahead_of_another_on_path(
 
 
 def test_a_server_older_than_the_data_writer_is_refused_with_both_versions(tmp_path, monkeypatch):
-    server = EmbeddedRedis(short_data_dir(tmp_path))
-    server.home.mkdir(parents=True)
-    gone = {"binary": str(tmp_path / "removed" / "redis-server"), "version": [7, 2, 4]}
-    (server.home / "server.json").write_text(json.dumps(gone))
-    older = fake_redis_server(tmp_path / "bin", "7.0.15")
-    monkeypatch.setenv("PATH", f"{older}{os.pathsep}{os.environ['PATH']}")
+    server = written_by_a_removed_server(tmp_path, [7, 2, 4])
+    fake_redis_server(tmp_path, "7.0.15", monkeypatch)
     with pytest.raises(EmbeddedRedisError, match=r"written by Redis 7\.2\.4.*Redis 7\.0\.15"):
         server.acquire()
 
@@ -120,19 +126,14 @@ def test_a_server_older_than_the_data_writer_is_refused_with_both_versions(tmp_p
 def test_redis_7_files_without_a_record_refuse_an_older_server(tmp_path, monkeypatch):
     server = EmbeddedRedis(short_data_dir(tmp_path))
     (server.home / "appendonlydir").mkdir(parents=True)
-    older = fake_redis_server(tmp_path / "bin", "6.2.14")
-    monkeypatch.setenv("PATH", f"{older}{os.pathsep}{os.environ['PATH']}")
+    fake_redis_server(tmp_path, "6.2.14", monkeypatch)
     with pytest.raises(EmbeddedRedisError, match=r"written by Redis 7.*Redis 6\.2\.14"):
         server.acquire()
 
 
 def test_an_older_patch_release_of_the_same_redis_is_let_through(tmp_path, monkeypatch):
-    server = EmbeddedRedis(short_data_dir(tmp_path))
-    server.home.mkdir(parents=True)
-    gone = {"binary": str(tmp_path / "removed" / "redis-server"), "version": [7, 0, 15]}
-    (server.home / "server.json").write_text(json.dumps(gone))
-    same_minor = fake_redis_server(tmp_path / "bin", "7.0.11")
-    monkeypatch.setenv("PATH", f"{same_minor}{os.pathsep}{os.environ['PATH']}")
+    server = written_by_a_removed_server(tmp_path, [7, 0, 15])
+    fake_redis_server(tmp_path, "7.0.11", monkeypatch)
     # not refused for its version: started (and the fake binary then fails to serve)
     with pytest.raises(EmbeddedRedisError, match="failed to start: the wrong redis-server"):
         server.acquire()
