@@ -40,4 +40,11 @@ def build_app() -> typer.Typer:
 
 
 def main() -> None:
-    build_app()()
+    from store.embedded import EmbeddedRedisError
+
+    try:
+        build_app()()
+    except EmbeddedRedisError as exc:  # the machine's Redis, not the command: no traceback
+        from jobs.common import fail
+
+        raise SystemExit(fail(str(exc), code=1).exit_code) from None

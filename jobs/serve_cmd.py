@@ -9,6 +9,8 @@ from typing import Annotated
 import typer
 
 from jobs.common import DataDir, setup_logging
+from store.config import StoreConfig
+from store.embedded import EmbeddedRedis
 
 
 def serve(
@@ -24,6 +26,8 @@ def serve(
 
     os.environ["TOUCHPOINT_DATA_DIR"] = str(data)
     setup_logging()
+    if not StoreConfig().redis_url:  # a server that cannot start: say so before uvicorn does
+        EmbeddedRedis(data).check()
     uvicorn.run(
         "api.app:create_app",
         factory=True,

@@ -104,6 +104,12 @@ class EmbeddedRedis:
             if not self._live_clients() and self._alive():
                 self._shutdown()
 
+    def check(self) -> None:
+        """Raise `EmbeddedRedisError` now if this directory's server is not running and the
+        redis-server that would start cannot read its files (see `acquire`)."""
+        if not self._alive():
+            self._binary()
+
     def _binary(self) -> tuple[str, tuple[int, ...]]:
         """The redis-server to start for this directory, and its version: the one that wrote
         it while it exists, else the one found (refused when older than the data's writer)."""
