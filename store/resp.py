@@ -52,13 +52,14 @@ class _Protocol(asyncio.Protocol):
         self.owner = owner
         self.reader = hiredis.Reader(replyError=_error)
         self.transport: asyncio.Transport | None = None
+        self.waiting: deque[_Batch] = deque()  # sent on this connection, replies due
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
         self.reader.feed(data)
-        waiting = self.owner._waiting
+        waiting = self.waiting
         while True:
             reply = self.reader.gets()
             if reply is False:
@@ -121,7 +122,6 @@ class RespConnection:
         self.timeout = timeout
         self._protocol: _Protocol | None = None
         self._connecting: asyncio.Future[_Protocol] | None = None
-        self._waiting: deque[_Batch] = deque()
         self._watchdog: asyncio.Task[None] | None = None
         self._outgoing: list[bytes] = []  # packed commands not yet written (see `_write`)
 
@@ -145,11 +145,12 @@ class RespConnection:
         this returns (so they reach Redis ahead of anything queued after them), and the
         future resolves to their replies; else it connects first, in a task."""
         loop = asyncio.get_running_loop()
-        if self._protocol is None or not commands:
+        protocol = self._protocol
+        if protocol is None or not commands:
             return asyncio.ensure_future(self.execute_many(commands))
         data = pack(commands)  # before waiting for replies: a bad argument raises here
         batch = _Batch(loop.create_future(), len(commands), time.monotonic())
-        self._waiting.append(batch)
+        protocol.waiting.append(batch)
         self._write(loop, data)
         return batch.future
 
@@ -213,8 +214,8 @@ class RespConnection:
         if self._protocol is protocol:
             self._protocol = None
             self._outgoing.clear()  # their replies fail below; never send them elsewhere
-        while self._waiting:
-            future = self._waiting.popleft().future
+        while protocol.waiting:  # its own: a newer connection's replies are not affected
+            future = protocol.waiting.popleft().future
             if not future.done():
                 future.set_exception(exc)
 
@@ -222,11 +223,12 @@ class RespConnection:
         """Close the connection when the oldest outstanding reply is overdue."""
         while self._protocol is not None:
             await asyncio.sleep(min(0.25, self.timeout / 4))
-            if self._waiting and time.monotonic() - self._waiting[0].sent_at > self.timeout:
-                protocol = self._protocol
-                if protocol is not None and protocol.transport is not None:
-                    protocol.transport.abort()
-                    self._lost(protocol, RedisTimeoutError("Redis did not answer in time"))
+            protocol = self._protocol
+            if protocol is None or not protocol.waiting or protocol.transport is None:
+                continue
+            if time.monotonic() - protocol.waiting[0].sent_at > self.timeout:
+                protocol.transport.abort()
+                self._lost(protocol, RedisTimeoutError("Redis did not answer in time"))
 
     def close(self) -> None:
         protocol, self._protocol = self._protocol, None

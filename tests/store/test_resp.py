@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 
 import numpy as np
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from store import counters, recent
 from store.answers import Answer, record_answers
@@ -120,6 +123,45 @@ def test_reconnects_after_the_server_restarts(redis_server, redis_url):
         return value
 
     assert run(main()) == (b"OK", b"2")
+
+
+def test_a_stalled_server_fails_the_overdue_replies_and_the_next_call_reconnects(
+    redis_server, redis_url
+):
+    async def main():
+        conn = RespConnection(redis_url, timeout=0.5)
+        await conn.execute("SET", "a", "1")
+        os.kill(redis_server.process.pid, signal.SIGSTOP)
+        try:
+            with pytest.raises(RedisTimeoutError):
+                await asyncio.wait_for(conn.execute("GET", "a"), 10)
+        finally:
+            os.kill(redis_server.process.pid, signal.SIGCONT)
+        value = await conn.execute("GET", "a")
+        conn.close()
+        return value
+
+    assert run(main()) == b"1"
+
+
+def test_a_late_loss_of_an_old_connection_leaves_the_new_ones_replies_alone(redis_url):
+    """The watchdog gives up on a connection at once; the loop reports its loss later. By
+    then a new connection may have commands in flight: they keep their own replies."""
+
+    async def main():
+        conn = RespConnection(redis_url)
+        await conn.execute("SET", "k", "v")
+        old = conn._protocol
+        conn._lost(old, RedisConnectionError("overdue"))  # as the watchdog does
+        assert await conn.execute("PING") == b"PONG"  # a new connection
+        pending = conn.submit([("GET", "k")])
+        old.connection_lost(None)  # the old connection's loss, reported late
+        old.transport.close()
+        assert await asyncio.wait_for(pending, 5) == [b"v"]
+        assert await conn.execute("GET", "k") == b"v"  # still in step
+        conn.close()
+
+    run(main())
 
 
 def test_command_buffer_queues_what_the_store_writers_queue(redis_client, redis_url):
