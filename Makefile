@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 DATA ?= $(or $(TOUCHPOINT_DATA_DIR),./data)
 export OPENBLAS_NUM_THREADS := 1
 
-.PHONY: demo test lint types unit install clean bench
+.PHONY: demo test lint types unit install clean
 
 $(BIN)/touchpoint: pyproject.toml
 	$(PYTHON) -m venv $(VENV)

@@ -114,9 +114,11 @@ class EmbeddedRedis:
         """The redis-server to start for this directory, and its version: the one that wrote
         it while it exists, else the one found (refused when older than the data's writer)."""
         record = self.home / "server.json"
-        written: dict[str, object] = {}
+        written: object = None
         with contextlib.suppress(OSError, ValueError):
             written = json.loads(record.read_text())
+        if not isinstance(written, dict):  # none, or not ours: as if there were none
+            written = {}
         recorded = written.get("binary")
         if isinstance(recorded, str) and os.access(recorded, os.X_OK):
             return recorded, server_version(recorded)

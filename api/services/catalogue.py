@@ -23,7 +23,7 @@ from recsys.rules_value import Ranked, scaled
 from store.serving import SharedServing
 
 NEW_DAYS = 30
-T = TypeVar("T", bound=tuple[NDArray[Any], ...])  # what `Catalogue.by_lists` caches
+Ranking = TypeVar("Ranking", bound=tuple[NDArray[Any], ...])  # what `by_lists` caches
 MASKS_KEPT = 512
 KEPT = 2 + MAX_OTHERS  # catalogues held: live, previous, and the A/B variants' versions
 
@@ -104,14 +104,14 @@ class Catalogue:
         kind: str,
         lists: list[tuple[str, Ranked | None]],
         available: NDArray[np.bool_],
-        rank: Callable[[KindArrays, list[NDArray[np.float64]]], T],
-    ) -> T:
+        rank: Callable[[KindArrays, list[NDArray[np.float64]]], Ranking],
+    ) -> Ranking:
         """`rank(items, parts)` of the kind's available items from the published `lists`
         alone ((name, list) pairs: the segment's, the overall), as for a customer whose own
         list holds none of them (~70% of the benchmark data's customers, for offers). The
         same for every such customer, so cached with the availability mask, read-only."""
 
-        def make() -> T:
+        def make() -> Ranking:
             arrays = self.live(kind, available)
             parts = [np.zeros(len(arrays.indices))]
             parts += [self.scaled_list(name, ranked, kind, available) for name, ranked in lists]
@@ -121,7 +121,7 @@ class Catalogue:
             return out
 
         key = ("by lists", kind, *(name for name, _ in lists))
-        ranked: T = self._with_mask(key, available, make)
+        ranked: Ranking = self._with_mask(key, available, make)
         return ranked
 
     def _with_mask(

@@ -12,12 +12,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from api.services.catalogue import Catalogue, KindArrays
+from api.services.catalogue import Catalogue, KindArrays, Ranking
 from api.services.reasons import reasons_for
 from api.services.session import Session
 from recsys.ranking import Eligibility, Pick, Policy, Source, is_eligible, select
@@ -31,7 +31,6 @@ from recsys.rules_value import (
     scaled,
 )
 
-T = TypeVar("T", bound=tuple[NDArray[Any], ...])
 NUDGE_REACH = 0.5  # a nudge is at most this share of the balance (or 500 points) away
 
 
@@ -214,8 +213,8 @@ def _ranked(
     lists: list[tuple[str, Ranked | None]],
     available: NDArray[np.bool_],
     personal: Ranked | None,
-    rank: Callable[[KindArrays, list[NDArray[np.float64]]], T],
-) -> T:
+    rank: Callable[[KindArrays, list[NDArray[np.float64]]], Ranking],
+) -> Ranking:
     """`rank` of the kind's available items from the customer's own list (`personal`) and
     the published `lists`; when the customer's list names none of them, from the lists
     alone, which is the same for every such customer of the segment: cached."""

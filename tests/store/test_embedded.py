@@ -137,3 +137,14 @@ def test_an_older_patch_release_of_the_same_redis_is_let_through(tmp_path, monke
     # not refused for its version: started (and the fake binary then fails to serve)
     with pytest.raises(EmbeddedRedisError, match="failed to start: the wrong redis-server"):
         server.acquire()
+
+
+@pytest.mark.parametrize("record", ["{not json", "[7, 0]", ""])
+def test_an_unreadable_record_counts_as_none(tmp_path, monkeypatch, record):
+    server = EmbeddedRedis(short_data_dir(tmp_path))
+    (server.home / "appendonlydir").mkdir(parents=True)
+    (server.home / "server.json").write_text(record)
+    fake_redis_server(tmp_path, "6.2.14", monkeypatch)
+    # the files still say Redis 7: refused with the versions, not a JSON or type error
+    with pytest.raises(EmbeddedRedisError, match=r"written by Redis 7.*Redis 6\.2\.14"):
+        server.acquire()
