@@ -24,6 +24,8 @@
 #   rankings and unawaited post-answer writes (c21b4fd); POST 2.104M -> 1.838M, and
 #   1.784M once the customer's own signal is read only when their list names an offer
 #   or reward (6a08a09).
+#   Sixth machine: GET 938.0k at 318b324 -> 904.5k with the walk answering a pool that
+#   diversity left short (32873fc); POST 1.792M -> 1.724M.
 set -euo pipefail
 
 DATA=${1:?usage: bench/api_callgrind.sh DATA_DIR [get|post] [N]}
