@@ -125,7 +125,8 @@ class EmbeddedRedis:
         binary = redis_server_binary()
         version = server_version(binary)
         wrote = written.get("version")
-        needed = tuple(wrote) if isinstance(wrote, list) else ()
+        numbers = isinstance(wrote, list) and all(type(part) is int for part in wrote)
+        needed = tuple(wrote) if numbers else ()  # a version not as we write it: unknown
         if not needed and (self.home / "appendonlydir").is_dir():
             needed = (7,)  # the multi-part append-only files Redis 7 introduced
         if version and needed and version[:2] < needed[:2]:  # patch releases read each other

@@ -139,7 +139,7 @@ def test_an_older_patch_release_of_the_same_redis_is_let_through(tmp_path, monke
         server.acquire()
 
 
-@pytest.mark.parametrize("record", ["{not json", "[7, 0]", ""])
+@pytest.mark.parametrize("record", ["{not json", "[7, 0]", "", '{"version": ["7", "x"]}'])
 def test_an_unreadable_record_counts_as_none(tmp_path, monkeypatch, record):
     server = EmbeddedRedis(short_data_dir(tmp_path))
     (server.home / "appendonlydir").mkdir(parents=True)
