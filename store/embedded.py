@@ -125,8 +125,9 @@ class EmbeddedRedis:
         binary = redis_server_binary()
         version = server_version(binary)
         wrote = written.get("version")
-        numbers = isinstance(wrote, list) and all(type(part) is int for part in wrote)
-        needed = tuple(wrote) if numbers else ()  # a version not as we write it: unknown
+        needed: tuple[int, ...] = ()  # a version not as we write it counts as unknown
+        if isinstance(wrote, list) and all(type(part) is int for part in wrote):
+            needed = tuple(wrote)
         if not needed and (self.home / "appendonlydir").is_dir():
             needed = (7,)  # the multi-part append-only files Redis 7 introduced
         if version and needed and version[:2] < needed[:2]:  # patch releases read each other
