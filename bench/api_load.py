@@ -23,27 +23,12 @@ Data: generated with `touchpoint generate --customers 100000 --items 20000 --see
 block more items and ranking reads further down each list), so repeated runs on the same
 directory get slower: compare figures taken on the same state.
 
-Measured on 2-core development machines (README, Performance, has every run): on
-2026-11-24's first machine, before the post-answer writes were gathered, GET
-recommendations reached 0.40-0.43 of bare (5100-5645 req/s against 12172-13314), p99
-4.7-6.3 ms, personalize 0.51-0.55 of the GET. The next machine was slower and noisier
-(bare 7247-9224 req/s within minutes): with the writes gathered into one script call per
-event-loop turn (e27982a), GET 3095 / 2775 / 2779 req/s (0.34 / 0.38 / 0.33 of bare),
-against 2996 / 2670 / 3035 (0.32 / 0.34 / 0.40) for a5f5a72 in alternating runs. The 50%
-target is not met. Even with no post-answer writes at all (a scratch build; the caps and
-attribution need them) the GET reached 4190-4293 req/s in 15-second runs: ~0.47 of the
-8863-9099 bare req/s measured on that machine 10-20 minutes before. On a third machine,
-with the leaner best-first walk (cbbafac, -3.8% instructions a GET): 3122 / 3255 req/s
-(0.35 / 0.37 of bare) against 3038 / 3283 (0.35 / 0.37) for ec9a893, alternating. On a
-fourth, with the impression log, cached offer rankings and unawaited writes (c21b4fd):
-GET 3741 / 3665 / 3610 req/s (0.41 of bare each time), personalize 0.55-0.59 of the GET,
-against 3178 / 3426 / 3435 (0.38 / 0.38 / 0.39) for e06a9ae, alternating. On a fifth,
-in rounds (12:31-12:37 UTC): GET 0.41 / 0.39 of bare (per-round ratios 0.35-0.45), p99
-6.9 / 8.4 ms, personalize 0.65 / 0.60 of the GET. On a sixth (14:04-14:11 UTC), with the
-walk answering a pool that diversity left short (32873fc): GET 0.39 / 0.40 of bare, p99
-7.2 / 6.5 ms, personalize 0.61 / 0.64 of the GET, against 0.39 / 0.39 for 318b324,
-alternating; a scratch build answering every product slot with one canned slot (ranking
-and rendering free, the rest unchanged) reached 0.57: the ceiling of a faster ranking.
+Measured on 2-core development machines; `bench/HISTORY.md` has every run, machine by
+machine, and the README's Performance section the current figures. On the seventh machine
+(2026-11-24): GET 0.33-0.39 of bare, p99 6.5-8.9 ms, personalize 0.59-0.67 of the GET;
+with every customer's default answer precomputed (a scratch prototype,
+`bench/precomputed_answers.patch`) GET 0.52 / 0.47 / 0.48 of bare, personalize then
+0.48-0.49 of the GET.
 """
 
 from __future__ import annotations
