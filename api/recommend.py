@@ -101,7 +101,7 @@ async def answer(
     budgets = any(r.kind == "offer" for r in requests)
     version = plan.serving_version  # a variant serving an earlier version: its data, one read
     session = await open_session(state, customer_id, windows=windows, budgets=budgets,
-                                 least_shown=least,
+                                 consumption=book.consumption, least_shown=least,
                                  shared=state.others.get(version) if version else None)  # fmt: skip
     if defs:
         plan = serving_plan(state, defs, customer_id=customer_id, channel=channel,
@@ -110,7 +110,7 @@ async def answer(
             rules = _resolve(book, channel, requests, placement_from_name, plan.rules_profile)
         if plan.serving_version != version:  # segment targeting decided otherwise: re-read
             session = await open_session(state, customer_id, windows=windows, budgets=budgets,
-                                         least_shown=least,
+                                         consumption=book.consumption, least_shown=least,
                                          shared=_other(state, plan.serving_version))  # fmt: skip
     out = []
     for request, rule in zip(requests, rules, strict=True):

@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from contracts.errors import DataError
-from contracts.schema import SURVEY_RANGES, TABLES, Column, Table
+from contracts.schema import RATING_RANGE, SURVEY_RANGES, TABLES, Column, Table
 
 STRING = pd.StringDtype("pyarrow")
 
@@ -67,6 +67,15 @@ def load_tables(data_dir: Path | str) -> dict[str, pd.DataFrame]:
         name: load_table(data_dir, name, required=name in ("events", "items"))
         for name in ("customers", "items", "events", "feedback")
     }
+
+
+def with_defaults(frame: pd.DataFrame, table: Table) -> pd.DataFrame:
+    """`frame` with every column of `table` it lacks added at its documented default (for
+    tables built in code rather than loaded)."""
+    missing = {
+        c.name: _default(c, len(frame)).to_numpy() for c in table.columns if c.name not in frame
+    }
+    return frame.assign(**missing) if missing else frame
 
 
 def empty_frame(table: Table) -> pd.DataFrame:
@@ -123,6 +132,8 @@ def _validate(table: Table, raw: pd.DataFrame, file: str) -> pd.DataFrame:
     frame = pd.DataFrame(out, index=pd.RangeIndex(len(raw)))
     if table.name == "feedback":
         _check_survey_scores(frame, file)
+    if table.name == "events":
+        _check_ratings(frame, raw, file)
     return frame
 
 
@@ -131,6 +142,21 @@ def _check_survey_scores(frame: pd.DataFrame, file: str) -> None:
         scores = frame["score"]
         bad = (frame["survey"] == survey) & ((scores < low) | (scores > high)).fillna(False)
         _fail_at(bad, scores, file, "score", f"{survey} score outside {low}-{high}")
+
+
+def _check_ratings(frame: pd.DataFrame, raw: pd.DataFrame, file: str) -> None:
+    """A `rate` event carries its rating as `value`, inside `RATING_RANGE`."""
+    rated = (frame["type"] == "rate").to_numpy()
+    if not rated.any():
+        return
+    if "value" not in raw.columns:
+        _fail_at(rated, frame["type"], file, "value", "a rate event needs a value (the rating)")
+    given = _text(raw["value"]) != ""
+    _fail_at(rated & ~given.to_numpy(), raw["value"], file, "value", "a rate event needs a value")
+    low, high = RATING_RANGE
+    value = frame["value"]
+    outside = rated & ((value < low) | (value > high)).to_numpy()
+    _fail_at(outside, value, file, "value", f"rating outside {low:g}-{high:g}")
 
 
 def _fail_at(

@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "jobs.run_cmd",
     "jobs.segment_cmd",
     "jobs.model_cmd",
+    "jobs.recommend_cmd",
     "jobs.ingest_cmd",
     "jobs.keys_cmd",
     "jobs.experiments_cmd",

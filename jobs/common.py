@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Iterator, Mapping
@@ -18,6 +19,9 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from contracts.errors import DataError
+from recsys.matrix import PRODUCT_RATINGS, RATINGS
+from recsys.rules import RuleBook, load_rulebook
+from recsys.rules_schema import RulesError
 
 DataDir = Annotated[
     Path,
@@ -29,6 +33,16 @@ DataDir = Annotated[
     ),
 ]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+RatingsOpt = Annotated[
+    str,
+    typer.Option(
+        "--ratings",
+        envvar="TOUCHPOINT_RATINGS",
+        help=f"How `rate` events become confidence: {' | '.join(RATINGS)} "
+        f"(default {PRODUCT_RATINGS}, or $TOUCHPOINT_RATINGS).",
+    ),
+]
+RULES_DIR_ENV = "TOUCHPOINT_RULES_DIR"  # the API's setting of the same name (`api.settings`)
 
 console = Console(stderr=True)
 
@@ -76,6 +90,22 @@ def input_errors() -> Iterator[None]:
         yield
     except DataError as exc:
         raise fail(exc.describe()) from None
+
+
+def business_rules() -> RuleBook:
+    """The business rules the API serves with ($TOUCHPOINT_RULES_DIR, else ./rules): the
+    batch leaves out what they say a customer already has. A bad file exits 2."""
+    directory = Path(os.environ.get(RULES_DIR_ENV) or "rules")
+    try:
+        return load_rulebook(directory)
+    except RulesError as exc:
+        raise fail(str(exc)) from None
+
+
+def ratings_reading(value: str) -> str:
+    if value not in RATINGS:
+        raise fail(f"--ratings must be one of {', '.join(RATINGS)}, not {value!r}")
+    return value
 
 
 def progress() -> Progress:

@@ -19,25 +19,40 @@ from redis.exceptions import RedisError
 from rich.console import Console
 from rich.table import Table
 
-from contracts.tables import load_table, load_tables
-from jobs.common import DataDir, JsonFlag, console, fail, input_errors, report, setup_logging
-from jobs.modelops import (
-    SplitKind,
-    read_customer_ids,
-    registry_for,
-    run_evaluate,
-    run_recommend,
-    run_train,
+from contracts.tables import load_tables
+from jobs.common import (
+    DataDir,
+    JsonFlag,
+    RatingsOpt,
+    business_rules,
+    console,
+    fail,
+    input_errors,
+    ratings_reading,
+    report,
+    setup_logging,
 )
+from jobs.modelops import SPLITS, SplitKind, registry_for, run_evaluate, run_train
 from jobs.pipeline import SEGMENTS_FILE, publish_model, publish_trained
 from jobs.publish import Trained
+from recsys.consumption import Consumption
 from recsys.errors import ModelRejected, RecsysError
+from recsys.evaluation import SERVED
+from recsys.matrix import PRODUCT_RATINGS
 
 models_app = typer.Typer(
     help="Model registry: list, show, activate, roll back.", no_args_is_help=True
 )
 METRICS = ("ndcg", "recall", "precision", "map", "hit_rate", "coverage", "novelty", "diversity")
-SplitOpt = Annotated[str, typer.Option("--split", help="temporal (default) or random.")]
+SIDE_BY_SIDE = ("ndcg", "recall", "precision", "map")  # shown raw and served
+SplitOpt = Annotated[
+    str,
+    typer.Option(
+        "--split",
+        help="Validation: random (default: a random share of each customer's items), recent "
+        "(each customer's latest items) or temporal (one global time cut).",
+    ),
+]
 FractionOpt = Annotated[
     float, typer.Option("--test-fraction", min=0.01, max=0.99, help="Share held out.")
 ]
@@ -49,24 +64,29 @@ def _wide() -> Console:
 
 
 def _split(value: str) -> SplitKind:
-    if value not in ("temporal", "random"):
-        raise fail(f"--split must be temporal or random, not {value!r}")
-    return "temporal" if value == "temporal" else "random"
+    for kind in SPLITS:
+        if value == kind:
+            return kind
+    raise fail(f"--split must be one of {', '.join(SPLITS)}, not {value!r}")
 
 
 def evaluate_command(
     data: DataDir = Path("data"),
-    split: SplitOpt = "temporal",
+    split: SplitOpt = SPLITS[0],
     test_fraction: FractionOpt = 0.2,
     k: Annotated[int, typer.Option("--k", min=1, help="List length for the metrics.")] = 10,
     report_file: Annotated[
         Path | None, typer.Option("--report", help="Also write the JSON report here.")
     ] = None,
+    ratings: RatingsOpt = PRODUCT_RATINGS,
     as_json: JsonFlag = False,
 ) -> None:
-    """Offline evaluation of every model family beside popularity (full ranking)."""
+    """Offline evaluation of every model family beside popularity (full ranking): each
+    model's raw top-k and the list the product would serve (rules, what customers have)."""
     setup_logging()
     kind = _split(split)
+    reading = ratings_reading(ratings)
+    book = business_rules()
     with input_errors():
         tables = load_tables(data)
     with console.status("evaluating") as status:
@@ -77,6 +97,8 @@ def evaluate_command(
                 test_fraction=test_fraction,
                 k=k,
                 on_model=lambda m: status.update(f"evaluating {m}"),
+                ratings=reading,
+                book=book,
             )
         except RecsysError as exc:
             raise fail(str(exc)) from None
@@ -87,15 +109,14 @@ def evaluate_command(
         return
     table = Table(title=f"touchpoint evaluate — {kind} split, full ranking, @{k}")
     table.add_column("model", no_wrap=True)
-    for m in (*METRICS, "fit s"):
-        table.add_column(m, justify="right")
+    shown = [*(c for m in SIDE_BY_SIDE for c in (m, SERVED + m)), *METRICS[4:]]
+    for m in (*shown, "fit s"):
+        table.add_column(m.replace("_", " "), justify="right")
     for row in result["models"]:
         if "skipped" in row:
             table.add_row(row["model"], f"[dim]skipped: {row['skipped']}[/]")
             continue
-        table.add_row(
-            row["model"], *[f"{row[m]:.3f}" for m in METRICS], f"{row['fit_seconds']:.1f}"
-        )
+        table.add_row(row["model"], *[f"{row[m]:.3f}" for m in shown], f"{row['fit_seconds']:.1f}")
     _wide().print(table)
     facts = {k: v for k, v in result.items() if k != "models"}
     report(
@@ -110,24 +131,29 @@ def train_command(
     budget_seconds: Annotated[
         float, typer.Option("--budget-seconds", min=1.0, help="Time budget for model search.")
     ] = 120.0,
-    split: SplitOpt = "temporal",
+    split: SplitOpt = SPLITS[0],
     test_fraction: FractionOpt = 0.2,
     publish: Annotated[
         bool, typer.Option("--publish/--no-publish", help="Serve the new model right away.")
     ] = True,
+    ratings: RatingsOpt = PRODUCT_RATINGS,
     as_json: JsonFlag = False,
 ) -> None:
-    """Select the best model on a validation split, refit on all data, save and publish it."""
+    """Select the best model on a validation split (by the list the product would serve),
+    refit on all data, save and publish it."""
     setup_logging()
     kind = _split(split)
+    reading = ratings_reading(ratings)
+    book = business_rules()
     with input_errors():
         tables = load_tables(data)
     started = time.monotonic()
     with console.status(f"selecting a model (budget {budget_seconds:.0f}s)"):
         try:
             res = run_train(
-                data, tables, budget_seconds=budget_seconds, split=kind, test_fraction=test_fraction
-            )
+                data, tables, budget_seconds=budget_seconds, split=kind,
+                test_fraction=test_fraction, ratings=reading, book=book,
+            )  # fmt: skip
         except ModelRejected as exc:
             active = registry_for(data).active()
             raise fail(f"model rejected: {exc.reason}; active version stays {active}", 1) from None
@@ -141,6 +167,8 @@ def train_command(
         f"popularity {sel.metric}": round(sel.popularity[sel.metric], 4),
         "candidates tried": sum(1 for t in sel.trials if t.metrics) - 1,
         "candidates skipped": sum(1 for t in sel.trials if t.skipped),
+        "ratings read as": reading,
+        "consumed by": _consumed_by(tables, res.consumption),
         "customers": len(res.interactions.customers),
         "items": len(res.interactions.items),
         "interactions": int(res.interactions.matrix.nnz),
@@ -150,10 +178,18 @@ def train_command(
         segments_path = data / SEGMENTS_FILE
         segments = pd.read_parquet(segments_path) if segments_path.is_file() else None
         summary["serving version"] = _redis_step(
-            lambda: publish_trained(data, tables, trained, segments)
+            lambda: publish_trained(data, tables, trained, segments, book)
         )
     summary["seconds"] = round(time.monotonic() - started, 1)
     report("touchpoint train", summary, as_json=as_json)
+
+
+def _consumed_by(tables: dict[str, pd.DataFrame], consumption: Consumption) -> str:
+    """Which event types counted as consumption, with how many events of each were found."""
+    counts = tables["events"]["type"].astype(str).value_counts()
+    found = [f"{t} ({int(counts.get(t, 0)):,})" for t in sorted(consumption.events)]
+    extra = [f"{k}: {', '.join(sorted(v))}" for k, v in sorted(consumption.by_kind.items()) if v]
+    return ", ".join(found) + (f"; for {'; '.join(extra)}" if extra else "")
 
 
 @models_app.command("list")
@@ -167,11 +203,11 @@ def models_list(data: DataDir = Path("data"), as_json: JsonFlag = False) -> None
         sys.stdout.write(orjson.dumps(rows).decode() + "\n")
         return
     table = Table(title=f"models in {registry_for(data).root}")
-    for col in ("version", "active", "model", "val ndcg", "pop ndcg", "seconds"):
+    for col in ("version", "active", "model", "served val ndcg", "pop ndcg", "seconds"):
         table.add_column(col)
     for r in rows:
-        val = r.get("metrics", {}).get("validation", {}).get("ndcg")
-        pop = r.get("metrics", {}).get("popularity", {}).get("ndcg")
+        val, pop = (_served_ndcg(r.get("metrics", {}).get(m, {})) for m in ("validation",
+                    "popularity"))  # fmt: skip
         table.add_row(
             r["version"],
             "*" if r["active"] else "",
@@ -235,11 +271,17 @@ def models_rollback(data: DataDir = Path("data"), as_json: JsonFlag = False) -> 
     )
 
 
+def _served_ndcg(metrics: dict[str, float]) -> float | None:
+    """The served list's validation NDCG (the raw one for versions saved before it was kept)."""
+    return metrics.get(SERVED + "ndcg", metrics.get("ndcg"))
+
+
 def _publish_active(data: Path) -> str:
     """Serve the registry's active model (what activate/rollback promise)."""
+    book = business_rules()
     with input_errors():
         tables = load_tables(data)
-    return _redis_step(lambda: publish_model(data, tables))
+    return _redis_step(lambda: publish_model(data, tables, book))
 
 
 def _redis_step(step: Callable[[], str]) -> str:
@@ -249,61 +291,7 @@ def _redis_step(step: Callable[[], str]) -> str:
         raise fail(f"could not publish to Redis: {exc}", 1) from None
 
 
-def recommend_command(
-    customers: Annotated[Path, typer.Option("--customers", help="File: one customer id per line.")],
-    output: Annotated[Path, typer.Option("--output", help="CSV (or .parquet) to write.")],
-    data: DataDir = Path("data"),
-    k: Annotated[int, typer.Option("--k", min=1, max=1000, help="Items per customer.")] = 10,
-    kind: Annotated[
-        str, typer.Option("--kind", help="product|content|offer|reward, or 'any'.")
-    ] = "product",
-    channel: Annotated[
-        str | None, typer.Option("--channel", help="Only items for this channel.")
-    ] = None,
-    include_purchased: Annotated[
-        bool, typer.Option("--include-purchased", help="Allow items already bought.")
-    ] = False,
-    version: Annotated[str | None, typer.Option("--version", help="Default: active.")] = None,
-    as_json: JsonFlag = False,
-) -> None:
-    """Batch recommendations for a campaign: customer_id, rank, item_id, score."""
-    setup_logging()
-    started = time.monotonic()
-    try:
-        ids = read_customer_ids(customers)
-        with input_errors():
-            tables = {
-                "events": load_table(data, "events"),
-                "items": load_table(data, "items"),
-                "customers": load_table(data, "customers", required=False),
-            }
-        with console.status(f"scoring {len(ids):,} customers"):
-            frame, summary = run_recommend(
-                data,
-                tables,
-                ids,
-                k=k,
-                kind=None if kind == "any" else kind,
-                channel=channel,
-                include_purchased=include_purchased,
-                version=version,
-            )
-    except RecsysError as exc:
-        raise fail(str(exc)) from None
-    try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        if output.suffix == ".parquet":
-            frame.to_parquet(output, index=False)
-        else:
-            frame.to_csv(output, index=False)
-    except OSError as exc:
-        raise fail(f"cannot write {output}: {exc.strerror or exc}") from None
-    summary |= {"output": str(output), "seconds": round(time.monotonic() - started, 1)}
-    report("touchpoint recommend", summary, as_json=as_json)
-
-
 def register(app: typer.Typer) -> None:
     app.command("evaluate")(evaluate_command)
     app.command("train")(train_command)
-    app.command("recommend")(recommend_command)
     app.add_typer(models_app, name="models")

@@ -16,21 +16,38 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from contracts.schema import CUSTOMERS, ITEMS
+from contracts.schema import CUSTOMERS, EVENTS, ITEMS
+from contracts.tables import with_defaults
+from jobs.publish import item_records, model_consumed, popular_lists
+from recsys.consumption import Consumption
 from recsys.errors import InvalidInputError, ModelTooLargeError
 from recsys.evaluation import evaluate
 from recsys.features import FeatureEncoder, aligned_features
-from recsys.matrix import Interactions, WeightConfig, build_interactions
+from recsys.matrix import (
+    PRODUCT_RATINGS,
+    Interactions,
+    WeightConfig,
+    build_interactions,
+    product_weights,
+)
 from recsys.models import create_model
-from recsys.popularity import popularity_scores
 from recsys.registry import ModelBundle, Registry, fingerprint
-from recsys.scoring import recommend_batch, to_frame
+from recsys.rules import RuleBook
 from recsys.selection import Selection, describe, select_model
-from recsys.split import Split, random_split, temporal_split
+from recsys.served import Storefront
+from recsys.split import (
+    Split,
+    first_seen,
+    random_split,
+    recent_split,
+    temporal_split,
+    training_period,
+)
 
 log = logging.getLogger("touchpoint.models")
-SplitKind = Literal["temporal", "random"]
-WEIGHTS = WeightConfig(min_rating=3.0, dismiss_weight=-2.0)
+SplitKind = Literal["random", "recent", "temporal"]
+SPLITS: tuple[SplitKind, ...] = ("random", "recent", "temporal")  # the first is the default
+LEGACY_RATINGS = "liked"  # how models saved before the reading was recorded read ratings
 CUSTOMER_FEATURES = ("country", "birth_year", "gender", "loyalty_tier")
 ITEM_FEATURES = ("kind", "category", "tags", "price")
 # one configuration per family for `evaluate` (selection searches more)
@@ -49,15 +66,24 @@ def registry_for(data: Path) -> Registry:
     return Registry(Path(data) / "models")
 
 
+def saved_weights(bundle: ModelBundle) -> WeightConfig:
+    """How the saved model read events (its ratings reading), so history is read alike."""
+    return product_weights(str(bundle.info.get("ratings") or LEGACY_RATINGS))
+
+
 @dataclass
 class Prepared:
-    """The training matrix over the whole catalogue, with attribute features."""
+    """The training matrix over the whole catalogue, with attribute features, the weights it
+    was read with and what each customer already has (`recsys.consumption`)."""
 
     interactions: Interactions
     customer_encoder: FeatureEncoder | None
     item_encoder: FeatureEncoder | None
     user_features: sp.csr_matrix | None
     item_features: sp.csr_matrix | None
+    weights: WeightConfig
+    consumption: Consumption
+    consumed: sp.csr_matrix
 
 
 def _encoder(table: pd.DataFrame, id_col: str, known: tuple[str, ...], schema: set[str]) -> Any:
@@ -79,12 +105,19 @@ def with_segments(customers: pd.DataFrame, segments: pd.DataFrame | None) -> pd.
     return customers.astype({"customer_id": str}).merge(seg, on="customer_id", how="left")
 
 
-def prepare(tables: dict[str, pd.DataFrame], segments: pd.DataFrame | None = None) -> Prepared:
+def prepare(
+    tables: dict[str, pd.DataFrame],
+    segments: pd.DataFrame | None = None,
+    *,
+    ratings: str = PRODUCT_RATINGS,
+    consumption: Consumption | None = None,
+) -> Prepared:
     """Matrix over the whole catalogue plus customer features (segments joined when given)."""
     events, items = tables["events"], tables["items"]
     customers = with_segments(tables.get("customers", pd.DataFrame()), segments)
+    weights = product_weights(ratings)
     inter = build_interactions(
-        events, config=WEIGHTS, item_ids=items["item_id"].astype(str), drop_unknown=True
+        events, config=weights, item_ids=items["item_id"].astype(str), drop_unknown=True
     )
     if inter.matrix.nnz == 0:
         raise InvalidInputError("no usable interactions: events reference no catalogue item")
@@ -92,28 +125,51 @@ def prepare(tables: dict[str, pd.DataFrame], segments: pd.DataFrame | None = Non
     ienc = _encoder(items, "item_id", ITEM_FEATURES, set(ITEMS.names))
     uf = cenc and aligned_features(cenc, customers, inter.customers.to_array())
     itf = ienc and aligned_features(ienc, items, inter.items.to_array())
-    return Prepared(inter, cenc, ienc, uf, itf)
+    consumption = consumption or Consumption()
+    consumed = model_consumed(events, items, inter, consumption)
+    return Prepared(inter, cenc, ienc, uf, itf, weights, consumption, consumed)
 
 
 def make_split(
     tables: dict[str, pd.DataFrame], prep: Prepared, kind: SplitKind, test_fraction: float
-) -> Split:
-    """Validation/test split aligned with `prep.interactions` (same rows and columns)."""
-    inter = prep.interactions
-    if kind == "random":
-        return random_split(inter.matrix, test_fraction=test_fraction, seed=42)
+) -> tuple[Split, pd.DataFrame]:
+    """Validation/test split aligned with `prep.interactions` (same rows and columns), with
+    what each customer had in the training part, and the training part's events."""
+    inter, events = prep.interactions, tables["events"]
+    if kind in ("random", "recent"):
+        if kind == "random":
+            s = random_split(inter.matrix, test_fraction=test_fraction, seed=42)
+        else:
+            when = first_seen(events, inter)
+            s = recent_split(inter.matrix, when, test_fraction=test_fraction)
+        had = sp.csr_matrix(prep.consumed - prep.consumed.multiply(s.test))
+        had.eliminate_zeros()
+        if s.test.nnz == 0:
+            raise InvalidInputError("no customer has two interactions: nothing to validate on")
+        return Split(s.train, s.test, had), events
     if kind != "temporal":
-        raise InvalidInputError(f"unknown split {kind!r}: use temporal or random")
+        raise InvalidInputError(f"unknown split {kind!r}: use {', '.join(SPLITS)}")
     train, test = temporal_split(
-        tables["events"],
+        events,
         test_fraction=test_fraction,
-        config=WEIGHTS,
+        config=prep.weights,
         customer_ids=inter.customers.to_array(),
         item_ids=inter.items.to_array(),
     )
     if test.nnz == 0:
         raise InvalidInputError("the temporal test period has no interactions to evaluate")
-    return Split(train=train.matrix, test=test)
+    before = events[training_period(events, test_fraction)]
+    had = model_consumed(before, tables["items"], inter, prep.consumption)
+    return Split(train=train.matrix, test=test, consumed=had), before
+
+
+def storefront(tables: dict[str, pd.DataFrame], events: pd.DataFrame, book: RuleBook) -> Storefront:
+    """What validation serves from: the catalogue (the matrix's columns, in order), popular
+    lists of `events` (the training part: no look at the test period) and the default
+    channel's rules. No customer segments or tiers offline, no active-window check."""
+    items = with_defaults(tables["items"], ITEMS)
+    events = with_defaults(events, EVENTS)
+    return Storefront(item_records(items), popular_lists(events, items, None), book.resolve(None))
 
 
 def _categories(tables: dict[str, pd.DataFrame], prep: Prepared) -> np.ndarray | None:
@@ -127,14 +183,20 @@ def _categories(tables: dict[str, pd.DataFrame], prep: Prepared) -> np.ndarray |
 def run_evaluate(
     tables: dict[str, pd.DataFrame],
     *,
-    split: SplitKind = "temporal",
+    split: SplitKind = SPLITS[0],
     test_fraction: float = 0.2,
     k: int = 10,
     on_model: Any = None,
+    ratings: str = PRODUCT_RATINGS,
+    book: RuleBook | None = None,
 ) -> dict[str, Any]:
-    """Every model family beside popularity on one split; a JSON-ready report."""
-    prep = prepare(tables)
-    s = make_split(tables, prep, split, test_fraction)
+    """Every model family beside popularity on one split, each with its raw top-k's metrics
+    and the served list's (`served_*`: what the product would answer); a JSON-ready
+    report."""
+    book = book or RuleBook()
+    prep = prepare(tables, ratings=ratings, consumption=book.consumption)
+    s, before = make_split(tables, prep, split, test_fraction)
+    front = storefront(tables, before, book)
     cats = _categories(tables, prep)
     rows: list[dict[str, Any]] = []
     configs = [("popularity", {}), *EVALUATED]
@@ -151,7 +213,8 @@ def run_evaluate(
             rows.append({"model": label, "skipped": str(exc)})
             continue
         fit_s = time.perf_counter() - t0
-        metrics = evaluate(model, s, k=k, item_categories=cats, user_features=prep.user_features)
+        metrics = evaluate(model, s, k=k, item_categories=cats, user_features=prep.user_features,
+                           front=front)  # fmt: skip
         rows.append({"model": label, "fit_seconds": round(fit_s, 2), **metrics})
     return {
         "split": split,
@@ -162,6 +225,9 @@ def run_evaluate(
         "train_interactions": int(s.train.nnz),
         "test_interactions": int(s.test.nnz),
         "test_customers": int(s.test_users.size),
+        "ratings": ratings,
+        "consumption": prep.consumption.describe(),
+        "rules": front.rules.source,
         "models": rows,
     }
 
@@ -178,6 +244,8 @@ class TrainResult:
     seconds: float
     bundle: ModelBundle = field(repr=False)
     timings: dict[str, float] = field(default_factory=dict)
+    ratings: str = PRODUCT_RATINGS
+    consumption: Consumption = field(default_factory=Consumption)
 
 
 def run_train(
@@ -185,29 +253,34 @@ def run_train(
     tables: dict[str, pd.DataFrame],
     *,
     budget_seconds: float = 120.0,
-    split: SplitKind = "temporal",
+    split: SplitKind = SPLITS[0],
     test_fraction: float = 0.2,
     activate: bool = True,
     segments: pd.DataFrame | None = None,
+    ratings: str = PRODUCT_RATINGS,
+    book: RuleBook | None = None,
 ) -> TrainResult:
     """Select a model within the budget, refit on all data, save it as a new version.
 
-    Raises `ModelRejected` (nothing saved, the active version unchanged) when the best
-    candidate is worse than popularity on validation or has non-finite parameters.
-    `segments` (customer_id + segment columns) become customer features of the hybrid.
+    Candidates are compared on the list the product would serve (`recsys.served`) under
+    `book`'s default rules, with ratings read as `ratings`. Raises `ModelRejected` (nothing
+    saved, the active version unchanged) when the best candidate is worse than popularity on
+    validation or has non-finite parameters. `segments` (customer_id + segment columns)
+    become customer features of the hybrid.
     """
     started = time.perf_counter()
-    prep = prepare(tables, segments)
+    book = book or RuleBook()
+    prep = prepare(tables, segments, ratings=ratings, consumption=book.consumption)
     t_prep = time.perf_counter()
     try:
-        val = make_split(tables, prep, split, test_fraction)
+        val, before = make_split(tables, prep, split, test_fraction)
     except InvalidInputError as exc:
         if split != "temporal":
             raise
         # e.g. every event on one day: a per-customer random hold-out still validates
         log.warning("temporal validation impossible (%s); using a random split", exc)
         split = "random"
-        val = make_split(tables, prep, split, test_fraction)
+        val, before = make_split(tables, prep, split, test_fraction)
     t_split = time.perf_counter()
     sel = select_model(
         prep.interactions.matrix,
@@ -215,6 +288,7 @@ def run_train(
         budget_seconds=budget_seconds,
         user_features=prep.user_features,
         item_features=prep.item_features,
+        front=storefront(tables, before, book),
     )
     seconds = time.perf_counter() - started
     bundle = ModelBundle(
@@ -233,7 +307,13 @@ def run_train(
         metrics={"validation": sel.validation, "popularity": sel.popularity},
         data_fingerprint=fingerprint(prep.interactions),
         training_seconds=seconds,
-        extra={"selection": trials, "split": split, "label": describe(sel.name, sel.params)},
+        extra={
+            "selection": trials,
+            "split": split,
+            "label": describe(sel.name, sel.params),
+            "ratings": ratings,
+            "consumption": prep.consumption.describe(),
+        },
         activate=activate,
     )
     timings = {
@@ -244,106 +324,6 @@ def run_train(
         "save": time.perf_counter() - started - seconds,
     }
     return TrainResult(
-        sel.model, prep.interactions, sel.name, version, sel, seconds, bundle, timings
-    )
-
-
-def read_customer_ids(path: Path) -> list[str]:
-    """One customer id per line (blank lines and a `customer_id` header ignored)."""
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInputError(f"cannot read customers file {path}: {exc}") from exc
-    ids = [ln.strip() for ln in lines if ln.strip()]
-    if ids and ids[0] == "customer_id":
-        ids = ids[1:]
-    if not ids:
-        raise InvalidInputError(f"{path}: no customer ids (expected one id per line)")
-    return list(dict.fromkeys(ids))
-
-
-def _allowed(
-    items: pd.DataFrame, bundle: ModelBundle, kind: str | None, channel: str | None
-) -> np.ndarray:
-    """Mask over model items: in the current catalogue, in stock, of `kind`, on `channel`."""
-    ok = items["in_stock"].astype(bool) if "in_stock" in items else pd.Series(True, items.index)
-    if kind:
-        ok &= items["kind"].astype(str) == kind
-    if channel:
-        chans = items["channels"].astype("string").fillna("")
-        ok &= (chans == "") | chans.str.split(";").apply(lambda c: channel in c)
-    allowed_ids = set(items.loc[ok, "item_id"].astype(str))
-    return np.array([i in allowed_ids for i in bundle.items.to_array()], dtype=bool)
-
-
-def run_recommend(
-    data: Path,
-    tables: dict[str, pd.DataFrame],
-    customer_ids: list[str],
-    *,
-    k: int = 10,
-    kind: str | None = "product",
-    channel: str | None = None,
-    include_purchased: bool = False,
-    version: str | None = None,
-    segments: pd.DataFrame | None = None,
-) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Top-k per listed customer from the active (or given) model version."""
-    bundle = registry_for(data).load(version)
-    events = tables["events"]
-    n = len(customer_ids)
-    mine = events[events["customer_id"].astype(str).isin(set(customer_ids))]
-    item_ids = bundle.items.to_array()
-    shape = (n, len(bundle.items))
-    hist = build_interactions(
-        mine, config=WEIGHTS, customer_ids=customer_ids, item_ids=item_ids, drop_unknown=True
-    ).matrix
-    buys = mine[(mine["type"].astype(str) == "purchase").to_numpy()]
-    rows = pd.Index(customer_ids).get_indexer(pd.Index(buys["customer_id"].astype(str)))
-    cols = bundle.items.lookup(buys["item_id"].to_numpy())
-    ok = (rows >= 0) & (cols >= 0)
-    purchased = build_matrix(rows, cols, np.ones(len(buys)), ok, shape)
-    fallback = cold_start_scores(events, bundle, channel)
-    feats = None
-    customers = with_segments(tables.get("customers", pd.DataFrame()), segments)
-    if bundle.customer_encoder is not None and not customers.empty:
-        feats = aligned_features(bundle.customer_encoder, customers, np.asarray(customer_ids))
-    items, scores, cold = recommend_batch(
-        bundle.model,
-        k=k,
-        user_indices=bundle.customers.lookup(customer_ids),
-        history=hist,
-        fallback_scores=fallback,
-        purchased=purchased,
-        include_purchased=include_purchased,
-        allowed_items=_allowed(tables["items"], bundle, kind, channel),
-        user_features=feats,
-    )
-    frame = to_frame(customer_ids, bundle.items.to_array(), items, scores)
-    known = bundle.customers.lookup(customer_ids) >= 0
-    summary = {
-        "version": bundle.info.get("version"),
-        "model": bundle.info.get("label", bundle.model.name),
-        "customers": n,
-        "known to model": int(known.sum()),
-        "cold start": int(cold.sum()),
-        "rows": len(frame),
-    }
-    return frame, summary
-
-
-def cold_start_scores(events: pd.DataFrame, bundle: ModelBundle, channel: str | None) -> np.ndarray:
-    """Popularity over the model's items; on a channel, that channel's popularity first."""
-    pop = popularity_scores(events, bundle.items, by="channel" if channel else None)
-    scores = np.log1p(pop["*"])
-    if channel and channel in pop:
-        scores = np.log1p(pop[channel]) + 1e-3 * scores  # global breaks the ties
-    return scores.astype(np.float32)
-
-
-def build_matrix(
-    rows: np.ndarray, cols: np.ndarray, data: np.ndarray, keep: np.ndarray, shape: tuple[int, int]
-) -> sp.csr_matrix:
-    m = sp.csr_matrix((data[keep].astype(np.float32), (rows[keep], cols[keep])), shape=shape)
-    m.sum_duplicates()
-    return m
+        sel.model, prep.interactions, sel.name, version, sel, seconds, bundle, timings,
+        ratings, prep.consumption,
+    )  # fmt: skip

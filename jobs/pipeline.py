@@ -16,11 +16,12 @@ from typing import Any
 import pandas as pd
 
 from jobs.common import progress
-from jobs.modelops import WEIGHTS, registry_for, run_train
+from jobs.modelops import registry_for, run_train, saved_weights
 from jobs.publish import Trained, build_bundle, publish_serving
 from jobs.segmentation import run_segmentation, write_table
 from recsys.errors import ModelRejected
-from recsys.matrix import build_interactions
+from recsys.matrix import PRODUCT_RATINGS, build_interactions
+from recsys.rules import RuleBook
 from store.client import connect
 from store.config import StoreConfig
 
@@ -39,8 +40,12 @@ def run_pipeline(
     *,
     as_of: str | None,
     budget_seconds: float,
+    book: RuleBook,
     rules_file: Path | None = None,
+    ratings: str = PRODUCT_RATINGS,
 ) -> dict[str, Any]:
+    """Segment, train (on the served list's validation metric) and publish; `book`: the
+    business rules the API serves with, `rules_file`: the marketer's segment definitions."""
     summary: dict[str, Any] = {}
     config = StoreConfig(data_dir=data)
     with progress() as bar:
@@ -58,26 +63,35 @@ def run_pipeline(
 
         t1 = time.monotonic()
         try:
-            result = run_train(data, tables, budget_seconds=budget_seconds)
+            result = run_train(
+                data, tables, budget_seconds=budget_seconds, ratings=ratings, book=book
+            )
         except ModelRejected as exc:
             raise PipelineError(f"model rejected, previous version stays live: {exc}") from exc
         summary["model"] = f"{result.name} ({result.version})"
+        summary["consumed by"] = result.consumption.describe()
         summary["train seconds"] = round(time.monotonic() - t1, 1)
         bar.update(task, advance=1, description="publish")
 
         t2 = time.monotonic()
         trained = Trained(result.model, result.interactions, result.name, result.version)
-        summary["serving version"] = publish_trained(data, tables, trained, segmented.table)
+        summary["serving version"] = publish_trained(data, tables, trained, segmented.table, book)
         summary["publish seconds"] = round(time.monotonic() - t2, 1)
         bar.update(task, advance=1, description="done")
     return summary
 
 
 def publish_trained(
-    data: Path, tables: dict[str, pd.DataFrame], trained: Trained, segments: pd.DataFrame | None
+    data: Path,
+    tables: dict[str, pd.DataFrame],
+    trained: Trained,
+    segments: pd.DataFrame | None,
+    book: RuleBook,
 ) -> str:
     """Publish a fitted model for serving as a new version (atomic switch)."""
-    bundle = build_bundle(tables=tables, trained=trained, segments=segments)
+    bundle = build_bundle(
+        tables=tables, trained=trained, segments=segments, rules=book.resolve(None)
+    )
     config = StoreConfig(data_dir=data)
     with connect(config) as client:
         return publish_serving(
@@ -85,14 +99,16 @@ def publish_trained(
         )
 
 
-def publish_model(data: Path, tables: dict[str, pd.DataFrame], version: str | None = None) -> str:
+def publish_model(
+    data: Path, tables: dict[str, pd.DataFrame], book: RuleBook, version: str | None = None
+) -> str:
     """Publish a registry version (default: the active one) with the latest segments."""
     registry = registry_for(data)
     version = version or registry.active()
     saved = registry.load(version)
     interactions = build_interactions(
         tables["events"],
-        config=WEIGHTS,
+        config=saved_weights(saved),
         customer_ids=saved.customers.to_array(),
         item_ids=saved.items.to_array(),
         drop_unknown=True,
@@ -100,4 +116,4 @@ def publish_model(data: Path, tables: dict[str, pd.DataFrame], version: str | No
     trained = Trained(saved.model, interactions, saved.model.name, str(version))
     path = Path(data) / SEGMENTS_FILE
     segments = pd.read_parquet(path) if path.is_file() else None
-    return publish_trained(data, tables, trained, segments)
+    return publish_trained(data, tables, trained, segments, book)

@@ -17,16 +17,18 @@ import pandas as pd
 import redis
 import scipy.sparse as sp
 
+from recsys.consumption import Consumption, consumed_matrix
 from recsys.explain import ANCHORS, anchor_positions
 from recsys.matrix import IdMap, Interactions, WeightConfig, event_weights
 from recsys.models.base import Recommender
+from recsys.rules import Rules
+from recsys.served import published, published_block
 from store.config import StoreConfig
 from store.serving import ARTIFACT, Ranked, Recs, ServingBundle, write_serving
 from store.versions import Versions
 
 log = logging.getLogger("touchpoint.publish")
 
-TOP_N = 100  # candidates per customer; rules filter them at request time
 SIMILAR_N = 20
 HISTORY_N = 200
 POPULAR_N = 500
@@ -204,22 +206,22 @@ def _catalogue_map(trained: Trained, item_ids: list[str]) -> np.ndarray:
 
 def customer_candidates(
     trained: Trained,
-    purchased: sp.csr_matrix,
+    blocked: sp.csr_matrix | None,
     to_catalogue: np.ndarray,
     similar: Ranked | None,
     categories: np.ndarray,
 ) -> Iterator[tuple[str, Recs]]:
-    """Top-N per known customer, already-purchased items excluded, in catalogue indices,
-    each with the position of its reason's anchor in the customer's published history
-    (`recsys.explain`; `similar`, `categories`: the catalogue's, as published)."""
+    """Top-N per known customer (`recsys.served.published`: what the customer has and may
+    not have again, `blocked`, left out), in catalogue indices, each with the position of its
+    reason's anchor in the customer's published history (`recsys.explain`; `similar`,
+    `categories`: the catalogue's, as published)."""
     x = trained.interactions.matrix
     ids = trained.interactions.customers.ids(np.arange(x.shape[0]))
     table = similar[0] if similar is not None else None
     for start in range(0, x.shape[0], BATCH):
         rows = np.arange(start, min(start + BATCH, x.shape[0]))
-        items, scores = trained.model.recommend(
-            x[rows], TOP_N, user_indices=rows, exclude_seen=False, exclude=purchased[rows]
-        )
+        mine = None if blocked is None else blocked[rows]
+        items, scores = published(trained.model, x[rows], mine, user_indices=rows)
         for r, cid in enumerate(ids[rows]):
             keep = items[r] >= 0
             mapped = to_catalogue[items[r][keep]]
@@ -262,13 +264,13 @@ def category_codes(records: list[dict[str, Any]]) -> np.ndarray:
     )
 
 
-def customer_bought(
-    purchased: sp.csr_matrix, trained: Trained, to_catalogue: np.ndarray
+def customer_consumed(
+    consumed: sp.csr_matrix, trained: Trained, to_catalogue: np.ndarray
 ) -> Iterator[tuple[str, Ranked]]:
-    """Items each customer has bought (catalogue indices), for the already-purchased rule."""
-    ids = trained.interactions.customers.ids(np.arange(purchased.shape[0]))
-    for r in np.flatnonzero(np.diff(purchased.indptr)):
-        cols = purchased.indices[purchased.indptr[r] : purchased.indptr[r + 1]]
+    """Items each customer already has (catalogue indices): every path's exclusion."""
+    ids = trained.interactions.customers.ids(np.arange(consumed.shape[0]))
+    for r in np.flatnonzero(np.diff(consumed.indptr)):
+        cols = consumed.indices[consumed.indptr[r] : consumed.indptr[r + 1]]
         mapped = to_catalogue[cols]
         mapped = mapped[mapped >= 0]
         yield str(ids[r]), (mapped.astype(np.uint32), np.ones(len(mapped), np.float32))
@@ -303,16 +305,17 @@ def item_factors(trained: Trained, to_catalogue: np.ndarray, n_catalogue: int) -
     return out
 
 
-def purchased_matrix(events: pd.DataFrame, trained: Trained) -> sp.csr_matrix:
-    """Customers × model items, 1 where the customer bought the item."""
-    buys = events[events["type"].astype(str) == "purchase"]
-    rows = trained.interactions.customers.lookup(buys["customer_id"].to_numpy())
-    cols = trained.interactions.items.lookup(buys["item_id"].to_numpy())
-    ok = (rows >= 0) & (cols >= 0)
-    shape = trained.interactions.matrix.shape
-    m = sp.csr_matrix((np.ones(ok.sum(), np.float32), (rows[ok], cols[ok])), shape=shape)
-    m.data[:] = 1.0
-    return m
+def model_consumed(
+    events: pd.DataFrame, items: pd.DataFrame, interactions: Interactions, consumption: Consumption
+) -> sp.csr_matrix:
+    """Customers × model items, 1 where the customer has the item (`recsys.consumption`)."""
+    column = items["kind"] if "kind" in items else pd.Series("product", index=items.index)
+    kind_of = column.astype(str).set_axis(items["item_id"].astype(str))
+    kinds = kind_of.reindex(interactions.items.to_array()).fillna("product").to_numpy()
+    return consumed_matrix(
+        events, consumption, customers=interactions.customers, items=interactions.items,
+        item_kinds=kinds,
+    )  # fmt: skip
 
 
 def build_bundle(
@@ -320,7 +323,10 @@ def build_bundle(
     tables: dict[str, pd.DataFrame],
     trained: Trained,
     segments: pd.DataFrame | None,
+    rules: Rules,
 ) -> ServingBundle:
+    """Everything serving reads; `rules` (the default channel's business rules) decide what
+    each customer already has (`recsys.consumption`) and what the published lists leave out."""
     items, events = tables["items"], tables["events"]
     item_ids = items["item_id"].astype(str).tolist()
     to_catalogue = _catalogue_map(trained, item_ids)
@@ -332,16 +338,18 @@ def build_bundle(
         "regularization": fold["regularization"] if fold else 0.0,
         "alpha": fold["alpha"] if fold else 1.0,
     }
-    purchased = purchased_matrix(events, trained)
+    consumed = model_consumed(events, items, trained.interactions, rules.consumption)
     records = item_records(items)
+    model_records = [records[i] if i >= 0 else {} for i in to_catalogue.tolist()]
+    blocked = published_block(consumed, rules, model_records)
     similar = similar_items(trained, to_catalogue, len(item_ids))
     return ServingBundle(
         items=records,
         popular=popular_lists(events, items, segments),
         customer_recs=customer_candidates(
-            trained, purchased, to_catalogue, similar, category_codes(records)
+            trained, blocked, to_catalogue, similar, category_codes(records)
         ),
-        customer_bought=customer_bought(purchased, trained, to_catalogue),
+        customer_consumed=customer_consumed(consumed, trained, to_catalogue),
         customer_profiles=customer_profiles(tables["customers"], segments, tables["feedback"]),
         customer_history=customer_history(trained, to_catalogue),
         item_factors=item_factors(trained, to_catalogue, len(item_ids)),

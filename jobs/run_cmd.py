@@ -10,10 +10,22 @@ import orjson
 import typer
 
 from contracts.tables import load_table, load_tables
-from jobs.common import DataDir, JsonFlag, console, fail, input_errors, report, setup_logging
+from jobs.common import (
+    DataDir,
+    JsonFlag,
+    RatingsOpt,
+    business_rules,
+    console,
+    fail,
+    input_errors,
+    ratings_reading,
+    report,
+    setup_logging,
+)
 from jobs.pipeline import PipelineError, run_pipeline
 from jobs.segmentation import SegmentJobError
 from recsys.errors import InvalidInputError
+from recsys.matrix import PRODUCT_RATINGS
 from segments.errors import SegmentsError
 
 
@@ -28,17 +40,21 @@ def run(
     rules: Annotated[
         Path | None, typer.Option("--rules", help="YAML file of rule-based segments.")
     ] = None,
+    ratings: RatingsOpt = PRODUCT_RATINGS,
     as_json: JsonFlag = False,
 ) -> None:
     """Run every batch job: segment, train with model selection, publish for serving."""
     setup_logging()
     started = time.monotonic()
+    reading = ratings_reading(ratings)
+    book = business_rules()
     with input_errors():
         tables = load_tables(data)
     try:
         summary = run_pipeline(
-            data, tables, as_of=as_of, budget_seconds=budget_seconds, rules_file=rules
-        )
+            data, tables, as_of=as_of, budget_seconds=budget_seconds, book=book,
+            rules_file=rules, ratings=reading,
+        )  # fmt: skip
     except PipelineError as exc:
         raise fail(str(exc), code=1) from None
     except (SegmentsError, SegmentJobError, InvalidInputError) as exc:

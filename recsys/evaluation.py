@@ -3,6 +3,10 @@
 Relevance is binary (an item in the customer's test set), as in Microsoft Recommenders:
 NDCG@k, Recall@k, Precision@k, MAP@k, HitRate@k per customer then averaged over customers
 with at least one test item; plus catalogue coverage, novelty and intra-list diversity.
+
+Two lists are scored per customer: the model's raw top k (every training item excluded), and,
+given a `Storefront`, the served list — what the product would answer (`recsys.served`: the
+published top-N without what the customer has, then the business rules), under `served_*`.
 """
 
 from __future__ import annotations
@@ -11,7 +15,10 @@ import numpy as np
 import scipy.sparse as sp
 
 from recsys.models.base import Recommender
+from recsys.served import Storefront, published, published_block, serve
 from recsys.split import Split
+
+SERVED = "served_"  # prefix of the served list's metrics
 
 
 def hit_matrix(recommended: np.ndarray, relevant: sp.csr_matrix) -> np.ndarray:
@@ -107,10 +114,13 @@ def evaluate(
     user_features: sp.csr_matrix | None = None,
     max_users: int | None = None,
     seed: int = 0,
+    front: Storefront | None = None,
 ) -> dict[str, float]:
     """Fit-free evaluation of a model trained on `split.train`: full ranking over the
-    catalogue, training items excluded, all metrics at k. `max_users` evaluates a fixed
-    random sample of test customers (same `seed` -> same sample for every model)."""
+    catalogue, training items excluded, all metrics at k; with `front` (items in the
+    matrix's column order) also the served list's, as `served_<metric>`. `max_users`
+    evaluates a fixed random sample of test customers (same `seed` -> same sample for every
+    model)."""
     users = split.test_users
     if max_users is not None and users.size > max_users:
         users = np.sort(np.random.default_rng(seed).choice(users, max_users, replace=False))
@@ -123,4 +133,12 @@ def evaluate(
         recommended, item_vectors=model.item_vectors(), item_categories=item_categories
     )
     out["users"] = float(users.size)
+    if front is not None:
+        had = split.had[users]
+        blocked = published_block(had, front.rules, front.items)
+        recs = published(model, split.train[users], blocked, user_indices=users,
+                         user_features=feats)  # fmt: skip
+        served, _ = serve(front, recs, had, k)
+        for name, value in ranking_metrics(served, split.test[users], k).items():
+            out[SERVED + name] = value
     return out

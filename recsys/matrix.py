@@ -1,7 +1,8 @@
 """Interaction matrix (customers x items, CSR float32) built from the events table.
 
-Each event type carries a weight (view < click < add_to_cart < purchase), ratings count by
-their value, dismissals are dropped or subtract, and old events can fade with a half-life.
+Each event type carries a weight (view < click < add_to_cart < purchase), a rating counts as
+one strong interaction, by its value, or for or against the item (`RATINGS`), dismissals are
+dropped or subtract, and old events can fade with a half-life.
 Summed weights become confidences (log1p or linear scaling). `IdMap` is the one object that
 translates external ids to matrix indices and back, so indices never leak out as ids.
 """
@@ -26,7 +27,18 @@ DEFAULT_WEIGHTS: dict[str, float] = {
     "purchase": 8.0,
     "redeem": 8.0,
     "dismiss": 0.0,
+    "rate": 8.0,  # a rating read as an interaction is as strong as a purchase
 }
+# How a `rate` event becomes confidence: "interaction" = every rating is one strong
+# interaction (the published MovieLens protocol: relevance is any rating); "value" = the star
+# value is the weight; "liked" = ratings of at least `like_threshold` are strong
+# interactions, lower ones count against the item (as a dismissal). The product's default
+# was chosen by measurement through the product's commands (bench/movielens.py, MovieLens-100K,
+# per-user random 75/25, seeds 42/1/7, NDCG@10 of the served lists): value 0.4901/0.4889/
+# 0.4882, interaction 0.4843/0.4868/0.4870, liked 0.4819/0.4823/0.4808.
+RATINGS = ("interaction", "value", "liked")
+RatingReading = Literal["interaction", "value", "liked"]
+PRODUCT_RATINGS: RatingReading = "value"
 
 
 class IdMap:
@@ -88,8 +100,10 @@ class WeightConfig:
     Attributes
     ----------
     weights : per event type; types absent or weighted 0 are ignored.
-    rate_weight : a `rate` event counts `rate_weight * value`.
-    min_rating : ratings below this are dropped (None keeps all).
+    ratings : how a `rate` event counts (see `RATINGS`).
+    rate_weight : with ratings="value", a `rate` event counts `rate_weight * value`.
+    min_rating : with ratings="value", ratings below this are dropped (None keeps all).
+    like_threshold : with ratings="liked", the lowest rating that counts for the item.
     dismiss_weight : 0 drops dismissals; a negative value subtracts (the sum is clipped at 0).
     half_life_days : exponential time decay of event weights (None = no decay).
     confidence : "log1p" -> alpha * log1p(w), "linear" -> alpha * w, "binary" -> 1.
@@ -97,12 +111,22 @@ class WeightConfig:
     """
 
     weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+    ratings: RatingReading = "value"
     rate_weight: float = 1.0
     min_rating: float | None = None
     dismiss_weight: float = 0.0
     half_life_days: float | None = None
     confidence: Literal["log1p", "linear", "binary"] = "log1p"
     alpha: float = 1.0
+    like_threshold: float = 3.0
+
+
+def product_weights(ratings: str = PRODUCT_RATINGS) -> WeightConfig:
+    """How the product's batch reads events: the default weights, a dismissal subtracting,
+    ratings read as `ratings`."""
+    if ratings not in RATINGS:
+        raise InvalidInputError(f"unknown ratings reading {ratings!r}: use {', '.join(RATINGS)}")
+    return WeightConfig(dismiss_weight=-2.0, ratings=ratings)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -136,9 +160,16 @@ def event_weights(
         if "value" not in events:
             raise InvalidInputError("events of type 'rate' need a 'value' column")
         values = pd.to_numeric(events["value"], errors="coerce").to_numpy(dtype=np.float64)
-        rate_w = config.rate_weight * np.nan_to_num(values[is_rate], nan=0.0)
-        if config.min_rating is not None:
-            rate_w[values[is_rate] < config.min_rating] = 0.0
+        rated = np.nan_to_num(values[is_rate], nan=0.0)
+        strong = table.get("rate", DEFAULT_WEIGHTS["rate"])
+        if config.ratings == "interaction":
+            rate_w = np.full(rated.shape, strong)
+        elif config.ratings == "liked":
+            rate_w = np.where(rated >= config.like_threshold, strong, config.dismiss_weight)
+        else:
+            rate_w = config.rate_weight * rated
+            if config.min_rating is not None:
+                rate_w[rated < config.min_rating] = 0.0
         w[is_rate] = rate_w
     if config.half_life_days is not None:
         w = w * decay_factors(events, config.half_life_days, now=now)

@@ -7,7 +7,11 @@ everything else replaces). `profiles/<name>.yaml` are rules profiles that an A/B
 
     eligibility: {in_stock: true, active_window: true, target_segments: true,
                   min_tier: true, consent: true}      # consent: email/push/sms only
-    exclusions: {purchased: true, dismissed: true, shown: {times: 5, days: 7}}
+    consumption:                                      # default.yaml only (but repeatable)
+      events: [purchase, redeem, rate]                # these mean the customer has the item
+      kinds: {content: [view]}                        # and these, for items of one kind
+      repeatable: {kinds: [], categories: [Grocery]}  # may be had again
+    exclusions: {consumed: true, dismissed: true, shown: {times: 5, days: 7}}
     caps:
       per_item: {max: 3, days: 7}                     # customer x item, every channel
       per_channel: {offer: {max: 2, days: 7}}         # customer x this channel, per kind
@@ -18,6 +22,7 @@ everything else replaces). `profiles/<name>.yaml` are rules profiles that an A/B
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +30,10 @@ from typing import Any
 import yaml
 
 from contracts.schema import CHANNELS, ITEM_KINDS
+from recsys.consumption import CONSUMING_BY_KIND, CONSUMING_EVENTS, Consumption
 from recsys.rules_schema import SCHEMA, RulesError, validate
+
+log = logging.getLogger("touchpoint.rules")
 
 MARKETING_CHANNELS = frozenset({"email", "push", "sms"})
 PROFILES = "profiles"  # subdirectory of the rules directory holding rules profiles
@@ -75,7 +83,8 @@ class Rules:
     target_segments: bool = True
     min_tier: bool = True
     consent: bool = True
-    exclude_purchased: bool = True
+    exclude_consumed: bool = True  # what the customer already has (`consumption`)
+    consumption: Consumption = field(default_factory=Consumption)
     exclude_dismissed: bool = True
     exclude_shown: Cap | None = None
     item_cap: Cap | None = None
@@ -109,6 +118,15 @@ def build(data: dict[str, Any], source: str) -> Rules:
     elig = data.get("eligibility", {})
     excl = data.get("exclusions", {})
     caps = data.get("caps", {})
+    cons = data.get("consumption", {})
+    repeat = cons.get("repeatable", {})
+    by_kind = {**CONSUMING_BY_KIND, **cons.get("kinds", {})}
+    consumption = Consumption(
+        events=frozenset(cons.get("events", CONSUMING_EVENTS)),
+        by_kind={kind: frozenset(types) for kind, types in by_kind.items()},
+        repeatable_kinds=frozenset(repeat.get("kinds", ())),
+        repeatable_categories=frozenset(repeat.get("categories", ())),
+    )
     return Rules(
         source=source,
         in_stock=elig.get("in_stock", True),
@@ -116,7 +134,8 @@ def build(data: dict[str, Any], source: str) -> Rules:
         target_segments=elig.get("target_segments", True),
         min_tier=elig.get("min_tier", True),
         consent=elig.get("consent", True),
-        exclude_purchased=excl.get("purchased", True),
+        exclude_consumed=excl.get("consumed", excl.get("purchased", True)),
+        consumption=consumption,
         exclude_dismissed=excl.get("dismissed", True),
         exclude_shown=_cap(excl.get("shown"), "times"),
         item_cap=_cap(caps.get("per_item")),
@@ -172,6 +191,11 @@ class RuleBook:
             self._cache[key] = found
         return found
 
+    @property
+    def consumption(self) -> Consumption:
+        """What consumes an item, for every channel (declared in `default.yaml` alone)."""
+        return self.resolve(None).consumption
+
 
 def all_windows(book: RuleBook) -> frozenset[int]:
     """Every window length any channel's rules read: impressions are counted in all of them,
@@ -220,7 +244,24 @@ def parse_file(path: Path, *, profile: bool = False) -> dict[str, Any]:
     for kind in data.get("caps", {}).get("per_channel", {}):
         if kind not in (*ITEM_KINDS, "any"):
             raise RulesError(str(path), f"caps.per_channel.{kind}", "unknown item kind")
+    _check_consumption(data, path, stem, profile)
     return dict(data)
+
+
+def _check_consumption(data: dict[str, Any], path: Path, stem: str, profile: bool) -> None:
+    consumption = data.get("consumption", {})
+    for kind in consumption.get("kinds", {}):
+        if kind not in ITEM_KINDS:
+            raise RulesError(str(path), f"consumption.kinds.{kind}", "unknown item kind")
+    for key in ("events", "kinds"):
+        if key in consumption and (profile or stem != "default"):
+            raise RulesError(
+                str(path), f"consumption.{key}", "belongs in default.yaml only: the batch "
+                "publishes what each customer has by these types (a channel or placement may "
+                "override exclusions.consumed and consumption.repeatable)"
+            )  # fmt: skip
+    if "purchased" in data.get("exclusions", {}):
+        log.warning("%s: exclusions.purchased is deprecated; use exclusions.consumed", path)
 
 
 def fingerprint(directory: Path) -> tuple[tuple[str, int, int], ...]:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from contracts.schema import EVENT_TYPES, ITEM_KINDS
+
 _WINDOW = {"max": "posint!", "days": "posint!"}
 SCHEMA: dict[str, Any] = {
     "eligibility": {
@@ -17,8 +19,14 @@ SCHEMA: dict[str, Any] = {
         "min_tier": "bool",
         "consent": "bool",
     },
+    "consumption": {
+        "events": ("list_of", "event"),
+        "kinds": ("dict_of", ("list_of", "event")),
+        "repeatable": {"kinds": ("list_of", "kind"), "categories": ("list_of", "str")},
+    },
     "exclusions": {
-        "purchased": "bool",
+        "consumed": "bool",
+        "purchased": "bool",  # the old name of `consumed`, still read (with a warning)
         "dismissed": "bool",
         "shown": {"times": "posint!", "days": "posint!"},
     },
@@ -57,6 +65,9 @@ def _leaf(value: Any, kind: str) -> str | None:
     if kind == "posnum":
         ok = isinstance(value, int | float) and not isinstance(value, bool) and value > 0
         return None if ok else f"must be a positive number, got {value!r}"
+    if kind in ("event", "kind"):
+        allowed = EVENT_TYPES if kind == "event" else ITEM_KINDS
+        return None if value in allowed else f"must be one of {', '.join(allowed)}, got {value!r}"
     raise AssertionError(f"unknown spec {kind}")
 
 

@@ -1,7 +1,9 @@
 """Automatic model selection: a small, time-boxed search on a validation split.
 
 Every candidate is trained on the validation split's training part and scored with the same
-metric code as offline evaluation; blends of the best item-item and factor models are
+metric code as offline evaluation, on the list the product would serve when a `Storefront`
+is given (`recsys.served`: published top-N, what the customer has left out, the rules), so
+the validation figure is what customers get; blends of the best item-item and factor models are
 tried too. The winner is refitted on all data and checked before anyone may publish it:
 a model that loses to popularity on validation, or has NaN/inf in its arrays, raises
 `ModelRejected` with the reason.
@@ -17,10 +19,11 @@ import numpy as np
 import scipy.sparse as sp
 
 from recsys.errors import InvalidInputError, ModelRejected, ModelTooLargeError, RecsysError
-from recsys.evaluation import evaluate
+from recsys.evaluation import SERVED, evaluate
 from recsys.models import create_model, model_class
 from recsys.models.base import Recommender
 from recsys.models.blend import BlendRecommender
+from recsys.served import Storefront
 from recsys.split import Split
 
 HISTORY_MODELS = ("ease", "item_knn")
@@ -149,8 +152,11 @@ def select_model(
     blend: bool = True,
     max_eval_users: int | None = 5000,
     fallback_to_popularity: bool = False,
+    front: Storefront | None = None,
 ) -> Selection:
     """Search candidates on `validation`, refit the best on `interactions`, check it.
+
+    With `front`, candidates are compared on the served list's `metric` (`served_ndcg`).
 
     Every trial is scored on the same sample of at most `max_eval_users` validation
     customers, which keeps the search affordable on large data. Popularity is the baseline,
@@ -162,12 +168,16 @@ def select_model(
     if validation.test.nnz == 0:
         raise InvalidInputError("validation split has no test interactions")
     start = time.perf_counter()
+    if front is not None:
+        metric = SERVED + metric
     fit_kw: dict[str, Any] = {
         "user_features": user_features,
         "item_features": item_features,
         "user_groups": user_groups,
     }
-    ev: dict[str, Any] = {"k": k, "user_features": user_features, "max_users": max_eval_users}
+    ev: dict[str, Any] = {
+        "k": k, "user_features": user_features, "max_users": max_eval_users, "front": front
+    }  # fmt: skip
     cands = candidates or default_candidates(interactions.shape[1], has_features=_has(fit_kw))
     pop_model = create_model("popularity").fit(validation.train, user_groups=user_groups)
     pop = evaluate(pop_model, validation, **ev)

@@ -1,7 +1,7 @@
 """Everything one personalised request needs about a customer, in ONE Redis command.
 
 The published per-customer data of the live serving version (`recs`, `profile`, `hist`,
-`bought`, `why`), the live recent events, the latest survey answers (for `/profile`) and the
+`consumed`, `why`), the live recent events, the latest survey answers (for `/profile`) and the
 frequency-cap windows the active rules use come back from one Lua script (`EVALSHA`,
 registered once per server; re-loaded after a `NOSCRIPT`, e.g. when Redis restarted). Every
 key it touches carries the `{customer_id}` hash tag, so it is Cluster-safe. Offer budgets
@@ -32,7 +32,7 @@ from store.serving import ARTIFACT, Ranked
 
 _EMPTY: Ranked = (np.empty(0, np.uint32), np.empty(0, np.float32))
 _NO_ITEMS: NDArray[np.int64] = np.empty(0, np.int64)
-STRINGS = ("recs", "profile", "hist", "bought", "why")
+STRINGS = ("recs", "profile", "hist", "consumed", "why")
 
 # KEYS = the 5 published strings, the recent list, the feedback hash (optional), then per
 # window its hash and its log (`store.counters`); ARGV = how many recent events, the first
@@ -91,7 +91,7 @@ class CustomerContext:
     recs: Ranked = _EMPTY
     profile: dict[str, Any] | None = None
     history: Ranked = _EMPTY
-    bought: NDArray[np.int64] = field(default_factory=lambda: _NO_ITEMS)  # item indices
+    consumed: NDArray[np.int64] = field(default_factory=lambda: _NO_ITEMS)  # item indices
     why: bytes = b""  # per rec, its reason's anchor in `history` (see `store.serving`)
     recent: list[recent.RecentEvent] = field(default_factory=list)
     windows: dict[int, counters.WindowCounts] = field(default_factory=dict)
@@ -148,7 +148,7 @@ async def read_context(
             raise reply
     reply = replies[0]
     redeemed_raw = _pairs(replies[1]) if budgets else None
-    recs, profile, hist, bought, why, events = reply[:6]
+    recs, profile, hist, consumed, why, events = reply[:6]
     hashes = reply[6:]
     feedback_raw = hashes.pop(0) if with_feedback else None
     return CustomerContext(
@@ -156,7 +156,7 @@ async def read_context(
         recs=unpack_ranked(recs),
         profile=orjson.loads(profile) if profile else None,
         history=unpack_ranked(hist),
-        bought=unpack_ranked(bought)[0].astype(np.int64),
+        consumed=unpack_ranked(consumed)[0].astype(np.int64),
         why=why or b"",
         recent=recent.decode(events),
         windows={

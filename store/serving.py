@@ -6,9 +6,10 @@ Shared data (loaded into each API replica once per version):
 - `factors` — item factors and model metadata for real-time fold-in (optional)
 - `similar` — top similar items per item (optional)
 Per customer (one pipeline per request): `recs` (ranked), `profile` (JSON), `hist` (ranked
-item indices with interaction weights, for fold-in; strongest first), `bought` (item indices
-already purchased, so every answer can leave them out), `why` (optional: one byte per rec,
-the position in `hist` of the item its reason names, 255 for none; see `recsys.explain`).
+item indices with interaction weights, for fold-in; strongest first), `consumed` (item
+indices the customer already has, `recsys.consumption`, so every answer can leave them out),
+`why` (optional: one byte per rec, the position in `hist` of the item its reason names, 255
+for none; see `recsys.explain`).
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ class ServingBundle:
     customer_recs: Iterable[tuple[str, Ranked | Recs]] = ()
     customer_profiles: Iterable[tuple[str, dict[str, Any]]] = ()
     customer_history: Iterable[tuple[str, Ranked]] = ()  # published strongest first
-    customer_bought: Iterable[tuple[str, Ranked]] = ()
+    customer_consumed: Iterable[tuple[str, Ranked]] = ()
     item_factors: NDArray[np.floating] | None = None
     model: dict[str, Any] = field(default_factory=dict)
     similar: Ranked | None = None  # (n_items × k indices, -1 padded; n_items × k scores)
@@ -80,8 +81,8 @@ def write_serving(release: Release, bundle: ServingBundle) -> None:
         order = np.argsort(-np.asarray(weights), kind="stable")
         strongest = np.asarray(idx)[order], np.asarray(weights)[order]
         release.set(release.customer_key(customer_id, "hist"), pack_ranked(*strongest))
-    for customer_id, (idx, counts) in bundle.customer_bought:
-        release.set(release.customer_key(customer_id, "bought"), pack_ranked(idx, counts))
+    for customer_id, (idx, counts) in bundle.customer_consumed:
+        release.set(release.customer_key(customer_id, "consumed"), pack_ranked(idx, counts))
 
 
 @dataclass

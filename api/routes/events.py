@@ -23,7 +23,9 @@ from pydantic import (
     Field,
     StringConstraints,
     ValidationError,
+    ValidationInfo,
     field_validator,
+    model_validator,
 )
 from redis.exceptions import RedisError
 from starlette.responses import Response
@@ -33,6 +35,7 @@ from api.problems import Unavailable
 from api.responses import OrjsonResponse
 from api.services.experiments import record_conversions
 from api.state import ServingState
+from contracts.schema import RATING_RANGE
 from store import events as intake
 from store.attribution import attribute
 from store.counters import record_redemptions
@@ -100,6 +103,30 @@ class EventIn(BaseModel):
     @classmethod
     def _timestamp(cls, value: object) -> datetime:
         return parse_timestamp(value)
+
+    # A `rate` event carries the rating as `value`, inside the contract's range; errors
+    # point at `value` (a missing one is passed on as None to be reported there).
+    @model_validator(mode="before")
+    @classmethod
+    def _rating_given(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("type") == "rate" and "value" not in data:
+            return {**data, "value": None}
+        return data
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _rating_present(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None and info.data.get("type") == "rate":
+            raise ValueError("a rate event needs a value (the rating)")
+        return value
+
+    @field_validator("value")
+    @classmethod
+    def _rating_range(cls, value: float, info: ValidationInfo) -> float:
+        low, high = RATING_RANGE
+        if info.data.get("type") == "rate" and not low <= value <= high:
+            raise ValueError(f"rating outside {low:g}-{high:g}")
+        return value
 
     def fields(self) -> dict[str, Any]:
         return {**self.model_dump(), "timestamp": iso(self.timestamp)}

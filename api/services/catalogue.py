@@ -18,6 +18,7 @@ from numpy.typing import NDArray
 
 from api.state import MAX_OTHERS
 from contracts.schema import CHANNELS
+from recsys.consumption import Consumption
 from recsys.ranking import TIER_RANK, Eligibility
 from recsys.rules_value import Ranked, scaled
 from store.serving import SharedServing
@@ -63,6 +64,16 @@ class Catalogue:
     no_scores: dict[str, NDArray[np.float32]] = field(default_factory=dict)  # kind -> zeros
     new: list[bool] = field(default_factory=list)  # per item: tagged new or launched recently
     neighbours: dict[int, frozenset[int]] = field(default_factory=dict)  # item -> its similar
+    _repeatable: dict[int, tuple[Consumption, NDArray[np.bool_]]] = field(default_factory=dict)
+
+    def repeatable(self, consumption: Consumption) -> NDArray[np.bool_]:
+        """Per item: may be had again under `consumption` (rules objects are cached, so this
+        is made once per rules file version)."""
+        found = self._repeatable.get(id(consumption))
+        if found is None or found[0] is not consumption:
+            mask = consumption.repeatable_mask(self.display)
+            found = _keep(self._repeatable, id(consumption), (consumption, mask))
+        return found[1]
 
     def similar_sets(
         self, similar: NDArray[np.integer], anchors: list[int]

@@ -2,8 +2,9 @@
 
 `open_session` does the single Redis round trip (published recs/profile/history, live recent
 events, frequency-cap windows, redemptions) and derives what the rules need: segments, tier,
-points, consent, purchased and dismissed items, and a fresh ranking when the customer has
-clicked since the last batch. When Redis fails the session is empty and `degraded`.
+points, consent, what the customer already has (`recsys.consumption`) and dismissed items,
+and a fresh ranking when the customer has clicked since the last batch. When Redis fails the
+session is empty and `degraded`.
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ from redis.exceptions import RedisError
 from api.services.catalogue import Catalogue, catalogue
 from api.services.hot import connection
 from api.state import ServingState
+from recsys.consumption import Consumption
 from recsys.errors import InvalidInputError
 from recsys.explain import ANCHORS
+from recsys.served import customer_segments, top_segment
 from recsys.serving import fold_in, top_k
 from store.profile import CustomerContext, read_context
 from store.serving import Ranked, SharedServing
@@ -40,12 +43,12 @@ class Session:
     degraded: bool
     now: float
     now_iso: str
-    segment: str | None = None
+    segment: str | None = None  # the most specific one with a popular list
     segments: frozenset[str] = frozenset()
     tier: str = "none"
     points: int = 0
     consent: dict[str, bool] = field(default_factory=dict)
-    purchased: set[int] = field(default_factory=set)
+    consumed: set[int] = field(default_factory=set)  # what the customer already has
     dismissed: set[int] = field(default_factory=set)
     anchors: list[tuple[int, str]] = field(default_factory=list)  # (item index, verb), best first
     published_anchors: bool = False  # the anchors are the published history's (no live ones)
@@ -60,10 +63,12 @@ async def open_session(
     *,
     windows: frozenset[int],
     budgets: bool,
+    consumption: Consumption,
     least_shown: int = 1,
     shared: SharedServing | None = None,
 ) -> Session:
-    """`shared`: another serving version's data (an A/B variant's), else the live version."""
+    """`shared`: another serving version's data (an A/B variant's), else the live version;
+    `consumption`: which live events mean the customer now has an item."""
     if shared is None:
         shared = state.shared
     now = time.time()
@@ -88,7 +93,7 @@ async def open_session(
         now_iso=_iso_second(now),
     )
     if shared is not None:
-        _derive(session, shared)
+        _derive(session, shared, consumption)
     return session
 
 
@@ -104,27 +109,27 @@ def _iso_second(now: float) -> str:
     return text
 
 
-def _derive(session: Session, shared: SharedServing) -> None:
+def _derive(session: Session, shared: SharedServing, consumption: Consumption) -> None:
     profile = session.ctx.profile or {}
-    named = [profile[k] for k in ("rfm_segment", "lifecycle_stage", "nps_group") if profile.get(k)]
-    names = [str(n) for n in (*named, *(profile.get("segments") or []))]
+    names = customer_segments(profile)
     session.segments = frozenset(names)
-    # the most specific segment with a published popular list (RFM first, then lifecycle…)
-    session.segment = next((n for n in names if f"segment:{n}" in shared.popular), None)
+    session.segment = top_segment(shared.popular, names)
     session.tier = str(profile.get("loyalty_tier") or "none")
     session.points = int(profile.get("points_balance") or 0)
     session.consent = {str(k): bool(v) for k, v in (profile.get("consent") or {}).items()}
     index_of = shared.index_of
-    bought = session.ctx.bought
-    if len(bought):  # everything ever purchased (batch), so it never comes back
-        session.purchased.update(bought[bought < len(shared.items)].tolist())
+    had = session.ctx.consumed
+    if len(had):  # everything consumed by the batch's data, so it never comes back
+        session.consumed.update(had[had < len(shared.items)].tolist())
     recent_anchors: list[tuple[int, str]] = []
+    items = shared.items
     for event in session.ctx.recent:  # newest first
         index = index_of.get(event.item_id)
         if index is None:
             continue
+        if consumption.consumes(event.type, items[index].get("kind")):
+            session.consumed.add(index)
         if event.type in ("purchase", "redeem"):
-            session.purchased.add(index)
             recent_anchors.append((index, "bought"))
         elif event.type == "dismiss":
             session.dismissed.add(index)
@@ -169,7 +174,7 @@ def _fresh(session: Session, shared: SharedServing) -> Ranked | None:
         try:
             alpha = float(shared.model.get("alpha", 1.0))
             vector = fold_in(cat.factors64, reg, idx, w, alpha=alpha, yty=cat.yty)
-            return top_k(vector, factors, FRESH_N, sorted(session.purchased))
+            return top_k(vector, factors, FRESH_N, sorted(session.consumed))
         except (InvalidInputError, np.linalg.LinAlgError):
             return None
     if shared.similar is not None and clicked:

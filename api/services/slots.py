@@ -30,6 +30,7 @@ from recsys.rules_value import (
     rewards_by_affinity,
     scaled,
 )
+from recsys.served import segment_list, shaping, sources_for
 
 NUDGE_REACH = 0.5  # a nudge is at most this share of the balance (or 500 points) away
 
@@ -124,8 +125,8 @@ def _policy(session: Session, rules: Rules) -> Policy:
     # Everything these rules block for this customer, as one set of item indices built from
     # the few items that have counts (shown, redeemed), so ranking asks one `in` per candidate.
     blocked: set[int] = set()
-    if rules.exclude_purchased:
-        blocked |= session.purchased
+    if rules.exclude_consumed:
+        blocked |= _consumed(session, rules, cat)
     if rules.exclude_dismissed:
         blocked |= session.dismissed
     limits: dict[int, int] = {}  # window length -> fewest showings that block an item
@@ -144,17 +145,16 @@ def _policy(session: Session, rules: Rules) -> Policy:
         if budget is not None and redeemed >= budget:
             blocked.add(index)  # type: ignore[arg-type]
 
-    boosts = rules.boosts
+    boost, pins = shaping(rules, index_of)
+    return Policy(blocked, boost, rules.max_per_category, pins)
 
-    def boost(item: dict[str, Any]) -> float:
-        factor = 1.0
-        for b in boosts:
-            if b.matches(item):
-                factor *= b.factor
-        return factor
 
-    pins = [(index_of[p.item_id], p.position) for p in rules.pins if p.item_id in index_of]
-    return Policy(blocked, boost if boosts else None, rules.max_per_category, pins)
+def _consumed(session: Session, rules: Rules, cat: Catalogue) -> set[int]:
+    """What the customer already has and may not have again under these rules."""
+    if not rules.consumption.any_repeatable:
+        return session.consumed
+    repeatable = cat.repeatable(rules.consumption)
+    return {i for i in session.consumed if not repeatable[i]}
 
 
 def _sources(
@@ -170,7 +170,7 @@ def _sources(
     personal = None if popular_only else ctx.recs
     assert shared is not None and cat is not None
     popular = shared.popular
-    seg_name, seg = _segment_list(popular, session.segment, kind)
+    seg_name, seg = segment_list(popular, session.segment, kind)
     if kind in ("offer", "reward") and kind in cat.kinds:
         lists = [(seg_name, seg), (f"kind:{kind}", popular.get(f"kind:{kind}"))]
         if kind == "offer":
@@ -184,27 +184,19 @@ def _sources(
             if points <= reach
         ]
         return [("value", *affordable)]
-    sources: list[Source] = []
     if popular_only:
         context_item = None  # similar items come from the model too
+    similar = None
     if context_item is not None and shared.similar is not None:
         sim_idx, sim_score = shared.similar
         if context_item < len(sim_idx):
             row = np.asarray(sim_idx[context_item])
             keep = row >= 0
-            sources.append(("similar", row[keep], np.asarray(sim_score[context_item])[keep]))
-    if personal is not None:
-        if session.fresh is not None:
-            sources.append(("fresh", *session.fresh))
-        sources.append(("personal", *personal))
-    if seg is not None:
-        sources.append((seg_name, *seg))
-    for name in (f"channel:{channel}" if channel else None, f"kind:{kind}", "global"):
-        if name is not None and name in popular:
-            sources.append((name, *popular[name]))
-    if kind in cat.kinds:  # last resort, never an empty list: the kind's catalogue in order
-        sources.append((f"catalogue:{kind}", cat.kinds[kind].indices, cat.no_scores[kind]))
-    return sources
+            similar = row[keep], np.asarray(sim_score[context_item])[keep]
+    everything = (cat.kinds[kind].indices, cat.no_scores[kind]) if kind in cat.kinds else None
+    return sources_for(popular, kind=kind, channel=channel, segment=session.segment,
+                       personal=personal, fresh=session.fresh, similar=similar,
+                       catalogue=everything)  # fmt: skip
 
 
 def _ranked(
@@ -233,18 +225,6 @@ def _by_value(offers: KindArrays, parts: list[NDArray[np.float64]]) -> Ranked:
 
 def _by_affinity(rewards: KindArrays, parts: list[NDArray[np.float64]]) -> ByAffinity:
     return rewards_by_affinity(rewards.indices, rewards.costs, rewards.categories, parts)
-
-
-def _segment_list(
-    popular: dict[str, Ranked], segment: str | None, kind: str
-) -> tuple[str, Ranked | None]:
-    """The customer's segment's popular list for `kind`: the segment's list of that kind
-    where the batch publishes one (content and offers, too rare to survive a cut across
-    kinds), else its list across kinds."""
-    for name in (f"segment:{segment}:kind:{kind}", f"segment:{segment}"):
-        if segment and name in popular:
-            return name, popular[name]
-    return f"segment:{segment}", None
 
 
 FAMILIES = {"fresh": "realtime", "personal": "personal", "value": "value", "similar": "similar",

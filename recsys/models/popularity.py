@@ -1,7 +1,8 @@
 """Popularity baselines: global, per customer group (segment), and any custom item prior.
 
 Per-channel and trending (time-decayed) popularity are the same model fitted on a different
-matrix (events of one channel; weights with a half-life) — see `recsys.popularity`.
+matrix (events of one channel; weights with a half-life); the published popular lists are
+`jobs.publish.popular_lists`.
 """
 
 from __future__ import annotations

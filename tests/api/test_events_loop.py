@@ -27,6 +27,32 @@ def test_purchased_item_disappears_from_the_next_answer(client):
     assert bought not in after and len(after) == 5
 
 
+@pytest.mark.parametrize(("kind", "extra"), [("rate", {"value": 4.5}), ("redeem", {})])
+def test_a_rated_or_redeemed_item_disappears_from_the_next_answer(client, kind, extra):
+    before = rec_ids(client)
+    had = before[1]
+    event = {"event_id": f"r-{kind}", "customer_id": "c1", "item_id": had, "type": kind, **extra}
+    assert client.post("/v1/events", json=event).status_code == 202
+    after = rec_ids(client)
+    assert had not in after and len(after) == 5
+
+
+def test_a_viewed_product_may_still_be_recommended(client):
+    before = rec_ids(client)
+    event = {"event_id": "v1", "customer_id": "c1", "item_id": before[0], "type": "view"}
+    assert client.post("/v1/events", json=event).status_code == 202
+    assert before[0] in rec_ids(client)
+
+
+def test_a_rating_without_a_value_or_off_the_scale_points_at_the_value(client):
+    base = {"event_id": "bad", "customer_id": "c1", "item_id": "p1", "type": "rate"}
+    for body, reason in [(base, "needs a value"), ({**base, "value": 11}, "outside 0-10")]:
+        response = client.post("/v1/events", json={"events": [body]})
+        assert response.status_code == 422
+        (error,) = response.json()["errors"]
+        assert error["pointer"] == "#/events/0/value" and reason in error["detail"]
+
+
 def test_posted_events_show_in_the_profile(client):
     events = [
         {

@@ -1,5 +1,5 @@
 """Serving wired to the rest: attribution of what was served, redemption budgets from events,
-the published `bought` items left out of every answer path, live feedback in `/profile`."""
+the published `consumed` items left out of every answer path, live feedback in `/profile`."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def client(redis_client, store_config):
         ("c3", ranked([POS["p19"], POS["p18"], POS["p15"]], [1.0, 1.0, 1.0])),
     ]
     factors = np.random.default_rng(3).normal(size=(len(ITEMS), 4)).astype(np.float32)
-    b = bundle(ITEMS, customer_bought=bought, item_factors=factors)
+    b = bundle(ITEMS, customer_consumed=bought, item_factors=factors)
     publish(redis_client, store_config, b)
     yield from make_client(store_config)
 

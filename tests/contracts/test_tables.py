@@ -125,6 +125,32 @@ def test_feedback_score_outside_the_survey_range_is_rejected(tmp_path):
     assert (err.row, err.column) == (2, "score") and "csat" in err.reason
 
 
+@pytest.mark.parametrize(
+    ("rows", "row", "reason"),
+    [
+        ("e1,c1,i1,rate,2024-01-01,4\ne2,c1,i2,rate,2024-01-01,\n", 2, "needs a value"),
+        ("e1,c1,i1,rate,2024-01-01,10.5\n", 1, "rating outside 0-10"),
+        ("e1,c1,i1,purchase,2024-01-01,\ne2,c1,i2,rate,2024-01-01,-1\n", 2, "outside"),
+    ],
+)
+def test_a_rating_needs_a_value_within_the_contract_range(tmp_path, rows, row, reason):
+    write(tmp_path, "events.csv", f"{EVENTS_HEADER},value\n{rows}")
+    err = error_of(tmp_path, "events")
+    assert (err.row, err.column) == (row, "value") and reason in err.reason
+
+
+def test_ratings_without_a_value_column_are_refused_and_good_ones_load(tmp_path):
+    write(
+        tmp_path,
+        "events.csv",
+        f"{EVENTS_HEADER}\ne1,c1,i1,view,2024-01-01\ne2,c1,i1,rate,2024-01-01\n",
+    )
+    err = error_of(tmp_path, "events")
+    assert (err.row, err.column) == (2, "value") and "needs a value" in err.reason
+    write(tmp_path, "events.csv", f"{EVENTS_HEADER},value\ne1,c1,i1,rate,2024-01-01,0.5\n")
+    assert load_table(tmp_path, "events")["value"].tolist() == [0.5]
+
+
 def test_non_numeric_price_is_rejected(tmp_path):
     write(tmp_path, "items.csv", "item_id,price\ni1,cheap\n")
     err = error_of(tmp_path, "items")

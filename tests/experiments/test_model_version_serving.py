@@ -80,7 +80,7 @@ def rules_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Plain rules (no diversity, no exploration): each answer is the candidates' order."""
     directory = tmp_path / "rules"
     directory.mkdir()
-    (directory / "default.yaml").write_text("exclusions: {purchased: true}\n")
+    (directory / "default.yaml").write_text("exclusions: {consumed: true}\n")
     monkeypatch.setenv("TOUCHPOINT_RULES_DIR", str(directory))
     return directory
 

@@ -45,7 +45,7 @@ def ids(indices: list[int]) -> list[str]:
 def rules_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     directory = tmp_path / "rules"
     (directory / "profiles").mkdir(parents=True)
-    (directory / "default.yaml").write_text("exclusions: {purchased: true}\n")
+    (directory / "default.yaml").write_text("exclusions: {consumed: true}\n")
     (directory / "profiles" / "curated.yaml").write_text(
         "pins: [{item_id: i19, position: 1}]\ndiversity: {max_per_category: 1}\n"
     )

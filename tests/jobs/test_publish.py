@@ -13,6 +13,7 @@ from contracts.tables import load_tables
 from jobs.publish import Trained, build_bundle, publish_serving
 from recsys.matrix import build_interactions
 from recsys.models import create_model
+from recsys.rules import Rules
 from store.client import sync_client
 from store.versions import Versions
 
@@ -52,7 +53,7 @@ def published(store_config):
     inter = build_interactions(tables["events"])
     model = create_model("als", factors=8, iterations=10).fit(inter.matrix)
     trained = Trained(model=model, interactions=inter, name="als", version="m1")
-    bundle = build_bundle(tables=tables, trained=trained, segments=None)
+    bundle = build_bundle(tables=tables, trained=trained, segments=None, rules=Rules())
     client = sync_client(store_config.redis_url)
     version = publish_serving(client, store_config, bundle, meta={"model": "m1"})
     yield tables, version, client
@@ -121,7 +122,7 @@ def test_each_customers_purchases_are_published_for_the_exclusion_rule(published
     events, items = tables["events"], tables["items"]
     item_ids = items["item_id"].tolist()
     for c in (0, 1, 17):
-        raw = client.get(Keys().customer_data("serving", version, f"c{c}", "bought"))
+        raw = client.get(Keys().customer_data("serving", version, f"c{c}", "consumed"))
         indices, _ = unpack_ranked(raw)
         expected = set(
             events[(events.customer_id == f"c{c}") & (events.type == "purchase")].item_id

@@ -62,7 +62,7 @@ def test_train_then_list_then_recommend(data_dir: Path, tmp_path: Path) -> None:
     code, out = invoke("train", "--data", str(data_dir), "--budget-seconds", "20", "--json")
     assert code == 0, out
     trained = json.loads(out)
-    assert trained["validation ndcg"] > trained["popularity ndcg"]
+    assert trained["validation served_ndcg"] > trained["popularity served_ndcg"]
     code, out = invoke("models", "list", "--data", str(data_dir), "--json")
     versions = json.loads(out)
     assert [v["version"] for v in versions if v["active"]] == [trained["version"]]
@@ -150,3 +150,40 @@ def test_segments_join_customers_as_hybrid_features() -> None:
     prep = prepare(tables, segments)
     assert prep.customer_encoder is not None
     assert "segment=champions" in prep.customer_encoder.vocabulary
+
+
+def test_a_ratings_only_data_set_trains_says_what_consumes_and_never_serves_a_rated_item(
+    tmp_path: Path,
+) -> None:
+    x, _, _ = planted(n_users=60, n_items=40, per_user=10, seed=8)
+    coo = x.tocoo()
+    rng = np.random.default_rng(1)
+    pd.DataFrame(
+        {
+            "event_id": [f"e{i}" for i in range(coo.nnz)],
+            "customer_id": [f"c{u}" for u in coo.row],
+            "item_id": [f"i{i}" for i in coo.col],
+            "type": "rate",
+            "value": rng.integers(1, 6, size=coo.nnz),
+            "timestamp": "2024-03-01T10:00:00Z",
+        }
+    ).to_csv(tmp_path / "events.csv", index=False)
+    pd.DataFrame({"item_id": [f"i{i}" for i in range(40)]}).to_csv(
+        tmp_path / "items.csv", index=False
+    )
+    code, out = invoke("train", "--data", str(tmp_path), "--no-publish", "--json")
+    assert code == 0, out
+    summary = json.loads(out)
+    assert summary["consumed by"].startswith(f"purchase (0), rate ({coo.nnz:,}), redeem (0)")
+    assert summary["ratings read as"] == "value"
+    ids = tmp_path / "ids.txt"
+    ids.write_text("\n".join(f"c{u}" for u in range(60)))
+    code, out = invoke(
+        "recommend", "--data", str(tmp_path), "--customers", str(ids), "--k", "5",
+        "--output", str(tmp_path / "recs.csv"),
+    )  # fmt: skip
+    assert code == 0, out
+    recs = pd.read_csv(tmp_path / "recs.csv")
+    rated = set(zip([f"c{u}" for u in coo.row], [f"i{i}" for i in coo.col], strict=True))
+    assert len(recs) == 60 * 5
+    assert not rated & set(zip(recs["customer_id"], recs["item_id"], strict=True))

@@ -1,4 +1,5 @@
-"""Batch scoring and the request-time helpers (fold-in checked against implicit)."""
+"""The served path for many customers, and the request-time helpers (fold-in checked
+against implicit)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ import pytest
 import scipy.sparse as sp
 from implicit.cpu.als import AlternatingLeastSquares
 
-from recsys.errors import InvalidInputError
 from recsys.models import create_model
-from recsys.scoring import fold_in, recommend_batch, to_frame, top_k
+from recsys.rules import Rules
+from recsys.served import Storefront, published, published_block, serve
+from recsys.serving import fold_in, top_k
 from tests.recsys.factories import planted
 
 
@@ -33,72 +35,42 @@ def test_top_k_excludes_and_orders() -> None:
     assert idx.tolist() == [3, 2]  # fewer than k left: no excluded item sneaks back in
 
 
-def test_batch_scoring_covers_known_unknown_and_cold_customers() -> None:
+def _front(n_items: int, in_stock: list[int] | None = None) -> Storefront:
+    """Every item a product; popularity ranks item 0 first; `in_stock`: the only ones."""
+    items = [
+        {"item_id": f"i{i}", "kind": "product", "in_stock": in_stock is None or i in in_stock}
+        for i in range(n_items)
+    ]
+    popular = (np.arange(n_items, dtype=np.uint32), np.arange(n_items, 0, -1, dtype=np.float32))
+    return Storefront(items, {"global": popular}, Rules())
+
+
+def test_the_served_path_covers_known_unknown_and_cold_customers() -> None:
     x, _, ig = planted()
     model = create_model("ease", lambda_=10.0).fit(x)
-    fallback = np.arange(x.shape[1], 0, -1).astype(np.float32)  # item 0 most popular
     new_history = sp.csr_matrix(([1.0, 1.0], ([1, 1], [25, 26])), shape=(3, x.shape[1]))
     history = sp.vstack([x[[0]], new_history[1:]]).tocsr()
     users = np.array([0, -1, -1])  # known, unknown with clicks, unknown with nothing
-    purchased = sp.csr_matrix(([1.0], ([0], [x[0].indices[0]])), shape=(3, x.shape[1]))
-    items, _, cold = recommend_batch(
-        model,
-        k=5,
-        user_indices=users,
-        history=history,
-        fallback_scores=fallback,
-        purchased=purchased,
-    )
-    assert cold.tolist() == [False, False, True]
+    had = sp.csr_matrix(([1.0], ([0], [x[0].indices[0]])), shape=(3, x.shape[1]))
+    front = _front(x.shape[1])
+    idx, scores = published(model, history, published_block(had, front.rules, front.items),
+                            user_indices=users)  # fmt: skip
+    idx[2] = -1  # nothing to go on: nothing published (the cold start)
+    items, _ = serve(front, (idx, scores), had, 5)
     assert x[0].indices[0] not in items[0]
     assert (ig[items[1]] == 1).mean() >= 0.8  # folded in from two group-1 clicks
     assert items[2].tolist() == [0, 1, 2, 3, 4]  # cold start: the popularity order
-    again, _, _ = recommend_batch(
-        model,
-        k=5,
-        user_indices=users,
-        history=history,
-        fallback_scores=fallback,
-        purchased=purchased,
-        include_purchased=True,
-    )
+    front = _front(x.shape[1])
+    front.rules = Rules(exclude_consumed=False)
+    again, _ = serve(front, published(model, history, None, user_indices=users), had, 5)
     assert (again >= 0).all()
 
 
-def test_filters_and_top_up_never_leave_a_list_empty() -> None:
+def test_eligibility_and_fallbacks_never_leave_a_list_empty() -> None:
     x, _, _ = planted()
     model = create_model("ease", lambda_=10.0).fit(x)
-    allowed = np.zeros(x.shape[1], bool)
-    allowed[[0, 1, 2, 21, 22]] = True
-    fallback = np.ones(x.shape[1], np.float32)
-    items, _, _ = recommend_batch(
-        model,
-        k=4,
-        user_indices=np.arange(6),
-        history=x[:6],
-        fallback_scores=fallback,
-        allowed_items=allowed,
-    )
-    assert set(items[items >= 0].tolist()) <= {0, 1, 2, 21, 22}
+    front = _front(x.shape[1], in_stock=[0, 1, 2, 21, 22])
+    recs = published(model, x[:6], None, user_indices=np.arange(6))
+    items, _ = serve(front, recs, sp.csr_matrix((6, x.shape[1])), 4)
+    assert set(items.ravel().tolist()) <= {0, 1, 2, 21, 22}
     assert (items >= 0).all()
-    with pytest.raises(InvalidInputError, match="no item is allowed"):
-        recommend_batch(
-            model,
-            k=4,
-            user_indices=np.arange(2),
-            history=x[:2],
-            fallback_scores=fallback,
-            allowed_items=np.zeros(x.shape[1], bool),
-        )
-
-
-def test_to_frame_writes_one_row_per_rank() -> None:
-    df = to_frame(
-        ["a", "b"], np.array(["i0", "i1", "i2"]), np.array([[2, 0], [1, -1]]), np.ones((2, 2))
-    )
-    assert df.to_dict("list") == {
-        "customer_id": ["a", "a", "b"],
-        "rank": [1, 2, 1],
-        "item_id": ["i2", "i0", "i1"],
-        "score": [1.0, 1.0, 1.0],
-    }

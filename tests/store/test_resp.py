@@ -196,7 +196,7 @@ def test_one_script_reads_everything_and_survives_a_script_flush(redis_client, r
 
     redis_client.set(key("recs"), pack_ranked(np.array([3, 1]), np.array([0.9, 0.5])))
     redis_client.set(key("profile"), b'{"loyalty_tier": "gold"}')
-    redis_client.set(key("bought"), pack_ranked(np.array([7]), np.array([1.0])))
+    redis_client.set(key("consumed"), pack_ranked(np.array([7]), np.array([1.0])))
     redis_client.set(key("why"), bytes([4, 255]))
     pipe = redis_client.pipeline()
     recent.append_events(pipe, KEYS, "c1", [recent.RecentEvent("p9", "click", 1_700_000_000)])
@@ -217,7 +217,7 @@ def test_one_script_reads_everything_and_survives_a_script_flush(redis_client, r
 
     ctx, unknown = run(main())
     assert ctx.recs[0].tolist() == [3, 1] and ctx.profile == {"loyalty_tier": "gold"}
-    assert ctx.bought.tolist() == [7] and len(ctx.history[0]) == 0
+    assert ctx.consumed.tolist() == [7] and len(ctx.history[0]) == 0
     assert ctx.why == bytes([4, 255]) and unknown.why == b""
     assert [e.item_id for e in ctx.recent] == ["p9"]
     assert ctx.windows[7].item("p1") == 1 and ctx.windows[7].channel_kind("web", "product") == 1

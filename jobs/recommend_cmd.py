@@ -1,0 +1,97 @@
+"""`touchpoint recommend`: batch recommendations for a campaign, as the API would serve them."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+
+from contracts.schema import CHANNELS, ITEM_KINDS
+from contracts.tables import load_table
+from jobs.common import (
+    DataDir,
+    JsonFlag,
+    business_rules,
+    fail,
+    input_errors,
+    progress,
+    report,
+    setup_logging,
+)
+from jobs.pipeline import SEGMENTS_FILE
+from jobs.recommend import read_customer_ids, run_recommend
+from recsys.errors import RecsysError
+
+log = logging.getLogger("touchpoint.recommend")
+
+
+def recommend_command(
+    customers: Annotated[Path, typer.Option("--customers", help="File: one customer id per line.")],
+    output: Annotated[Path, typer.Option("--output", help="CSV (or .parquet) to write.")],
+    data: DataDir = Path("data"),
+    k: Annotated[int, typer.Option("--k", min=1, max=1000, help="Items per customer.")] = 10,
+    kind: Annotated[str, typer.Option("--kind", help="product or content.")] = "product",
+    channel: Annotated[
+        str | None, typer.Option("--channel", help="Serve as on this channel (its rules).")
+    ] = None,
+    placement: Annotated[
+        str | None,
+        typer.Option("--placement", help="And this placement (<channel>.<placement>.yaml)."),
+    ] = None,
+    include_consumed: Annotated[
+        bool,
+        typer.Option("--include-consumed", help="Let what customers already have come back."),
+    ] = False,
+    include_purchased: Annotated[
+        bool, typer.Option("--include-purchased", hidden=True, help="Old name.")
+    ] = False,
+    version: Annotated[str | None, typer.Option("--version", help="Default: active.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Batch recommendations for a campaign: customer_id, rank, item_id, score — the lists
+    the API would answer (same published lists, rules and exclusions)."""
+    setup_logging()
+    started = time.monotonic()
+    if kind not in ("product", "content"):
+        allowed = [k for k in ITEM_KINDS if k in ("product", "content")]
+        raise fail(f"--kind must be one of {', '.join(allowed)}, not {kind!r} (offers and "
+                   "rewards are ranked by value per request: use the API)")  # fmt: skip
+    if channel is not None and channel not in CHANNELS:
+        raise fail(f"--channel must be one of {', '.join(CHANNELS)}, not {channel!r}")
+    if placement is not None and channel is None:
+        raise fail("--placement needs --channel")
+    if include_purchased:
+        log.warning("--include-purchased is deprecated; use --include-consumed")
+    book = business_rules()
+    try:
+        ids = read_customer_ids(customers)
+        with input_errors():
+            tables = {
+                "events": load_table(data, "events"),
+                "items": load_table(data, "items"),
+                "customers": load_table(data, "customers", required=False),
+            }
+        path = data / SEGMENTS_FILE
+        segments = pd.read_parquet(path) if path.is_file() else None
+        with progress() as bar:
+            task = bar.add_task(f"serving {len(ids):,} customers", total=len(ids))
+            summary = run_recommend(
+                data, tables, ids, output, book=book, k=k, kind=kind, channel=channel,
+                placement=placement, include_consumed=include_consumed or include_purchased,
+                version=version, segments=segments,
+                on_block=lambda n: bar.update(task, advance=n),
+            )  # fmt: skip
+    except RecsysError as exc:
+        raise fail(str(exc)) from None
+    except OSError as exc:
+        raise fail(f"cannot write {output}: {exc.strerror or exc}") from None
+    summary |= {"output": str(output), "seconds": round(time.monotonic() - started, 1)}
+    report("touchpoint recommend", summary, as_json=as_json)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("recommend")(recommend_command)
