@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 DATA ?= $(or $(TOUCHPOINT_DATA_DIR),./data)
 export OPENBLAS_NUM_THREADS := 1
 
-.PHONY: demo test lint types unit install clean
+.PHONY: demo test lint types unit install data clean
 
 $(BIN)/touchpoint: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +28,11 @@ lint: install
 types: install
 	$(BIN)/mypy
 
-unit: install
+# public data sets for the real-data tests and benchmarks, fetched once into bench/.cache/
+data: install
+	$(BIN)/python -m bench._data
+
+unit: install data
 	$(BIN)/pytest --junitxml=.pytest-report.xml
 	$(BIN)/python tests/junit_summary.py .pytest-report.xml
 
