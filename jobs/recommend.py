@@ -95,7 +95,7 @@ def run_recommend(
     people = _people(tables, segments, customer_ids)
     catalogue = IdMap(items["item_id"].astype(str), kind="item")
     kinds = items["kind"].astype(str).to_numpy()
-    featured = with_segments(tables.get("customers", pd.DataFrame()), segments)
+    featured = _feature_table(bundle, tables, segments)
     served = cold = 0
     with _Writer(output) as write:
         for ids, block in _blocks(events, customer_ids):
@@ -133,7 +133,7 @@ def _published(
     ids: list[str],
     model_records: list[dict[str, Any]],
     book: RuleBook,
-    featured: pd.DataFrame,
+    featured: pd.DataFrame | None,
 ) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
     """The published top-N of each customer (model item indices), as the batch publishes it
     (the default channel's rules decide what is left out); -1 rows for the cold."""
@@ -147,8 +147,9 @@ def _published(
     )  # fmt: skip
     rows = bundle.customers.lookup(ids)
     feats = None
-    if bundle.customer_encoder is not None and not featured.empty:
-        feats = aligned_features(bundle.customer_encoder, featured, np.asarray(ids))
+    if featured is not None and bundle.customer_encoder is not None:
+        mine = featured.loc[featured.index.intersection(ids)]
+        feats = aligned_features(bundle.customer_encoder, mine, np.asarray(ids))
     has_features = (
         np.diff(feats.indptr) > 0
         if feats is not None and bundle.model.scores_from_features
@@ -159,6 +160,16 @@ def _published(
     idx, scores = published(bundle.model, history, blocked, user_indices=rows, user_features=feats)
     idx[cold] = -1
     return (idx, scores), cold
+
+
+def _feature_table(
+    bundle: ModelBundle, tables: dict[str, pd.DataFrame], segments: pd.DataFrame | None
+) -> pd.DataFrame | None:
+    """Customers with their segments, indexed by id, when the model scores from them."""
+    customers = with_segments(tables.get("customers", pd.DataFrame()), segments)
+    if bundle.customer_encoder is None or customers.empty or not bundle.model.reads_user_features:
+        return None
+    return customers.set_index(customers["customer_id"].astype(str), drop=False)
 
 
 def _blocks(events: pd.DataFrame, ids: list[str]) -> Iterator[tuple[list[str], pd.DataFrame]]:

@@ -22,7 +22,7 @@ from numpy.typing import NDArray
 
 from recsys.consumption import blocking
 from recsys.models.base import Recommender
-from recsys.ranking import Eligibility, Policy, Source, is_eligible, select
+from recsys.ranking import TIER_RANK, Eligibility, Policy, Source, is_eligible, select
 from recsys.rules import Rules
 
 TOP_N = 100  # published candidates per customer; rules filter them at answer time
@@ -151,6 +151,9 @@ class Storefront:
     categories: list[int] = field(init=False)
     repeatable: NDArray[np.bool_] = field(init=False)
     _masks: dict[tuple[Any, ...], NDArray[np.bool_]] = field(init=False, default_factory=dict)
+    _open: NDArray[np.bool_] | None = field(init=False, default=None)
+    _targets: dict[frozenset[str], list[int]] = field(init=False, default_factory=dict)
+    _tiers: dict[int, int] = field(init=False, default_factory=dict)  # item -> tier it needs
 
     def __post_init__(self) -> None:
         self.index_of = {str(it["item_id"]): i for i, it in enumerate(self.items)}
@@ -169,11 +172,42 @@ class Storefront:
         )  # fmt: skip
 
     def eligible(self, rule: Eligibility) -> NDArray[np.bool_]:
-        """`is_eligible` for every item, cached per outcome-relevant key (few distinct)."""
-        key = (rule.segments, rule.tier)
+        """`is_eligible` for every item, cached per outcome: the customer's segments count
+        only as which items' target groups they meet, the tier as a rank, so the few masks
+        there are serve every customer (as the API's `Catalogue.eligible` does)."""
+        if self._open is None:  # everything but targets and tier: the same for everyone
+            open_rule = rule._replace(segments=None, tier=None)
+            self._open = np.fromiter(
+                (is_eligible(it, open_rule) for it in self.items), bool, len(self.items)
+            )
+            groups: dict[frozenset[str], list[int]] = {}
+            for i, it in enumerate(self.items):
+                if it.get("target_segments"):
+                    groups.setdefault(frozenset(it["target_segments"]), []).append(i)
+            self._targets = groups
+            self._tiers = {
+                i: TIER_RANK.get(it.get("min_tier") or "none", 0)
+                for i, it in enumerate(self.items)
+                if (it.get("min_tier") or "none") != "none"
+            }
+        met = (
+            None
+            if rule.segments is None
+            else tuple(not rule.segments.isdisjoint(t) for t in self._targets)
+        )
+        rank = None if rule.tier is None else TIER_RANK.get(rule.tier, 0)
+        key = (met, rank)
         mask = self._masks.get(key)
         if mask is None:
-            mask = np.fromiter((is_eligible(it, rule) for it in self.items), bool, len(self.items))
+            mask = self._open.copy()
+            if met is not None:
+                for indices, reached in zip(self._targets.values(), met, strict=True):
+                    if not reached:
+                        mask[indices] = False
+            if rank is not None:
+                for i, needed in self._tiers.items():
+                    if rank < needed:
+                        mask[i] = False
             self._masks[key] = mask
         return mask
 

@@ -205,6 +205,11 @@ class Recommender(ABC):
     def item_vectors(self) -> np.ndarray | None:
         return None
 
+    @property
+    def reads_user_features(self) -> bool:
+        """Whether `score` reads `user_features` (callers may skip building them)."""
+        return self.scores_from_features
+
     def fold_in_params(self) -> dict[str, float] | None:
         """`{"regularization", "alpha"}` when `item_vectors()` are ALS factors that
         `recsys.serving.fold_in` can fold a fresh customer into; None otherwise."""

@@ -85,6 +85,10 @@ class BlendRecommender(Recommender):
         assert total is not None  # a blend has at least one member
         return total
 
+    @property
+    def reads_user_features(self) -> bool:
+        return any(m.reads_user_features for m in self.models)
+
     def item_vectors(self) -> np.ndarray | None:
         for m in self.models:
             v = m.item_vectors()
