@@ -62,10 +62,10 @@ class JsonLogFormatter(logging.Formatter):
         return json.dumps(entry)
 
 
-def setup_logging(level: int = logging.INFO) -> None:
-    """Rich logs on a terminal, JSON lines otherwise."""
+def setup_logging(level: int = logging.INFO, *, json_lines: bool = False) -> None:
+    """Rich logs on a terminal, JSON lines otherwise (or when `json_lines`)."""
     handler: logging.Handler
-    if sys.stderr.isatty():
+    if sys.stderr.isatty() and not json_lines:
         from rich.logging import RichHandler
 
         handler = RichHandler(console=console, show_path=False)

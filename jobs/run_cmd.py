@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -67,6 +68,7 @@ def demo_curl(
     data: DataDir = Path("data"),
     port: Annotated[int, typer.Option(envvar="TOUCHPOINT_PORT")] = 8000,
     host: Annotated[str, typer.Option(envvar="TOUCHPOINT_HOST")] = "127.0.0.1",
+    as_json: JsonFlag = False,
 ) -> None:
     """Print ready-to-paste curl commands with real customer ids from the data."""
     with input_errors():
@@ -79,6 +81,10 @@ def demo_curl(
     item = str(products.iloc[0]) if len(products) else "i-unknown"
     base = f"http://{host}:{port}"
     lines = _curl_lines(base, customer, second, item)
+    if as_json:
+        rows = [{"what": comment, "command": command} for comment, command in lines]
+        sys.stdout.write(orjson.dumps(rows).decode() + "\n")
+        return
     console.print("\n[bold]Touchpoint is starting. Try, in another terminal:[/]\n")
     for comment, command in lines:
         print(f"# {comment}\n{command}\n", flush=True)

@@ -20,12 +20,15 @@ def serve(
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option(envvar="TOUCHPOINT_PORT", help="Port to bind.")] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="uvicorn worker processes.")] = 1,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Log JSON lines on stderr, on a terminal too.")
+    ] = False,
 ) -> None:
     """Serve the API (uses TOUCHPOINT_REDIS_URL, else the data directory's embedded Redis)."""
     import uvicorn
 
     os.environ["TOUCHPOINT_DATA_DIR"] = str(data)
-    setup_logging()
+    setup_logging(json_lines=as_json)
     if not StoreConfig().redis_url:  # a server that cannot start: say so before uvicorn does
         EmbeddedRedis(data).check()
     uvicorn.run(

@@ -3,6 +3,7 @@ redis-server cannot read."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -28,3 +29,40 @@ def test_serve_names_both_redis_versions_without_a_traceback(tmp_path):
     assert result.returncode == 1, output
     assert "written by Redis 7" in output and "Redis 6.2.14" in output
     assert "Traceback" not in output
+
+
+def _first_log_line_on_a_terminal(redis_url: str, tmp_path, *flags: str) -> str:
+    """Start `touchpoint serve` with stderr on a pseudo-terminal; its first log line."""
+    import pty
+    import select
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "TOUCHPOINT_REDIS_URL": redis_url, "COLUMNS": "200"}
+    leader, follower = pty.openpty()
+    server = subprocess.Popen(
+        [sys.executable, "-c", "from jobs.cli import main; main()", "serve", "--data",
+         str(tmp_path), "--port", str(port), *flags],
+        env=env, stdout=subprocess.DEVNULL, stderr=follower, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    os.close(follower)
+    text = b""
+    try:
+        while b"\n" not in text:
+            ready, _, _ = select.select([leader], [], [], 60)
+            assert ready, "serve logged nothing within 60 s"
+            text += os.read(leader, 4096)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        os.close(leader)
+    return text.decode(errors="replace").splitlines()[0]
+
+
+def test_serve_json_logs_json_lines_on_a_terminal_too(redis_url, tmp_path):
+    line = _first_log_line_on_a_terminal(redis_url, tmp_path, "--json")
+    assert json.loads(line)["level"] in ("info", "warning")
+    plain = _first_log_line_on_a_terminal(redis_url, tmp_path)
+    assert not plain.lstrip().startswith("{")

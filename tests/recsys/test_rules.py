@@ -89,6 +89,8 @@ def test_the_shipped_example_rules_are_valid():
     book = load_rulebook(REPO_RULES)
     assert "default" in book.files and "email" in book.files
     assert book.resolve("email").channel_caps["offer"] == Cap(2, 7)
+    margin = book.resolve("web", None, "margin")  # the profile the README points to
+    assert margin.max_per_category == 2 and "profiles/margin.yaml" in margin.source
 
 
 def test_watcher_reloads_a_changed_file_and_keeps_the_old_rules_on_a_bad_edit(
