@@ -33,9 +33,11 @@ from store.serving import ARTIFACT, Ranked
 _EMPTY: Ranked = (np.empty(0, np.uint32), np.empty(0, np.float32))
 _NO_ITEMS: NDArray[np.int64] = np.empty(0, np.int64)
 STRINGS = ("recs", "profile", "hist", "consumed", "why")
+LEGACY_CONSUMED = "bought"  # what versions published before `consumed` existed call it
 
 # KEYS = the 5 published strings, the recent list, the feedback hash (optional), then per
-# window its hash and its log (`store.counters`); ARGV = how many recent events, the first
+# window its hash and its log (`store.counters`), and last the `bought` string versions
+# published before `consumed` replaced it hold (read only when `consumed` is missing); ARGV = how many recent events, the first
 # window's KEYS index, the least item count kept. A missing string comes back as nil, a
 # missing hash as {}; a window as its fields and counts, flat, with its log added in. Of a
 # window only the item fields (`i:…`) shown at least ARGV[3] times come back, and every
@@ -47,11 +49,12 @@ READ_SCRIPT = (
 local out = {}
 local strings = redis.call('MGET', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5])
 for i = 1, 5 do out[i] = strings[i] end
+if not out[4] then out[4] = redis.call('GET', KEYS[#KEYS]) end
 out[6] = redis.call('LRANGE', KEYS[6], 0, tonumber(ARGV[1]) - 1)
 local first_window, least = tonumber(ARGV[2]), tonumber(ARGV[3])
 for i = 7, first_window - 1 do out[i] = redis.call('HGETALL', KEYS[i]) end
 local o = first_window - 1
-for i = first_window, #KEYS, 2 do
+for i = first_window, #KEYS - 1, 2 do
   local flat = redis.call('HGETALL', KEYS[i])
   local log = redis.call('LRANGE', KEYS[i + 1], 0, -1)
   if #log > 0 then
@@ -133,6 +136,7 @@ async def read_context(
     for days in queued:
         window = counters.window_key(keys, customer_id, days, now)
         script_keys += (window, counters.log_key(window))
+    script_keys.append(keys.customer_data(ARTIFACT, version, customer_id, LEGACY_CONSUMED))
     commands: list[tuple[Any, ...]] = [
         ("EVALSHA", READ_SHA, len(script_keys), *script_keys, recent.RECENT_CAP, first_window,
          least_shown),

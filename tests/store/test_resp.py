@@ -280,3 +280,26 @@ def test_unsupported_scheme_is_a_clear_connection_error():
 
     with pytest.raises(RedisConnectionError, match="unsupported Redis URL scheme"):
         run(main())
+
+
+def test_a_version_published_before_consumed_existed_still_excludes_its_bought_items(
+    redis_client, redis_url
+):
+    def key(customer, name):
+        return KEYS.customer_data("serving", "old", customer, name)
+
+    redis_client.set(key("c1", "bought"), pack_ranked(np.array([5, 9]), np.ones(2)))
+    redis_client.set(key("c2", "bought"), pack_ranked(np.array([5]), np.ones(1)))
+    redis_client.set(key("c2", "consumed"), pack_ranked(np.array([8]), np.ones(1)))
+
+    async def main():
+        conn = RespConnection(redis_url)
+        old = await read_context(conn, KEYS, "old", "c1", windows=[7], now=1_700_000_000)
+        new = await read_context(conn, KEYS, "old", "c2", windows=[7], now=1_700_000_000)
+        conn.close()
+        return old, new
+
+    old, new = run(main())
+    assert old.consumed.tolist() == [5, 9]
+    assert new.consumed.tolist() == [8]  # the new key wins where both exist
+    assert old.windows[7].items == {}  # the windows still read right after the extra key
