@@ -38,11 +38,11 @@ LEGACY_CONSUMED = "bought"  # what versions published before `consumed` existed 
 # KEYS = the 5 published strings, the recent list, the feedback hash (optional), then per
 # window its hash and its log (`store.counters`), and last the `bought` string versions
 # published before `consumed` replaced it hold (read only when `consumed` is missing);
-# ARGV = how many recent events, the first window's KEYS index, the least item count kept. A missing string comes back as nil, a
-# missing hash as {}; a window as its fields and counts, flat, with its log added in. Of a
-# window only the item fields (`i:…`) shown at least ARGV[3] times come back, and every
-# channel field (`c:…`): an item shown fewer times than any cap allows cannot be blocked,
-# so it need not be decoded.
+# ARGV = how many recent events, the first window's KEYS index, the least item count kept.
+# A missing string comes back as nil, a missing hash as {}; a window as its fields and
+# counts, flat, with its log added in. Of a window only the item fields (`i:…`) shown at
+# least ARGV[3] times come back, and every channel field (`c:…`): an item shown fewer times
+# than any cap allows cannot be blocked, so it need not be decoded.
 READ_SCRIPT = (
     counters.ADD_RECORD
     + """
