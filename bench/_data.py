@@ -23,7 +23,6 @@ import pandas as pd
 CACHE = Path(__file__).resolve().parent / ".cache"
 RECBOLE = "recbole==1.2.1"
 ML100K_DIR = "recbole/dataset_example/ml-100k"
-ML100K = f"{ML100K_DIR}/ml-100k.inter"
 ML100K_FILES = tuple(f"{ML100K_DIR}/ml-100k.{ext}" for ext in ("inter", "item", "user"))
 TEST_FRACTION = 0.25
 
@@ -72,12 +71,6 @@ def _read_atomic(path: Path) -> pd.DataFrame:
     df = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, quoting=3)
     df.columns = [c.split(":")[0] for c in df.columns]
     return df
-
-
-def movielens_100k(*, download: bool = True) -> pd.DataFrame:
-    """ML-100K ratings as columns user_id, item_id, rating, timestamp (100,000 rows)."""
-    df = _read_atomic(fetch_movielens_100k(download=download)["inter"])
-    return df.astype({"rating": float, "timestamp": np.int64})
 
 
 @dataclass(frozen=True)
