@@ -28,7 +28,8 @@ lint: install
 types: install
 	$(BIN)/mypy
 
-# public data sets for the real-data tests and benchmarks, fetched once into bench/.cache/
+# public data sets for the real-data tests and benchmarks (MovieLens-100K, CDNOW), fetched
+# once into bench/.cache/; tests read them from there and fail naming `make data` without them
 data: install
 	$(BIN)/python -m bench._data
 

@@ -1,8 +1,9 @@
 """Fetch and cache public benchmark data (see shared DATA.md): never committed, never pickled.
 
-MovieLens-100K comes from the `recbole==1.2.1` wheel, downloaded with pip (no deps, no
-install) into `bench/.cache/` (gitignored); its `.inter`, `.item` and `.user` files are
-extracted there. `python -m bench._data` (what `make data` runs) fetches them once.
+MovieLens-100K comes from the `recbole==1.2.1` wheel and CDNOW from the `lifetimes==0.11.3`
+wheel, downloaded with pip (no deps, no install) into `bench/.cache/` (gitignored;
+`TOUCHPOINT_DATA_CACHE` puts it elsewhere); the data files are extracted there.
+`python -m bench._data` (what `make data` runs) fetches them once; tests only read them.
 
 `write_movielens_100k(root)` turns the set into Touchpoint contract files (what a user of
 the product would give it) with a per-user random 75/25 split; the held-out quarter is
@@ -11,6 +12,7 @@ written beside the data directory, never inside it, so the product cannot see it
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import zipfile
@@ -20,11 +22,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-CACHE = Path(__file__).resolve().parent / ".cache"
+CACHE = Path(os.environ.get("TOUCHPOINT_DATA_CACHE") or Path(__file__).resolve().parent / ".cache")
 RECBOLE = "recbole==1.2.1"
 ML100K_DIR = "recbole/dataset_example/ml-100k"
-ML100K = f"{ML100K_DIR}/ml-100k.inter"
 ML100K_FILES = tuple(f"{ML100K_DIR}/ml-100k.{ext}" for ext in ("inter", "item", "user"))
+LIFETIMES = "lifetimes==0.11.3"
+CDNOW = "lifetimes/datasets/CDNOW_master.txt"
 TEST_FRACTION = 0.25
 
 
@@ -67,17 +70,27 @@ def fetch_movielens_100k(*, download: bool = True) -> dict[str, Path]:
     return paths
 
 
+def fetch_cdnow(*, download: bool = True) -> Path:
+    """Path of the cached CDNOW purchase log (whitespace-separated: customer id, YYYYMMDD
+    date, number of CDs, dollar value). `download=False` raises `MissingDataError` naming
+    `make data` when it is absent."""
+    path = CACHE / CDNOW
+    if not path.is_file():
+        if not download:
+            raise MissingDataError(
+                f"CDNOW is not in {CACHE} (missing {CDNOW}); "
+                f"run `make data` (it downloads the {LIFETIMES} wheel once, no install)"
+            )
+        with zipfile.ZipFile(_wheel(LIFETIMES, "[Ll]ifetimes-0.11.3-*.whl")) as zf:
+            zf.extract(CDNOW, CACHE)
+    return path
+
+
 def _read_atomic(path: Path) -> pd.DataFrame:
     """A RecBole atomic file: tab-separated, header `name:type`; everything read as text."""
     df = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, quoting=3)
     df.columns = [c.split(":")[0] for c in df.columns]
     return df
-
-
-def movielens_100k(*, download: bool = True) -> pd.DataFrame:
-    """ML-100K ratings as columns user_id, item_id, rating, timestamp (100,000 rows)."""
-    df = _read_atomic(fetch_movielens_100k(download=download)["inter"])
-    return df.astype({"rating": float, "timestamp": np.int64})
 
 
 @dataclass(frozen=True)
@@ -177,6 +190,7 @@ def main() -> int:
     paths = fetch_movielens_100k()
     for ext, path in paths.items():
         print(f"MovieLens-100K .{ext}: {path}")
+    print(f"CDNOW: {fetch_cdnow()}")
     return 0
 
 

@@ -23,12 +23,9 @@ Data: generated with `touchpoint generate --customers 100000 --items 20000 --see
 block more items and ranking reads further down each list), so repeated runs on the same
 directory get slower: compare figures taken on the same state.
 
-Measured on 2-core development machines; `bench/HISTORY.md` has every run, machine by
-machine, and the README's Performance section the current figures. On the seventh machine
-(2026-11-24): GET 0.33-0.39 of bare, p99 6.5-8.9 ms, personalize 0.59-0.67 of the GET;
-with every customer's default answer precomputed (a scratch prototype,
-`bench/precomputed_answers.patch`) GET 0.52 / 0.47 / 0.48 of bare, personalize then
-0.48-0.49 of the GET.
+Measured on 2-core development machines: `bench/HISTORY.md` has the current figures
+(GET 0.33-0.39 of bare, p99 6.5-8.9 ms, personalize 0.59-0.67 of the GET) and what each
+lever still in the code measured.
 """
 
 from __future__ import annotations

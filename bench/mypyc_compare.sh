@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Instructions per request of the personalisation API as it ships (plain Python) and with its
-# request path compiled by mypyc: a trial, not how Touchpoint is built (bench/HISTORY.md
-# says why not). Both counted by bench/api_callgrind.sh on the same data.
+# request path compiled by mypyc: a trial, not how Touchpoint is built (bench/HISTORY.md,
+# "Measured and not adopted", says why not). Both counted by bench/api_callgrind.sh on the same data.
 #
 #   bench/mypyc_compare.sh DATA_DIR [get|post]
 #

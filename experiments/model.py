@@ -31,6 +31,7 @@ from experiments.errors import InvalidExperiment
 Slug = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
 Status = Literal["draft", "running", "stopped"]
 ConversionType = Literal["click", "add_to_cart", "purchase", "redeem"]
+MAX_ATTRIBUTION_WINDOW_HOURS = 24 * 90  # the longest attribution window a definition may set
 
 
 class Strategy(BaseModel):
@@ -95,7 +96,7 @@ class Experiment(BaseModel):
     salt: str | None = Field(default=None, description="Variant hash salt; None = the key.")
     holdout_percent: float = Field(default=0.0, ge=0, lt=100)
     mde: float = Field(default=0.05, gt=0, le=10, description="Relative minimum detectable effect.")
-    attribution_window_hours: float = Field(default=24.0, gt=0, le=24 * 90)
+    attribution_window_hours: float = Field(default=24.0, gt=0, le=MAX_ATTRIBUTION_WINDOW_HOURS)
     conversion_types: tuple[ConversionType, ...] = Field(default=("purchase",), min_length=1)
     allocation: Allocation | None = None
 

@@ -46,10 +46,6 @@ class People:
     enrolled: np.ndarray  # in the loyalty programme
     columns: dict[str, np.ndarray]  # visible customer columns except tier and points
 
-    @property
-    def favourite(self) -> np.ndarray:
-        return np.argmax(self.taste, axis=1)
-
 
 def draw_people(
     rng: np.random.Generator, n: int, *, start: int, days: int, category_share: np.ndarray

@@ -29,7 +29,6 @@ from recsys.split import Split
 HISTORY_MODELS = ("ease", "item_knn")
 FACTOR_MODELS = ("als", "lightfm", "bpr")
 BLEND_WEIGHTS = (0.3, 0.6, 1.0)
-_HIDDEN = frozenset({"random_state", "max_items", "num_threads"})
 
 
 @dataclass(frozen=True)

@@ -120,9 +120,5 @@ def record_redemptions(pipe: Any, keys: Keys, item_ids: Iterable[str]) -> None:
         pipe.hincrby(redeemed_key(keys), item_id, 1)
 
 
-def queue_read_redeemed(pipe: Any, keys: Keys) -> None:
-    pipe.hgetall(redeemed_key(keys))
-
-
 def decode_redeemed(raw: Mapping[bytes, bytes] | None) -> dict[str, int]:
     return {k.decode(): int(v) for k, v in (raw or {}).items()}

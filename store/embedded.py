@@ -142,6 +142,7 @@ class EmbeddedRedis:
         with contextlib.suppress(FileNotFoundError):
             self.socket.unlink()
         binary, version = self._binary()
+        # fmt: skip below keeps one flag and its value a line, so this reads as a redis.conf
         args = [
             binary,
             "--port", "0",

@@ -10,7 +10,9 @@ Keys (namespace `tp`, see `ExperimentKeys`):
 - `tp:c:{CUSTOMER}:exp:rec:RID` hash experiment -> "variant|ts" of one served response
 - `tp:c:{CUSTOMER}:exp:evt:EVENT` marker so a conversion event re-sent is counted once
 The per-customer keys share the customer's hash tag: a conversion reads them in one round
-trip and writes in a second. The sync class serves the CLI, the async one the API.
+trip and writes in a second. Which experiments a conversion counts for (window, clock skew,
+conversion types) is decided by `experiments.attribution`; this module reads and writes.
+The sync class serves the CLI, the async one the API.
 """
 
 from __future__ import annotations
@@ -24,12 +26,11 @@ import orjson
 import redis
 import redis.asyncio as aioredis
 
+from experiments.attribution import MAX_WINDOW_SECONDS, ConversionEvent, attributed
 from experiments.errors import ExperimentNotFound
 from experiments.model import Experiment, parse_experiment
 from store.keys import Keys
 
-MAX_WINDOW_SECONDS = 90 * 24 * 3600  # the longest attribution window a definition may set
-CLOCK_SKEW_SECONDS = 300  # a conversion stamped up to 5 minutes before its exposure still counts
 SEEN_TTL_SECONDS = 7 * 24 * 3600
 ROW_FIELDS = ("variant", "first", "exposures", "conversions", "revenue", "pre")
 
@@ -67,16 +68,6 @@ class Served:
     variant: str
 
 
-@dataclass(frozen=True)
-class ConversionEvent:
-    customer_id: str
-    type: str
-    timestamp: float  # epoch seconds
-    value: float = 0.0
-    recommendation_id: str | None = None
-    event_id: str | None = None
-
-
 @dataclass
 class CustomerRows:
     """One row per exposed customer: the input of `experiments.results.analyse`."""
@@ -110,12 +101,25 @@ def _queue_exposure(
         pipe.expire(k.served(customer_id, recommendation_id), MAX_WINDOW_SECONDS)
 
 
-def _queue_reads(pipe: Any, k: ExperimentKeys, event: ConversionEvent) -> None:
-    if event.event_id:
-        pipe.set(k.seen(event.customer_id, event.event_id), 1, nx=True, ex=SEEN_TTL_SECONDS)
-    pipe.hgetall(k.last(event.customer_id))
-    if event.recommendation_id:
-        pipe.hgetall(k.served(event.customer_id, event.recommendation_id))
+def _queue_save(pipe: Any, k: ExperimentKeys, experiments: Iterable[Experiment]) -> Any:
+    """Queue replacing definitions and bumping the revision (MULTI: they move together)."""
+    blobs = {e.key: e.model_dump_json() for e in experiments}
+    if blobs:
+        pipe.hset(k.definitions(), mapping=blobs)
+    pipe.incr(k.revision())
+    return pipe
+
+
+def _queue_reads(pipe: Any, k: ExperimentKeys, events: Sequence[ConversionEvent]) -> Any:
+    """Queue what attribution reads per event: the re-send marker, the last exposures, the
+    exposures of the response the event names (1 to 3 commands, see `_attribute_all`)."""
+    for event in events:
+        if event.event_id:
+            pipe.set(k.seen(event.customer_id, event.event_id), 1, nx=True, ex=SEEN_TTL_SECONDS)
+        pipe.hgetall(k.last(event.customer_id))
+        if event.recommendation_id:
+            pipe.hgetall(k.served(event.customer_id, event.recommendation_id))
+    return pipe
 
 
 def _decode(raw: Mapping[bytes, bytes]) -> dict[str, float]:
@@ -123,50 +127,35 @@ def _decode(raw: Mapping[bytes, bytes]) -> dict[str, float]:
     return {k.decode(): float(v.decode().rsplit("|", 1)[1]) for k, v in raw.items()}
 
 
-def _attribute(
-    event: ConversionEvent, replies: list[Any], experiments: Mapping[str, Experiment]
-) -> list[str]:
-    """Experiments this conversion counts for: the response it came from (recommendation_id),
-    plus every experiment whose last exposure of the customer lies within its window."""
-    if event.event_id and not replies.pop(0):
-        return []  # already counted
-    last = _decode(replies[0])
-    via_rec = _decode(replies[1]) if event.recommendation_id else {}
-    found = []
-    for key in sorted(set(last) | set(via_rec)):
-        exp = experiments.get(key)
-        if exp is None or event.type not in exp.conversion_types:
-            continue
-        window = exp.attribution_window_hours * 3600
-        for exposed_at in (via_rec.get(key), last.get(key)):
-            if exposed_at is not None and (
-                -CLOCK_SKEW_SECONDS <= event.timestamp - exposed_at <= window
-            ):
-                found.append(key)
-                break
-    return found
-
-
 def _attribute_all(
     events: Sequence[ConversionEvent], replies: list[Any], experiments: Mapping[str, Experiment]
 ) -> list[list[str]]:
-    """Split one pipeline's replies by event (each event queued 1 to 3 reads)."""
-    found = []
-    position = 0
+    """Split one pipeline's replies by event (see `_queue_reads`) and ask
+    `experiments.attribution` what each event counts for."""
+    found: list[list[str]] = []
+    answers = iter(replies)
     for event in events:
-        n = 1 + bool(event.event_id) + bool(event.recommendation_id)
-        found.append(_attribute(event, replies[position : position + n], experiments))
-        position += n
+        fresh = next(answers) if event.event_id else True  # False: a re-sent event
+        last = _decode(next(answers))
+        via_rec = _decode(next(answers)) if event.recommendation_id else {}
+        found.append(
+            attributed(event, last=last, via_recommendation=via_rec, experiments=experiments)
+            if fresh
+            else []
+        )
     return found
 
 
-def _queue_conversion(
-    pipe: Any, k: ExperimentKeys, event: ConversionEvent, targets: Iterable[str]
-) -> None:
-    for key in targets:
-        pipe.hincrby(k.rows(key, "conversions"), event.customer_id, 1)
-        if event.value:
-            pipe.hincrbyfloat(k.rows(key, "revenue"), event.customer_id, event.value)
+def _queue_conversions(
+    pipe: Any, k: ExperimentKeys, events: Sequence[ConversionEvent], found: list[list[str]]
+) -> Any:
+    """Queue the counts of each event for the experiments it was attributed to."""
+    for event, targets in zip(events, found, strict=True):
+        for key in targets:
+            pipe.hincrby(k.rows(key, "conversions"), event.customer_id, 1)
+            if event.value:
+                pipe.hincrbyfloat(k.rows(key, "revenue"), event.customer_id, event.value)
+    return pipe
 
 
 def _rows(tables: Mapping[str, Mapping[bytes, bytes]]) -> CustomerRows:
@@ -199,11 +188,7 @@ class ExperimentStore:
 
     def save(self, experiments: Iterable[Experiment]) -> int:
         """Store (replace) definitions; returns the new revision."""
-        blobs = {e.key: e.model_dump_json() for e in experiments}
-        pipe = self.client.pipeline(transaction=True)  # definitions and revision move together
-        if blobs:
-            pipe.hset(self.k.definitions(), mapping=blobs)  # type: ignore[arg-type]
-        pipe.incr(self.k.revision())
+        pipe = _queue_save(self.client.pipeline(transaction=True), self.k, experiments)
         return int(pipe.execute()[-1])
 
     def definitions(self) -> dict[str, Experiment]:
@@ -238,25 +223,15 @@ class ExperimentStore:
         _queue_exposure(pipe, self.k, customer_id, served, recommendation_id, timestamp)
         pipe.execute()
 
-    def record_conversion(
-        self, event: ConversionEvent, experiments: Mapping[str, Experiment]
-    ) -> list[str]:
-        """Attribute a conversion event; returns the experiment keys it was counted for."""
-        return self.record_conversions([event], experiments)[0]
-
     def record_conversions(
         self, events: Sequence[ConversionEvent], experiments: Mapping[str, Experiment]
     ) -> list[list[str]]:
         """Attribute a batch in two round trips (all reads, then all writes)."""
-        pipe = self.client.pipeline(transaction=False)
-        for event in events:
-            _queue_reads(pipe, self.k, event)
-        found = _attribute_all(events, pipe.execute(), experiments)
-        pipe = self.client.pipeline(transaction=False)
-        for event, targets in zip(events, found, strict=True):
-            _queue_conversion(pipe, self.k, event, targets)
-        if len(pipe):
-            pipe.execute()
+        replies = _queue_reads(self.client.pipeline(transaction=False), self.k, events).execute()
+        found = _attribute_all(events, replies, experiments)
+        writes = _queue_conversions(self.client.pipeline(transaction=False), self.k, events, found)
+        if len(writes):
+            writes.execute()
         return found
 
     def save_pre_spend(self, key: str, spend: Mapping[str, float]) -> None:
@@ -293,11 +268,7 @@ class AsyncExperimentStore:
         return _definitions(raw)
 
     async def save(self, experiments: Iterable[Experiment]) -> int:
-        blobs = {e.key: e.model_dump_json() for e in experiments}
-        pipe = self.client.pipeline(transaction=True)
-        if blobs:
-            pipe.hset(self.k.definitions(), mapping=blobs)  # type: ignore[arg-type]
-        pipe.incr(self.k.revision())
+        pipe = _queue_save(self.client.pipeline(transaction=True), self.k, experiments)
         return int((await pipe.execute())[-1])
 
     async def record_exposure(
@@ -318,15 +289,11 @@ class AsyncExperimentStore:
         self, events: Sequence[ConversionEvent], experiments: Mapping[str, Experiment]
     ) -> list[list[str]]:
         """Attribute a batch in two round trips (all reads, then all writes)."""
-        pipe = self.client.pipeline(transaction=False)
-        for event in events:
-            _queue_reads(pipe, self.k, event)
-        found = _attribute_all(events, await pipe.execute(), experiments)
-        pipe = self.client.pipeline(transaction=False)
-        for event, targets in zip(events, found, strict=True):
-            _queue_conversion(pipe, self.k, event, targets)
-        if len(pipe):
-            await pipe.execute()
+        reads = _queue_reads(self.client.pipeline(transaction=False), self.k, events)
+        found = _attribute_all(events, await reads.execute(), experiments)
+        writes = _queue_conversions(self.client.pipeline(transaction=False), self.k, events, found)
+        if len(writes):
+            await writes.execute()
         return found
 
     async def customer_rows(self, key: str) -> CustomerRows:

@@ -138,9 +138,16 @@ async def read_context(
         script_keys += (window, counters.log_key(window))
     script_keys.append(keys.customer_data(ARTIFACT, version, customer_id, LEGACY_CONSUMED))
     commands: list[tuple[Any, ...]] = [
-        ("EVALSHA", READ_SHA, len(script_keys), *script_keys, recent.RECENT_CAP, first_window,
-         least_shown),
-    ]  # fmt: skip
+        (
+            "EVALSHA",
+            READ_SHA,
+            len(script_keys),
+            *script_keys,
+            recent.RECENT_CAP,
+            first_window,
+            least_shown,
+        ),
+    ]
     if budgets:  # the redemption hash is global (another slot): its own command, same trip
         commands.append(("HGETALL", counters.redeemed_key(keys)))
     replies = await client.execute_many(commands)

@@ -17,8 +17,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import redis.asyncio as aioredis
-
 from contracts.schema import CHANNELS, EVENT_TYPES
 from store.keys import Keys
 
@@ -95,11 +93,6 @@ def append_events(
     return len(packed)
 
 
-def queue_read(pipe: Any, keys: Keys, customer_id: str, *, limit: int = RECENT_CAP) -> None:
-    """Queue the read of a customer's recent events on a pipeline (decode with `decode`)."""
-    pipe.lrange(recent_key(keys, customer_id), 0, limit - 1)
-
-
 def decode(raw: Sequence[bytes] | None) -> list[RecentEvent]:
     """The pipeline's LRANGE answer as events, newest first; unreadable records are skipped."""
     out: list[RecentEvent] = []
@@ -109,11 +102,3 @@ def decode(raw: Sequence[bytes] | None) -> list[RecentEvent]:
         except (struct.error, IndexError, UnicodeDecodeError):
             continue  # a record from a future format: ignore rather than fail the request
     return out
-
-
-async def read(
-    client: aioredis.Redis, keys: Keys, customer_id: str, *, limit: int = RECENT_CAP
-) -> list[RecentEvent]:
-    """A customer's recent events, newest first (one round trip on its own)."""
-    raw = await client.lrange(recent_key(keys, customer_id), 0, limit - 1)  # type: ignore[misc]
-    return decode(raw)  # type: ignore[arg-type]

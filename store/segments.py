@@ -61,8 +61,11 @@ def publish_segments(client: redis.Redis, config: StoreConfig, data: SegmentRele
     meta = {**data.meta, "previous": data.previous}
     version = versions.publish(ARTIFACT, lambda release: _write(release, data), meta=meta)
     built = (versions.meta(ARTIFACT, version) or {}).get("built_at")
-    entry = {"version": version, "built_at": built,
-             "sizes": {row["name"]: row["size"] for row in data.catalogue}}  # fmt: skip
+    entry = {
+        "version": version,
+        "built_at": built,
+        "sizes": {row["name"]: row["size"] for row in data.catalogue},
+    }
     key = Keys(config.namespace).global_("segments:sizes")
     pipe = client.pipeline(transaction=False)
     pipe.lpush(key, orjson.dumps(entry))

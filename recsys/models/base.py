@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
@@ -47,6 +48,15 @@ def unpack_sparse(prefix: str, arrays: dict[str, np.ndarray]) -> sp.csr_matrix:
     )
 
 
+@dataclass(frozen=True)
+class SideData:
+    """What `fit` may learn from besides the interactions (rows aligned with the matrix)."""
+
+    user_features: sp.csr_matrix | None = None
+    item_features: sp.csr_matrix | None = None
+    groups: np.ndarray | None = None  # an int label per customer row, -1 = none
+
+
 class Recommender(ABC):
     """Base of all recommenders.
 
@@ -76,13 +86,18 @@ class Recommender(ABC):
     item_vectors()
         Dense item representation (factors) or None; used for diversity metrics.
     save(directory) / load(directory)
-        Write/read `model.npz` + `model.json` (never pickle).
+        Write/read `model.npz` + `model.json` (never pickle): the attributes named in
+        `saved_arrays` (dense) and `saved_sparse` (CSR) go to the `.npz`, those in
+        `saved_state` (JSON scalars) to the JSON's "state".
     """
 
     name: ClassVar[str] = "base"
     defaults: ClassVar[dict[str, Any]] = {}
     #: True when `score` can rank a customer with no history from `user_features` alone
     scores_from_features: ClassVar[bool] = False
+    saved_arrays: ClassVar[tuple[str, ...]] = ()
+    saved_sparse: ClassVar[tuple[str, ...]] = ()
+    saved_state: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, **params: Any) -> None:
         unknown = set(params) - set(self.defaults)
@@ -111,19 +126,12 @@ class Recommender(ABC):
         if x.data.min() < 0 or not np.isfinite(x.data).all():
             raise InvalidInputError(f"{self.name}: confidences must be finite and >= 0")
         self.n_users, self.n_items = x.shape
-        self._fit(x, user_features=user_features, item_features=item_features, groups=user_groups)
+        self._fit(x, SideData(user_features, item_features, user_groups))
         self._fitted = True
         return self
 
     @abstractmethod
-    def _fit(
-        self,
-        x: sp.csr_matrix,
-        *,
-        user_features: sp.csr_matrix | None,
-        item_features: sp.csr_matrix | None,
-        groups: np.ndarray | None,
-    ) -> None: ...
+    def _fit(self, x: sp.csr_matrix, side: SideData) -> None: ...
 
     # -- scoring --------------------------------------------------------------------------
     def score(
@@ -252,11 +260,20 @@ class Recommender(ABC):
         model._fitted = True
         return model
 
-    @abstractmethod
-    def _state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]: ...
+    def _state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """The `.npz` arrays and the JSON state of a fitted model (see `saved_arrays`)."""
+        arrays = {name: getattr(self, name) for name in self.saved_arrays}
+        for name in self.saved_sparse:
+            arrays.update(pack_sparse(name, getattr(self, name)))
+        return arrays, {name: getattr(self, name) for name in self.saved_state}
 
-    @abstractmethod
-    def _restore(self, arrays: dict[str, np.ndarray], state: dict[str, Any]) -> None: ...
+    def _restore(self, arrays: dict[str, np.ndarray], state: dict[str, Any]) -> None:
+        for name in self.saved_arrays:
+            setattr(self, name, arrays[name])
+        for name in self.saved_sparse:
+            setattr(self, name, unpack_sparse(name, arrays))
+        for name in self.saved_state:
+            setattr(self, name, state[name])
 
     def _check_fitted(self) -> None:
         if not self._fitted:

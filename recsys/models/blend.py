@@ -12,7 +12,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recsys.errors import InvalidInputError
-from recsys.models.base import Recommender
+from recsys.models.base import Recommender, SideData
 
 
 def standardise(scores: np.ndarray, *, inplace: bool = False) -> np.ndarray:
@@ -59,16 +59,14 @@ class BlendRecommender(Recommender):
         blend._fitted = True
         return blend
 
-    def _fit(
-        self,
-        x: sp.csr_matrix,
-        *,
-        user_features: sp.csr_matrix | None,
-        item_features: sp.csr_matrix | None,
-        groups: np.ndarray | None,
-    ) -> None:
+    def _fit(self, x: sp.csr_matrix, side: SideData) -> None:
         for m in self.models:
-            m.fit(x, user_features=user_features, item_features=item_features, user_groups=groups)
+            m.fit(
+                x,
+                user_features=side.user_features,
+                item_features=side.item_features,
+                user_groups=side.groups,
+            )
 
     def _score(
         self, x: sp.csr_matrix, user_indices: np.ndarray, user_features: sp.csr_matrix | None

@@ -12,7 +12,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recsys.errors import ModelTooLargeError
-from recsys.models.base import Recommender
+from recsys.models.base import Recommender, SideData
 
 
 class EASERecommender(Recommender):
@@ -21,16 +21,10 @@ class EASERecommender(Recommender):
     name = "ease"
     defaults: ClassVar[dict[str, Any]] = {"lambda_": 300.0, "binary": True, "max_items": 15000}
 
+    saved_arrays = ("weights",)
     weights: np.ndarray
 
-    def _fit(
-        self,
-        x: sp.csr_matrix,
-        *,
-        user_features: sp.csr_matrix | None,
-        item_features: sp.csr_matrix | None,
-        groups: np.ndarray | None,
-    ) -> None:
+    def _fit(self, x: sp.csr_matrix, side: SideData) -> None:
         n = x.shape[1]
         if n > int(self.params["max_items"]):
             raise ModelTooLargeError(
@@ -57,9 +51,3 @@ class EASERecommender(Recommender):
 
     def _item_similarity(self, item_indices: np.ndarray) -> np.ndarray:
         return self.weights[item_indices]
-
-    def _state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        return {"weights": self.weights}, {}
-
-    def _restore(self, arrays: dict[str, np.ndarray], state: dict[str, Any]) -> None:
-        self.weights = arrays["weights"]

@@ -7,18 +7,30 @@ brand-new customer's first clicks already change the ranking.
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
 import scipy.sparse as sp
 
-from recsys.models.base import Recommender
+from recsys.models.base import Recommender, SideData
 from recsys.serving import fold_in
+
+# how implicit takes each argument: these as given, the others as floats
+_ARGUMENT_TYPES: dict[str, Callable[[Any], Any]] = {
+    "factors": int,
+    "iterations": int,
+    "random_state": lambda seed: seed,
+}
 
 
 class FactorModel(Recommender):
     """Shared scoring and persistence for models that end as two factor matrices."""
 
+    estimator: ClassVar[str]  # implicit's class, "module:Class"; its arguments are `defaults`
+    saved_arrays = ("user_factors", "item_factors")
+    saved_state = ("fold_in_regularization",)
     user_factors: np.ndarray
     item_factors: np.ndarray
     fold_in_regularization: float = 0.1
@@ -46,27 +58,26 @@ class FactorModel(Recommender):
     def item_vectors(self) -> np.ndarray | None:
         return self.item_factors
 
-    def _learn(self, model: Any, x: sp.csr_matrix, fold_in_regularization: float) -> None:
-        """Fit an implicit model on `x` and keep its factors as contiguous float32."""
+    def _fit(self, x: sp.csr_matrix, side: SideData) -> None:
+        """Fit implicit's `estimator` with the model's params (the same names) and keep its
+        factors as contiguous float32."""
+        module, _, name = self.estimator.partition(":")
+        cls = getattr(importlib.import_module(module), name)  # implicit loads only to train
+        model = cls(**{k: _ARGUMENT_TYPES.get(k, float)(v) for k, v in self.params.items()})
         model.fit(x, show_progress=False)
         self.user_factors = np.ascontiguousarray(model.user_factors, dtype=np.float32)
         self.item_factors = np.ascontiguousarray(model.item_factors, dtype=np.float32)
-        self.fold_in_regularization = fold_in_regularization
+        self.fold_in_regularization = self._fold_in_ridge()
 
-    def _state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        arrays = {"user_factors": self.user_factors, "item_factors": self.item_factors}
-        return arrays, {"fold_in_regularization": self.fold_in_regularization}
-
-    def _restore(self, arrays: dict[str, np.ndarray], state: dict[str, Any]) -> None:
-        self.user_factors = arrays["user_factors"]
-        self.item_factors = arrays["item_factors"]
-        self.fold_in_regularization = float(state["fold_in_regularization"])
+    def _fold_in_ridge(self) -> float:
+        return float(self.params["regularization"])
 
 
 class ALSRecommender(FactorModel):
     """Implicit-feedback ALS (Hu, Koren & Volinsky 2008) via implicit."""
 
     name = "als"
+    estimator = "implicit.cpu.als:AlternatingLeastSquares"
     defaults: ClassVar[dict[str, Any]] = {
         "factors": 64,
         "regularization": 0.05,
@@ -74,26 +85,6 @@ class ALSRecommender(FactorModel):
         "iterations": 15,
         "random_state": 42,
     }
-
-    def _fit(
-        self,
-        x: sp.csr_matrix,
-        *,
-        user_features: sp.csr_matrix | None,
-        item_features: sp.csr_matrix | None,
-        groups: np.ndarray | None,
-    ) -> None:
-        from implicit.cpu.als import AlternatingLeastSquares
-
-        p = self.params
-        model = AlternatingLeastSquares(
-            factors=int(p["factors"]),
-            regularization=float(p["regularization"]),
-            alpha=float(p["alpha"]),
-            iterations=int(p["iterations"]),
-            random_state=p["random_state"],
-        )
-        self._learn(model, x, fold_in_regularization=float(p["regularization"]))
 
     def fold_in_params(self) -> dict[str, float] | None:
         return {
@@ -117,6 +108,7 @@ class BPRRecommender(FactorModel):
     """
 
     name = "bpr"
+    estimator = "implicit.cpu.bpr:BayesianPersonalizedRanking"
     defaults: ClassVar[dict[str, Any]] = {
         "factors": 64,
         "learning_rate": 0.01,  # implicit's default; 0.05 diverges to poor rankings
@@ -125,23 +117,6 @@ class BPRRecommender(FactorModel):
         "random_state": 42,
     }
 
-    def _fit(
-        self,
-        x: sp.csr_matrix,
-        *,
-        user_features: sp.csr_matrix | None,
-        item_features: sp.csr_matrix | None,
-        groups: np.ndarray | None,
-    ) -> None:
-        from implicit.cpu.bpr import BayesianPersonalizedRanking
-
-        p = self.params
-        model = BayesianPersonalizedRanking(
-            factors=int(p["factors"]),
-            learning_rate=float(p["learning_rate"]),
-            regularization=float(p["regularization"]),
-            iterations=int(p["iterations"]),
-            random_state=p["random_state"],
-        )
+    def _fold_in_ridge(self) -> float:
         # fold-in for BPR factors is an approximation: least squares with a firm ridge
-        self._learn(model, x, fold_in_regularization=1.0)
+        return 1.0

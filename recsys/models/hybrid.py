@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 import numpy as np
 import scipy.sparse as sp
 
-from recsys.models.base import Recommender
+from recsys.models.base import Recommender, SideData
 
 
 def _with_identity(attrs: sp.csr_matrix | None, n: int, active: np.ndarray) -> sp.csr_matrix:
@@ -47,6 +47,14 @@ class LightFMRecommender(Recommender):
         "random_state": 42,
     }
 
+    saved_arrays = (
+        "user_embeddings",
+        "user_biases",
+        "item_repr",
+        "item_bias",
+        "user_repr",
+        "user_repr_bias",
+    )
     user_embeddings: np.ndarray  # (n_users + n_user_attrs, d)
     user_biases: np.ndarray
     item_repr: np.ndarray  # (n_items, d)
@@ -54,19 +62,12 @@ class LightFMRecommender(Recommender):
     user_repr: np.ndarray  # (n_users, d) known customers, identity + attributes
     user_repr_bias: np.ndarray
 
-    def _fit(
-        self,
-        x: sp.csr_matrix,
-        *,
-        user_features: sp.csr_matrix | None,
-        item_features: sp.csr_matrix | None,
-        groups: np.ndarray | None,
-    ) -> None:
+    def _fit(self, x: sp.csr_matrix, side: SideData) -> None:
         from lightfm import LightFM
 
         p = self.params
-        uf = _with_identity(user_features, x.shape[0], np.diff(x.indptr) > 0)
-        if_ = _with_identity(item_features, x.shape[1], np.diff(x.tocsc().indptr) > 0)
+        uf = _with_identity(side.user_features, x.shape[0], np.diff(x.indptr) > 0)
+        if_ = _with_identity(side.item_features, x.shape[1], np.diff(x.tocsc().indptr) > 0)
         model = LightFM(
             no_components=int(p["no_components"]),
             loss="warp",
@@ -127,20 +128,3 @@ class LightFMRecommender(Recommender):
 
     def item_vectors(self) -> np.ndarray | None:
         return self.item_repr
-
-    def _state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        names = ("user_embeddings", "user_biases", "item_repr", "item_bias", "user_repr")
-        arrays = {k: getattr(self, k) for k in names}
-        arrays["user_repr_bias"] = self.user_repr_bias
-        return arrays, {}
-
-    def _restore(self, arrays: dict[str, np.ndarray], state: dict[str, Any]) -> None:
-        for k in (
-            "user_embeddings",
-            "user_biases",
-            "item_repr",
-            "item_bias",
-            "user_repr",
-            "user_repr_bias",
-        ):
-            setattr(self, k, arrays[k])

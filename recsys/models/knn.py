@@ -13,7 +13,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recsys.errors import InvalidInputError
-from recsys.models.base import Recommender, pack_sparse, unpack_sparse
+from recsys.models.base import Recommender, SideData
 
 
 class ItemKNNRecommender(Recommender):
@@ -22,16 +22,10 @@ class ItemKNNRecommender(Recommender):
     name = "item_knn"
     defaults: ClassVar[dict[str, Any]] = {"similarity": "bm25", "K": 100, "K1": 1.2, "B": 0.75}
 
+    saved_sparse = ("similarity",)
     similarity: sp.csr_matrix
 
-    def _fit(
-        self,
-        x: sp.csr_matrix,
-        *,
-        user_features: sp.csr_matrix | None,
-        item_features: sp.csr_matrix | None,
-        groups: np.ndarray | None,
-    ) -> None:
+    def _fit(self, x: sp.csr_matrix, side: SideData) -> None:
         from implicit.nearest_neighbours import BM25Recommender, CosineRecommender
 
         p = self.params
@@ -54,9 +48,3 @@ class ItemKNNRecommender(Recommender):
 
     def _item_similarity(self, item_indices: np.ndarray) -> np.ndarray:
         return np.asarray(self.similarity[item_indices].toarray(), dtype=np.float32)
-
-    def _state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        return pack_sparse("similarity", self.similarity), {}
-
-    def _restore(self, arrays: dict[str, np.ndarray], state: dict[str, Any]) -> None:
-        self.similarity = unpack_sparse("similarity", arrays)

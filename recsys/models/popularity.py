@@ -13,7 +13,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recsys.errors import InvalidInputError
-from recsys.models.base import Recommender
+from recsys.models.base import Recommender, SideData
 
 
 class PopularityRecommender(Recommender):
@@ -26,18 +26,12 @@ class PopularityRecommender(Recommender):
     name = "popularity"
     defaults: ClassVar[dict[str, Any]] = {"measure": "count", "shrinkage": 10.0}
 
+    saved_arrays = ("global_scores", "group_scores", "user_groups")
     global_scores: np.ndarray
     group_scores: np.ndarray  # (n_groups, n_items)
     user_groups: np.ndarray  # group per training customer, -1 = none
 
-    def _fit(
-        self,
-        x: sp.csr_matrix,
-        *,
-        user_features: sp.csr_matrix | None,
-        item_features: sp.csr_matrix | None,
-        groups: np.ndarray | None,
-    ) -> None:
+    def _fit(self, x: sp.csr_matrix, side: SideData) -> None:
         if self.params["measure"] == "count":
             x = x.copy()
             x.data = np.ones_like(x.data)
@@ -45,6 +39,7 @@ class PopularityRecommender(Recommender):
             raise InvalidInputError(f"popularity: unknown measure {self.params['measure']!r}")
         totals = np.asarray(x.sum(axis=0)).ravel()
         self.global_scores = (totals / max(x.shape[0], 1)).astype(np.float32)
+        groups = side.groups
         if groups is None:
             self.user_groups = np.full(x.shape[0], -1, np.int64)
             self.group_scores = np.zeros((0, x.shape[1]), np.float32)
@@ -76,16 +71,3 @@ class PopularityRecommender(Recommender):
     def _item_similarity(self, item_indices: np.ndarray) -> np.ndarray:
         # popularity knows nothing about items: "similar" is simply "popular"
         return np.tile(self.global_scores, (item_indices.size, 1))
-
-    def _state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        arrays = {
-            "global_scores": self.global_scores,
-            "group_scores": self.group_scores,
-            "user_groups": self.user_groups,
-        }
-        return arrays, {}
-
-    def _restore(self, arrays: dict[str, np.ndarray], state: dict[str, Any]) -> None:
-        self.global_scores = arrays["global_scores"]
-        self.group_scores = arrays["group_scores"]
-        self.user_groups = arrays["user_groups"]

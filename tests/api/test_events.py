@@ -17,8 +17,8 @@ from api.settings import ApiSettings
 from contracts.schema import CHANNELS, EVENT_TYPES
 from store import recent
 from store.answers import Answer, record_answers
-from store.attribution import read_attribution
 from store.keys import Keys
+from tests.attribution import read_attribution
 
 KEYS = Keys()
 STREAM = KEYS.stream("events")

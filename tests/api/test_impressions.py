@@ -8,11 +8,11 @@ from api.app import create_app
 from api.services.impressions import ImpressionWriter, writer_for
 from api.settings import ApiSettings
 from store.answers import PER_CALL, Answer
-from store.attribution import read_attribution
 from store.keys import Keys
 from store.profile import read_context
 from store.resp import RespConnection
 from tests.api.personal_factories import bundle, catalogue, publish
+from tests.attribution import read_attribution
 from tests.windows import read_windows
 
 KEYS = Keys("tp")

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from store.attribution import read_attribution
 from tests.api.personal_factories import bundle, catalogue, make_client, publish, ranked
+from tests.attribution import read_attribution
 
 ITEMS = catalogue()
 POS = {it["item_id"]: i for i, it in enumerate(ITEMS)}

@@ -14,8 +14,9 @@ import typer
 from typer.testing import CliRunner, Result
 
 from experiments.assignment import assign
+from experiments.attribution import ConversionEvent
 from jobs import experiments_cmd
-from store.experiments import ConversionEvent, ExperimentStore, Served
+from store.experiments import ExperimentStore, Served
 from store.keys import Keys
 
 START = datetime(2026, 11, 1, tzinfo=UTC)
@@ -82,7 +83,7 @@ def simulate(client: redis.Redis, data: Path) -> dict[str, dict[str, float]]:
         if rng.random() < min(0.9, 0.3 * pre / 60):  # big spenders buy more: CUPED helps
             value = round(0.5 * pre + float(rng.gamma(2, 5)), 2)
             event = ConversionEvent(customer, "purchase", t0 + 600, value, f"r{i}-0", f"e{i}")
-            assert store.record_conversion(event, {"exp1": exp}) == ["exp1"]
+            assert store.record_conversions([event], {"exp1": exp}) == [["exp1"]]
             s["conversions"] += 1
             s["revenue"] += value
     frame = pd.DataFrame(history, columns=["event_id", "customer_id", "type", "timestamp", "value"])

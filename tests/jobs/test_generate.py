@@ -216,7 +216,7 @@ def test_purchases_concentrate_in_each_customers_hidden_favourite_category(
     ev = truth.outcome.events
     buy = ev["type"] == 3
     customer, category = ev["customer"][buy], world.catalogue.category[ev["item"][buy]]
-    favourite = truth.people.favourite[customer]
+    favourite = np.argmax(truth.people.taste, axis=1)[customer]
     observed = np.mean(category == favourite)
     chance = np.mean(world.category_share[favourite])  # if everyone bought like the crowd
     assert observed > 2 * chance

@@ -1,12 +1,11 @@
 """Real data: the CDNOW purchase log (23,570 customers, 1997-01 to 1998-06) from the
-`lifetimes==0.11.3` wheel. Recency, frequency, monetary and R/F/M scores of every customer
-are checked against an independent plain-Python computation written here."""
+`lifetimes==0.11.3` wheel, read from the cache `make data` fills (`bench._data`); a missing
+file fails the test naming `make data`, never skips it. Recency, frequency, monetary and
+R/F/M scores of every customer are checked against an independent plain-Python computation
+written here."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import zipfile
 from collections import defaultdict
 from datetime import date
 from pathlib import Path
@@ -14,32 +13,19 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from bench._data import MissingDataError, fetch_cdnow
 from segments.features import compute_features, resolve_as_of
 from segments.rfm import score_rfm
 from tests.segments import factories as f
 
-WHEEL_SPEC = "lifetimes==0.11.3"
-MEMBER = "lifetimes/datasets/CDNOW_master.txt"
-
 
 @pytest.fixture(scope="module")
-def cdnow_lines(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> list[str]:
-    cache = getattr(request.config, "cache", None)
-    folder = Path(cache.mkdir("cdnow")) if cache is not None else tmp_path_factory.mktemp("cdnow")
-    wheels = sorted(folder.glob("[Ll]ifetimes-0.11.3-*.whl"))
-    if not wheels:
-        done = subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-             "-q", "-d", str(folder), WHEEL_SPEC],
-            capture_output=True, text=True, timeout=300,
-        )  # fmt: skip
-        wheels = sorted(folder.glob("[Ll]ifetimes-0.11.3-*.whl"))
-        if not wheels:
-            pytest.skip(f"pip could not fetch {WHEEL_SPEC} from the registry: {done.stderr[-400:]}")
-    with zipfile.ZipFile(wheels[-1]) as zf:
-        return zf.read(MEMBER).decode("ascii").splitlines()[1:]
+def cdnow_lines() -> list[str]:
+    try:
+        path = fetch_cdnow(download=False)
+    except MissingDataError as exc:
+        pytest.fail(str(exc))
+    return path.read_text(encoding="ascii").splitlines()[1:]
 
 
 def _independent_scores(values: dict[str, float]) -> dict[str, int]:
@@ -101,3 +87,14 @@ def test_rfm_of_every_cdnow_customer_matches_an_independent_computation(
     assert (table["rfm_segment"] != "").all()
     # the scores are spread over all five quintiles, not collapsed
     assert set(table["r_score"]) == set(table["m_score"]) == {1, 2, 3, 4, 5}
+
+
+def test_missing_cdnow_cache_fails_naming_make_data(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import bench._data as data
+
+    monkeypatch.setattr(data, "CACHE", tmp_path / "empty-cache")
+    with pytest.raises(MissingDataError, match="make data"):
+        data.fetch_cdnow(download=False)
+    assert not (tmp_path / "empty-cache").exists()  # nothing fetched from the registry

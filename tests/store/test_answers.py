@@ -9,10 +9,10 @@ import orjson
 import pytest
 
 from store.answers import PER_CALL, Answer, record_answers
-from store.attribution import read_attribution
 from store.counters import DAY, FOLD, log_key, window_key
 from store.keys import Keys
 from store.resp import CommandBuffer, RespConnection
+from tests.attribution import read_attribution
 from tests.windows import read_windows
 
 KEYS = Keys("tp")

@@ -12,8 +12,8 @@ from store.counters import (
     FOLD,
     decode_redeemed,
     log_key,
-    queue_read_redeemed,
     record_redemptions,
+    redeemed_key,
     window_key,
 )
 from store.keys import Keys
@@ -87,6 +87,6 @@ def test_a_new_window_starts_from_zero(redis_client, redis_url):
 def test_redemptions_accumulate_per_offer(redis_client):
     pipe = redis_client.pipeline(transaction=False)
     record_redemptions(pipe, KEYS, ["o1", "o1", "o2"])
-    queue_read_redeemed(pipe, KEYS)
+    pipe.hgetall(redeemed_key(KEYS))
     *_, raw = pipe.execute()
     assert decode_redeemed(raw) == {"o1": 2, "o2": 1}

@@ -9,9 +9,10 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 
+from experiments.attribution import ConversionEvent
 from experiments.errors import ExperimentNotFound
 from experiments.model import Experiment, merge_definitions
-from store.experiments import AsyncExperimentStore, ConversionEvent, ExperimentStore, Served
+from store.experiments import AsyncExperimentStore, ExperimentStore, Served
 from store.keys import Keys
 from tests.experiments.factories import experiment
 
@@ -37,6 +38,11 @@ def defs(store: ExperimentStore) -> dict[str, Experiment]:
 def expose(store: ExperimentStore, customer: str, rid: str | None, ts: float, **variants: str):
     served = [Served(k, v) for k, v in variants.items()]
     store.record_exposure(customer_id=customer, served=served, recommendation_id=rid, timestamp=ts)
+
+
+def convert(store: ExperimentStore, event: ConversionEvent, defs: dict) -> list[str]:
+    """Record one conversion; the experiment keys it was counted for."""
+    return store.record_conversions([event], defs)[0]
 
 
 def test_definitions_round_trip_and_bump_the_revision(store: ExperimentStore) -> None:
@@ -80,10 +86,10 @@ def test_conversion_via_recommendation_id_counts_once_with_revenue(
 ) -> None:
     expose(store, "alice", "r1", T0, home="control", email="v1")
     event = ConversionEvent("alice", "purchase", T0 + HOUR, 25.5, "r1", event_id="e1")
-    assert store.record_conversion(event, defs) == ["email", "home"]
-    assert store.record_conversion(event, defs) == []  # the same event again
+    assert convert(store, event, defs) == ["email", "home"]
+    assert convert(store, event, defs) == []  # the same event again
     event2 = ConversionEvent("alice", "purchase", T0 + 1.5 * HOUR, 4.5, "r1", event_id="e2")
-    assert store.record_conversion(event2, defs) == ["email", "home"]
+    assert convert(store, event2, defs) == ["email", "home"]
     rows = store.customer_rows("home")
     assert (rows.conversions, rows.revenue) == ([2], [30.0])
 
@@ -91,15 +97,15 @@ def test_conversion_via_recommendation_id_counts_once_with_revenue(
 def test_attribution_respects_window_type_and_exposure(store: ExperimentStore, defs: dict) -> None:
     expose(store, "alice", None, T0, home="v1", email="control")
     late = ConversionEvent("alice", "purchase", T0 + 3 * HOUR, 10.0)  # past email's 2h window
-    assert store.record_conversion(late, defs) == ["home"]
+    assert convert(store, late, defs) == ["home"]
     click = ConversionEvent("alice", "click", T0 + HOUR)  # email counts purchases only
-    assert store.record_conversion(click, defs) == ["home"]
+    assert convert(store, click, defs) == ["home"]
     too_late = ConversionEvent("alice", "purchase", T0 + 25 * HOUR, 10.0)
-    assert store.record_conversion(too_late, defs) == []
+    assert convert(store, too_late, defs) == []
     before = ConversionEvent("alice", "purchase", T0 - HOUR, 10.0)
-    assert store.record_conversion(before, defs) == []
+    assert convert(store, before, defs) == []
     stranger = ConversionEvent("zed", "purchase", T0 + HOUR, 10.0, "r-unknown")
-    assert store.record_conversion(stranger, defs) == []
+    assert convert(store, stranger, defs) == []
     assert store.customer_rows("home").conversions == [2]
     assert store.customer_rows("home").revenue == [10.0]
     assert store.customer_rows("email").conversions == [0]
@@ -112,10 +118,10 @@ def test_a_recommendation_id_keeps_attribution_after_a_newer_exposure(
     expose(store, "alice", "r2", T0 + 3 * HOUR, home="control")
     # the email exposure of r1 is outside its window by now: neither path counts it
     event = ConversionEvent("alice", "purchase", T0 + 3.5 * HOUR, 1.0, "r1")
-    assert store.record_conversion(event, defs) == ["home"]
+    assert convert(store, event, defs) == ["home"]
     # within email's window through r1; before the home exposure, so not for home
     inside = ConversionEvent("alice", "purchase", T0 + 1 * HOUR, 1.0, "r1")
-    assert store.record_conversion(inside, defs) == ["email"]
+    assert convert(store, inside, defs) == ["email"]
 
 
 def test_pre_spend_joins_the_rows_and_unknown_is_nan(store: ExperimentStore, defs: dict) -> None:
