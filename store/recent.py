@@ -19,6 +19,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from contracts.errors import InvalidInput
 from contracts.schema import CHANNELS, EVENT_TYPES
 from store.keys import Keys
 
@@ -29,7 +30,7 @@ _TYPE_CODE = {name: i for i, name in enumerate(EVENT_TYPES)}
 _CHANNEL_CODE = {name: i for i, name in enumerate(CHANNELS)}
 
 
-class RecentEventError(ValueError):
+class RecentEventError(InvalidInput):
     """An event cannot be recorded: unknown type or channel, bad timestamp or item id."""
 
 
