@@ -1,7 +1,8 @@
 """RFC 9457 problem details: every error leaves the API as `application/problem+json`.
 
-Domain errors carry their meaning (`NotFound`, `Invalid`, `Unavailable`…); one handler maps
-them to a status; validation errors point at the offending field with a JSON pointer.
+Errors are the family of `contracts.errors` (a domain's own, or the routes' `NotFound`,
+`Invalid`, `Unavailable`…); `STATUSES` maps each kind to a status once, and one handler
+writes the body; validation errors point at the offending field with a JSON pointer.
 """
 
 from __future__ import annotations
@@ -15,44 +16,43 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from contracts.errors import Conflict, InvalidInput, NotFound, TouchpointError, Unavailable
+
 log = logging.getLogger("touchpoint.api")
 PROBLEM_JSON = "application/problem+json"
+Problem = TouchpointError  # what the API reports: any error of the family
+Invalid = InvalidInput  # the routes' word for a request refused as it stands (422)
 
 
-class Problem(Exception):
-    """An error the API reports; subclasses fix status and title."""
-
-    status = 500
-    title = "Internal Server Error"
-
-    def __init__(self, detail: str, **extra: Any) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        self.extra = extra
+class Unauthorized(TouchpointError):
+    """No API key, or one that is malformed, unknown or revoked."""
 
 
-class NotFound(Problem):
-    status, title = 404, "Not Found"
+class Forbidden(TouchpointError):
+    """The API key lacks the scope the route needs (`details`: the scope)."""
 
 
-class Invalid(Problem):
-    status, title = 422, "Unprocessable Content"
+class Gone(NotFound):
+    """It existed but has expired (the segments version a cursor points into)."""
 
 
-class Gone(Problem):
-    status, title = 410, "Gone"
+STATUSES: tuple[tuple[type[TouchpointError], int, str], ...] = (  # first match wins
+    (Unauthorized, 401, "Unauthorized"),
+    (Forbidden, 403, "Forbidden"),
+    (Gone, 410, "Gone"),
+    (NotFound, 404, "Not Found"),
+    (InvalidInput, 422, "Unprocessable Content"),
+    (Conflict, 409, "Conflict"),
+    (Unavailable, 503, "Service Unavailable"),
+)
 
 
-class Unauthorized(Problem):
-    status, title = 401, "Unauthorized"
-
-
-class Forbidden(Problem):
-    status, title = 403, "Forbidden"
-
-
-class Unavailable(Problem):
-    status, title = 503, "Service Unavailable"
+def status_of(error: TouchpointError) -> tuple[int, str]:
+    """The status and title of `error`'s kind; 500 for a family error of no kind."""
+    return next(
+        ((status, title) for kind, status, title in STATUSES if isinstance(error, kind)),
+        (500, "Internal Server Error"),
+    )
 
 
 def problem_response(status: int, title: str, detail: str, instance: str, **extra: Any) -> Response:
@@ -78,9 +78,12 @@ def _pointer(loc: tuple[Any, ...] | list[Any]) -> str:
 
 
 def install(app: FastAPI) -> None:
-    @app.exception_handler(Problem)
-    async def _problem(request: Request, exc: Problem) -> Response:
-        return problem_response(exc.status, exc.title, exc.detail, request.url.path, **exc.extra)
+    @app.exception_handler(TouchpointError)
+    async def _problem(request: Request, exc: TouchpointError) -> Response:
+        status, title = status_of(exc)
+        if status == 500:  # a step failed in a way no kind says: not the client's to read
+            return await _unexpected(request, exc)
+        return problem_response(status, title, exc.detail, request.url.path, **exc.details)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:

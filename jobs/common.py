@@ -1,4 +1,4 @@
-"""What every command shares: the `--data` and `--json` options, output, errors, logging."""
+"""What every command shares: the `--data` and `--json` options, output, logging."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,10 +17,9 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from contracts.errors import DataError
+from contracts.errors import InvalidInput
 from recsys.matrix import PRODUCT_RATINGS, RATINGS
 from recsys.rules import RuleBook, load_rulebook
-from recsys.rules_schema import RulesError
 
 DataDir = Annotated[
     Path,
@@ -77,34 +75,15 @@ def setup_logging(level: int = logging.INFO, *, json_lines: bool = False) -> Non
     root.setLevel(level)
 
 
-def fail(message: str, code: int = 2) -> typer.Exit:
-    """Print a clear error; bad input exits 2."""
-    console.print(f"[bold red]error:[/] {message}")
-    return typer.Exit(code)
-
-
-@contextmanager
-def input_errors() -> Iterator[None]:
-    """Turn a `DataError` into exit code 2 with file, row, column and reason."""
-    try:
-        yield
-    except DataError as exc:
-        raise fail(exc.describe()) from None
-
-
 def business_rules() -> RuleBook:
     """The business rules the API serves with ($TOUCHPOINT_RULES_DIR, else ./rules): the
-    batch leaves out what they say a customer already has. A bad file exits 2."""
-    directory = Path(os.environ.get(RULES_DIR_ENV) or "rules")
-    try:
-        return load_rulebook(directory)
-    except RulesError as exc:
-        raise fail(str(exc)) from None
+    batch leaves out what they say a customer already has (a bad file: `BusinessRulesError`)."""
+    return load_rulebook(Path(os.environ.get(RULES_DIR_ENV) or "rules"))
 
 
 def ratings_reading(value: str) -> str:
     if value not in RATINGS:
-        raise fail(f"--ratings must be one of {', '.join(RATINGS)}, not {value!r}")
+        raise InvalidInput(f"--ratings must be one of {', '.join(RATINGS)}, not {value!r}")
     return value
 
 

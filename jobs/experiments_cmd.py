@@ -15,11 +15,10 @@ from rich.table import Table
 from contracts.tables import load_table
 from experiments.assignment import assign
 from experiments.covariates import pre_period_spend
-from experiments.errors import ExperimentError
 from experiments.export import to_csv
 from experiments.model import Experiment, load_experiments, merge_definitions
 from experiments.results import ExperimentResults, Lift, analyse_experiment
-from jobs.common import DataDir, JsonFlag, console, fail, input_errors, report, setup_logging
+from jobs.common import DataDir, JsonFlag, console, report, setup_logging
 from store.client import connect
 from store.config import StoreConfig
 from store.experiments import ExperimentStore
@@ -42,17 +41,11 @@ def apply(
 ) -> None:
     """Validate definitions and store them; changed weights move as few customers as possible."""
     setup_logging()
-    try:
-        incoming = load_experiments(file)
-    except ExperimentError as exc:
-        raise fail(str(exc)) from None
+    incoming = load_experiments(file)
     with connect(StoreConfig(data_dir=data)) as client:
         store = _store(client, data)
         existing = store.definitions()
-        try:
-            merged = merge_definitions(existing, incoming, str(file))
-        except ExperimentError as exc:
-            raise fail(str(exc)) from None
+        merged = merge_definitions(existing, incoming, str(file))
         revision = store.save(merged)
     summary: dict[str, Any] = {"file": str(file), "revision": revision}
     for exp in merged:
@@ -94,7 +87,7 @@ def assign_cmd(
 ) -> None:
     """Which variant a customer gets now (computed in-process, as the API does)."""
     with connect(StoreConfig(data_dir=data)) as client:
-        exp = _get(_store(client, data), key)
+        exp = _store(client, data).get(key)
     result = assign(exp, customer_id=customer_id, channel=channel, segments=segment or [])
     facts = {"experiment": key, "customer_id": customer_id, "variant": result.variant,
              "reason": result.reason}  # fmt: skip
@@ -115,11 +108,10 @@ def report_cmd(
     setup_logging()
     with connect(StoreConfig(data_dir=data)) as client:
         store = _store(client, data)
-        exp = _get(store, key)
+        exp = store.get(key)
         rows = store.customer_rows(key)
         if cuped and rows.customer_ids:
-            with input_errors():
-                events = load_table(data, "events", required=False)
+            events = load_table(data, "events", required=False)
             if len(events):
                 start = exp.start.timestamp() if exp.start else None
                 cutoffs = [start if start is not None else t for t in rows.first_exposure]
@@ -134,13 +126,6 @@ def report_cmd(
         sys.stdout.write(orjson.dumps(out).decode() + "\n")
     else:
         _print(exp, results)
-
-
-def _get(store: ExperimentStore, key: str) -> Experiment:
-    try:
-        return store.get(key)
-    except ExperimentError as exc:
-        raise fail(str(exc)) from None
 
 
 def _pct(x: float | None) -> str:

@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from contracts.errors import InvalidInput
 from contracts.schema import CHANNELS, EVENT_TYPES, LOYALTY_TIERS, SURVEYS, TABLES
 from contracts.tables import arrow_schema
 from jobs.generate_catalogue import Catalogue, make_catalogue
@@ -33,8 +34,8 @@ FORMATS = ("parquet", "csv")
 Progress = Callable[[int, int], None]  # (customers done, customers in all)
 
 
-class GenerateError(ValueError):
-    """Invalid arguments for `generate` (the CLI turns it into exit code 2)."""
+class GenerateError(InvalidInput):
+    """Invalid arguments for `generate`."""
 
 
 @dataclass

@@ -8,8 +8,9 @@ from typing import Annotated
 
 import typer
 
-from jobs.common import JsonFlag, fail, progress, report, setup_logging
-from jobs.generate import FORMATS, GenerateError, generate, window
+from contracts.errors import InvalidInput
+from jobs.common import JsonFlag, progress, report, setup_logging
+from jobs.generate import FORMATS, generate, window
 
 OutDir = Annotated[
     Path,
@@ -52,10 +53,8 @@ def generate_command(
                 fmt=fmt,
                 progress=lambda done, _total: bar.update(task, completed=done),
             )
-    except GenerateError as exc:
-        raise fail(str(exc)) from None
     except OSError as exc:
-        raise fail(f"cannot write to {out}: {exc.strerror or exc}") from None
+        raise InvalidInput(f"cannot write to {out}: {exc.strerror or exc}") from None
     start, days = window(seed)
     history = (
         f"{time.strftime('%Y-%m-%d', time.gmtime(start))} to "

@@ -27,7 +27,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import redis
 
-from contracts.errors import DataError
+from contracts.errors import Conflict, DataError
 from contracts.schema import TABLES, Column, Table
 from contracts.tables import arrow_schema
 from store.events import STREAMS, Entry, StreamReader
@@ -37,7 +37,7 @@ DEFAULT_BATCH = 10_000
 OnWritten = Callable[[str, Path, int], None]
 
 
-class IngestBusy(RuntimeError):
+class IngestBusy(Conflict):
     """Another `touchpoint ingest` is draining the same stream."""
 
 

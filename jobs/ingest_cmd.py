@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from jobs.common import DataDir, JsonFlag, fail, input_errors, progress, report, setup_logging
+from jobs.common import DataDir, JsonFlag, progress, report, setup_logging
 
 
 def ingest(
@@ -21,7 +21,6 @@ def ingest(
     as_json: JsonFlag = False,
 ) -> None:
     """Write new events and feedback to DIR/events/ and DIR/feedback/ as Parquet, exactly once."""
-    from jobs.ingest import IngestBusy
     from jobs.ingest import ingest as run_ingest
     from store.client import connect
     from store.config import StoreConfig
@@ -31,7 +30,7 @@ def ingest(
     setup_logging()
     config = StoreConfig(data_dir=data)
     keys = Keys(config.namespace)
-    with connect(config) as client, input_errors(), progress() as bar:
+    with connect(config) as client, progress() as bar:
         tasks = {}
         for stream in STREAMS:
             reader = StreamReader(client, keys, stream)
@@ -41,12 +40,9 @@ def ingest(
         def advance(stream: str, _path: Path, rows: int) -> None:
             bar.advance(tasks[stream], rows)
 
-        try:
-            results = run_ingest(
-                client, keys, data, batch=batch, on_written=advance, break_lock=break_lock
-            )
-        except IngestBusy as exc:
-            raise fail(str(exc), code=1) from None
+        results = run_ingest(
+            client, keys, data, batch=batch, on_written=advance, break_lock=break_lock
+        )
     rows: dict[str, object] = {"data": str(data)}
     for result in results:
         rows[f"{result.stream} read"] = result.read

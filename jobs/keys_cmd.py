@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from jobs.common import DataDir, JsonFlag, console, fail, report
+from jobs.common import DataDir, JsonFlag, console, report
 from store.client import connect
 from store.config import StoreConfig
 from store.keys import Keys
@@ -45,13 +45,10 @@ def create(
     as_json: JsonFlag = False,
 ) -> None:
     """Create a key and print it once: it cannot be shown again."""
-    from store.apikeys import ApiKeyError, create_key
+    from store.apikeys import create_key
 
     with _open(data) as (client, keys):
-        try:
-            record, secret = create_key(client, keys, name=name, scopes=scopes.split(","))
-        except ApiKeyError as exc:
-            raise fail(str(exc)) from None
+        record, secret = create_key(client, keys, name=name, scopes=scopes.split(","))
     if as_json:
         body = {"id": record.id, "name": record.name, "scopes": list(record.scopes), "key": secret}
         sys.stdout.write(orjson.dumps(body).decode() + "\n")
@@ -68,13 +65,10 @@ def revoke(
     as_json: JsonFlag = False,
 ) -> None:
     """Revoke a key; running APIs stop accepting it within their key cache time (30 s)."""
-    from store.apikeys import ApiKeyError, revoke_key
+    from store.apikeys import revoke_key
 
     with _open(data) as (client, keys):
-        try:
-            record = revoke_key(client, keys, key_id)
-        except ApiKeyError as exc:
-            raise fail(str(exc)) from None
+        record = revoke_key(client, keys, key_id)
     report(
         "touchpoint keys revoke",
         {"id": record.id, "name": record.name, "revoked_at": record.revoked_at},

@@ -19,6 +19,7 @@ from redis.exceptions import RedisError
 from rich.console import Console
 from rich.table import Table
 
+from contracts.errors import Conflict, InvalidInput, Unavailable
 from contracts.tables import load_tables
 from jobs.common import (
     DataDir,
@@ -26,8 +27,6 @@ from jobs.common import (
     RatingsOpt,
     business_rules,
     console,
-    fail,
-    input_errors,
     ratings_reading,
     report,
     setup_logging,
@@ -36,7 +35,7 @@ from jobs.modelops import SPLITS, SplitKind, registry_for, run_evaluate, run_tra
 from jobs.pipeline import SEGMENTS_FILE, publish_model, publish_trained
 from jobs.publish import Trained
 from recsys.consumption import Consumption
-from recsys.errors import ModelRejected, RecsysError
+from recsys.errors import ModelRejected
 from recsys.evaluation import SERVED
 from recsys.matrix import PRODUCT_RATINGS
 
@@ -67,7 +66,7 @@ def _split(value: str) -> SplitKind:
     for kind in SPLITS:
         if value == kind:
             return kind
-    raise fail(f"--split must be one of {', '.join(SPLITS)}, not {value!r}")
+    raise InvalidInput(f"--split must be one of {', '.join(SPLITS)}, not {value!r}")
 
 
 def evaluate_command(
@@ -87,21 +86,17 @@ def evaluate_command(
     kind = _split(split)
     reading = ratings_reading(ratings)
     book = business_rules()
-    with input_errors():
-        tables = load_tables(data)
+    tables = load_tables(data)
     with console.status("evaluating") as status:
-        try:
-            result = run_evaluate(
-                tables,
-                split=kind,
-                test_fraction=test_fraction,
-                k=k,
-                on_model=lambda m: status.update(f"evaluating {m}"),
-                ratings=reading,
-                book=book,
-            )
-        except RecsysError as exc:
-            raise fail(str(exc)) from None
+        result = run_evaluate(
+            tables,
+            split=kind,
+            test_fraction=test_fraction,
+            k=k,
+            on_model=lambda m: status.update(f"evaluating {m}"),
+            ratings=reading,
+            book=book,
+        )
     if report_file is not None:
         report_file.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
     if as_json:
@@ -145,8 +140,7 @@ def train_command(
     kind = _split(split)
     reading = ratings_reading(ratings)
     book = business_rules()
-    with input_errors():
-        tables = load_tables(data)
+    tables = load_tables(data)
     started = time.monotonic()
     with console.status(f"selecting a model (budget {budget_seconds:.0f}s)"):
         try:
@@ -156,9 +150,7 @@ def train_command(
             )  # fmt: skip
         except ModelRejected as exc:
             active = registry_for(data).active()
-            raise fail(f"model rejected: {exc.reason}; active version stays {active}", 1) from None
-        except RecsysError as exc:
-            raise fail(str(exc)) from None
+            raise Conflict(f"model rejected: {exc.reason}; active version stays {active}") from exc
     sel = res.selection
     summary: dict[str, Any] = {
         "version": res.version,
@@ -195,10 +187,7 @@ def _consumed_by(tables: dict[str, pd.DataFrame], consumption: Consumption) -> s
 @models_app.command("list")
 def models_list(data: DataDir = Path("data"), as_json: JsonFlag = False) -> None:
     """All saved model versions, newest last; the active one is marked."""
-    try:
-        rows = registry_for(data).list()
-    except RecsysError as exc:
-        raise fail(str(exc)) from None
+    rows = registry_for(data).list()
     if as_json:
         sys.stdout.write(orjson.dumps(rows).decode() + "\n")
         return
@@ -226,10 +215,7 @@ def models_show(
     as_json: JsonFlag = False,
 ) -> None:
     """Parameters, metrics, data fingerprint and training time of one version."""
-    try:
-        info = registry_for(data).show(version)
-    except RecsysError as exc:
-        raise fail(str(exc)) from None
+    info = registry_for(data).show(version)
     for key in ("customer_encoder", "item_encoder", "selection"):
         if not as_json:
             info.pop(key, None)
@@ -244,10 +230,7 @@ def models_activate(
 ) -> None:
     """Make a version the active model (the previous one is kept for rollback)."""
     reg = registry_for(data)
-    try:
-        reg.activate(version)
-    except RecsysError as exc:
-        raise fail(str(exc)) from None
+    reg.activate(version)
     serving = _publish_active(data)
     report(
         "touchpoint models activate",
@@ -259,10 +242,7 @@ def models_activate(
 @models_app.command("rollback")
 def models_rollback(data: DataDir = Path("data"), as_json: JsonFlag = False) -> None:
     """Re-activate the previously active version."""
-    try:
-        version = registry_for(data).rollback()
-    except RecsysError as exc:
-        raise fail(str(exc)) from None
+    version = registry_for(data).rollback()
     serving = _publish_active(data)
     report(
         "touchpoint models rollback",
@@ -279,8 +259,7 @@ def _served_ndcg(metrics: dict[str, float]) -> float | None:
 def _publish_active(data: Path) -> str:
     """Serve the registry's active model (what activate/rollback promise)."""
     book = business_rules()
-    with input_errors():
-        tables = load_tables(data)
+    tables = load_tables(data)
     return _redis_step(lambda: publish_model(data, tables, book))
 
 
@@ -288,7 +267,7 @@ def _redis_step(step: Callable[[], str]) -> str:
     try:
         return step()
     except (RedisError, OSError) as exc:
-        raise fail(f"could not publish to Redis: {exc}", 1) from None
+        raise Unavailable(f"could not publish to Redis: {exc}") from None
 
 
 def register(app: typer.Typer) -> None:

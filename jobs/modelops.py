@@ -16,11 +16,12 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from contracts.errors import InvalidInput
 from contracts.schema import CUSTOMERS, EVENTS, ITEMS
 from contracts.tables import with_defaults
 from jobs.publish import item_records, model_consumed, popular_lists
 from recsys.consumption import Consumption
-from recsys.errors import InvalidInputError, ModelTooLargeError
+from recsys.errors import ModelTooLargeError
 from recsys.evaluation import evaluate
 from recsys.features import FeatureEncoder, aligned_features
 from recsys.matrix import (
@@ -99,7 +100,7 @@ def with_segments(customers: pd.DataFrame, segments: pd.DataFrame | None) -> pd.
     if segments is None or segments.empty or customers.empty:
         return customers
     if "customer_id" not in segments:
-        raise InvalidInputError("segments table lacks a customer_id column")
+        raise InvalidInput("segments table lacks a customer_id column")
     extra = [c for c in segments.columns if c == "customer_id" or c not in customers.columns]
     seg = segments[extra].astype({"customer_id": str})
     return customers.astype({"customer_id": str}).merge(seg, on="customer_id", how="left")
@@ -120,7 +121,7 @@ def prepare(
         events, config=weights, item_ids=items["item_id"].astype(str), drop_unknown=True
     )
     if inter.matrix.nnz == 0:
-        raise InvalidInputError("no usable interactions: events reference no catalogue item")
+        raise InvalidInput("no usable interactions: events reference no catalogue item")
     cenc = _encoder(customers, "customer_id", CUSTOMER_FEATURES, set(CUSTOMERS.names))
     ienc = _encoder(items, "item_id", ITEM_FEATURES, set(ITEMS.names))
     uf = cenc and aligned_features(cenc, customers, inter.customers.to_array())
@@ -145,10 +146,10 @@ def make_split(
         had = sp.csr_matrix(prep.consumed - prep.consumed.multiply(s.test))
         had.eliminate_zeros()
         if s.test.nnz == 0:
-            raise InvalidInputError("no customer has two interactions: nothing to validate on")
+            raise InvalidInput("no customer has two interactions: nothing to validate on")
         return Split(s.train, s.test, had), events
     if kind != "temporal":
-        raise InvalidInputError(f"unknown split {kind!r}: use {', '.join(SPLITS)}")
+        raise InvalidInput(f"unknown split {kind!r}: use {', '.join(SPLITS)}")
     train, test = temporal_split(
         events,
         test_fraction=test_fraction,
@@ -157,7 +158,7 @@ def make_split(
         item_ids=inter.items.to_array(),
     )
     if test.nnz == 0:
-        raise InvalidInputError("the temporal test period has no interactions to evaluate")
+        raise InvalidInput("the temporal test period has no interactions to evaluate")
     before = events[training_period(events, test_fraction)]
     had = model_consumed(before, tables["items"], inter, prep.consumption)
     return Split(train=train.matrix, test=test, consumed=had), before
@@ -274,7 +275,7 @@ def run_train(
     t_prep = time.perf_counter()
     try:
         val, before = make_split(tables, prep, split, test_fraction)
-    except InvalidInputError as exc:
+    except InvalidInput as exc:
         if split != "temporal":
             raise
         # e.g. every event on one day: a per-customer random hold-out still validates

@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from contracts.errors import Conflict
 from jobs.common import progress
 from jobs.modelops import registry_for, run_train, saved_weights
 from jobs.publish import Trained, build_bundle, publish_serving
@@ -30,7 +31,7 @@ log = logging.getLogger("touchpoint.run")
 SEGMENTS_FILE = "segments.parquet"  # the last segmentation, reused when only the model changes
 
 
-class PipelineError(RuntimeError):
+class PipelineError(Conflict):
     """A step refused to go on; the previously published versions keep serving."""
 
 

@@ -23,10 +23,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from contracts.errors import InvalidInput
 from jobs.modelops import registry_for, saved_weights, with_segments
 from jobs.publish import customer_profiles, item_records, popular_lists
 from recsys.consumption import consumed_matrix
-from recsys.errors import InvalidInputError
 from recsys.features import aligned_features
 from recsys.matrix import IdMap, build_interactions
 from recsys.registry import ModelBundle
@@ -52,12 +52,12 @@ def read_customer_ids(path: Path) -> list[str]:
     try:
         lines = Path(path).read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInputError(f"cannot read customers file {path}: {exc}") from exc
+        raise InvalidInput(f"cannot read customers file {path}: {exc}") from exc
     ids = [ln.strip() for ln in lines if ln.strip()]
     if ids and ids[0] == "customer_id":
         ids = ids[1:]
     if not ids:
-        raise InvalidInputError(f"{path}: no customer ids (expected one id per line)")
+        raise InvalidInput(f"{path}: no customer ids (expected one id per line)")
     return list(dict.fromkeys(ids))
 
 
@@ -89,7 +89,7 @@ def run_recommend(
     now = datetime.now(UTC).replace(microsecond=0).isoformat()
     front = Storefront(records, popular_lists(events, items, segments), rules, kind, channel, now)
     if not len(front.catalogue[0]):
-        raise InvalidInputError(f"the catalogue has no item of kind {kind!r}: nothing to recommend")
+        raise InvalidInput(f"the catalogue has no item of kind {kind!r}: nothing to recommend")
     to_catalogue = IdMap(items["item_id"].astype(str), kind="item").lookup(bundle.items.to_array())
     model_records = [records[i] if i >= 0 else {} for i in to_catalogue.tolist()]
     people = _people(tables, segments, customer_ids)

@@ -10,21 +10,19 @@ from typing import Annotated
 import pandas as pd
 import typer
 
+from contracts.errors import InvalidInput
 from contracts.schema import CHANNELS, ITEM_KINDS
 from contracts.tables import load_table
 from jobs.common import (
     DataDir,
     JsonFlag,
     business_rules,
-    fail,
-    input_errors,
     progress,
     report,
     setup_logging,
 )
 from jobs.pipeline import SEGMENTS_FILE
 from jobs.recommend import read_customer_ids, run_recommend
-from recsys.errors import RecsysError
 
 log = logging.getLogger("touchpoint.recommend")
 
@@ -58,23 +56,22 @@ def recommend_command(
     started = time.monotonic()
     if kind not in ("product", "content"):
         allowed = [k for k in ITEM_KINDS if k in ("product", "content")]
-        raise fail(f"--kind must be one of {', '.join(allowed)}, not {kind!r} (offers and "
-                   "rewards are ranked by value per request: use the API)")  # fmt: skip
+        raise InvalidInput(f"--kind must be one of {', '.join(allowed)}, not {kind!r} (offers and "
+                           "rewards are ranked by value per request: use the API)")  # fmt: skip
     if channel is not None and channel not in CHANNELS:
-        raise fail(f"--channel must be one of {', '.join(CHANNELS)}, not {channel!r}")
+        raise InvalidInput(f"--channel must be one of {', '.join(CHANNELS)}, not {channel!r}")
     if placement is not None and channel is None:
-        raise fail("--placement needs --channel")
+        raise InvalidInput("--placement needs --channel")
     if include_purchased:
         log.warning("--include-purchased is deprecated; use --include-consumed")
     book = business_rules()
     try:
         ids = read_customer_ids(customers)
-        with input_errors():
-            tables = {
-                "events": load_table(data, "events"),
-                "items": load_table(data, "items"),
-                "customers": load_table(data, "customers", required=False),
-            }
+        tables = {
+            "events": load_table(data, "events"),
+            "items": load_table(data, "items"),
+            "customers": load_table(data, "customers", required=False),
+        }
         path = data / SEGMENTS_FILE
         segments = pd.read_parquet(path) if path.is_file() else None
         with progress() as bar:
@@ -85,10 +82,8 @@ def recommend_command(
                 version=version, segments=segments,
                 on_block=lambda n: bar.update(task, advance=n),
             )  # fmt: skip
-    except RecsysError as exc:
-        raise fail(str(exc)) from None
     except OSError as exc:
-        raise fail(f"cannot write {output}: {exc.strerror or exc}") from None
+        raise InvalidInput(f"cannot write {output}: {exc.strerror or exc}") from None
     summary |= {"output": str(output), "seconds": round(time.monotonic() - started, 1)}
     report("touchpoint recommend", summary, as_json=as_json)
 

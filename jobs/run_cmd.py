@@ -17,17 +17,12 @@ from jobs.common import (
     RatingsOpt,
     business_rules,
     console,
-    fail,
-    input_errors,
     ratings_reading,
     report,
     setup_logging,
 )
-from jobs.pipeline import PipelineError, run_pipeline
-from jobs.segmentation import SegmentJobError
-from recsys.errors import InvalidInputError
+from jobs.pipeline import run_pipeline
 from recsys.matrix import PRODUCT_RATINGS
-from segments.errors import SegmentsError
 
 
 def run(
@@ -49,17 +44,11 @@ def run(
     started = time.monotonic()
     reading = ratings_reading(ratings)
     book = business_rules()
-    with input_errors():
-        tables = load_tables(data)
-    try:
-        summary = run_pipeline(
-            data, tables, as_of=as_of, budget_seconds=budget_seconds, book=book,
-            rules_file=rules, ratings=reading,
-        )  # fmt: skip
-    except PipelineError as exc:
-        raise fail(str(exc), code=1) from None
-    except (SegmentsError, SegmentJobError, InvalidInputError) as exc:
-        raise fail(str(exc)) from None
+    tables = load_tables(data)
+    summary = run_pipeline(
+        data, tables, as_of=as_of, budget_seconds=budget_seconds, book=book,
+        rules_file=rules, ratings=reading,
+    )  # fmt: skip
     summary["seconds"] = round(time.monotonic() - started, 1)
     report("touchpoint run", summary, as_json=as_json)
 
@@ -71,9 +60,8 @@ def demo_curl(
     as_json: JsonFlag = False,
 ) -> None:
     """Print ready-to-paste curl commands with real customer ids from the data."""
-    with input_errors():
-        events = load_table(data, "events")
-        items = load_table(data, "items")
+    events = load_table(data, "events")
+    items = load_table(data, "items")
     buyers = events[events["type"] == "purchase"]["customer_id"].value_counts()
     customer = str(buyers.index[0]) if len(buyers) else "c-unknown"
     second = str(buyers.index[len(buyers) // 2]) if len(buyers) else customer

@@ -9,10 +9,10 @@ from typing import Annotated
 import typer
 from redis.exceptions import RedisError
 
+from contracts.errors import InvalidInput, Unavailable
 from contracts.tables import load_tables
-from jobs.common import DataDir, JsonFlag, fail, input_errors, progress, report, setup_logging
-from jobs.segmentation import SegmentJobError, run_segmentation
-from segments.errors import SegmentsError
+from jobs.common import DataDir, JsonFlag, progress, report, setup_logging
+from jobs.segmentation import run_segmentation
 from store.config import StoreConfig
 
 
@@ -40,20 +40,17 @@ def segment(
     started = time.monotonic()
     with progress() as bar:
         task = bar.add_task("load", total=None)
-        with input_errors():
-            tables = load_tables(data)
+        tables = load_tables(data)
         try:
             _build, summary = run_segmentation(
                 tables=tables, as_of=as_of, rules_file=rules, output=output,
                 config=StoreConfig(data_dir=data), publish=publish,
                 step=lambda name: bar.update(task, description=name),
             )  # fmt: skip
-        except (SegmentsError, SegmentJobError) as exc:
-            raise fail(str(exc)) from None
         except OSError as exc:
-            raise fail(f"cannot write {output}: {exc}") from None
+            raise InvalidInput(f"cannot write {output}: {exc}") from None
         except RedisError as exc:
-            raise fail(f"Redis: {exc}; nothing was switched", code=1) from None
+            raise Unavailable(f"Redis: {exc}; nothing was switched") from None
     summary["seconds"] = round(time.monotonic() - started, 1)
     report("touchpoint segment", summary, as_json=as_json)
 

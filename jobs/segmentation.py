@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from contracts.errors import InvalidInput
 from segments.build import SegmentBuild, build_segments, segment_deltas
 from segments.rules import load_rules
 from store.client import connect
@@ -23,10 +24,6 @@ from store.segments import SegmentRelease, publish_segments, read_live_members
 
 OUTPUT_FORMATS = (".parquet", ".csv")
 Step = Callable[[str], None]
-
-
-class SegmentJobError(ValueError):
-    """Bad arguments for the segment job (the CLI turns it into exit code 2)."""
 
 
 def run_segmentation(
@@ -41,7 +38,7 @@ def run_segmentation(
 ) -> tuple[SegmentBuild, dict[str, Any]]:
     """Run the whole job; returns the build and a summary (counts, version, seconds)."""
     if output is not None and output.suffix.lower() not in OUTPUT_FORMATS:
-        raise SegmentJobError(f"--output {output}: use a .parquet or .csv file name")
+        raise InvalidInput(f"--output {output}: use a .parquet or .csv file name")
     rules = load_rules(rules_file) if rules_file is not None else None
     summary: dict[str, Any] = {}
     started = time.monotonic()

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from recsys.errors import InvalidInputError
+from contracts.errors import InvalidInput
 
 LIST_COLUMNS = frozenset({"tags", "channels", "target_segments", "segments"})
 
@@ -41,12 +41,12 @@ class FeatureEncoder:
 
     def fit(self, table: pd.DataFrame) -> FeatureEncoder:
         if self.id_column not in table:
-            raise InvalidInputError(f"feature table lacks id column {self.id_column!r}")
+            raise InvalidInput(f"feature table lacks id column {self.id_column!r}")
         names = self.columns or [c for c in table.columns if c != self.id_column]
         tokens: list[str] = []
         for col in names:
             if col not in table:
-                raise InvalidInputError(f"feature column {col!r} not in table")
+                raise InvalidInput(f"feature column {col!r} not in table")
             s = table[col]
             if pd.api.types.is_datetime64_any_dtype(s):
                 continue

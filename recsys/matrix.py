@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from recsys.errors import InvalidInputError, UnknownIdError
+from contracts.errors import InvalidInput
+from recsys.errors import UnknownIdError
 
 DEFAULT_WEIGHTS: dict[str, float] = {
     "impression": 0.0,
@@ -48,7 +49,7 @@ class IdMap:
         index = pd.Index(pd.Series(list(ids), dtype=object).astype(str).to_numpy(), dtype=object)
         if not index.is_unique:
             dup = index[index.duplicated()].tolist()[:5]
-            raise InvalidInputError(f"duplicate {kind} ids: {dup}")
+            raise InvalidInput(f"duplicate {kind} ids: {dup}")
         self.kind = kind
         self._index = index
 
@@ -81,7 +82,7 @@ class IdMap:
         """External ids at `indices` (object array of str)."""
         idx = np.asarray(indices, dtype=np.int64)
         if idx.size and (idx.min() < 0 or idx.max() >= len(self)):
-            raise InvalidInputError(f"{self.kind} index out of range 0..{len(self) - 1}")
+            raise InvalidInput(f"{self.kind} index out of range 0..{len(self) - 1}")
         return np.asarray(self._index.to_numpy()[idx], dtype=object)
 
     def to_array(self) -> np.ndarray:
@@ -125,7 +126,7 @@ def product_weights(ratings: str = PRODUCT_RATINGS) -> WeightConfig:
     """How the product's batch reads events: the default weights, a dismissal subtracting,
     ratings read as `ratings`."""
     if ratings not in RATINGS:
-        raise InvalidInputError(f"unknown ratings reading {ratings!r}: use {', '.join(RATINGS)}")
+        raise InvalidInput(f"unknown ratings reading {ratings!r}: use {', '.join(RATINGS)}")
     return WeightConfig(dismiss_weight=-2.0, ratings=ratings)  # type: ignore[arg-type]
 
 
@@ -158,7 +159,7 @@ def event_weights(
         is_rate = types == "rate"
     if is_rate.any():
         if "value" not in events:
-            raise InvalidInputError("events of type 'rate' need a 'value' column")
+            raise InvalidInput("events of type 'rate' need a 'value' column")
         values = pd.to_numeric(events["value"], errors="coerce").to_numpy(dtype=np.float64)
         rated = np.nan_to_num(values[is_rate], nan=0.0)
         strong = table.get("rate", DEFAULT_WEIGHTS["rate"])
@@ -182,7 +183,7 @@ def decay_factors(
     """0.5 ** (age in days / half-life) per event, age measured from `now` (default: the
     latest event); future events count as age 0."""
     if half_life_days <= 0:
-        raise InvalidInputError("half_life_days must be positive")
+        raise InvalidInput("half_life_days must be positive")
     ts = pd.to_datetime(events["timestamp"], utc=True)
     ref = ts.max() if now is None else pd.Timestamp(now)
     age_days = ((ref - ts).dt.total_seconds() / 86400.0).to_numpy(dtype=np.float64)
@@ -210,7 +211,7 @@ def build_interactions(
     if config.half_life_days is not None:
         missing |= {"timestamp"} - set(events.columns)
     if missing:
-        raise InvalidInputError(f"events table lacks column(s): {sorted(missing)}")
+        raise InvalidInput(f"events table lacks column(s): {sorted(missing)}")
     customers = IdMap(
         pd.unique(events["customer_id"].astype(str)) if customer_ids is None else customer_ids,
         kind="customer",
@@ -238,7 +239,7 @@ def build_interactions(
     elif config.confidence == "binary":
         summed.data = np.ones_like(summed.data)
     else:
-        raise InvalidInputError(f"unknown confidence scaling {config.confidence!r}")
+        raise InvalidInput(f"unknown confidence scaling {config.confidence!r}")
     matrix = sp.csr_matrix(summed, dtype=np.float32)
     matrix.sort_indices()
     return Interactions(matrix=matrix, customers=customers, items=items)

@@ -31,7 +31,7 @@ import yaml
 
 from contracts.schema import CHANNELS, ITEM_KINDS
 from recsys.consumption import CONSUMING_BY_KIND, CONSUMING_EVENTS, Consumption
-from recsys.rules_schema import SCHEMA, RulesError, validate
+from recsys.rules_schema import SCHEMA, BusinessRulesError, validate
 
 log = logging.getLogger("touchpoint.rules")
 
@@ -224,26 +224,26 @@ def least_item_cap(book: RuleBook) -> int | None:
 
 
 def parse_file(path: Path, *, profile: bool = False) -> dict[str, Any]:
-    """One rules file, validated; raises `RulesError` naming the file, key path and reason.
+    """One rules file, validated; raises `BusinessRulesError` naming the file, key path and reason.
     A `profile` (from `profiles/`) may have any name."""
     stem = path.name.removesuffix(".yaml").removesuffix(".yml")
     channel = stem.split(".", 1)[0]
     if not profile and stem != "default" and channel not in CHANNELS:
-        raise RulesError(
+        raise BusinessRulesError(
             str(path), "", f"file name must be default.yaml or <channel>[.<placement>].yaml "
             f"with channel one of {', '.join(CHANNELS)}"
         )  # fmt: skip
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
-        raise RulesError(str(path), "", f"not valid YAML: {exc}") from exc
+        raise BusinessRulesError(str(path), "", f"not valid YAML: {exc}") from exc
     validate(data, SCHEMA, str(path))
     for i, boost in enumerate(data.get("boosts", [])):
         if boost.get("kind") is not None and boost["kind"] not in ITEM_KINDS:
-            raise RulesError(str(path), f"boosts[{i}].kind", f"must be one of {ITEM_KINDS}")
+            raise BusinessRulesError(str(path), f"boosts[{i}].kind", f"must be one of {ITEM_KINDS}")
     for kind in data.get("caps", {}).get("per_channel", {}):
         if kind not in (*ITEM_KINDS, "any"):
-            raise RulesError(str(path), f"caps.per_channel.{kind}", "unknown item kind")
+            raise BusinessRulesError(str(path), f"caps.per_channel.{kind}", "unknown item kind")
     _check_consumption(data, path, stem, profile)
     return dict(data)
 
@@ -252,10 +252,10 @@ def _check_consumption(data: dict[str, Any], path: Path, stem: str, profile: boo
     consumption = data.get("consumption", {})
     for kind in consumption.get("kinds", {}):
         if kind not in ITEM_KINDS:
-            raise RulesError(str(path), f"consumption.kinds.{kind}", "unknown item kind")
+            raise BusinessRulesError(str(path), f"consumption.kinds.{kind}", "unknown item kind")
     for key in ("events", "kinds"):
         if key in consumption and (profile or stem != "default"):
-            raise RulesError(
+            raise BusinessRulesError(
                 str(path), f"consumption.{key}", "belongs in default.yaml only: the batch "
                 "publishes what each customer has by these types (a channel or placement may "
                 "override exclusions.consumed and consumption.repeatable)"

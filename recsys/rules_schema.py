@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from contracts.errors import InvalidInput
 from contracts.schema import EVENT_TYPES, ITEM_KINDS
+from recsys.errors import RecsysError
 
 _WINDOW = {"max": "posint!", "days": "posint!"}
 SCHEMA: dict[str, Any] = {
@@ -40,8 +42,9 @@ SCHEMA: dict[str, Any] = {
 }
 
 
-class RulesError(ValueError):
-    """A rules file is invalid: which file, which key, why."""
+class BusinessRulesError(RecsysError, InvalidInput):
+    """A business rules file (`TOUCHPOINT_RULES_DIR`) is invalid: which file, which key, why.
+    Segment definitions have `segments.errors.SegmentRuleError`."""
 
     def __init__(self, file: str, path: str, reason: str) -> None:
         self.file, self.path, self.reason = file, path, reason
@@ -72,7 +75,7 @@ def _leaf(value: Any, kind: str) -> str | None:
 
 
 def validate(value: Any, spec: Any, file: str, path: str = "") -> None:
-    """Raise `RulesError` at the first value not matching `spec`."""
+    """Raise `BusinessRulesError` at the first value not matching `spec`."""
 
     def sub(key: str | int) -> str:
         if isinstance(key, int):
@@ -82,28 +85,32 @@ def validate(value: Any, spec: Any, file: str, path: str = "") -> None:
     if isinstance(spec, str):
         reason = _leaf(value, spec.rstrip("!"))
         if reason:
-            raise RulesError(file, path, reason)
+            raise BusinessRulesError(file, path, reason)
         return
     if isinstance(spec, tuple):
         form, inner = spec
         if form == "list_of":
             if not isinstance(value, list):
-                raise RulesError(file, path, f"must be a list, got {type(value).__name__}")
+                raise BusinessRulesError(file, path, f"must be a list, got {type(value).__name__}")
             for i, element in enumerate(value):
                 validate(element, inner, file, sub(i))
         else:
             if not isinstance(value, dict):
-                raise RulesError(file, path, f"must be a mapping, got {type(value).__name__}")
+                raise BusinessRulesError(
+                    file, path, f"must be a mapping, got {type(value).__name__}"
+                )
             for key, element in value.items():
                 validate(element, inner, file, sub(str(key)))
         return
     if not isinstance(value, dict):
-        raise RulesError(file, path, f"must be a mapping, got {type(value).__name__}")
+        raise BusinessRulesError(file, path, f"must be a mapping, got {type(value).__name__}")
     for key in value:
         if key not in spec:
-            raise RulesError(file, sub(str(key)), f"unknown key; expected one of {', '.join(spec)}")
+            raise BusinessRulesError(
+                file, sub(str(key)), f"unknown key; expected one of {', '.join(spec)}"
+            )
     for key, inner in spec.items():
         if key in value:
             validate(value[key], inner, file, sub(key))
         elif isinstance(inner, str) and inner.endswith("!"):
-            raise RulesError(file, sub(key), "is required")
+            raise BusinessRulesError(file, sub(key), "is required")

@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from recsys.errors import InvalidInputError, ModelRejected, ModelTooLargeError, RecsysError
+from contracts.errors import InvalidInput
+from recsys.errors import ModelRejected, ModelTooLargeError, RecsysError
 from recsys.evaluation import SERVED, evaluate
 from recsys.models import create_model, model_class
 from recsys.models.base import Recommender
@@ -163,9 +164,9 @@ def select_model(
     `fallback_to_popularity`, which then selects popularity itself.
     """
     if validation.train.shape != interactions.shape:
-        raise InvalidInputError("validation split and interactions must have the same shape")
+        raise InvalidInput("validation split and interactions must have the same shape")
     if validation.test.nnz == 0:
-        raise InvalidInputError("validation split has no test interactions")
+        raise InvalidInput("validation split has no test interactions")
     start = time.perf_counter()
     if front is not None:
         metric = SERVED + metric

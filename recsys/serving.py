@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from recsys.errors import InvalidInputError
+from contracts.errors import InvalidInput
 
 
 def fold_in(
@@ -32,9 +32,9 @@ def fold_in(
     idx = np.asarray(item_indices, dtype=np.int64)
     conf = alpha * np.asarray(weights, dtype=np.float64)
     if idx.shape != conf.shape:
-        raise InvalidInputError("item_indices and weights must have the same length")
+        raise InvalidInput("item_indices and weights must have the same length")
     if idx.size and (idx.min() < 0 or idx.max() >= y.shape[0]):
-        raise InvalidInputError(f"item index out of range 0..{y.shape[0] - 1}")
+        raise InvalidInput(f"item index out of range 0..{y.shape[0] - 1}")
     f = y.shape[1]
     if idx.size == 0:
         return np.zeros(f, dtype=np.float32)
@@ -52,7 +52,7 @@ def top_k_rows(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     candidates are padded rather than filled with excluded items.
     """
     if k <= 0:
-        raise InvalidInputError("k must be positive")
+        raise InvalidInput("k must be positive")
     n, m = scores.shape
     kk = min(k, m)
     if kk < m:  # partition on the scores themselves: no negated copy of a large block

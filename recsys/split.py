@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from recsys.errors import InvalidInputError
+from contracts.errors import InvalidInput
 from recsys.matrix import Interactions, WeightConfig, build_interactions, event_weights
 
 
@@ -48,7 +48,7 @@ class Split:
 
 def _check_fraction(test_fraction: float) -> None:
     if not 0.0 < test_fraction < 1.0:
-        raise InvalidInputError(f"test_fraction must be in (0, 1), got {test_fraction}")
+        raise InvalidInput(f"test_fraction must be in (0, 1), got {test_fraction}")
 
 
 def random_split(
@@ -89,7 +89,7 @@ def recent_split(
     x = sp.csr_matrix(matrix, dtype=np.float32)
     when = sp.csr_matrix(first_seen)
     if when.shape != x.shape or not np.array_equal(when.indptr, x.indptr):
-        raise InvalidInputError("first_seen must store a time for every stored pair of matrix")
+        raise InvalidInput("first_seen must store a time for every stored pair of matrix")
     x.sort_indices()
     when.sort_indices()
     counts = np.diff(x.indptr)
@@ -110,7 +110,7 @@ def first_seen(events: pd.DataFrame, interactions: Interactions) -> sp.csr_matri
     """Epoch seconds of the first event on each pair `interactions.matrix` stores, stored
     alike (the order `recent_split` holds items out in)."""
     if "timestamp" not in events:
-        raise InvalidInputError("a recent split needs a 'timestamp' column in events")
+        raise InvalidInput("a recent split needs a 'timestamp' column in events")
     x = interactions.matrix.tocsr()
     rows = interactions.customers.lookup(events["customer_id"].to_numpy())
     cols = interactions.items.lookup(events["item_id"].to_numpy())
@@ -129,7 +129,7 @@ def training_period(events: pd.DataFrame, test_fraction: float) -> np.ndarray:
     of events (by time) to the test period."""
     _check_fraction(test_fraction)
     if "timestamp" not in events:
-        raise InvalidInputError("a temporal split needs a 'timestamp' column in events")
+        raise InvalidInput("a temporal split needs a 'timestamp' column in events")
     # int64 nanoseconds: sorting tz-aware Timestamps as objects is ~100x slower
     ts = pd.to_datetime(events["timestamp"], utc=True).dt.tz_localize(None)
     ns = ts.astype("datetime64[ns]").to_numpy().view(np.int64)
@@ -137,7 +137,7 @@ def training_period(events: pd.DataFrame, test_fraction: float) -> np.ndarray:
     cutoff_ns = cutoff[min(int(ns.size * (1.0 - test_fraction)), ns.size - 1)]
     before = ns < cutoff_ns
     if before.all() or not before.any():
-        raise InvalidInputError("all events share one timestamp: a temporal split is impossible")
+        raise InvalidInput("all events share one timestamp: a temporal split is impossible")
     return before
 
 

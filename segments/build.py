@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from segments.clusters import ClusterResult, cluster_customers
-from segments.errors import RuleError
+from segments.errors import SegmentRuleError
 from segments.features import compute_features, resolve_as_of
 from segments.feedback import NPS_GROUPS, score_feedback
 from segments.lifecycle import STAGE_DESCRIPTIONS, STAGES, LifecycleConfig, assign_lifecycle
@@ -113,7 +113,7 @@ def build_segments(
         scored["ces_high_effort"].to_numpy(bool))  # fmt: skip
     for rule in rules or ():
         if rule.name in masks:
-            raise RuleError(rule.name, "name clashes with a built-in segment; pick another")
+            raise SegmentRuleError(rule.name, "name clashes with a built-in segment; pick another")
     for name, mask in evaluate_rules(list(rules or ()), scored).items():
         rule = next(r for r in rules or () if r.name == name)
         add(name, "rule", name, rule.description, mask, rule.expression)

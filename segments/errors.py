@@ -1,18 +1,18 @@
-"""Domain errors of customer segmentation; each class names what went wrong."""
+"""Domain errors of customer segmentation; bad input is `contracts.errors.InvalidInput`
+itself (the class every package raises), a broken segment definition a `SegmentRuleError`."""
 
 from __future__ import annotations
 
+from contracts.errors import InvalidInput, TouchpointError
 
-class SegmentsError(Exception):
+
+class SegmentsError(TouchpointError):
     """Base class of every segmentation error."""
 
 
-class InvalidInputError(SegmentsError, ValueError):
-    """An input table or parameter is malformed (missing column, bad date, bad value)."""
-
-
-class RuleError(SegmentsError, ValueError):
-    """A rule segment is invalid: names the rule, the reason and, when known, the position.
+class SegmentRuleError(SegmentsError, InvalidInput):
+    """A segment definition (`--rules FILE`) is invalid: names the segment rule, the reason
+    and, when known, the position. Business rules have `recsys.rules_schema.BusinessRulesError`.
 
     `position` is the 0-based character offset in `expression`; `str()` shows the
     expression with a caret under the offending spot so a marketer can see what to fix.

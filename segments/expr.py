@@ -14,7 +14,7 @@ Grammar (no eval/exec: a hand-written tokenizer and recursive-descent parser):
 Columns are names like `monetary` or dotted names like `channel_share.app`. Types are
 number, string and bool; comparing different types is an error, strings support only
 == and !=. A comparison involving a missing value (NaN, NA) is false, as in SQL.
-Errors are `RuleError`s with the rule name and the character position.
+Errors are `SegmentRuleError`s with the rule name and the character position.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from segments.errors import RuleError
+from segments.errors import SegmentRuleError
 
 Kind = Literal["number", "string", "bool"]
 TOKEN = re.compile(
@@ -65,7 +65,7 @@ def tokenize(rule: str, text: str) -> list[Token]:
         match = TOKEN.match(text, pos)
         if match is None or match.lastgroup is None:
             at = len(text) - len(text[pos:].lstrip())
-            raise RuleError(rule, f"unexpected character {text[at]!r}", text, at)
+            raise SegmentRuleError(rule, f"unexpected character {text[at]!r}", text, at)
         group = match.lastgroup
         word = match.group(group)
         kind = "keyword" if group == "name" and word in KEYWORDS else group
@@ -100,8 +100,8 @@ class Parser:
         self.i += 1
         return token
 
-    def error(self, reason: str, token: Token) -> RuleError:
-        return RuleError(self.rule, reason, self.text, token.pos)
+    def error(self, reason: str, token: Token) -> SegmentRuleError:
+        return SegmentRuleError(self.rule, reason, self.text, token.pos)
 
     def accept(self, text: str) -> Token | None:
         if self.peek.text == text and self.peek.kind in ("keyword", "op"):
@@ -180,5 +180,5 @@ def _unquote(text: str) -> str:
 
 
 def parse(rule: str, text: str) -> Node:
-    """Parse `text` into an AST; syntax errors raise `RuleError` naming `rule`."""
+    """Parse `text` into an AST; syntax errors raise `SegmentRuleError` naming `rule`."""
     return Parser(rule, text).parse()

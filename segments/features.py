@@ -23,8 +23,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from contracts.errors import InvalidInput
 from contracts.schema import CHANNELS
-from segments.errors import InvalidInputError
 
 DAY_NS = 86_400 * 10**9
 STRING = pd.StringDtype("pyarrow")
@@ -36,14 +36,14 @@ def resolve_as_of(events: pd.DataFrame, as_of: object = None) -> pd.Timestamp:
     """`as_of` as a UTC timestamp; None means the latest event time."""
     if as_of is None:
         if len(events) == 0:
-            raise InvalidInputError("no events: cannot default --as-of to the latest event time")
+            raise InvalidInput("no events: cannot default --as-of to the latest event time")
         return pd.Timestamp(events["timestamp"].max()).tz_convert("UTC")
     try:
         ts = pd.Timestamp(as_of)  # type: ignore[arg-type]
     except (TypeError, ValueError) as exc:
-        raise InvalidInputError(f"as_of {as_of!r} is not a date or timestamp") from exc
+        raise InvalidInput(f"as_of {as_of!r} is not a date or timestamp") from exc
     if ts is pd.NaT:
-        raise InvalidInputError(f"as_of {as_of!r} is not a date or timestamp")
+        raise InvalidInput(f"as_of {as_of!r} is not a date or timestamp")
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
@@ -120,13 +120,13 @@ def rfm_aggregate(events: pd.DataFrame, as_of: object = None) -> pd.DataFrame:
 def _require(frame: pd.DataFrame, columns: tuple[str, ...], name: str) -> None:
     missing = [c for c in columns if c not in frame.columns]
     if missing:
-        raise InvalidInputError(f"{name} table lacks required column(s): {', '.join(missing)}")
+        raise InvalidInput(f"{name} table lacks required column(s): {', '.join(missing)}")
 
 
 def _ns(values: pd.Series) -> np.ndarray:
     """Timestamps as int64 nanoseconds since the epoch (UTC); NaT is int64 min."""
     if not pd.api.types.is_datetime64_any_dtype(values):
-        raise InvalidInputError(f"column {values.name!r} must hold timestamps, not {values.dtype}")
+        raise InvalidInput(f"column {values.name!r} must hold timestamps, not {values.dtype}")
     if values.dt.tz is None:
         values = values.dt.tz_localize("UTC")
     return np.asarray(values.astype("datetime64[ns, UTC]").array.asi8, dtype=np.int64)  # type: ignore[attr-defined]
@@ -162,7 +162,7 @@ def _universe(
     seen = np.bincount(codes[keep & (codes >= 0)], minlength=len(unique_ids)) > 0
     table_index = pd.Index(table_ids)
     if not table_index.is_unique:
-        raise InvalidInputError("customers table has duplicate customer_id values")
+        raise InvalidInput("customers table has duplicate customer_id values")
     where = table_index.get_indexer(unique_ids)
     extra_mask = (where < 0) & seen
     extra = np.sort(unique_ids[extra_mask])

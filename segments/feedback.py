@@ -14,7 +14,7 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
-from segments.errors import InvalidInputError
+from contracts.errors import InvalidInput
 
 NPS_GROUPS: Final = ("promoter", "passive", "detractor")
 UNHAPPY_CSAT_MAX: Final = 2
@@ -36,7 +36,7 @@ def score_feedback(features: pd.DataFrame) -> pd.DataFrame:
     """nps_group, csat_unhappy and ces_high_effort columns from the latest-score features."""
     missing = [c for c in ("nps_latest", "csat_latest", "ces_latest") if c not in features]
     if missing:
-        raise InvalidInputError(f"features lack survey column(s): {', '.join(missing)}")
+        raise InvalidInput(f"features lack survey column(s): {', '.join(missing)}")
     csat = features["csat_latest"].to_numpy(np.float64)
     ces = features["ces_latest"].to_numpy(np.float64)
     with np.errstate(invalid="ignore"):

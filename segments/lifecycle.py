@@ -24,7 +24,7 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
-from segments.errors import InvalidInputError
+from contracts.errors import InvalidInput
 
 STAGES: Final = ("prospect", "new", "active", "lapsing", "churned", "reactivated")
 STAGE_DESCRIPTIONS: Final = {
@@ -51,9 +51,9 @@ class LifecycleConfig:
 
     def __post_init__(self) -> None:
         if not 0 < self.lapse_factor < self.churn_factor:
-            raise InvalidInputError("lifecycle factors need 0 < lapse_factor < churn_factor")
+            raise InvalidInput("lifecycle factors need 0 < lapse_factor < churn_factor")
         if not 0 < self.default_lapse_days < self.default_churn_days:
-            raise InvalidInputError("lifecycle defaults need 0 < default_lapse < default_churn")
+            raise InvalidInput("lifecycle defaults need 0 < default_lapse < default_churn")
 
 
 def assign_lifecycle(
@@ -64,7 +64,7 @@ def assign_lifecycle(
     need = ("frequency", "recency_days", "interval_days", "last_gap_days", "prior_interval_days")
     missing = [c for c in (*need, "first_purchase_at") if c not in features]
     if missing:
-        raise InvalidInputError(f"features lack column(s) for lifecycle: {', '.join(missing)}")
+        raise InvalidInput(f"features lack column(s) for lifecycle: {', '.join(missing)}")
     buyer = features["frequency"].to_numpy() > 0
     recency = features["recency_days"].to_numpy(np.float64)
     lapse_at = _threshold(features["interval_days"], cfg.lapse_factor, cfg.min_lapse_days,

@@ -18,7 +18,7 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
-from segments.errors import InvalidInputError
+from contracts.errors import InvalidInput
 
 RFM_SEGMENTS: Final = (
     "Champions",
@@ -62,7 +62,7 @@ def quintile_scores(values: np.ndarray | pd.Series) -> np.ndarray:
     """1-5 scores by average rank (ties share a score): `ceil(5 * rank / n)`, ascending."""
     array = np.asarray(values, dtype=np.float64)
     if np.isnan(array).any():
-        raise InvalidInputError("cannot score NaN values (score purchasers only)")
+        raise InvalidInput("cannot score NaN values (score purchasers only)")
     n = len(array)
     if n == 0:
         return np.zeros(0, dtype=np.int64)
@@ -75,7 +75,7 @@ def score_rfm(features: pd.DataFrame) -> pd.DataFrame:
     """r_score, f_score, m_score (0 for prospects) and rfm_segment ('' for prospects)."""
     missing = [c for c in ("recency_days", "frequency", "monetary") if c not in features]
     if missing:
-        raise InvalidInputError(f"features lack column(s) for RFM: {', '.join(missing)}")
+        raise InvalidInput(f"features lack column(s) for RFM: {', '.join(missing)}")
     buyers = (features["frequency"].to_numpy() > 0) & features["recency_days"].notna().to_numpy()
     n = len(features)
     scores = {name: np.zeros(n, dtype=np.int64) for name in ("r_score", "f_score", "m_score")}

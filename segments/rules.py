@@ -7,7 +7,7 @@
 
 Rules use the expression language of `segments.expr` (parsed, never eval'd). Every error
 — unreadable YAML, a missing field, a bad name, a syntax error, an unknown column, a type
-mismatch — is a `RuleError` naming the rule and, when it applies, the position.
+mismatch — is a `SegmentRuleError` naming the rule and, when it applies, the position.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from segments.errors import RuleError
+from segments.errors import SegmentRuleError
 from segments.expr import Kind, Node, parse
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,79}$")
@@ -43,7 +43,7 @@ def load_rules(path: Path | str) -> list[RuleSegment]:
     try:
         text = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise RuleError(str(file), f"cannot read rules file: {exc}") from exc
+        raise SegmentRuleError(str(file), f"cannot read rules file: {exc}") from exc
     return parse_rules(text, source=str(file))
 
 
@@ -51,26 +51,26 @@ def parse_rules(text: str, *, source: str = "<rules>") -> list[RuleSegment]:
     try:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise RuleError(source, f"not valid YAML: {exc}") from exc
+        raise SegmentRuleError(source, f"not valid YAML: {exc}") from exc
     entries = doc.get("segments") if isinstance(doc, dict) else doc
     if not isinstance(entries, list):
-        raise RuleError(source, "expected a list of rules under 'segments:'")
+        raise SegmentRuleError(source, "expected a list of rules under 'segments:'")
     rules: list[RuleSegment] = []
     seen: set[str] = set()
     for number, entry in enumerate(entries, start=1):
         label = f"{source} #{number}"
         if not isinstance(entry, dict):
-            raise RuleError(label, "each rule must be a mapping with name and rule")
+            raise SegmentRuleError(label, "each rule must be a mapping with name and rule")
         name, expression = entry.get("name"), entry.get("rule")
         if not isinstance(name, str) or not NAME.match(name):
-            raise RuleError(label, f"name {name!r} must be 1-80 letters, digits, '-' or '_'")
+            raise SegmentRuleError(label, f"name {name!r} must be 1-80 letters, digits, '-' or '_'")
         if name in seen:
-            raise RuleError(name, "duplicate rule name")
+            raise SegmentRuleError(name, "duplicate rule name")
         if not isinstance(expression, str):
-            raise RuleError(name, "missing 'rule:' expression (a string)")
+            raise SegmentRuleError(name, "missing 'rule:' expression (a string)")
         unknown = set(entry) - {"name", "rule", "description"}
         if unknown:
-            raise RuleError(name, f"unknown field(s): {', '.join(sorted(unknown))}")
+            raise SegmentRuleError(name, f"unknown field(s): {', '.join(sorted(unknown))}")
         seen.add(name)
         description = str(entry.get("description") or "")
         rules.append(RuleSegment(name, description, expression, parse(name, expression)))
@@ -85,7 +85,7 @@ def evaluate_rules(rules: list[RuleSegment], frame: pd.DataFrame) -> dict[str, n
 def evaluate(rule: RuleSegment, frame: pd.DataFrame) -> np.ndarray:
     value = _Evaluator(rule, frame).eval(rule.tree)
     if value.kind != "bool":
-        raise RuleError(rule.name, f"the rule is a {value.kind}, not a condition",
+        raise SegmentRuleError(rule.name, f"the rule is a {value.kind}, not a condition",
                         rule.expression, rule.tree.pos)  # fmt: skip
     return np.broadcast_to(value.data, (len(frame),)).copy()
 
@@ -102,8 +102,8 @@ class _Evaluator:
     def __init__(self, rule: RuleSegment, frame: pd.DataFrame) -> None:
         self.rule, self.frame = rule, frame
 
-    def fail(self, reason: str, node: Node) -> RuleError:
-        return RuleError(self.rule.name, reason, self.rule.expression, node.pos)
+    def fail(self, reason: str, node: Node) -> SegmentRuleError:
+        return SegmentRuleError(self.rule.name, reason, self.rule.expression, node.pos)
 
     def eval(self, node: Node) -> _Value:
         if node.op == "lit":

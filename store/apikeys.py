@@ -21,6 +21,7 @@ import orjson
 import redis
 import redis.asyncio as aioredis
 
+from contracts.errors import InvalidInput
 from store.keys import Keys
 
 SCOPES = ("personalize:read", "events:write", "segments:read", "experiments:admin", "admin")
@@ -28,7 +29,7 @@ ADMIN = "admin"
 _KEY = re.compile(r"^tp_([0-9a-f]{8})_([A-Za-z0-9_-]{20,})$")
 
 
-class ApiKeyError(ValueError):
+class ApiKeyError(InvalidInput):
     """A key cannot be created or revoked: bad name or scope, unknown id."""
 
 

@@ -27,10 +27,12 @@ from pathlib import Path
 
 import redis
 
+from contracts.errors import Unavailable
+
 MAX_SOCKET_PATH = 100  # sun_path is 108 bytes on Linux
 
 
-class EmbeddedRedisError(RuntimeError):
+class EmbeddedRedisError(Unavailable):
     """The embedded redis-server could not be found or started."""
 
 

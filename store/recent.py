@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from contracts.errors import InvalidInput
 from contracts.schema import CHANNELS, EVENT_TYPES
 from store.keys import Keys
 
@@ -27,7 +28,7 @@ _TYPE_CODE = {name: i for i, name in enumerate(EVENT_TYPES)}
 _CHANNEL_CODE = {name: i for i, name in enumerate(CHANNELS)}
 
 
-class RecentEventError(ValueError):
+class RecentEventError(InvalidInput):
     """An event cannot be recorded: unknown type or channel, bad timestamp or item id."""
 
 

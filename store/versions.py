@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 import redis
 
+from contracts.errors import NotFound
 from store.config import StoreConfig
 from store.keys import Keys
 
@@ -41,7 +42,7 @@ return previous
 """
 
 
-class VersionError(RuntimeError):
+class VersionError(NotFound):
     """A version is unknown, incomplete or cannot be activated."""
 
 

@@ -79,13 +79,10 @@ async def put_experiment(request: Request, runtime: RuntimeDep, key: Key) -> Res
         raise Invalid("the body must be an experiment definition (a JSON object)")
     if data.setdefault("key", key) != key:
         raise Invalid(f"the body's key {data['key']!r} differs from the path's {key!r}")
-    try:
-        incoming = parse_experiment(data, source="body")
-        await _check_servable(request, incoming)
-        existing = await _definitions(runtime, force=True)
-        (merged,) = merge_definitions(existing, [incoming], source="body")
-    except InvalidExperiment as exc:
-        raise Invalid(exc.reason, field=exc.field) from None
+    incoming = parse_experiment(data, source="body")  # InvalidExperiment: a 422 naming the field
+    await _check_servable(request, incoming)
+    existing = await _definitions(runtime, force=True)
+    (merged,) = merge_definitions(existing, [incoming], source="body")
     try:
         await runtime.store().save([merged])
     except (RedisError, OSError) as exc:

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from recsys.rules import RuleBook, fingerprint, load_rulebook
-from recsys.rules_schema import RulesError
+from recsys.rules_schema import BusinessRulesError
 
 log = logging.getLogger("touchpoint.api")
 CHECK_EVERY = 1.0
@@ -52,7 +52,7 @@ class RulesWatcher:
             return
         try:
             book = load_rulebook(self.directory)
-        except (RulesError, OSError) as exc:
+        except (BusinessRulesError, OSError) as exc:
             if str(exc) != self.last_error:
                 log.error("rules not reloaded, previous rules stay in force: %s", exc)
             self.last_error = str(exc)

@@ -20,8 +20,8 @@ from redis.exceptions import RedisError
 from api.services.catalogue import Catalogue, catalogue
 from api.services.hot import connection
 from api.state import ServingState
+from contracts.errors import InvalidInput
 from recsys.consumption import Consumption
-from recsys.errors import InvalidInputError
 from recsys.explain import ANCHORS
 from recsys.served import customer_segments, top_segment
 from recsys.serving import fold_in, top_k
@@ -175,7 +175,7 @@ def _fresh(session: Session, shared: SharedServing) -> Ranked | None:
             alpha = float(shared.model.get("alpha", 1.0))
             vector = fold_in(cat.factors64, reg, idx, w, alpha=alpha, yty=cat.yty)
             return top_k(vector, factors, FRESH_N, sorted(session.consumed))
-        except (InvalidInputError, np.linalg.LinAlgError):
+        except (InvalidInput, np.linalg.LinAlgError):
             return None
     if shared.similar is not None and clicked:
         sim_idx, sim_score = shared.similar

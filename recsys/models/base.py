@@ -16,7 +16,8 @@ from typing import Any, ClassVar, Self
 import numpy as np
 import scipy.sparse as sp
 
-from recsys.errors import InvalidInputError, ModelFileError, NotFittedError
+from contracts.errors import InvalidInput
+from recsys.errors import ModelFileError, NotFittedError
 from recsys.serving import top_k_rows
 
 ARRAYS_FILE = "model.npz"
@@ -64,7 +65,7 @@ class Recommender(ABC):
     ----------
     **params
         Hyper-parameters of the implementation (see `defaults`); unknown names raise
-        `InvalidInputError`.
+        `InvalidInput`.
 
     Methods
     -------
@@ -102,7 +103,7 @@ class Recommender(ABC):
     def __init__(self, **params: Any) -> None:
         unknown = set(params) - set(self.defaults)
         if unknown:
-            raise InvalidInputError(f"{self.name}: unknown parameter(s) {sorted(unknown)}")
+            raise InvalidInput(f"{self.name}: unknown parameter(s) {sorted(unknown)}")
         self.params: dict[str, Any] = {**self.defaults, **params}
         self.n_users = 0
         self.n_items = 0
@@ -122,9 +123,9 @@ class Recommender(ABC):
     ) -> Self:
         x = as_csr(interactions)
         if x.nnz == 0:
-            raise InvalidInputError(f"{self.name}: no interactions to learn from")
+            raise InvalidInput(f"{self.name}: no interactions to learn from")
         if x.data.min() < 0 or not np.isfinite(x.data).all():
-            raise InvalidInputError(f"{self.name}: confidences must be finite and >= 0")
+            raise InvalidInput(f"{self.name}: confidences must be finite and >= 0")
         self.n_users, self.n_items = x.shape
         self._fit(x, SideData(user_features, item_features, user_groups))
         self._fitted = True
@@ -144,14 +145,14 @@ class Recommender(ABC):
         self._check_fitted()
         x = as_csr(user_items)
         if x.shape[1] != self.n_items:
-            raise InvalidInputError(f"user_items has {x.shape[1]} columns, model {self.n_items}")
+            raise InvalidInput(f"user_items has {x.shape[1]} columns, model {self.n_items}")
         idx = (
             np.full(x.shape[0], -1, np.int64) if user_indices is None else np.asarray(user_indices)
         )
         if idx.shape != (x.shape[0],):
-            raise InvalidInputError("user_indices must have one entry per user_items row")
+            raise InvalidInput("user_indices must have one entry per user_items row")
         if idx.size and idx.max() >= self.n_users:
-            raise InvalidInputError(f"user index out of range 0..{self.n_users - 1}")
+            raise InvalidInput(f"user index out of range 0..{self.n_users - 1}")
         out = np.asarray(self._score(x, idx, user_features), dtype=np.float32)
         return out
 
@@ -195,7 +196,7 @@ class Recommender(ABC):
         self._check_fitted()
         idx = np.asarray(item_indices, dtype=np.int64)
         if idx.size and (idx.min() < 0 or idx.max() >= self.n_items):
-            raise InvalidInputError(f"item index out of range 0..{self.n_items - 1}")
+            raise InvalidInput(f"item index out of range 0..{self.n_items - 1}")
         sims = np.asarray(self._item_similarity(idx), dtype=np.float32).copy()
         sims[np.arange(idx.size), idx] = -np.inf  # an item is not its own neighbour
         return top_k_rows(sims, k)

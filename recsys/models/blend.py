@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 import numpy as np
 import scipy.sparse as sp
 
-from recsys.errors import InvalidInputError
+from contracts.errors import InvalidInput
 from recsys.models.base import Recommender, SideData
 
 
@@ -39,10 +39,10 @@ class BlendRecommender(Recommender):
 
         members = self.params["members"]
         if not members:
-            raise InvalidInputError("blend: needs at least one member")
+            raise InvalidInput("blend: needs at least one member")
         for m in members:
             if set(m) != {"model", "params", "weight"}:
-                raise InvalidInputError("blend: each member needs model, params and weight")
+                raise InvalidInput("blend: each member needs model, params and weight")
         self.models = [create_model(m["model"], **m["params"]) for m in members]
         self.weights = [float(m["weight"]) for m in members]
 

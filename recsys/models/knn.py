@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 import numpy as np
 import scipy.sparse as sp
 
-from recsys.errors import InvalidInputError
+from contracts.errors import InvalidInput
 from recsys.models.base import Recommender, SideData
 
 
@@ -35,7 +35,7 @@ class ItemKNNRecommender(Recommender):
         elif p["similarity"] == "cosine":
             model = CosineRecommender(K=int(p["K"]))
         else:
-            raise InvalidInputError(f"item_knn: unknown similarity {p['similarity']!r}")
+            raise InvalidInput(f"item_knn: unknown similarity {p['similarity']!r}")
         with warnings.catch_warnings():  # implicit converts its own transposes internally
             warnings.simplefilter("ignore", category=Warning)
             model.fit(x, show_progress=False)

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 import numpy as np
 import scipy.sparse as sp
 
-from recsys.errors import InvalidInputError
+from contracts.errors import InvalidInput
 from recsys.models.base import Recommender, SideData
 
 
@@ -36,7 +36,7 @@ class PopularityRecommender(Recommender):
             x = x.copy()
             x.data = np.ones_like(x.data)
         elif self.params["measure"] != "sum":
-            raise InvalidInputError(f"popularity: unknown measure {self.params['measure']!r}")
+            raise InvalidInput(f"popularity: unknown measure {self.params['measure']!r}")
         totals = np.asarray(x.sum(axis=0)).ravel()
         self.global_scores = (totals / max(x.shape[0], 1)).astype(np.float32)
         groups = side.groups
@@ -46,7 +46,7 @@ class PopularityRecommender(Recommender):
             return
         g = np.asarray(groups, dtype=np.int64)
         if g.shape != (x.shape[0],):
-            raise InvalidInputError("user_groups needs one label per customer row")
+            raise InvalidInput("user_groups needs one label per customer row")
         n_groups = int(g.max()) + 1 if g.size else 0
         shrink = float(self.params["shrinkage"])
         rows = []

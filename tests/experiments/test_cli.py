@@ -15,7 +15,7 @@ from typer.testing import CliRunner, Result
 
 from experiments.assignment import assign
 from experiments.attribution import ConversionEvent
-from jobs import experiments_cmd
+from jobs.cli import build_app
 from store.experiments import ExperimentStore, Served
 from store.keys import Keys
 
@@ -33,10 +33,7 @@ experiments:
 
 
 def cli() -> typer.Typer:
-    app = typer.Typer()
-    experiments_cmd.register(app)
-    app.command("noop")(lambda: None)
-    return app
+    return build_app()  # the real app: its group maps errors to exit codes
 
 
 def run(*args: str) -> Result:

@@ -11,7 +11,7 @@ from experiments.assignment import Assignment
 from experiments.model import Strategy
 from experiments.strategy import LiveModel, candidates, plan_for, unservable
 from recsys.rules import all_windows, load_rulebook
-from recsys.rules_schema import RulesError
+from recsys.rules_schema import BusinessRulesError
 from tests.experiments.factories import experiment
 
 LIVE = LiveModel(serving_version="20261101T000000Z-abc", name="als", version="als-7")
@@ -79,7 +79,7 @@ def test_rules_profiles_load_from_profiles_dir_and_merge_last(tmp_path: Path) ->
     assert merged.max_per_category == 1 and merged.source.endswith("profiles/margin.yaml")
     assert 3 in all_windows(book)  # impressions are counted for the profile's cap window
     (tmp_path / "profiles" / "bad.yaml").write_text("diversity: {max_per_category: 0}\n")
-    with pytest.raises(RulesError, match=r"bad\.yaml"):
+    with pytest.raises(BusinessRulesError, match=r"bad\.yaml"):
         load_rulebook(tmp_path)
 
 

@@ -13,7 +13,7 @@ from recsys.consumption import Consumption, blocking, consumed_matrix
 from recsys.matrix import IdMap, build_interactions, product_weights
 from recsys.models import create_model
 from recsys.rules import Rules, load_rulebook
-from recsys.rules_schema import RulesError
+from recsys.rules_schema import BusinessRulesError
 from recsys.served import Storefront, published, published_block, serve
 from recsys.split import first_seen, recent_split
 from tests.recsys.factories import make_events, planted
@@ -112,7 +112,7 @@ def test_bad_consumption_rules_name_the_file_key_and_reason(
     tmp_path: Path, name: str, text: str, path: str, reason: str
 ) -> None:
     write(tmp_path, name, text)
-    with pytest.raises(RulesError) as caught:
+    with pytest.raises(BusinessRulesError) as caught:
         load_rulebook(tmp_path)
     assert caught.value.path == path and reason in caught.value.reason
     assert caught.value.file.endswith(name)

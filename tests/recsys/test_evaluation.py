@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from recsys.errors import InvalidInputError
+from contracts.errors import InvalidInput
 from recsys.evaluation import coverage, evaluate, intra_list_diversity, novelty, ranking_metrics
 from recsys.models import create_model
 from recsys.split import random_split, temporal_split
@@ -64,7 +64,7 @@ def test_random_split_holds_out_a_quarter_per_user_without_overlap() -> None:
     assert (s.train + s.test).nnz == x.nnz
     again = random_split(x, test_fraction=0.25, seed=42)
     assert (again.test != s.test).nnz == 0
-    with pytest.raises(InvalidInputError, match="test_fraction"):
+    with pytest.raises(InvalidInput, match="test_fraction"):
         random_split(x, test_fraction=1.5)
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recsys.errors import InvalidInputError
+from contracts.errors import InvalidInput
 from recsys.features import FeatureEncoder, aligned_features
 
 
@@ -47,5 +47,5 @@ def test_json_round_trip_and_alignment() -> None:
     np.testing.assert_array_equal(m[0], full[2])
     assert m[1].sum() == 0
     np.testing.assert_array_equal(m[2], full[0])
-    with pytest.raises(InvalidInputError, match="id column"):
+    with pytest.raises(InvalidInput, match="id column"):
         FeatureEncoder("sku").fit(items())

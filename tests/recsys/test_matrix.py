@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from recsys.errors import InvalidInputError, UnknownIdError
+from contracts.errors import InvalidInput
+from recsys.errors import UnknownIdError
 from recsys.matrix import IdMap, WeightConfig, build_interactions
 from tests.recsys.factories import make_events
 
@@ -18,7 +19,7 @@ def test_id_map_round_trips_and_names_unknown_ids() -> None:
     with pytest.raises(UnknownIdError, match=r"unknown item id.*'zz'"):
         m.index(["a", "zz"])
     assert IdMap.from_array(m.to_array(), kind="item") == m
-    with pytest.raises(InvalidInputError, match="duplicate"):
+    with pytest.raises(InvalidInput, match="duplicate"):
         IdMap(["a", "a"])
 
 
@@ -82,7 +83,7 @@ def test_events_outside_given_catalogue_raise_or_drop() -> None:
 
 def test_missing_columns_are_a_clear_error() -> None:
     ev = make_events([("u", "a", "view")]).drop(columns=["type"])
-    with pytest.raises(InvalidInputError, match="type"):
+    with pytest.raises(InvalidInput, match="type"):
         build_interactions(ev)
 
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from contracts.errors import InvalidInput
 from recsys.errors import (
-    InvalidInputError,
     ModelFileError,
     ModelTooLargeError,
     NotFittedError,
@@ -214,11 +214,11 @@ def test_ease_refuses_catalogues_above_its_limit() -> None:
 def test_factory_and_usage_errors_are_clear(tmp_path: Path) -> None:
     with pytest.raises(UnknownModelError, match="unknown model 'nope'"):
         create_model("nope")
-    with pytest.raises(InvalidInputError, match="unknown parameter"):
+    with pytest.raises(InvalidInput, match="unknown parameter"):
         create_model("als", factorz=3)
     with pytest.raises(NotFittedError):
         create_model("ease").score(sp.csr_matrix((1, 3)))
-    with pytest.raises(InvalidInputError, match="no interactions"):
+    with pytest.raises(InvalidInput, match="no interactions"):
         create_model("ease").fit(sp.csr_matrix((3, 3)))
     with pytest.raises(ModelFileError):
         Recommender.load(tmp_path / "missing")

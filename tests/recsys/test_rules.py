@@ -10,7 +10,7 @@ import pytest
 from api.services import rules_watch
 from api.services.rules_watch import RulesWatcher
 from recsys.rules import Cap, all_windows, least_item_cap, load_rulebook
-from recsys.rules_schema import RulesError
+from recsys.rules_schema import BusinessRulesError
 
 REPO_RULES = Path(__file__).resolve().parents[2] / "rules"
 
@@ -36,7 +36,7 @@ def write(directory: Path, name: str, text: str) -> Path:
 )
 def test_bad_rules_name_the_file_the_key_path_and_the_reason(tmp_path, text, path, reason):
     file = write(tmp_path, "email.yaml", text)
-    with pytest.raises(RulesError) as caught:
+    with pytest.raises(BusinessRulesError) as caught:
         load_rulebook(tmp_path)
     assert caught.value.file == str(file) and caught.value.path == path
     assert reason in caught.value.reason
@@ -45,11 +45,11 @@ def test_bad_rules_name_the_file_the_key_path_and_the_reason(tmp_path, text, pat
 
 def test_unknown_channel_file_and_broken_yaml_are_errors(tmp_path):
     write(tmp_path, "fax.yaml", "{}\n")
-    with pytest.raises(RulesError, match=r"fax\.yaml"):
+    with pytest.raises(BusinessRulesError, match=r"fax\.yaml"):
         load_rulebook(tmp_path)
     (tmp_path / "fax.yaml").unlink()
     write(tmp_path, "web.yaml", "caps: [unclosed\n")
-    with pytest.raises(RulesError, match="not valid YAML"):
+    with pytest.raises(BusinessRulesError, match="not valid YAML"):
         load_rulebook(tmp_path)
 
 

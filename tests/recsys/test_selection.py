@@ -69,4 +69,4 @@ def test_a_failing_candidate_is_skipped_not_fatal() -> None:
     cands = [Candidate("item_knn", {"similarity": "bogus"}), Candidate("ease", {"lambda_": 10.0})]
     sel = select_model(x, val, candidates=cands, blend=False)
     assert sel.name == "ease"
-    assert sel.trials[1].skipped.startswith("failed: InvalidInputError")
+    assert sel.trials[1].skipped.startswith("failed: InvalidInput: item_knn: unknown similarity")

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from segments.build import build_segments, segment_deltas
-from segments.errors import RuleError
+from segments.errors import SegmentRuleError
 from segments.rules import parse_rules
 from tests.segments import factories as f
 
@@ -62,7 +62,7 @@ def test_table_catalogue_and_members_agree() -> None:
 
 def test_rule_names_must_not_clash_with_built_in_segments() -> None:
     rules = parse_rules("- name: rfm-champions\n  rule: monetary > 1")
-    with pytest.raises(RuleError, match="clashes"):
+    with pytest.raises(SegmentRuleError, match="clashes"):
         build_segments(**_inputs(), rules=rules)  # type: ignore[arg-type]
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from segments.errors import InvalidInputError
+from contracts.errors import InvalidInput
 from segments.features import compute_features, rfm_aggregate
 from tests.segments import factories as f
 
@@ -126,11 +126,11 @@ def test_matches_a_plain_python_computation_on_random_data() -> None:
 
 def test_bad_input_gets_a_domain_error() -> None:
     ev = f.events([{"customer_id": "a", "timestamp": "2024-03-01"}])
-    with pytest.raises(InvalidInputError, match="lacks required column"):
+    with pytest.raises(InvalidInput, match="lacks required column"):
         compute_features(customers=f.customers(["a"]), events=ev.drop(columns=["type"]))
-    with pytest.raises(InvalidInputError, match="not a date"):
+    with pytest.raises(InvalidInput, match="not a date"):
         compute_features(customers=f.customers(["a"]), events=ev, as_of="last tuesday")
-    with pytest.raises(InvalidInputError, match="no events"):
+    with pytest.raises(InvalidInput, match="no events"):
         compute_features(customers=f.customers(["a"]), events=ev.iloc[:0])
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from segments.errors import InvalidInputError
+from contracts.errors import InvalidInput
 from segments.lifecycle import LifecycleConfig, assign_lifecycle
 
 AS_OF = pd.Timestamp("2024-06-30", tz="UTC")
@@ -50,7 +50,7 @@ def test_thresholds_come_from_the_customers_own_interval() -> None:
 
 
 def test_bad_config_and_missing_columns_are_refused() -> None:
-    with pytest.raises(InvalidInputError):
+    with pytest.raises(InvalidInput):
         LifecycleConfig(lapse_factor=5, churn_factor=2)
-    with pytest.raises(InvalidInputError, match="interval_days"):
+    with pytest.raises(InvalidInput, match="interval_days"):
         assign_lifecycle(pd.DataFrame({"frequency": [1]}), as_of=AS_OF)

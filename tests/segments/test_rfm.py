@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from segments.errors import InvalidInputError
+from contracts.errors import InvalidInput
 from segments.rfm import RFM_GRID, RFM_SEGMENTS, quintile_scores, rfm_segment_names, score_rfm
 
 
@@ -53,5 +53,5 @@ def test_named_cells(r: int, f: int, m: int, name: str) -> None:
 
 
 def test_nan_values_are_refused() -> None:
-    with pytest.raises(InvalidInputError):
+    with pytest.raises(InvalidInput):
         quintile_scores(np.array([1.0, np.nan]))

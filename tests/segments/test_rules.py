@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from segments.errors import RuleError
+from segments.errors import SegmentRuleError
 from segments.rules import evaluate_rules, load_rules, parse_rules
 
 S = pd.StringDtype("pyarrow")
@@ -62,7 +62,7 @@ def test_rules_select_the_right_rows(rule: str, expected: list[bool]) -> None:
 def test_bad_rules_name_the_rule_and_point_at_the_problem(
     rule: str, message: str, position: int
 ) -> None:
-    with pytest.raises(RuleError) as info:
+    with pytest.raises(SegmentRuleError) as info:
         _eval(rule)
     assert info.value.rule == "r1"
     assert message in info.value.reason
@@ -75,7 +75,7 @@ def test_yaml_file_problems(tmp_path: Path) -> None:
     path.write_text("segments:\n  - name: vip\n    description: big\n    rule: monetary > 1\n")
     (rule,) = load_rules(path)
     assert (rule.name, rule.description) == ("vip", "big")
-    with pytest.raises(RuleError, match="cannot read"):
+    with pytest.raises(SegmentRuleError, match="cannot read"):
         load_rules(tmp_path / "missing.yaml")
     bad = {
         "segments: [\n": "not valid YAML",
@@ -86,5 +86,5 @@ def test_yaml_file_problems(tmp_path: Path) -> None:
         "- name: a\n  rule: x > 1\n  colour: red": "unknown field",
     }
     for text, message in bad.items():
-        with pytest.raises(RuleError, match=message):
+        with pytest.raises(SegmentRuleError, match=message):
             parse_rules(text)
