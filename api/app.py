@@ -9,7 +9,8 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import auth, middleware, problems, services
+from api import auth, metrics, middleware, problems
+from api.deps import AppParts
 from api.fastpath import FastPath, TouchpointApp
 from api.responses import OrjsonResponse
 from api.routes import (
@@ -18,15 +19,22 @@ from api.routes import (
     feedback,
     health,
     items,
-    metrics,
     personalize,
     profile,
     recommendations,
     segments,
 )
-from api.services import hot, impressions
+from api.routes import metrics as metrics_route
+from api.services import impressions
+from api.services.rules_watch import RulesWatcher
 from api.settings import ApiSettings
 from api.state import ServingState
+from contracts.requests import (
+    SCOPE_EVENTS,
+    SCOPE_EXPERIMENTS,
+    SCOPE_PERSONALIZE,
+    SCOPE_SEGMENTS,
+)
 
 log = logging.getLogger("touchpoint.api")
 GC_THRESHOLD = 50_000  # gen-0 allocations between collections on the serving process
@@ -36,9 +44,8 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     settings = settings or ApiSettings()
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        state = ServingState(settings)
-        app.state.serving = state
+    async def lifespan(app: TouchpointApp) -> AsyncIterator[None]:
+        state = app.parts.serving = ServingState(settings)
         await state.start()
         await auth.on_startup(app)
         # Fewer cyclic-GC passes: a request allocates thousands of short-lived acyclic objects,
@@ -51,7 +58,6 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         finally:
             gc.set_threshold(*thresholds)
             await impressions.flushed(state)
-            hot.close(state)
             await state.stop()
 
     app = TouchpointApp(
@@ -61,25 +67,28 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         default_response_class=OrjsonResponse,
         lifespan=lifespan,
     )
-    app.state.settings = settings
     problems.install(app)
     if settings.cors_origins:  # then the fast path runs innermost, for CORS to wrap it
         app.fast_ahead = False
         app.add_middleware(FastPath)
-    services.install(app)  # metrics middleware + rules watcher
+    rules = RulesWatcher(settings.rules_dir)  # a bad rules file fails start-up, clearly
+    rules.install_sighup()
+    app.parts = AppParts(
+        settings=settings, rules=rules, api_keys=auth.KeyCache(settings),
+        metrics=metrics.install(app),  # the timing middleware, outside the fast path's
+    )  # fmt: skip
     middleware.install(app, settings)
-    auth.install(app, settings)
     for module, scope in (  # scope None = open (health, metrics)
         (health, None),
-        (metrics, None),
-        (recommendations, "personalize:read"),
-        (personalize, "personalize:read"),
-        (items, "personalize:read"),
-        (profile, "personalize:read"),
-        (events, "events:write"),
-        (feedback, "events:write"),
-        (experiments, "experiments:admin"),
-        (segments, "segments:read"),
+        (metrics_route, None),
+        (recommendations, SCOPE_PERSONALIZE),
+        (personalize, SCOPE_PERSONALIZE),
+        (items, SCOPE_PERSONALIZE),
+        (profile, SCOPE_PERSONALIZE),
+        (events, SCOPE_EVENTS),
+        (feedback, SCOPE_EVENTS),
+        (experiments, SCOPE_EXPERIMENTS),
+        (segments, SCOPE_SEGMENTS),
     ):
         app.include_router(module.router, dependencies=auth.scoped(scope))
     return app

@@ -27,11 +27,12 @@ from fastapi import Depends, FastAPI, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from redis.exceptions import RedisError
 
-from api.deps import app_values
+from api.deps import parts_of
 from api.problems import Forbidden, Unauthorized, Unavailable
 from api.settings import ApiSettings
 from api.state import ServingState
-from store.apikeys import SCOPES, ApiKey, key_id, load_keys
+from contracts.requests import SCOPES
+from store.apikeys import ApiKey, key_id, load_keys
 
 log = logging.getLogger("touchpoint.api")
 
@@ -90,19 +91,11 @@ class KeyCache:
         return bool(records)
 
 
-def get_cache(request: Request) -> KeyCache:
-    cache: KeyCache = request.app.state.api_keys
-    return cache
-
-
-def install(app: FastAPI, settings: ApiSettings) -> None:
-    app.state.api_keys = KeyCache(settings)
-
-
 async def on_startup(app: FastAPI) -> None:
     """Read the keys once and warn when the API is open to anyone."""
-    cache: KeyCache = app.state.api_keys
-    records = await cache.get(app.state.serving)
+    parts = parts_of(app)
+    cache = parts.api_keys
+    records = await cache.get(parts.serving)
     required = cache.required(records)
     if required is False:
         log.warning(
@@ -138,9 +131,8 @@ def key_from_headers(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
 async def verify(app: Any, key: str | None, scope: str) -> str | None:
     """Check `key` for `scope`: the key id, or None when the API runs open; raises 401/403
     (and 503 in production when keys cannot be read)."""
-    values = app_values(app)
-    cache: KeyCache = values["api_keys"]
-    state = values["serving"]
+    parts = parts_of(app)
+    cache, state = parts.api_keys, parts.serving
     records = await cache.get(state)
     required = cache.required(records)
     if required is None:

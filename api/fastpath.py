@@ -34,20 +34,28 @@ from pydantic import ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import auth
-from api.deps import app_values
-from api.metrics import Metrics
+from api.deps import AppParts, parts_of
 from api.problems import Problem, problem_response
-from api.recommend import SlotRequest, answer
 from api.responses import OPTIONS
 from api.routes.personalize import PersonalizeRequest, page_body, slot_requests
-from api.routes.recommendations import CHANNELS, list_body
-from api.services.deps import rules_of
+from api.routes.recommendations import RECOMMENDATIONS_K, excluded_ids, list_body
+from api.services.recommend import SlotRequest, answer
+from contracts.requests import (
+    EXCLUDE_MAX,
+    FILTER_MAX,
+    ID_MAX,
+    ID_PATTERN,
+    K_MAX,
+    K_MIN,
+    SCOPE_PERSONALIZE,
+)
+from contracts.schema import CHANNELS
 
 log = logging.getLogger("touchpoint.api")
 PREFIX, SUFFIX = "/v1/customers/", "/recommendations"
 PERSONALIZE = "/v1/personalize"
-SCOPE = "personalize:read"
-CUSTOMER_ID = re.compile(r"^[^{}\s]+$")
+# The declared route's rules (`api.fields`), checked by hand: the same declarations.
+CUSTOMER_ID = re.compile(ID_PATTERN)
 _HEADERS = [(b"content-type", b"application/json")]
 
 
@@ -65,26 +73,30 @@ PERSONALIZE_ROUTE = _Route(PERSONALIZE)
 def parse(customer_id: str, query: bytes) -> tuple[str | None, SlotRequest] | None:
     """(channel, the slot) of a recommendations request, or None when the declared route
     would refuse it (or might read it differently): then that route answers."""
-    if len(customer_id) > 128 or not CUSTOMER_ID.match(customer_id):
+    if len(customer_id) > ID_MAX or not CUSTOMER_ID.match(customer_id):
         return None
     params = _params(query) if query else {}
     channel = params.get("channel")
     if channel is not None and channel not in CHANNELS:
         return None
-    k = 10
+    k = RECOMMENDATIONS_K
     raw_k = params.get("k")
     if raw_k is not None:
         text = raw_k.strip()
         if not text.lstrip("+-").isdigit() or not text.isascii():
             return None
         k = int(text)
-        if not 1 <= k <= 100:
+        if not K_MIN <= k <= K_MAX:
             return None
     category, context_item = params.get("category"), params.get("context_item")
-    exclude = params.get("exclude") or ""
-    if len(category or "") > 128 or len(context_item or "") > 128 or len(exclude) > 4096:
+    exclude = params.get("exclude")
+    if (
+        len(category or "") > FILTER_MAX
+        or len(context_item or "") > FILTER_MAX
+        or len(exclude or "") > EXCLUDE_MAX
+    ):
         return None
-    excluded = frozenset(x for x in exclude.split(",") if x)
+    excluded = excluded_ids(exclude)
     return channel, SlotRequest("recommendations", "product", k, category, excluded, context_item)
 
 
@@ -191,20 +203,20 @@ async def serve(
             return
         status = 200
     if own_metrics:
-        metrics: Metrics | None = app_values(app).get("metrics")
-        if metrics is not None:
-            metrics.observe(route.path, scope["method"], status, time.perf_counter() - started)
+        parts_of(app).metrics.observe(
+            route.path, scope["method"], status, time.perf_counter() - started
+        )
 
 
 def _answer(app: Any, **request: Any) -> Any:
-    """`api.recommend.answer` with the app's serving state, rules and metrics."""
-    values = app_values(app)
-    return answer(values["serving"], rules_of(app), metrics=values.get("metrics"), **request)
+    """`api.services.recommend.answer` with the app's serving state, rules and metrics."""
+    parts = parts_of(app)
+    return answer(parts.serving, parts.rules.current(), metrics=parts.metrics, **request)
 
 
 async def _allowed(app: Any, scope: Scope) -> bool:
     try:
-        await auth.verify(app, auth.key_from_headers(scope["headers"]), SCOPE)
+        await auth.verify(app, auth.key_from_headers(scope["headers"]), SCOPE_PERSONALIZE)
     except Problem:
         return False
     return True
@@ -230,7 +242,7 @@ async def _recommendations(app: Any, scope: Scope, receive: Receive, send: Send)
 
 async def _personalize(app: Any, scope: Scope, receive: Receive, send: Send) -> Any:
     """None when answered, else the `receive` the declared route should answer with."""
-    if not _json_body(scope, app_values(app)["settings"].max_body_bytes):
+    if not _json_body(scope, parts_of(app).settings.max_body_bytes):
         return receive
     body = await _read(receive)
     if body is None:  # the client went away
@@ -272,6 +284,7 @@ class TouchpointApp(FastAPI):
     configured: then nothing of that stack would change the answer but its cost)."""
 
     fast_ahead = True
+    parts: AppParts  # what the app holds (`api.deps`), set by `api.app.create_app`
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         route = route_of(scope) if self.fast_ahead else None

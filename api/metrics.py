@@ -96,14 +96,7 @@ class MetricsMiddleware:
 
 
 def install(app: Any) -> Metrics:
-    """Attach a fresh registry to `app.state.metrics` and the timing middleware to `app`."""
+    """A fresh registry, and the timing middleware on `app` counting into it."""
     metrics = Metrics()
-    app.state.metrics = metrics
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return metrics
-
-
-def fallback(app_state: Any, reason: str) -> None:
-    metrics: Metrics | None = getattr(app_state, "metrics", None)
-    if metrics is not None:
-        metrics.fallbacks.labels(reason).inc()

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Collection
+from typing import TYPE_CHECKING
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
@@ -25,7 +26,11 @@ from redis.exceptions import RedisError
 from api.settings import ApiSettings
 from store.client import RedisEndpoint, async_client
 from store.keys import Keys
+from store.resp import RespConnection
 from store.serving import ServingReader, SharedServing
+
+if TYPE_CHECKING:
+    from api.services.impressions import ImpressionWriter
 
 log = logging.getLogger("touchpoint.api")
 MAX_OTHERS = 3  # extra serving versions held in memory at most
@@ -36,7 +41,11 @@ class ServingState:
         self.settings = settings
         self.keys = Keys(settings.namespace)
         self.endpoint = RedisEndpoint(settings)
-        self.client: aioredis.Redis | None = None
+        self.client: aioredis.Redis | None = None  # redis-py: everything off the hot path
+        # the hot path's own connection and its writes after the answer, made on first use
+        # (`api.services.hot`, `api.services.impressions`)
+        self.hot: RespConnection | None = None
+        self.impressions: ImpressionWriter | None = None
         self.reader: ServingReader | None = None
         self.shared: SharedServing | None = None
         self.redis_ok = False
@@ -54,6 +63,10 @@ class ServingState:
         self._task = asyncio.create_task(self._refresh_forever())
 
     async def stop(self) -> None:
+        """After the impressions are flushed (`api.services.impressions.flushed`)."""
+        if self.hot is not None:
+            self.hot.close()
+            self.hot = None
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

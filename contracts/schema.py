@@ -5,7 +5,9 @@ Plain Python only: the API imports this module for validation, so no pandas here
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Final, Literal
 
 EVENT_TYPES: Final = (
@@ -24,6 +26,21 @@ SURVEYS: Final = ("nps", "csat", "ces")
 SURVEY_RANGES: Final = {"nps": (0, 10), "csat": (1, 5), "ces": (1, 7)}
 RATING_RANGE: Final = (0.0, 10.0)  # the `value` of a `rate` event: any star scale up to ten
 LOYALTY_TIERS: Final = ("none", "bronze", "silver", "gold", "platinum")
+# How strongly each event type says a customer likes the item (batch matrix and live fold-in).
+EVENT_WEIGHTS: Final[Mapping[str, float]] = MappingProxyType(
+    {
+        "impression": 0.0,
+        "view": 1.0,
+        "click": 2.0,
+        "add_to_cart": 4.0,
+        "purchase": 8.0,
+        "redeem": 8.0,
+        "dismiss": 0.0,
+        "rate": 8.0,  # a rating read as an interaction is as strong as a purchase
+    }
+)
+# Event types that count as a conversion (attribution to a recommendation, A/B experiments).
+CONVERSION_TYPES: Final = frozenset({"click", "add_to_cart", "purchase", "redeem"})
 
 ColumnType = Literal["id", "str", "category", "int", "float", "bool", "timestamp", "list"]
 

@@ -18,18 +18,9 @@ import pandas as pd
 import scipy.sparse as sp
 
 from contracts.errors import InvalidInput
+from contracts.schema import EVENT_WEIGHTS
 from recsys.errors import UnknownIdError
 
-DEFAULT_WEIGHTS: dict[str, float] = {
-    "impression": 0.0,
-    "view": 1.0,
-    "click": 2.0,
-    "add_to_cart": 4.0,
-    "purchase": 8.0,
-    "redeem": 8.0,
-    "dismiss": 0.0,
-    "rate": 8.0,  # a rating read as an interaction is as strong as a purchase
-}
 # How a `rate` event becomes confidence: "interaction" = every rating is one strong
 # interaction (the published MovieLens protocol: relevance is any rating); "value" = the star
 # value is the weight; "liked" = ratings of at least `like_threshold` are strong
@@ -111,7 +102,7 @@ class WeightConfig:
     alpha : confidence scale.
     """
 
-    weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+    weights: dict[str, float] = field(default_factory=lambda: dict(EVENT_WEIGHTS))
     ratings: RatingReading = "value"
     rate_weight: float = 1.0
     min_rating: float | None = None
@@ -162,7 +153,7 @@ def event_weights(
             raise InvalidInput("events of type 'rate' need a 'value' column")
         values = pd.to_numeric(events["value"], errors="coerce").to_numpy(dtype=np.float64)
         rated = np.nan_to_num(values[is_rate], nan=0.0)
-        strong = table.get("rate", DEFAULT_WEIGHTS["rate"])
+        strong = table.get("rate", EVENT_WEIGHTS["rate"])
         if config.ratings == "interaction":
             rate_w = np.full(rated.shape, strong)
         elif config.ratings == "liked":

@@ -22,10 +22,9 @@ import redis
 import redis.asyncio as aioredis
 
 from contracts.errors import InvalidInput
+from contracts.requests import SCOPE_ADMIN, SCOPES
 from store.keys import Keys
 
-SCOPES = ("personalize:read", "events:write", "segments:read", "experiments:admin", "admin")
-ADMIN = "admin"
 _KEY = re.compile(r"^tp_([0-9a-f]{8})_([A-Za-z0-9_-]{20,})$")
 
 
@@ -49,7 +48,7 @@ class ApiKey:
         return self.revoked_at is None
 
     def allows(self, scope: str) -> bool:
-        return self.active and (scope in self.scopes or ADMIN in self.scopes)
+        return self.active and (scope in self.scopes or SCOPE_ADMIN in self.scopes)
 
     def matches(self, presented: str) -> bool:
         return hmac.compare_digest(self.hash, hash_key(presented))

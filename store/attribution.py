@@ -15,9 +15,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from contracts.schema import CONVERSION_TYPES
 from store.keys import Keys
 
-CONVERSIONS = frozenset({"click", "add_to_cart", "purchase", "redeem"})
 # What a recommendation served is kept a week by default (the API's
 # TOUCHPOINT_ATTRIBUTION_DAYS): every answer writes one (~360 bytes by MEMORY USAGE), and a
 # conversion later than that is no longer credited to the recommendation by its id.
@@ -54,7 +54,7 @@ def attribute(
     """Queue the attribution of one event on `pipe`; False (nothing queued) when the event
     is not a conversion or carries no recommendation id."""
     rec_id = event.get("recommendation_id") or ""
-    if not rec_id or event.get("type") not in CONVERSIONS:
+    if not rec_id or event.get("type") not in CONVERSION_TYPES:
         return False
     keys = keys or Keys()
     pipe.eval(

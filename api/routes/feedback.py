@@ -8,7 +8,7 @@ drains, and the newest answer per customer and survey is kept for the profile.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
 from pydantic import (
@@ -19,31 +19,18 @@ from pydantic import (
     ValidationInfo,
     field_validator,
 )
-from redis.exceptions import RedisError
 from starlette.responses import Response
 
+from api.bodies import accepted, body_schema, one_or_many, parse_body
 from api.deps import StateDep
-from api.problems import Unavailable
-from api.routes.events import (
-    MAX_BATCH,
-    Channel,
-    Id,
-    accepted,
-    body_schema,
-    iso,
-    one_or_many,
-    parse_body,
-    parse_timestamp,
-)
-from api.state import ServingState
+from api.fields import Channel, Id, Survey, iso, parse_timestamp
+from api.services.intake import record_feedback
+from contracts.requests import BATCH_MAX, COMMENT_MAX, TOUCHPOINT_MAX
 from contracts.schema import SURVEY_RANGES
-from store import events as intake
-from store.feedback import record_latest
 
 router = APIRouter(prefix="/v1/feedback", tags=["feedback"])
 
-Survey = Literal["nps", "csat", "ces"]  # mirrors contracts.schema.SURVEYS
-Text = Annotated[str, StringConstraints(max_length=2000)]
+Text = Annotated[str, StringConstraints(max_length=COMMENT_MAX)]
 
 
 class FeedbackIn(BaseModel):
@@ -57,7 +44,7 @@ class FeedbackIn(BaseModel):
     score: int = Field(description="NPS 0–10, CSAT 1–5, CES 1–7.")
     comment: Text = ""
     channel: Channel = "web"
-    touchpoint: Annotated[str, StringConstraints(max_length=128)] = ""
+    touchpoint: Annotated[str, StringConstraints(max_length=TOUCHPOINT_MAX)] = ""
     timestamp: datetime = Field(
         default_factory=lambda: datetime.now(UTC),
         description="ISO 8601; naive means UTC; default now.",
@@ -86,25 +73,7 @@ class FeedbackIn(BaseModel):
 class FeedbackBatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    responses: list[FeedbackIn] = Field(min_length=1, max_length=MAX_BATCH)
-
-
-async def record_feedback(state: ServingState, responses: list[FeedbackIn]) -> list[bool]:
-    if state.client is None:
-        raise Unavailable("Redis is not connected")
-    records = [intake.Record(r.response_id, r.fields()) for r in responses]
-    try:
-        fresh = await intake.append(state.client, state.keys, intake.FEEDBACK, records)
-        if any(fresh):
-            pipe = state.client.pipeline(transaction=False)
-            for record, new in zip(records, fresh, strict=True):
-                if new:
-                    record_latest(pipe, state.keys, record.fields)
-            await pipe.execute()
-    except (RedisError, OSError) as exc:
-        state.mark_unavailable(exc)
-        raise Unavailable("feedback could not be recorded; retry with the same ids") from None
-    return fresh
+    responses: list[FeedbackIn] = Field(min_length=1, max_length=BATCH_MAX)
 
 
 @router.post(

@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Annotated
-
-import numpy as np
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter
 from starlette.responses import Response
 
 from api.deps import StateDep
-from api.problems import NotFound, Unavailable
-from api.recommend import new_recommendation_id
+from api.fields import Channel, ItemIdPath, K
 from api.responses import OrjsonResponse
-from api.routes.recommendations import Channel
-from api.services.catalogue import catalogue
-from api.services.slots import rounded
-from recsys.ranking import Eligibility, Pick, Source, select
+from api.services.similar import similar_items
 
 router = APIRouter(prefix="/v1/items", tags=["items"])
 
@@ -24,58 +16,9 @@ router = APIRouter(prefix="/v1/items", tags=["items"])
 @router.get("/{item_id}/similar")
 async def similar(
     state: StateDep,
-    item_id: Annotated[str, Path(min_length=1, max_length=128)],
-    k: Annotated[int, Query(ge=1, le=100)] = 10,
+    item_id: ItemIdPath,
+    k: K = 10,
     channel: Channel | None = None,
 ) -> Response:
     """Similar items of the same kind; same-category popular items fill a short list."""
-    shared = state.shared
-    if shared is None:
-        raise Unavailable("no serving version has been published yet")
-    index = shared.index_of.get(item_id)
-    if index is None:
-        raise NotFound(f"unknown item {item_id!r}")
-    item = shared.items[index]
-    sources: list[Source] = []
-    strategy = "popular_in_category"
-    if shared.similar is not None and index < len(shared.similar[0]):
-        row = np.asarray(shared.similar[0][index])
-        keep = row >= 0
-        if keep.any():
-            sources.append(("similar", row[keep], np.asarray(shared.similar[1][index])[keep]))
-            strategy = "similar"
-    kind = item.get("kind", "product")
-    popular = [(n, *shared.popular[n]) for n in (f"kind:{kind}", "global") if n in shared.popular]
-    now = datetime.now(UTC).isoformat()
-    picks: list[Pick] = []
-    # similar first, then popular in the same category, then popular of the same kind
-    steps = ((sources, None), (popular, item.get("category") or None), (popular, None))
-    for pool, category in steps:
-        if len(picks) >= k:
-            break
-        taken = frozenset({index, *(p.index for p in picks)})
-        rule = Eligibility(
-            kind=kind, channel=channel, category=category, now_iso=now, exclude=taken
-        )
-        picks += select(shared.items, pool, rule, k - len(picks))
-    items = []
-    display = catalogue(shared).display
-    for p in picks:
-        other = shared.items[p.index]
-        out = display[p.index].copy()
-        out["score"] = rounded(p.score)
-        if p.source == "similar":
-            out["reason"] = f"similar to {item.get('title')}"
-        else:
-            out["reason"] = f"popular in {other.get('category') or 'our range'}"
-        items.append(out)
-    return OrjsonResponse(
-        {
-            "item_id": item_id,
-            "recommendation_id": new_recommendation_id(),
-            "model_version": shared.version,
-            "strategy": strategy,
-            "degraded": not state.redis_ok,
-            "items": items,
-        }
-    )
+    return OrjsonResponse(similar_items(state, item_id=item_id, k=k, channel=channel))

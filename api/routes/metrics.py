@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import Response
+
+from api.deps import PartsDep
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/metrics", include_in_schema=False)
-async def metrics(request: Request) -> Response:
+async def metrics(parts: PartsDep) -> Response:
     """Request counts and latency histograms per route template, fallbacks and errors."""
-    registry = getattr(request.app.state, "metrics", None)
-    body = generate_latest(registry.registry) if registry is not None else b""
+    body = generate_latest(parts.metrics.registry)
     return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -2,38 +2,35 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.responses import Response
 
-from api.recommend import SlotRequest, answer
+from api.deps import ServingDep
+from api.fields import Channel, Excluded, Filter, Id, ItemKind, SlotK, SlotName
 from api.responses import OrjsonResponse, background
-from api.routes.recommendations import Channel
-from api.services.deps import ServingDep
+from api.services.recommend import SlotRequest, answer
+from contracts.requests import SLOTS_MAX
 
 router = APIRouter(prefix="/v1", tags=["recommendations"])
-
-Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")]
 
 
 class SlotFilters(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    category: Annotated[str | None, Field(max_length=128)] = None
-    exclude: Annotated[list[Annotated[str, Field(max_length=128)]], Field(max_length=500)] = Field(
-        default_factory=list
-    )
-    context_item: Annotated[str | None, Field(max_length=128)] = None
+    category: Filter | None = None
+    exclude: Excluded = Field(default_factory=list)
+    context_item: Filter | None = None
 
 
 class Slot(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: Name
-    kind: Literal["product", "offer", "content", "reward"] = "product"
-    k: Annotated[int, Field(ge=1, le=50)] = 5
+    name: SlotName
+    kind: ItemKind = "product"
+    k: SlotK = 5
     # factories, not a model or list as the default: pydantic deep-copies those per use
     filters: SlotFilters = Field(default_factory=SlotFilters)
 
@@ -41,9 +38,9 @@ class Slot(BaseModel):
 class PersonalizeRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    customer_id: Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^{}\s]+$")]
+    customer_id: Id
     channel: Channel | None = None
-    slots: Annotated[list[Slot], Field(min_length=1, max_length=10)]
+    slots: Annotated[list[Slot], Field(min_length=1, max_length=SLOTS_MAX)]
 
     @model_validator(mode="after")
     def _unique_names(self) -> PersonalizeRequest:

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, get_args
+from typing import Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter
 from starlette.responses import Response
 
-from api.recommend import SlotRequest, answer
+from api.deps import Serving, ServingDep
+from api.fields import Channel, ContextItemQuery, CustomerIdPath, ExcludeQuery, FilterQuery, K
 from api.responses import OrjsonResponse, background
-from api.services.deps import Serving, ServingDep
+from api.services.recommend import SlotRequest, answer
 
 router = APIRouter(prefix="/v1/customers", tags=["recommendations"])
 
-Channel = Literal["web", "app", "email", "push", "store", "call_centre"]
-CHANNELS: tuple[str, ...] = get_args(Channel)
-CustomerId = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[^{}\s]+$")]
-K = Annotated[int, Query(ge=1, le=100)]
+RECOMMENDATIONS_K = 10  # products in a list unless `k` says otherwise (the fast path's too)
 
 
 async def _one_list(
@@ -38,33 +36,35 @@ def list_body(head: dict[str, Any], slot: dict[str, Any], channel: str | None) -
     return {**head, "channel": channel, **{k: v for k, v in slot.items() if k != "name"}}
 
 
+def excluded_ids(exclude: str | None) -> frozenset[str]:
+    """The ids of a comma-separated `exclude` parameter (empty entries dropped)."""
+    return frozenset(x for x in exclude.split(",") if x) if exclude else frozenset()
+
+
 @router.get("/{customer_id}/recommendations")
 async def recommendations(
     serving: ServingDep,
-    customer_id: CustomerId,
+    customer_id: CustomerIdPath,
     channel: Channel | None = None,
-    k: K = 10,
-    category: Annotated[str | None, Query(max_length=128)] = None,
-    context_item: Annotated[
-        str | None, Query(max_length=128, description="the item being looked at")
-    ] = None,
-    exclude: Annotated[
-        str | None, Query(max_length=4096, description="comma-separated ids")
-    ] = None,
+    k: K = RECOMMENDATIONS_K,
+    category: FilterQuery = None,
+    context_item: ContextItemQuery = None,
+    exclude: ExcludeQuery = None,
 ) -> Response:
     """Products for one customer; unknown customers get segment/popular items, never an error.
 
     Served by `api.fastpath` when the request is valid; this route documents it in the
     OpenAPI schema and answers whatever the fast path does not take (every error included)."""
-    excluded = frozenset(x for x in (exclude or "").split(",") if x)
-    request = SlotRequest("recommendations", "product", k, category, excluded, context_item)
+    request = SlotRequest(
+        "recommendations", "product", k, category, excluded_ids(exclude), context_item
+    )
     return await _one_list(serving, customer_id=customer_id, channel=channel, request=request)
 
 
 @router.get("/{customer_id}/offers")
 async def offers(
     serving: ServingDep,
-    customer_id: CustomerId,
+    customer_id: CustomerIdPath,
     channel: Channel | None = None,
     k: K = 5,
 ) -> Response:
@@ -76,7 +76,7 @@ async def offers(
 @router.get("/{customer_id}/content")
 async def content(
     serving: ServingDep,
-    customer_id: CustomerId,
+    customer_id: CustomerIdPath,
     channel: Channel | None = None,
     k: K = 5,
 ) -> Response:
@@ -88,7 +88,7 @@ async def content(
 @router.get("/{customer_id}/rewards")
 async def rewards(
     serving: ServingDep,
-    customer_id: CustomerId,
+    customer_id: CustomerIdPath,
     channel: Channel | None = None,
     k: K = 5,
 ) -> Response:

@@ -21,13 +21,13 @@ from fastapi import APIRouter, Path, Query
 from starlette.responses import StreamingResponse
 
 from api.deps import StateDep
+from api.fields import CustomerIdPath
 from api.problems import Gone, Invalid, NotFound, Unavailable
 from api.state import ServingState
 from store.segments import SegmentReader
 
 router = APIRouter(prefix="/v1", tags=["segments"])
 Name = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,79}$")]
-CustomerId = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[^{}\s]+$")]
 
 
 def _reader(state: ServingState) -> SegmentReader:
@@ -181,7 +181,7 @@ async def segment_changes(
 
 
 @router.get("/customers/{customer_id}/segments")
-async def customer_segments(customer_id: CustomerId, state: StateDep) -> dict[str, Any]:
+async def customer_segments(customer_id: CustomerIdPath, state: StateDep) -> dict[str, Any]:
     reader = _reader(state)
     version, _meta, catalogue = await _live(reader)
     names = await reader.customer_segments(version, customer_id)

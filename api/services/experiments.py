@@ -9,7 +9,7 @@
 Definitions are cached per process (per `ServingState`) and re-read only when their stored
 revision changes, checked at most every `refresh_seconds`; then the serving state loads the
 earlier serving versions the running variants name (`ServingState.want`). The HTTP routes
-over the definitions and results are `api.routes.experiments`.
+over the definitions and results are `api.routes.experiments` (`api.services.experiment_admin`).
 """
 
 from __future__ import annotations
@@ -25,14 +25,13 @@ from redis.exceptions import RedisError
 
 from api.problems import Unavailable
 from api.state import ServingState
+from contracts.schema import CONVERSION_TYPES
 from experiments.assignment import Assignment, assign_all
 from experiments.model import Experiment
 from experiments.strategy import LiveModel, Plan, candidates, named_models, plan_for
 from store.experiments import AsyncExperimentStore, ConversionEvent, Served
 
 log = logging.getLogger("touchpoint.api")
-
-CONVERSION_TYPES = frozenset({"click", "add_to_cart", "purchase", "redeem"})
 
 
 class ExperimentsRuntime:

@@ -1,32 +1,23 @@
-"""The process's hot-path Redis connection (`store.resp`), bound to the serving state.
+"""The process's hot-path Redis connection (`store.resp`), held by the serving state.
 
 Created on first use from the state's resolved Redis URL; after Redis restarts it reconnects
-by itself on the next request. `close(state)` at shutdown.
+by itself on the next request. The serving state closes it when it stops.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
+from api.state import ServingState
 from store.resp import RespConnection
 
 TIMEOUT = 2.0  # seconds, as the redis-py client's: fail fast to the degraded answer
 
 
-def connection(state: Any) -> RespConnection | None:
+def connection(state: ServingState) -> RespConnection | None:
     """The state's hot connection (None before the state has a Redis URL)."""
-    conn: RespConnection | None = getattr(state, "_hot", None)
+    conn = state.hot
     if conn is None:
-        endpoint = getattr(state, "endpoint", None)
-        url = getattr(endpoint, "url", None)
+        url = state.endpoint.url
         if url is None:
             return None
-        conn = state._hot = RespConnection(url, timeout=TIMEOUT)
+        conn = state.hot = RespConnection(url, timeout=TIMEOUT)
     return conn
-
-
-def close(state: Any) -> None:
-    conn: RespConnection | None = getattr(state, "_hot", None)
-    if conn is not None:
-        conn.close()
-        state._hot = None

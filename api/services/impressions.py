@@ -27,6 +27,7 @@ from typing import Any
 from redis.exceptions import NoScriptError, RedisError
 
 from api.services.hot import connection
+from api.state import ServingState
 from store.answers import Answer, record_answers
 from store.attribution import DEFAULT_TTL
 from store.keys import Keys
@@ -121,21 +122,20 @@ class ImpressionWriter:
         written.set_result(None)
 
 
-async def flushed(state: Any) -> None:
+async def flushed(state: ServingState) -> None:
     """Wait for the writes the state's writer has queued (at shutdown, before the hot
     connection closes)."""
-    writer: ImpressionWriter | None = getattr(state, "_impressions", None)
-    if writer is not None:
-        await writer.flushed()
+    if state.impressions is not None:
+        await state.impressions.flushed()
 
 
-def writer_for(state: Any) -> ImpressionWriter | None:
+def writer_for(state: ServingState) -> ImpressionWriter | None:
     """The writer bound to the state's hot connection (created on first use)."""
     conn = connection(state)
     if conn is None:
         return None
-    writer: ImpressionWriter | None = getattr(state, "_impressions", None)
+    writer = state.impressions
     if writer is None or writer.conn is not conn:
         writer = ImpressionWriter(conn, state.keys, served_ttl=state.settings.attribution_seconds)
-        state._impressions = writer
+        state.impressions = writer
     return writer

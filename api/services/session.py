@@ -21,6 +21,7 @@ from api.services.catalogue import Catalogue, catalogue
 from api.services.hot import connection
 from api.state import ServingState
 from contracts.errors import InvalidInput
+from contracts.schema import EVENT_WEIGHTS
 from recsys.consumption import Consumption
 from recsys.explain import ANCHORS
 from recsys.served import customer_segments, top_segment
@@ -28,8 +29,9 @@ from recsys.serving import fold_in, top_k
 from store.profile import CustomerContext, read_context
 from store.serving import Ranked, SharedServing
 
-# Live event weights for fold-in, as the batch's defaults (recsys.matrix.DEFAULT_WEIGHTS).
-FRESH_WEIGHTS = {"view": 1.0, "click": 2.0, "add_to_cart": 4.0, "purchase": 8.0, "redeem": 8.0}
+# Live events folded in, weighted as the batch weighs them; a rating is left out (its weight
+# depends on how the model read ratings, `recsys.matrix.RATINGS`).
+FRESH_WEIGHTS = {t: w for t, w in EVENT_WEIGHTS.items() if w > 0 and t != "rate"}
 FRESH_N = 100
 
 

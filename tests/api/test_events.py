@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.routes.events import Channel, EventType
+from api.fields import Channel, EventType
 from api.services.impressions import writer_for
 from api.settings import ApiSettings
 from contracts.schema import CHANNELS, EVENT_TYPES
@@ -238,7 +238,7 @@ def test_the_attribution_window_is_how_long_served_and_conversions_are_kept(
         async def serve_one(app=app, rec_id=rec_id):
             async with app.router.lifespan_context(app):
                 answer = Answer("c1", "web", [("i1", "product")], rec_id, 0.0, [])
-                writer_for(app.state.serving).add(answer)
+                writer_for(app.parts.serving).add(answer)
 
         asyncio.run(serve_one())
         with TestClient(app) as client:

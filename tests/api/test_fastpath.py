@@ -13,39 +13,12 @@ from urllib.parse import parse_qsl
 import pytest
 from fastapi.testclient import TestClient
 
-import api.fastpath
 from api.app import create_app
 from api.fastpath import _params, parse
 from api.settings import ApiSettings
 from store.apikeys import create_key
 from store.keys import Keys
 from tests.api.personal_factories import bundle, catalogue, publish
-
-
-@pytest.fixture
-def answered(monkeypatch):
-    """Counts the answers the fast path itself gives."""
-    calls = []
-    real = api.fastpath.answer
-
-    async def spy(*args, **kwargs):
-        calls.append(kwargs["customer_id"])
-        return await real(*args, **kwargs)
-
-    monkeypatch.setattr("api.fastpath.answer", spy)
-    return calls
-
-
-@pytest.fixture
-def clients(redis_client, store_config):
-    publish(redis_client, store_config, bundle(catalogue()))
-    settings = ApiSettings(data_dir=store_config.data_dir, redis_url=store_config.redis_url)
-    fast = create_app(settings)
-    slow = create_app(settings)
-    slow.fast_ahead = False  # type: ignore[attr-defined]
-    with TestClient(fast) as a, TestClient(slow) as b:
-        yield a, b
-
 
 BAD = [
     ("c1", {"k": "0"}),

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.routes.feedback import Survey
+from api.fields import Survey
 from api.settings import ApiSettings
 from contracts.schema import SURVEYS
 from store import feedback

@@ -180,7 +180,7 @@ def test_the_app_writes_what_its_answers_queued_before_it_shuts_down(
 
     async def main():
         async with app.router.lifespan_context(app):
-            writer_for(app.state.serving).add(answer("c1", "r1"))  # then at once: shut down
+            writer_for(app.parts.serving).add(answer("c1", "r1"))  # then at once: shut down
 
     asyncio.run(main())
     assert counts(redis_url, "c1", 7)["i:p1"] == 1

@@ -218,7 +218,7 @@ def test_placement_rules_pin_and_diversify_only_their_slot(
 def test_recommendation_ids_are_unique_and_well_formed():
     import re
 
-    from api.recommend import new_recommendation_id
+    from api.services.recommend import new_recommendation_id
 
     ids = [new_recommendation_id() for _ in range(100_000)]
     assert len(set(ids)) == len(ids)

@@ -160,7 +160,7 @@ def test_once_the_older_version_is_retired_treatment_serves_its_fallback(
     for n in range(store_config.keep_versions):  # the older version drops out of the history
         newest = publish(versions, "als", f"als-{n + 2}", live_candidates)
     assert "lightfm-3" not in [m.get("model_version") for m in versions.history("serving")]
-    state = client.app.state.serving  # type: ignore[attr-defined]
+    state = client.app.parts.serving  # type: ignore[attr-defined]
     client.portal.call(state.refresh)  # type: ignore[union-attr]  # what the refresh loop does
     after = serve_all(client)
     assert after.keys() == before.keys()
