@@ -25,7 +25,7 @@ WORKDIR /home/touchpoint
 COPY --chown=touchpoint rules rules
 ENV OPENBLAS_NUM_THREADS=1 \
     TOUCHPOINT_DATA_DIR=/home/touchpoint/data \
-    TOUCHPOINT_RULES_DIR=/home/touchpoint/rules \
+    TOUCHPOINT_BUSINESS_RULES_DIR=/home/touchpoint/rules \
     TOUCHPOINT_HOST=0.0.0.0 \
     TOUCHPOINT_PORT=8000
 # TOUCHPOINT_REDIS_URL points at your Redis; unset, an embedded redis-server is started.

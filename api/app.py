@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import auth, metrics, middleware, problems
+from api import auth, middleware, problems, prometheus
 from api.deps import AppParts
 from api.fastpath import FastPath, TouchpointApp
 from api.responses import OrjsonResponse
@@ -26,7 +26,7 @@ from api.routes import (
 )
 from api.routes import metrics as metrics_route
 from api.services import impressions
-from api.services.rules_watch import RulesWatcher
+from api.services.business_rules_watch import RulesWatcher
 from api.settings import ApiSettings
 from api.state import ServingState
 from contracts.requests import (
@@ -71,11 +71,11 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     if settings.cors_origins:  # then the fast path runs innermost, for CORS to wrap it
         app.fast_ahead = False
         app.add_middleware(FastPath)
-    rules = RulesWatcher(settings.rules_dir)  # a bad rules file fails start-up, clearly
+    rules = RulesWatcher(settings.business_rules_dir)  # a bad rules file fails start-up, clearly
     rules.install_sighup()
     app.parts = AppParts(
         settings=settings, rules=rules, api_keys=auth.KeyCache(settings),
-        metrics=metrics.install(app),  # the timing middleware, outside the fast path's
+        metrics=prometheus.install(app),  # the timing middleware, outside the fast path's
     )  # fmt: skip
     middleware.install(app, settings)
     for module, scope in (  # scope None = open (health, metrics)

@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, Request
 
-from api.metrics import Metrics
-from api.services.rules_watch import RulesWatcher
+from api.prometheus import Metrics
+from api.services.business_rules_watch import RulesWatcher
 from api.settings import ApiSettings
 from api.state import ServingState
-from recsys.rules import RuleBook
+from recsys.business_rules import RuleBook
 
 if TYPE_CHECKING:
     from api.auth import KeyCache

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
+import os
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
 from store.config import StoreConfig
@@ -29,9 +31,11 @@ class ApiSettings(StoreConfig):
     max_body_bytes: int = Field(
         default=1_048_576, ge=1024, description="Larger request bodies get 413."
     )
-    rules_dir: Path = Field(
+    business_rules_dir: Path = Field(
         default=Path("rules"),
-        description="Business-rule YAML files; changed files are reloaded without a restart.",
+        validation_alias=AliasChoices("TOUCHPOINT_BUSINESS_RULES_DIR", "TOUCHPOINT_RULES_DIR"),
+        description="Business-rule YAML files; changed files are reloaded without a restart "
+        "(TOUCHPOINT_RULES_DIR, the old name, is still read).",
     )
     refresh_seconds: float = Field(
         default=2.0, gt=0, description="How often replicas poll for a new live version."
@@ -69,6 +73,16 @@ class ApiSettings(StoreConfig):
                 return json.loads(text)
             return [part.strip() for part in text.split(",") if part.strip()]
         return value
+
+    @model_validator(mode="after")
+    def _old_rules_dir_name(self) -> ApiSettings:
+        if os.environ.get("TOUCHPOINT_RULES_DIR") and not os.environ.get(
+            "TOUCHPOINT_BUSINESS_RULES_DIR"
+        ):
+            logging.getLogger("touchpoint.api").warning(
+                "TOUCHPOINT_RULES_DIR is deprecated; use TOUCHPOINT_BUSINESS_RULES_DIR"
+            )
+        return self
 
     @model_validator(mode="after")
     def _production_needs_keys(self) -> ApiSettings:

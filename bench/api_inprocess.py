@@ -138,7 +138,7 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="print a cProfile table")
     args = parser.parse_args()
     os.environ["TOUCHPOINT_DATA_DIR"] = str(args.data)
-    os.environ.setdefault("TOUCHPOINT_RULES_DIR", str(ROOT / "rules"))
+    os.environ.setdefault("TOUCHPOINT_BUSINESS_RULES_DIR", str(ROOT / "rules"))
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     import uvloop
 

@@ -142,7 +142,11 @@ def main() -> None:
     if shutil.which("wrk") is None:
         sys.exit("wrk not found: apt-get install -y wrk")
     work = Path(tempfile.mkdtemp(prefix="tp-bench-"))
-    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "TOUCHPOINT_RULES_DIR": str(ROOT / "rules")}
+    env = {
+        **os.environ,
+        "OPENBLAS_NUM_THREADS": "1",
+        "TOUCHPOINT_BUSINESS_RULES_DIR": str(ROOT / "rules"),
+    }
     servers: list[subprocess.Popen[bytes]] = []
     redis_proc = None
     try:

@@ -17,9 +17,9 @@ DATA=${1:?usage: bench/mypyc_compare.sh DATA_DIR [get|post]}
 MODE=${2:-get}
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 MODULES=(
-  api/fastpath.py api/services/recommend.py api/services/catalogue.py api/services/experiments.py
+  api/fastpath.py api/services/recommend.py api/services/catalogue.py api/services/experiment_serving.py
   api/services/impressions.py api/services/reasons.py api/services/session.py
-  api/services/slots.py recsys/ranking.py recsys/rules_value.py store/answers.py
+  api/services/slots.py recsys/ranking.py recsys/value_ranking.py store/answers.py
   store/codec.py store/counters.py store/keys.py store/profile.py store/recent.py
   store/resp.py
 )

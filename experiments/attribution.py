@@ -3,7 +3,7 @@
 A conversion counts for an experiment when its type is one of the experiment's
 `conversion_types` and the customer was exposed to the experiment within its
 `attribution_window_hours` before the conversion: either in the response the conversion came
-from (its `recommendation_id`) or in the customer's last exposure. `store.experiments` reads
+from (its `recommendation_id`) or in the customer's last exposure. `store.experiment_store` reads
 the exposure times, asks `attributed`, and writes the counts.
 """
 

@@ -217,7 +217,7 @@ def analyse(
 
 
 class Rows(Protocol):
-    """Per-customer columns, as `store.experiments.CustomerRows` holds them."""
+    """Per-customer columns, as `store.experiment_store.CustomerRows` holds them."""
 
     variants: list[str]
     exposures: list[int]

@@ -18,8 +18,8 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from contracts.errors import InvalidInput
+from recsys.business_rules import RuleBook, load_rulebook
 from recsys.matrix import PRODUCT_RATINGS, RATINGS
-from recsys.rules import RuleBook, load_rulebook
 
 DataDir = Annotated[
     Path,
@@ -40,7 +40,18 @@ RatingsOpt = Annotated[
         f"(default {PRODUCT_RATINGS}, or $TOUCHPOINT_RATINGS).",
     ),
 ]
-RULES_DIR_ENV = "TOUCHPOINT_RULES_DIR"  # the API's setting of the same name (`api.settings`)
+SegmentDefinitionsOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--segment-definitions", help="YAML file of the marketer's rule segments.", dir_okay=False
+    ),
+]
+OldSegmentDefinitionsOpt = Annotated[
+    Path | None,
+    typer.Option("--rules", hidden=True, help="Old name of --segment-definitions.", dir_okay=False),
+]
+# The API's setting of the same name (`api.settings`), and its old name, still read.
+BUSINESS_RULES_DIR_ENV, OLD_RULES_DIR_ENV = "TOUCHPOINT_BUSINESS_RULES_DIR", "TOUCHPOINT_RULES_DIR"
 
 console = Console(stderr=True)
 
@@ -76,9 +87,22 @@ def setup_logging(level: int = logging.INFO, *, json_lines: bool = False) -> Non
 
 
 def business_rules() -> RuleBook:
-    """The business rules the API serves with ($TOUCHPOINT_RULES_DIR, else ./rules): the
-    batch leaves out what they say a customer already has (a bad file: `BusinessRulesError`)."""
-    return load_rulebook(Path(os.environ.get(RULES_DIR_ENV) or "rules"))
+    """The business rules the API serves with ($TOUCHPOINT_BUSINESS_RULES_DIR, else ./rules):
+    the batch leaves out what they say a customer already has (a bad file:
+    `BusinessRulesError`)."""
+    if os.environ.get(OLD_RULES_DIR_ENV) and not os.environ.get(BUSINESS_RULES_DIR_ENV):
+        logging.getLogger("touchpoint").warning(
+            "%s is deprecated; use %s", OLD_RULES_DIR_ENV, BUSINESS_RULES_DIR_ENV
+        )
+    found = os.environ.get(BUSINESS_RULES_DIR_ENV) or os.environ.get(OLD_RULES_DIR_ENV)
+    return load_rulebook(Path(found or "rules"))
+
+
+def segment_definitions(path: Path | None, old: Path | None) -> Path | None:
+    """`--segment-definitions`, or its old name `--rules` (with a warning)."""
+    if old is not None:
+        logging.getLogger("touchpoint").warning("--rules is deprecated; use --segment-definitions")
+    return path or old
 
 
 def ratings_reading(value: str) -> str:

@@ -21,7 +21,7 @@ from experiments.results import ExperimentResults, Lift, analyse_experiment
 from jobs.common import DataDir, JsonFlag, console, report, setup_logging
 from store.client import connect
 from store.config import StoreConfig
-from store.experiments import ExperimentStore
+from store.experiment_store import ExperimentStore
 from store.keys import Keys
 
 experiments_app = typer.Typer(

@@ -20,6 +20,7 @@ from contracts.errors import InvalidInput
 from contracts.schema import CUSTOMERS, EVENTS, ITEMS
 from contracts.tables import with_defaults
 from jobs.publish import item_records, model_consumed, popular_lists
+from recsys.business_rules import RuleBook
 from recsys.consumption import Consumption
 from recsys.errors import ModelTooLargeError
 from recsys.evaluation import evaluate
@@ -33,7 +34,6 @@ from recsys.matrix import (
 )
 from recsys.models import create_model
 from recsys.registry import ModelBundle, Registry, fingerprint
-from recsys.rules import RuleBook
 from recsys.selection import Selection, describe, select_model
 from recsys.served import Storefront
 from recsys.split import (

@@ -20,9 +20,9 @@ from jobs.common import progress
 from jobs.modelops import registry_for, run_train, saved_weights
 from jobs.publish import Trained, build_bundle, publish_serving
 from jobs.segmentation import run_segmentation, write_table
+from recsys.business_rules import RuleBook
 from recsys.errors import ModelRejected
 from recsys.matrix import PRODUCT_RATINGS, build_interactions
-from recsys.rules import RuleBook
 from store.client import connect
 from store.config import StoreConfig
 

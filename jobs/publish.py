@@ -17,11 +17,11 @@ import pandas as pd
 import redis
 import scipy.sparse as sp
 
+from recsys.business_rules import Rules
 from recsys.consumption import Consumption, consumed_matrix
 from recsys.explain import ANCHORS, anchor_positions
 from recsys.matrix import IdMap, Interactions, WeightConfig, event_weights
 from recsys.models.base import Recommender
-from recsys.rules import Rules
 from recsys.served import published, published_block
 from store.config import StoreConfig
 from store.serving import ARTIFACT, Ranked, Recs, ServingBundle, write_serving

@@ -26,11 +26,11 @@ import pyarrow.parquet as pq
 from contracts.errors import InvalidInput
 from jobs.modelops import registry_for, saved_weights, with_segments
 from jobs.publish import customer_profiles, item_records, popular_lists
+from recsys.business_rules import RuleBook
 from recsys.consumption import consumed_matrix
 from recsys.features import aligned_features
 from recsys.matrix import IdMap, build_interactions
 from recsys.registry import ModelBundle
-from recsys.rules import RuleBook
 from recsys.served import Storefront, customer_segments, published, published_block, serve
 
 BLOCK = 8192  # customers scored and served at once

@@ -14,11 +14,14 @@ from contracts.tables import load_table, load_tables
 from jobs.common import (
     DataDir,
     JsonFlag,
+    OldSegmentDefinitionsOpt,
     RatingsOpt,
+    SegmentDefinitionsOpt,
     business_rules,
     console,
     ratings_reading,
     report,
+    segment_definitions,
     setup_logging,
 )
 from jobs.pipeline import run_pipeline
@@ -33,9 +36,8 @@ def run(
     budget_seconds: Annotated[
         float, typer.Option(min=1.0, help="Time budget for model selection.")
     ] = 120.0,
-    rules: Annotated[
-        Path | None, typer.Option("--rules", help="YAML file of rule-based segments.")
-    ] = None,
+    definitions: SegmentDefinitionsOpt = None,
+    rules: OldSegmentDefinitionsOpt = None,
     ratings: RatingsOpt = PRODUCT_RATINGS,
     as_json: JsonFlag = False,
 ) -> None:
@@ -47,7 +49,7 @@ def run(
     tables = load_tables(data)
     summary = run_pipeline(
         data, tables, as_of=as_of, budget_seconds=budget_seconds, book=book,
-        rules_file=rules, ratings=reading,
+        rules_file=segment_definitions(definitions, rules), ratings=reading,
     )  # fmt: skip
     summary["seconds"] = round(time.monotonic() - started, 1)
     report("touchpoint run", summary, as_json=as_json)

@@ -11,7 +11,16 @@ from redis.exceptions import RedisError
 
 from contracts.errors import InvalidInput, Unavailable
 from contracts.tables import load_tables
-from jobs.common import DataDir, JsonFlag, progress, report, setup_logging
+from jobs.common import (
+    DataDir,
+    JsonFlag,
+    OldSegmentDefinitionsOpt,
+    SegmentDefinitionsOpt,
+    progress,
+    report,
+    segment_definitions,
+    setup_logging,
+)
 from jobs.segmentation import run_segmentation
 from store.config import StoreConfig
 
@@ -21,9 +30,8 @@ def segment(
     as_of: Annotated[
         str | None, typer.Option("--as-of", help="Date of the features (default: last event).")
     ] = None,
-    rules: Annotated[
-        Path | None, typer.Option("--rules", help="YAML file of rule segments.", dir_okay=False)
-    ] = None,
+    definitions: SegmentDefinitionsOpt = None,
+    rules: OldSegmentDefinitionsOpt = None,
     output: Annotated[
         Path | None,
         typer.Option(
@@ -43,7 +51,8 @@ def segment(
         tables = load_tables(data)
         try:
             _build, summary = run_segmentation(
-                tables=tables, as_of=as_of, rules_file=rules, output=output,
+                tables=tables, as_of=as_of, output=output,
+                rules_file=segment_definitions(definitions, rules),
                 config=StoreConfig(data_dir=data), publish=publish,
                 step=lambda name: bar.update(task, description=name),
             )  # fmt: skip

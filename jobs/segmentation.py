@@ -17,7 +17,7 @@ import pandas as pd
 
 from contracts.errors import InvalidInput
 from segments.build import SegmentBuild, build_segments, segment_deltas
-from segments.rules import load_rules
+from segments.definitions import load_rules
 from store.client import connect
 from store.config import StoreConfig
 from store.segments import SegmentRelease, publish_segments, read_live_members

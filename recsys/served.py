@@ -20,10 +20,10 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
+from recsys.business_rules import Rules
 from recsys.consumption import blocking
 from recsys.models.base import Recommender
 from recsys.ranking import TIER_RANK, Eligibility, Policy, Source, is_eligible, select
-from recsys.rules import Rules
 
 TOP_N = 100  # published candidates per customer; rules filter them at answer time
 Ranked = tuple[NDArray[np.integer], NDArray[np.floating]]

@@ -18,12 +18,12 @@ import numpy as np
 import pandas as pd
 
 from segments.clusters import ClusterResult, cluster_customers
+from segments.definitions import RuleSegment, evaluate_rules
 from segments.errors import SegmentRuleError
 from segments.features import compute_features, resolve_as_of
 from segments.feedback import NPS_GROUPS, score_feedback
 from segments.lifecycle import STAGE_DESCRIPTIONS, STAGES, LifecycleConfig, assign_lifecycle
 from segments.rfm import RFM_DESCRIPTIONS, RFM_SEGMENTS, score_rfm
-from segments.rules import RuleSegment, evaluate_rules
 
 STRING = pd.StringDtype("pyarrow")
 LEAD_COLUMNS = (

@@ -11,8 +11,9 @@ class SegmentsError(TouchpointError):
 
 
 class SegmentRuleError(SegmentsError, InvalidInput):
-    """A segment definition (`--rules FILE`) is invalid: names the segment rule, the reason
-    and, when known, the position. Business rules have `recsys.rules_schema.BusinessRulesError`.
+    """A segment definition (`--segment-definitions FILE`) is invalid: names the segment
+    rule, the reason and, when known, the position. Business rules have
+    `recsys.business_rules_schema.BusinessRulesError`.
 
     `position` is the 0-based character offset in `expression`; `str()` shows the
     expression with a caret under the offending spot so a marketer can see what to fix.

@@ -1,4 +1,4 @@
-"""A/B experiments over HTTP (the serving path's hooks: `api.services.experiments`).
+"""A/B experiments over HTTP (the serving path's hooks: `api.services.experiment_serving`).
 
 - `GET /v1/experiments`, `GET|PUT /v1/experiments/{key}`: definitions
 - `GET /v1/experiments/{key}/assignment/{customer_id}`: the variant, computed in-process
@@ -18,7 +18,7 @@ from api.fields import Channel, CustomerIdPath
 from api.problems import Invalid
 from api.responses import OrjsonResponse
 from api.services import experiment_admin as admin
-from api.services.experiments import ExperimentsRuntime, runtime_for
+from api.services.experiment_serving import ExperimentsRuntime, runtime_for
 from api.state import ServingState
 from experiments.assignment import assign
 from experiments.export import to_csv

@@ -20,7 +20,7 @@ from api.state import MAX_OTHERS
 from contracts.schema import CHANNELS
 from recsys.consumption import Consumption
 from recsys.ranking import TIER_RANK, Eligibility
-from recsys.rules_value import Ranked, scaled
+from recsys.value_ranking import Ranked, scaled
 from store.serving import SharedServing
 
 NEW_DAYS = 30

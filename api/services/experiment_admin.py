@@ -1,6 +1,6 @@
 """A/B experiment definitions and results for the admin routes (`api.routes.experiments`).
 
-Reads go through the process's cached definitions (`api.services.experiments`); a stored
+Reads go through the process's cached definitions (`api.services.experiment_serving`); a stored
 change is re-read at once. Redis failures become `Unavailable` (503, retry); a definition
 that cannot run raises `InvalidExperiment` naming the field.
 """
@@ -14,7 +14,7 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from api.problems import NotFound, Unavailable
-from api.services.experiments import ExperimentsRuntime, live_model
+from api.services.experiment_serving import ExperimentsRuntime, live_model
 from experiments.errors import InvalidExperiment
 from experiments.model import Experiment, merge_definitions, parse_experiment
 from experiments.results import ExperimentResults, analyse_experiment

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from redis.exceptions import RedisError
 
 from api.problems import Unavailable
-from api.services.experiments import record_conversions
+from api.services.experiment_serving import record_conversions
 from api.state import ServingState
 from store import events as stream
 from store.attribution import attribute

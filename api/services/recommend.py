@@ -15,9 +15,9 @@ import os
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from api.metrics import Metrics
+from api.prometheus import Metrics
 from api.services import slots
-from api.services.experiments import (
+from api.services.experiment_serving import (
     After,
     serving_definitions,
     serving_plan,
@@ -26,7 +26,7 @@ from api.services.experiments import (
 from api.services.impressions import writer_for
 from api.services.session import Session, open_session
 from api.state import ServingState
-from recsys.rules import RuleBook, Rules, all_windows, least_item_cap
+from recsys.business_rules import RuleBook, Rules, all_windows, least_item_cap
 from store.answers import Answer
 from store.serving import SharedServing
 

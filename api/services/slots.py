@@ -20,9 +20,10 @@ from numpy.typing import NDArray
 from api.services.catalogue import Catalogue, KindArrays, Ranking
 from api.services.reasons import reasons_for
 from api.services.session import Session
+from recsys.business_rules import Rules
 from recsys.ranking import Eligibility, Pick, Policy, Source, is_eligible, select
-from recsys.rules import Rules
-from recsys.rules_value import (
+from recsys.served import segment_list, shaping, sources_for
+from recsys.value_ranking import (
     ByAffinity,
     Ranked,
     by_points,
@@ -30,7 +31,6 @@ from recsys.rules_value import (
     rewards_by_affinity,
     scaled,
 )
-from recsys.served import segment_list, shaping, sources_for
 
 NUDGE_REACH = 0.5  # a nudge is at most this share of the balance (or 500 points) away
 

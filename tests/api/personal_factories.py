@@ -94,7 +94,7 @@ def publish(redis_client, store_config, b: ServingBundle) -> str:
 def rules_dir(tmp_path, monkeypatch):
     directory = tmp_path / "rules"
     directory.mkdir()
-    monkeypatch.setenv("TOUCHPOINT_RULES_DIR", str(directory))
+    monkeypatch.setenv("TOUCHPOINT_BUSINESS_RULES_DIR", str(directory))
     return directory
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from api.services.catalogue import _build
 from recsys.ranking import Eligibility, is_eligible
-from recsys.rules_value import offers_by_value, rewards_by_affinity, scaled
+from recsys.value_ranking import offers_by_value, rewards_by_affinity, scaled
 from store.serving import SharedServing
 from tests.api.personal_factories import catalogue, item
 

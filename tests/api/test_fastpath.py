@@ -231,3 +231,15 @@ def test_an_unexpected_error_is_a_counted_500_problem(clients, monkeypatch):
     metrics = fast.get("/metrics").text
     for route in ("/v1/customers/{customer_id}/recommendations", "/v1/personalize"):
         assert f'touchpoint_errors_total{{route="{route}"}} 1.0' in metrics
+
+
+def test_the_business_rules_dir_setting_keeps_its_old_name_for_a_release(monkeypatch, caplog):
+    from api.settings import ApiSettings
+
+    monkeypatch.delenv("TOUCHPOINT_BUSINESS_RULES_DIR", raising=False)
+    monkeypatch.setenv("TOUCHPOINT_RULES_DIR", "/srv/old-rules")
+    with caplog.at_level("WARNING"):
+        assert str(ApiSettings().business_rules_dir) == "/srv/old-rules"
+    assert "TOUCHPOINT_RULES_DIR is deprecated" in caplog.text
+    monkeypatch.setenv("TOUCHPOINT_BUSINESS_RULES_DIR", "/srv/rules")
+    assert str(ApiSettings().business_rules_dir) == "/srv/rules"

@@ -16,7 +16,7 @@ from api.routes import segments as segment_routes
 from api.settings import ApiSettings
 from jobs.segmentation import publish_build
 from segments.build import SegmentBuild, build_segments
-from segments.rules import parse_rules
+from segments.definitions import parse_rules
 from store.config import StoreConfig
 from tests.segments import factories as f
 

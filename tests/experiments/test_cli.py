@@ -16,7 +16,7 @@ from typer.testing import CliRunner, Result
 from experiments.assignment import assign
 from experiments.attribution import ConversionEvent
 from jobs.cli import build_app
-from store.experiments import ExperimentStore, Served
+from store.experiment_store import ExperimentStore, Served
 from store.keys import Keys
 
 START = datetime(2026, 11, 1, tzinfo=UTC)

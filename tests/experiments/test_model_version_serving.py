@@ -81,7 +81,7 @@ def rules_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     directory = tmp_path / "rules"
     directory.mkdir()
     (directory / "default.yaml").write_text("exclusions: {consumed: true}\n")
-    monkeypatch.setenv("TOUCHPOINT_RULES_DIR", str(directory))
+    monkeypatch.setenv("TOUCHPOINT_BUSINESS_RULES_DIR", str(directory))
     return directory
 
 

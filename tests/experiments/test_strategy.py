@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from api.services.rules_watch import RulesWatcher
+from api.services.business_rules_watch import RulesWatcher
 from experiments.assignment import Assignment
 from experiments.model import Strategy
 from experiments.strategy import LiveModel, candidates, plan_for, unservable
-from recsys.rules import all_windows, load_rulebook
-from recsys.rules_schema import BusinessRulesError
+from recsys.business_rules import all_windows, load_rulebook
+from recsys.business_rules_schema import BusinessRulesError
 from tests.experiments.factories import experiment
 
 LIVE = LiveModel(serving_version="20261101T000000Z-abc", name="als", version="als-7")

@@ -21,7 +21,7 @@ from api.app import create_app
 from api.settings import ApiSettings
 from experiments.model import parse_experiment
 from store.config import StoreConfig
-from store.experiments import ExperimentStore
+from store.experiment_store import ExperimentStore
 from store.keys import Keys
 from store.serving import ServingBundle, write_serving
 from store.versions import Versions
@@ -49,7 +49,7 @@ def rules_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (directory / "profiles" / "curated.yaml").write_text(
         "pins: [{item_id: i19, position: 1}]\ndiversity: {max_per_category: 1}\n"
     )
-    monkeypatch.setenv("TOUCHPOINT_RULES_DIR", str(directory))
+    monkeypatch.setenv("TOUCHPOINT_BUSINESS_RULES_DIR", str(directory))
     return directory
 
 

@@ -14,8 +14,8 @@ from typer.testing import CliRunner, Result
 from contracts import errors as family
 from experiments.errors import ExperimentNotFound, InvalidExperiment
 from jobs.cli import build_app
+from recsys.business_rules_schema import BusinessRulesError
 from recsys.errors import ModelRejected, RegistryError, UnknownIdError
-from recsys.rules_schema import BusinessRulesError
 from segments.errors import SegmentRuleError
 from store.config import StoreConfig
 from store.embedded import EmbeddedRedisError
@@ -103,7 +103,8 @@ def test_a_bad_segment_definition_exits_2_naming_the_rule(tmp_path: Path) -> Non
         "e1,c1,i1,purchase,2024-01-01\n"))  # fmt: skip
     rules = tmp_path / "segments.yaml"
     rules.write_text("segments:\n  - {name: vip, rule: 'spend >'}\n")
-    args = ["segment", "--data", str(tmp_path), "--rules", str(rules), "--no-publish"]
+    args = ["segment", "--data", str(tmp_path), "--segment-definitions", str(rules),
+            "--no-publish"]  # fmt: skip
     result = CliRunner().invoke(build_app(), args)
     assert result.exit_code == 2, result.output
     assert says(result, "rule 'vip'")

@@ -11,9 +11,9 @@ from api.app import create_app
 from api.settings import ApiSettings
 from contracts.tables import load_tables
 from jobs.publish import Trained, build_bundle, publish_serving
+from recsys.business_rules import Rules
 from recsys.matrix import build_interactions
 from recsys.models import create_model
-from recsys.rules import Rules
 from store.client import sync_client
 from store.versions import Versions
 

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from recsys.business_rules import Rules, load_rulebook
+from recsys.business_rules_schema import BusinessRulesError
 from recsys.consumption import Consumption, blocking, consumed_matrix
 from recsys.matrix import IdMap, build_interactions, product_weights
 from recsys.models import create_model
-from recsys.rules import Rules, load_rulebook
-from recsys.rules_schema import BusinessRulesError
 from recsys.served import Storefront, published, published_block, serve
 from recsys.split import first_seen, recent_split
 from tests.recsys.factories import make_events, planted

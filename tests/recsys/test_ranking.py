@@ -6,7 +6,7 @@ import numpy as np
 
 from recsys import ranking
 from recsys.ranking import Eligibility, Pick, Policy, is_eligible, select
-from recsys.rules_value import (
+from recsys.value_ranking import (
     by_points,
     offers_by_value,
     propensity,

@@ -8,8 +8,8 @@ import pytest
 import scipy.sparse as sp
 from implicit.cpu.als import AlternatingLeastSquares
 
+from recsys.business_rules import Rules
 from recsys.models import create_model
-from recsys.rules import Rules
 from recsys.served import Storefront, published, published_block, serve
 from recsys.serving import fold_in, top_k
 from tests.recsys.factories import planted

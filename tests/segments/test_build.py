@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from segments.build import build_segments, segment_deltas
+from segments.definitions import parse_rules
 from segments.errors import SegmentRuleError
-from segments.rules import parse_rules
 from tests.segments import factories as f
 
 

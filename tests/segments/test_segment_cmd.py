@@ -45,8 +45,9 @@ def test_writes_the_table_and_publishes_a_version(
     rules = tmp_path / "rules.yaml"
     rules.write_text("segments:\n  - name: big\n    rule: monetary >= 200\n")
     out = tmp_path / "out" / "segments.csv"
-    code, output = _run(["segment", "--data", str(data_dir), "--rules", str(rules),
-                         "--output", str(out), "--json"], store_config.redis_url or "")  # fmt: skip
+    code, output = _run(["segment", "--data", str(data_dir), "--segment-definitions",
+                         str(rules), "--output", str(out), "--json"],
+                        store_config.redis_url or "")  # fmt: skip
     assert code == 0, output
     summary = orjson.loads(output.strip().splitlines()[-1])
     table = pd.read_csv(out, keep_default_na=False).set_index("customer_id")
@@ -63,9 +64,13 @@ def test_bad_rule_and_bad_output_exit_2_with_a_clear_message(
 ) -> None:
     rules = tmp_path / "rules.yaml"
     rules.write_text("- name: typo\n  rule: monetry >= 200\n")
+    code, output = _run(["segment", "--data", str(data_dir), "--segment-definitions",
+                         str(rules)], store_config.redis_url or "")  # fmt: skip
+    assert code == 2 and "typo" in output and "monetry" in output
+    # the old flag still reads the file (one release), with a deprecation warning
     code, output = _run(["segment", "--data", str(data_dir), "--rules", str(rules)],
                         store_config.redis_url or "")  # fmt: skip
-    assert code == 2 and "typo" in output and "monetry" in output
+    assert code == 2 and "monetry" in output
     code, output = _run(["segment", "--data", str(data_dir), "--output", "x.xlsx"],
                         store_config.redis_url or "")  # fmt: skip
     assert code == 2 and ".parquet or .csv" in output

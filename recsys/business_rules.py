@@ -30,8 +30,8 @@ from typing import Any
 import yaml
 
 from contracts.schema import CHANNELS, ITEM_KINDS
+from recsys.business_rules_schema import SCHEMA, BusinessRulesError, validate
 from recsys.consumption import CONSUMING_BY_KIND, CONSUMING_EVENTS, Consumption
-from recsys.rules_schema import SCHEMA, BusinessRulesError, validate
 
 log = logging.getLogger("touchpoint.rules")
 

@@ -1,6 +1,6 @@
 """The rules in force, reloaded without a restart.
 
-The directory (`TOUCHPOINT_RULES_DIR`, default `./rules`) is checked for changed files at
+The directory (`TOUCHPOINT_BUSINESS_RULES_DIR`, default `./rules`) is checked for changed files at
 most once a second (a few `stat` calls, no reads), or at once after SIGHUP. A bad edit is
 logged with its file, key path and reason and the previous rules stay in force; only the
 first load, at start-up, fails hard.
@@ -13,8 +13,8 @@ import signal
 import time
 from pathlib import Path
 
-from recsys.rules import RuleBook, fingerprint, load_rulebook
-from recsys.rules_schema import BusinessRulesError
+from recsys.business_rules import RuleBook, fingerprint, load_rulebook
+from recsys.business_rules_schema import BusinessRulesError
 
 log = logging.getLogger("touchpoint.api")
 CHECK_EVERY = 1.0

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from api.services import rules_watch
-from api.services.rules_watch import RulesWatcher
-from recsys.rules import Cap, all_windows, least_item_cap, load_rulebook
-from recsys.rules_schema import BusinessRulesError
+from api.services import business_rules_watch
+from api.services.business_rules_watch import RulesWatcher
+from recsys.business_rules import Cap, all_windows, least_item_cap, load_rulebook
+from recsys.business_rules_schema import BusinessRulesError
 
 REPO_RULES = Path(__file__).resolve().parents[2] / "rules"
 
@@ -96,7 +96,7 @@ def test_the_shipped_example_rules_are_valid():
 def test_watcher_reloads_a_changed_file_and_keeps_the_old_rules_on_a_bad_edit(
     tmp_path, monkeypatch
 ):
-    monkeypatch.setattr(rules_watch, "CHECK_EVERY", 0.0)
+    monkeypatch.setattr(business_rules_watch, "CHECK_EVERY", 0.0)
     path = write(tmp_path, "default.yaml", "diversity: {max_per_category: 4}\n")
     watcher = RulesWatcher(tmp_path)
     assert watcher.current().resolve(None).max_per_category == 4

@@ -12,7 +12,7 @@ import redis.asyncio as aioredis
 from experiments.attribution import ConversionEvent
 from experiments.errors import ExperimentNotFound
 from experiments.model import Experiment, merge_definitions
-from store.experiments import AsyncExperimentStore, ExperimentStore, Served
+from store.experiment_store import AsyncExperimentStore, ExperimentStore, Served
 from store.keys import Keys
 from tests.experiments.factories import experiment
 

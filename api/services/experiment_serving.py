@@ -29,7 +29,7 @@ from contracts.schema import CONVERSION_TYPES
 from experiments.assignment import Assignment, assign_all
 from experiments.model import Experiment
 from experiments.strategy import LiveModel, Plan, candidates, named_models, plan_for
-from store.experiments import AsyncExperimentStore, ConversionEvent, Served
+from store.experiment_store import AsyncExperimentStore, ConversionEvent, Served
 
 log = logging.getLogger("touchpoint.api")
 

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from segments.definitions import evaluate_rules, load_rules, parse_rules
 from segments.errors import SegmentRuleError
-from segments.rules import evaluate_rules, load_rules, parse_rules
 
 S = pd.StringDtype("pyarrow")
 FRAME = pd.DataFrame({
