@@ -40,6 +40,10 @@ RatingsOpt = Annotated[
         f"(default {PRODUCT_RATINGS}, or $TOUCHPOINT_RATINGS).",
     ),
 ]
+AsOfOpt = Annotated[
+    str | None,
+    typer.Option("--as-of", help="Date of the segment features (default: the last event)."),
+]
 SegmentDefinitionsOpt = Annotated[
     Path | None,
     typer.Option(

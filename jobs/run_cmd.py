@@ -12,6 +12,7 @@ import typer
 
 from contracts.tables import load_table, load_tables
 from jobs.common import (
+    AsOfOpt,
     DataDir,
     JsonFlag,
     OldSegmentDefinitionsOpt,
@@ -30,9 +31,7 @@ from recsys.matrix import PRODUCT_RATINGS
 
 def run(
     data: DataDir = Path("data"),
-    as_of: Annotated[
-        str | None, typer.Option("--as-of", help="Segment as of this date (default: last event).")
-    ] = None,
+    as_of: AsOfOpt = None,
     budget_seconds: Annotated[
         float, typer.Option(min=1.0, help="Time budget for model selection.")
     ] = 120.0,

@@ -12,6 +12,7 @@ from redis.exceptions import RedisError
 from contracts.errors import InvalidInput, Unavailable
 from contracts.tables import load_tables
 from jobs.common import (
+    AsOfOpt,
     DataDir,
     JsonFlag,
     OldSegmentDefinitionsOpt,
@@ -27,9 +28,7 @@ from store.config import StoreConfig
 
 def segment(
     data: DataDir = Path("data"),
-    as_of: Annotated[
-        str | None, typer.Option("--as-of", help="Date of the features (default: last event).")
-    ] = None,
+    as_of: AsOfOpt = None,
     definitions: SegmentDefinitionsOpt = None,
     rules: OldSegmentDefinitionsOpt = None,
     output: Annotated[

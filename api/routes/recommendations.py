@@ -61,37 +61,27 @@ async def recommendations(
     return await _one_list(serving, customer_id=customer_id, channel=channel, request=request)
 
 
-@router.get("/{customer_id}/offers")
-async def offers(
-    serving: ServingDep,
-    customer_id: CustomerIdPath,
-    channel: Channel | None = None,
-    k: K = 5,
-) -> Response:
-    """Offers by expected value (propensity × margin), under caps and budgets."""
-    request = SlotRequest("offers", "offer", k)
-    return await _one_list(serving, customer_id=customer_id, channel=channel, request=request)
+def _kind_list(name: str, kind: str, doc: str) -> Any:
+    """The route of one kind's list (`GET /v1/customers/{id}/<name>`), k = 5 by default."""
+
+    async def route(
+        serving: ServingDep,
+        customer_id: CustomerIdPath,
+        channel: Channel | None = None,
+        k: K = 5,
+    ) -> Response:
+        request = SlotRequest(name, kind, k)
+        return await _one_list(serving, customer_id=customer_id, channel=channel, request=request)
+
+    route.__name__, route.__doc__ = name, doc
+    return route
 
 
-@router.get("/{customer_id}/content")
-async def content(
-    serving: ServingDep,
-    customer_id: CustomerIdPath,
-    channel: Channel | None = None,
-    k: K = 5,
-) -> Response:
-    """Articles, videos and guides from content interactions and the customer's segments."""
-    request = SlotRequest("content", "content", k)
-    return await _one_list(serving, customer_id=customer_id, channel=channel, request=request)
-
-
-@router.get("/{customer_id}/rewards")
-async def rewards(
-    serving: ServingDep,
-    customer_id: CustomerIdPath,
-    channel: Channel | None = None,
-    k: K = 5,
-) -> Response:
-    """Affordable loyalty rewards by affinity, plus a nudge: the best one just out of reach."""
-    request = SlotRequest("rewards", "reward", k)
-    return await _one_list(serving, customer_id=customer_id, channel=channel, request=request)
+for _name, _kind, _doc in (
+    ("offers", "offer", "Offers by expected value (propensity × margin), under caps and budgets."),
+    ("content", "content",
+     "Articles, videos and guides from content interactions and the customer's segments."),
+    ("rewards", "reward",
+     "Affordable loyalty rewards by affinity, plus a nudge: the best one just out of reach."),
+):  # fmt: skip
+    router.add_api_route(f"/{{customer_id}}/{_name}", _kind_list(_name, _kind, _doc))
