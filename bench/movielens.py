@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=None, help="keep the files here")
     ap.add_argument("--k", type=int, default=10)
     ap.add_argument("--budget-seconds", type=float, default=None, help="default: product's")
-    ap.add_argument("--split", choices=("temporal", "random"), default=None)
+    ap.add_argument("--split", choices=("random", "recent", "temporal"), default=None)
     ap.add_argument("--touchpoint", default=None, help="the CLI to run (default: the venv's)")
     ap.add_argument("--json", action="store_true", help="print one JSON dict instead")
     args = ap.parse_args(argv)

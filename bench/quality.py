@@ -40,20 +40,17 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import argparse
 import json
-import math
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-import warnings
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
-import scipy.sparse as sp
+from bench.baselines import run_baselines
+from bench.scoring import read_pairs, read_recommendations, read_training_events, score_lists
 
 GOAL_NDCG = 0.48  # MovieLens-100K @10: above BiVAE's 0.475, the best in Microsoft's table
 
@@ -67,83 +64,6 @@ class ProductFailed(RuntimeError):
 
 
 # --- metrics: written here, independent of the product ---------------------------------
-
-
-def score_lists(
-    recs: Mapping[str, Sequence[str]], relevant: Mapping[str, Iterable[str]], k: int
-) -> dict[str, float]:
-    """Mean NDCG@k, Recall@k and Precision@k over the customers in `relevant` that have at
-    least one relevant item; `recs[c]` is c's ranked list (only its first k count; a
-    customer missing from `recs` scores 0). Binary relevance; duplicates in a list count
-    once (the first time)."""
-    totals = {"ndcg": 0.0, "recall": 0.0, "precision": 0.0}
-    n = 0
-    for customer, items in relevant.items():
-        truth = set(items)
-        if not truth:
-            continue
-        n += 1
-        seen: set[str] = set()
-        dcg = 0.0
-        hits = 0
-        for rank, item in enumerate(list(recs.get(customer, ()))[:k], start=1):
-            if item in truth and item not in seen:
-                dcg += 1.0 / math.log2(rank + 1)
-                hits += 1
-            seen.add(item)
-        ideal = sum(1.0 / math.log2(r + 1) for r in range(1, min(len(truth), k) + 1))
-        totals["ndcg"] += dcg / ideal
-        totals["recall"] += hits / len(truth)
-        totals["precision"] += hits / k
-    return {m: (v / n if n else float("nan")) for m, v in totals.items()}
-
-
-# --- inputs -------------------------------------------------------------------------------
-
-
-def read_pairs(path: Path) -> dict[str, set[str]]:
-    """customer_id -> item ids, from a CSV with columns customer_id and item_id."""
-    df = pd.read_csv(path, dtype=str, keep_default_na=False, usecols=["customer_id", "item_id"])
-    out: dict[str, set[str]] = {}
-    for c, i in zip(df["customer_id"].str.strip(), df["item_id"].str.strip(), strict=True):
-        out.setdefault(c, set()).add(i)
-    return out
-
-
-def read_training_events(data_dir: Path) -> pd.DataFrame:
-    """customer_id, item_id of every event in the data directory's events table
-    (`events.csv` or `events.parquet`, plus ingested `events/*.parquet` partitions)."""
-    files = [p for p in (data_dir / "events.csv", data_dir / "events.parquet") if p.is_file()]
-    part = data_dir / "events"
-    if part.is_dir():
-        files += sorted(part.glob("*.parquet"))
-    if not files:
-        raise FileNotFoundError(f"no events table in {data_dir} (events.csv or events.parquet)")
-    frames = []
-    for f in files:
-        if f.suffix == ".csv":
-            cols = ["customer_id", "item_id"]
-            df = pd.read_csv(f, dtype=str, keep_default_na=False, usecols=cols)
-        else:
-            df = pd.read_parquet(f, columns=["customer_id", "item_id"]).astype(str)
-        frames.append(df)
-    events = pd.concat(frames, ignore_index=True)
-    return pd.DataFrame(
-        {"customer_id": events["customer_id"].str.strip(), "item_id": events["item_id"].str.strip()}
-    )
-
-
-def read_recommendations(path: Path) -> dict[str, list[str]]:
-    """customer_id -> item ids in rank order, from the product's output CSV."""
-    df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    missing = {"customer_id", "rank", "item_id"} - set(df.columns)
-    if missing:
-        raise ValueError(f"{path}: columns {sorted(missing)} missing from the product's output")
-    df = df.assign(rank=df["rank"].astype(int)).sort_values(["customer_id", "rank"], kind="stable")
-    return {c: g["item_id"].str.strip().tolist() for c, g in df.groupby("customer_id", sort=False)}
-
-
-# --- the product, as subprocesses --------------------------------------------------------
 
 
 def default_touchpoint() -> str:
@@ -223,93 +143,6 @@ def run_product(
 
 
 # --- baselines ----------------------------------------------------------------------------
-
-
-def interaction_matrix(events: pd.DataFrame) -> tuple[sp.csr_matrix, pd.Index, pd.Index]:
-    """Binary customer x item CSR of the training events, with its row and column ids."""
-    users = pd.Index(pd.unique(events["customer_id"]))
-    items = pd.Index(pd.unique(events["item_id"]))
-    rows = users.get_indexer(events["customer_id"])
-    cols = items.get_indexer(events["item_id"])
-    x = sp.csr_matrix(
-        (np.ones(len(rows), np.float32), (rows, cols)), shape=(len(users), len(items))
-    )
-    x.sum_duplicates()
-    x.data[:] = 1.0
-    return x, users, items
-
-
-def popularity_lists(
-    events: pd.DataFrame, customers: Sequence[str], k: int
-) -> dict[str, list[str]]:
-    """The popularity baseline alone: customer -> the k items with the most training
-    customers that this customer has not had."""
-    x, users, items = interaction_matrix(events)
-    rows = users.get_indexer(pd.Index(list(customers)))
-    return dict(zip(customers, _popularity_lists(x, items, rows, k), strict=True))
-
-
-def _popularity_lists(
-    x: sp.csr_matrix, items: pd.Index, rows: np.ndarray, k: int
-) -> list[list[str]]:
-    counts = np.asarray(x.getnnz(axis=0), dtype=np.float64)
-    order = np.argsort(-counts, kind="stable")  # ties: first-seen item first
-    out = []
-    for r in rows:
-        seen = set(x.indices[x.indptr[r] : x.indptr[r + 1]]) if r >= 0 else set()
-        top: list[str] = []
-        for j in order:
-            if j not in seen:
-                top.append(str(items[j]))
-                if len(top) == k:
-                    break
-        out.append(top)
-    return out
-
-
-def baseline_models() -> dict[str, Callable[[], Any]]:
-    from implicit.als import AlternatingLeastSquares
-    from implicit.bpr import BayesianPersonalizedRanking
-    from implicit.nearest_neighbours import BM25Recommender, CosineRecommender
-
-    return {
-        "implicit ALS (defaults)": lambda: AlternatingLeastSquares(random_state=0),
-        "implicit BPR (defaults)": lambda: BayesianPersonalizedRanking(random_state=0),
-        "implicit BM25 item-KNN (defaults)": BM25Recommender,
-        "implicit cosine item-KNN (defaults)": CosineRecommender,
-    }
-
-
-def run_baselines(
-    events: pd.DataFrame, customers: Sequence[str], k: int
-) -> dict[str, tuple[dict[str, list[str]], float]]:
-    """name -> (customer -> top-k item ids, seconds to fit and recommend)."""
-    x, users, items = interaction_matrix(events)
-    rows = users.get_indexer(pd.Index(list(customers)))
-    known = rows >= 0
-    out: dict[str, tuple[dict[str, list[str]], float]] = {}
-
-    t0 = time.perf_counter()
-    pop = _popularity_lists(x, items, rows, k)
-    out["popularity"] = (dict(zip(customers, pop, strict=True)), time.perf_counter() - t0)
-
-    for name, make in baseline_models().items():
-        t0 = time.perf_counter()
-        model = make()
-        with warnings.catch_warnings():  # implicit's item-KNN converts its own COO weights
-            warnings.filterwarnings("ignore", message="Method expects CSR input")
-            model.fit(x, show_progress=False)
-        userids = rows[known].astype(np.int32)
-        ids, _scores = model.recommend(userids, x[userids], N=k, filter_already_liked_items=True)
-        lists: dict[str, list[str]] = {}
-        ids_iter = iter(np.atleast_2d(ids))
-        for c, r, fallback in zip(customers, rows, pop, strict=True):
-            if r < 0:
-                lists[c] = fallback
-            else:
-                lists[c] = [str(items[j]) for j in next(ids_iter) if j >= 0]
-        out[name] = (lists, time.perf_counter() - t0)
-    return out
 
 
 # --- the whole measurement ------------------------------------------------------------------
@@ -452,7 +285,7 @@ def parser() -> argparse.ArgumentParser:
     )
     ap.add_argument(
         "--split",
-        choices=("temporal", "random"),
+        choices=("random", "recent", "temporal"),
         default=None,
         help="the product's validation split for train (default: the product's own)",
     )

@@ -25,7 +25,8 @@ import pyarrow.parquet as pq
 
 from contracts.errors import InvalidInput
 from jobs.modelops import registry_for, saved_weights, with_segments
-from jobs.publish import customer_profiles, item_records, popular_lists
+from jobs.profiles import customer_profiles
+from jobs.publish import item_records, popular_lists
 from recsys.business_rules import RuleBook
 from recsys.consumption import consumed_matrix
 from recsys.features import aligned_features

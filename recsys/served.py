@@ -22,8 +22,9 @@ from numpy.typing import NDArray
 
 from recsys.business_rules import Rules
 from recsys.consumption import blocking
+from recsys.eligibility import TIER_RANK, Eligibility, is_eligible
 from recsys.models.base import Recommender
-from recsys.ranking import TIER_RANK, Eligibility, Policy, Source, is_eligible, select
+from recsys.ranking import Policy, Source, select
 
 TOP_N = 100  # published candidates per customer; rules filter them at answer time
 Ranked = tuple[NDArray[np.integer], NDArray[np.floating]]

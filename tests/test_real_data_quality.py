@@ -4,7 +4,7 @@ The ratings (from the `recbole==1.2.1` wheel cached by `make data`; the test fai
 skips, when the cache is absent) are split per user 75/25 at random (seed 42). The 75% is
 written as contract files; `touchpoint train` and `touchpoint recommend` run as
 subprocesses exactly as a user would run them (embedded Redis in the data directory), and
-their output CSV is scored against the held-out quarter by bench/quality.py's own metric
+their output CSV is scored against the held-out quarter by the benchmark's own metric
 code, not the product's. Popularity fitted on the same training events is the bar.
 """
 
@@ -19,6 +19,8 @@ import pytest
 
 from bench import quality
 from bench._data import MissingDataError, write_movielens_100k
+from bench.baselines import popularity_lists
+from bench.scoring import read_pairs, read_recommendations, read_training_events, score_lists
 
 K = 10
 BUDGET_SECONDS = 45
@@ -53,17 +55,17 @@ def test_movielens_served_lists_beat_popularity_and_repeat_no_training_item(
     _touchpoint("recommend", "--data", data, "--customers", str(files.customers),
                 "--k", str(K), "--output", str(recs_file), env=env, cwd=tmp_path)  # fmt: skip
 
-    relevant = quality.read_pairs(files.heldout)
+    relevant = read_pairs(files.heldout)
     customers = sorted(relevant)
     assert len(customers) == 943
-    events = quality.read_training_events(files.data_dir)
+    events = read_training_events(files.data_dir)
     trained: dict[str, set[str]] = {}
     for c, i in zip(events["customer_id"], events["item_id"], strict=True):
         trained.setdefault(c, set()).add(i)
 
-    recs = quality.read_recommendations(recs_file)
-    product = quality.score_lists(recs, relevant, K)
-    popularity = quality.score_lists(quality.popularity_lists(events, customers, K), relevant, K)
+    recs = read_recommendations(recs_file)
+    product = score_lists(recs, relevant, K)
+    popularity = score_lists(popularity_lists(events, customers, K), relevant, K)
     served = [(c, i) for c in customers for i in recs.get(c, [])[:K]]
     repeated = [(c, i) for c, i in served if i in trained.get(c, ())]
 
@@ -109,7 +111,7 @@ def test_split_is_per_user_and_keeps_tiny_histories_in_training() -> None:
 def test_scorer_on_a_hand_worked_example() -> None:
     relevant = {"a": {"x", "y"}, "b": {"z"}, "c": {"q"}}  # c is absent from the output
     recs = {"a": ["y", "n", "x"], "b": ["n", "n2", "n3"]}
-    got = quality.score_lists(recs, relevant, 3)
+    got = score_lists(recs, relevant, 3)
     ideal_a = 1 + 1 / math.log2(3)
     ndcg_a = (1 + 1 / math.log2(4)) / ideal_a
     assert got["ndcg"] == pytest.approx(ndcg_a / 3)

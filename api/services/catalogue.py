@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 from api.state import MAX_OTHERS
 from contracts.schema import CHANNELS
 from recsys.consumption import Consumption
-from recsys.ranking import TIER_RANK, Eligibility
+from recsys.eligibility import TIER_RANK, Eligibility
 from recsys.value_ranking import Ranked, scaled
 from store.serving import SharedServing
 
