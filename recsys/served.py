@@ -24,7 +24,8 @@ from recsys.business_rules import Rules
 from recsys.consumption import blocking
 from recsys.eligibility import TIER_RANK, Eligibility, is_eligible
 from recsys.models.base import Recommender
-from recsys.ranking import Policy, Source, select
+from recsys.ranking import Pick, Policy, Source, _pin, _weight, select
+from recsys.served_bulk import Groups, blocked_pairs, put, row_set, walk
 
 TOP_N = 100  # published candidates per customer; rules filter them at answer time
 Ranked = tuple[NDArray[np.integer], NDArray[np.floating]]
@@ -227,32 +228,70 @@ def serve(
     published `recs` (rows of item indices, -1 padded, and scores) and what they have
     (`consumed`, customers × items), under the storefront's rules. `segments`, `tiers` and
     `consents` (marketing consent per channel) are each customer's, as their profile holds
-    them; an email, push or SMS answer to a customer without consent is empty."""
+    them; an email, push or SMS answer to a customer without consent is empty.
+
+    Every answer is `recsys.ranking.select`'s for that customer: the rows whose personal list
+    decides it the way `select`'s best-first walk would are answered in bulk
+    (`recsys.served_bulk.walk`), the others one by one through `select`."""
     items, rules = front.items, front.rules
     boost, pins = shaping(rules, front.index_of)
-    block = rules.exclude_consumed
-    repeatable = front.repeatable
     rec_idx, rec_scores = recs
     n = rec_idx.shape[0]
     out_idx = np.full((n, k), -1, np.int64)
     out_scores = np.zeros((n, k), np.float32)
+    if not n:
+        return out_idx, out_scores
     consumed = sp.csr_matrix(consumed)
-    ask = rules.needs_consent(front.channel)
-    for r in range(n):
-        if ask and not (consents is not None and consents[r].get(str(front.channel), False)):
-            continue
-        mine = segments[r] if segments is not None else ()
-        rule = front.eligibility(mine, tiers[r] if tiers is not None else "none")
-        has = consumed.indices[consumed.indptr[r] : consumed.indptr[r + 1]]
-        blocked = set(has[~repeatable[has]].tolist()) if block else set()
+    blocked = blocked_pairs(consumed, front.repeatable) if rules.exclude_consumed else None
+    people = Groups(
+        front.eligibility, front.eligible, n, segments, tiers,
+        segment_of=lambda names: top_segment(front.popular, names),
+        after=lambda segment: sources_for(front.popular, kind=front.kind, channel=front.channel,
+                                          segment=segment, personal=None,
+                                          catalogue=front.catalogue),
+    )  # fmt: skip
+    open_rows = np.ones(n, bool)
+    if rules.needs_consent(front.channel):
+        channel = str(front.channel)
+        open_rows[:] = [
+            consents is not None and c.get(channel, False) for c in consents or [{}] * n
+        ]
+    answered = np.zeros(n, bool)
+    if boost is None and k > 0 and open_rows.any():
+        rows = np.flatnonzero(open_rows)
+        done, idx, scaled = walk(
+            rec_idx[rows], rec_scores[rows], k, masks=people.masks, group=people.mask_of[rows],
+            blocked=None if blocked is None else blocked[rows],
+            categories=np.asarray(front.categories, np.int64),
+            cap=rules.max_per_category, weight=_weight("personal"),
+            reach=people.reach[people.group[rows]],
+        )  # fmt: skip
+        answered[rows[done]] = True
+        out_idx[rows[done]] = idx[done]
+        out_scores[rows[done]] = scaled[done]
+        scaled_of = dict(zip(rows[done].tolist(), scaled[done].tolist(), strict=True))
+        for r in rows[done].tolist() if pins else ():  # pins after the walk, as `select` does
+            policy = Policy(row_set(blocked, r), None, rules.max_per_category, pins)
+            picked = out_idx[r].tolist()
+            walked = [Pick(i, v, "personal") for i, v in zip(picked, scaled_of[r], strict=True)]
+            put(out_idx, out_scores, r, _pin(items, walked, policy, people.rule(r), k))
+    cold: dict[int, list[Pick]] = {}  # nothing personal, nothing blocked: one answer a group
+    for r in np.flatnonzero(open_rows & ~answered).tolist():
+        g = int(people.group[r])
+        mine = row_set(blocked, r)
         keep = rec_idx[r] >= 0
         personal = (rec_idx[r][keep], rec_scores[r][keep]) if keep.any() else None
+        if personal is None and not mine and g in cold:
+            put(out_idx, out_scores, r, cold[g])
+            continue
         sources = sources_for(front.popular, kind=front.kind, channel=front.channel,
-                              segment=top_segment(front.popular, mine), personal=personal,
+                              segment=people.segment[g], personal=personal,
                               catalogue=front.catalogue)  # fmt: skip
-        policy = Policy(blocked, boost, rules.max_per_category, pins)
-        picks = select(items, sources, rule, k, policy, eligible=front.eligible(rule),
+        policy = Policy(mine, boost, rules.max_per_category, pins)
+        rule = people.rule(r)
+        picks = select(items, sources, rule, k, policy, eligible=people.mask(r),
                        categories=front.categories)  # fmt: skip
-        out_idx[r, : len(picks)] = [p.index for p in picks]
-        out_scores[r, : len(picks)] = [p.score for p in picks]
+        if personal is None and not mine:
+            cold[g] = picks
+        put(out_idx, out_scores, r, picks)
     return out_idx, out_scores
