@@ -9,10 +9,11 @@ operations and answers only the rows it can show `select` answers the same way:
 - the personal list (its -1 entries left out, as `serve` reads it) holds item indices of the
   table, finite scores never rising, and no item twice in the walked positions;
 - k are chosen within the first `WALK` positions while the candidates read stay within the
-  pool (`max(4k, k + 20)`): otherwise `select` relaxes diversity or reads later sources;
-- the last chosen item's scaled score is at least `reach`, the best weight a later source
-  (segment, channel, kind, global or catalogue list) could give an item, so none of them
-  could place one in the answer.
+  pool (`max(4k, k + 20)`), and the last chosen item's scaled score is at least `reach`, the
+  best a later source (segment, channel, kind, global or catalogue list) could give an item,
+  so none of them could place one in the answer;
+- or the pool fills within those positions short of k: then `select` answers what diversity
+  chose and then the best it skipped, of those candidates (`_relaxed`).
 
 Every other row is left to the caller (`serve` runs `select` on it). Scores are scaled as
 `_scaled` does, in float64 like Python's floats, so the values are the same to the bit.
@@ -120,15 +121,21 @@ def _walk_span(
         chosen = candidate
     else:
         chosen = candidate & (_rank_in_category(categories[safe], candidate) < cap)
+    pool = max(4 * k, k + 20)  # `select`'s pool
+    read = np.cumsum(candidate, axis=1)  # candidates read so far
     chosen_so_far = np.cumsum(chosen, axis=1)
-    reached = chosen_so_far[:, -1] >= k
     at = np.argmax(chosen_so_far >= k, axis=1)  # where the k-th is chosen
     everyone = np.arange(n)
-    taken = np.cumsum(candidate, axis=1)[everyone, at]  # candidates read by then
+    in_time = (chosen_so_far[:, -1] >= k) & (read[everyone, at] <= pool)
     last = _scale(values[everyone, at], top, weight)
-    done = unique & reached & (taken <= max(4 * k, k + 20)) & (last >= reach)
-    keep = chosen[done] & (chosen_so_far[done] <= k)
-    position = np.nonzero(keep)[1].reshape(-1, k)
+    walked = unique & in_time & (last >= reach)
+    # the pool filled short of k: `_relaxed`, what diversity chose, then the best it skipped
+    relaxed = unique & ~in_time & (read[:, -1] >= pool)
+    in_pool = candidate & (read <= pool)
+    rank = np.where(chosen & in_pool, at_col, np.where(in_pool, span + at_col, 2 * span))
+    rank[walked] = np.where(chosen[walked] & (chosen_so_far[walked] <= k), at_col, 2 * span)
+    done = walked | relaxed
+    position = np.argsort(rank[done], axis=1)[:, :k]
     picked = np.take_along_axis(idx[done], position, axis=1).astype(np.int64)
     scaled = _scale(np.take_along_axis(values[done], position, axis=1), top[done, None], weight)
     return done, picked, scaled

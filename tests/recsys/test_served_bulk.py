@@ -121,7 +121,9 @@ CASES = [
     (20, 2, None, {"exclude_consumed": False}, 416),
     (30, None, "web", {}, 369),
     (3, 1, None, {"skew": 0.9}, 488),  # pools fill short of k: relaxed, per row
-    (16, 4, "web", {"n_categories": 2}, 0),  # 3 codes x 4 < 16: diversity relaxes, per row
+    (5, 1, None, {"n_categories": 2}, 421),  # 3 codes: the pool fills short of k, `_relaxed`
+    (10, 2, "web", {"n_categories": 3}, 330),  # 4 codes x 2 < 10: relaxed where the pool fills
+    (16, 4, "web", {"n_categories": 2}, 0),  # 3 codes x 4 < 16, pool 64: never fills, per row
     (65, 2, None, {}, 0),  # beyond WALK: every row per row
     (8, 2, "web", {"boosts": (Boost(1.3, tag="new"),)}, 0),  # boosts: every row per row
 ]
@@ -181,7 +183,8 @@ def test_a_block_of_one_row_and_no_rows_still_answer() -> None:
 
 def test_the_walk_stops_where_the_pool_fills_as_select_does(monkeypatch) -> None:
     """k=2, one per category, pool 22: a second category at candidate 22 is chosen; at
-    candidate 23 the pool is full first and `select` relaxes diversity (two of the first)."""
+    candidate 23 the pool is full first and `select` relaxes diversity (two of the first);
+    the bulk walk answers both."""
     items = [{"item_id": f"i{i}", "kind": "product", "category": "A" if i < 50 else "B"}
              for i in range(60)]  # fmt: skip
     front = Storefront(items, {}, Rules(max_per_category=1))
@@ -196,4 +199,4 @@ def test_the_walk_stops_where_the_pool_fills_as_select_does(monkeypatch) -> None
     done, _, _ = real_walk(*recs, 2, masks=np.ones((1, 60), bool), group=np.zeros(2, np.intp),
                            blocked=None, categories=np.array(front.categories), cap=1,
                            weight=1.0, reach=np.zeros(2))  # fmt: skip
-    assert done.tolist() == [True, False] and walked
+    assert done.tolist() == [True, True] and walked  # the second as `_relaxed` answers it
