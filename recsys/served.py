@@ -275,23 +275,27 @@ def serve(
             picked = out_idx[r].tolist()
             walked = [Pick(i, v, "personal") for i, v in zip(picked, scaled_of[r], strict=True)]
             put(out_idx, out_scores, r, _pin(items, walked, policy, people.rule(r), k))
-    cold: dict[int, list[Pick]] = {}  # nothing personal, nothing blocked: one answer a group
-    for r in np.flatnonzero(open_rows & ~answered).tolist():
-        g = int(people.group[r])
-        mine = row_set(blocked, r)
+
+    def answer(r: int) -> list[Pick]:  # `select` for row r
         keep = rec_idx[r] >= 0
         personal = (rec_idx[r][keep], rec_scores[r][keep]) if keep.any() else None
-        if personal is None and not mine and g in cold:
-            put(out_idx, out_scores, r, cold[g])
-            continue
         sources = sources_for(front.popular, kind=front.kind, channel=front.channel,
-                              segment=people.segment[g], personal=personal,
+                              segment=people.segment[people.group[r]], personal=personal,
                               catalogue=front.catalogue)  # fmt: skip
-        policy = Policy(mine, boost, rules.max_per_category, pins)
-        rule = people.rule(r)
-        picks = select(items, sources, rule, k, policy, eligible=people.mask(r),
-                       categories=front.categories)  # fmt: skip
-        if personal is None and not mine:
-            cold[g] = picks
-        put(out_idx, out_scores, r, picks)
+        policy = Policy(row_set(blocked, r), boost, rules.max_per_category, pins)
+        return select(items, sources, people.rule(r), k, policy, eligible=people.mask(r),
+                      categories=front.categories)  # fmt: skip
+
+    rest = np.flatnonzero(open_rows & ~answered)
+    alike = ~(rec_idx[rest] >= 0).any(axis=1)  # nothing personal and nothing blocked: the
+    if blocked is not None:  # answer is the group's (segments, tier), worked out once
+        alike &= np.diff(blocked.indptr)[rest] == 0
+    shared, groups = rest[alike], people.group[rest[alike]]
+    order = np.argsort(groups, kind="stable")
+    for rows in np.split(shared[order], np.flatnonzero(np.diff(groups[order])) + 1):
+        if not len(rows):
+            continue
+        put(out_idx, out_scores, rows, answer(int(rows[0])))
+    for r in rest[~alike].tolist():
+        put(out_idx, out_scores, r, answer(r))
     return out_idx, out_scores

@@ -199,9 +199,10 @@ def row_set(blocked: sp.csr_matrix | None, r: int) -> set[int]:
 
 
 def put(
-    out_idx: NDArray[np.int64], out_scores: NDArray[np.float32], r: int, picks: list[Pick]
-) -> None:
-    """Row `r` of the answers: `picks`, then padding."""
+    out_idx: NDArray[np.int64], out_scores: NDArray[np.float32], r: int | NDArray[np.intp],
+    picks: list[Pick],
+) -> None:  # fmt: skip
+    """Row `r` (or each of rows `r`) of the answers: `picks`, then padding."""
     out_idx[r] = -1
     out_idx[r, : len(picks)] = [p.index for p in picks]
     out_scores[r] = 0.0

@@ -28,16 +28,16 @@ def fold_in(
     x = (YᵀY + λI + Σ (c_i - 1) y_i y_iᵀ)⁻¹ Σ c_i y_i with c_i = alpha * w_i.
     Pass a precomputed `yty` (YᵀY) to save O(n_items * f²) per call.
     """
-    y = np.asarray(item_factors, dtype=np.float64)
     idx = np.asarray(item_indices, dtype=np.int64)
     conf = alpha * np.asarray(weights, dtype=np.float64)
     if idx.shape != conf.shape:
         raise InvalidInput("item_indices and weights must have the same length")
-    if idx.size and (idx.min() < 0 or idx.max() >= y.shape[0]):
-        raise InvalidInput(f"item index out of range 0..{y.shape[0] - 1}")
-    f = y.shape[1]
-    if idx.size == 0:
+    f = np.shape(item_factors)[1]
+    if idx.size == 0:  # before the float64 copy of the factors (a batch folds in many)
         return np.zeros(f, dtype=np.float32)
+    y = np.asarray(item_factors, dtype=np.float64)
+    if idx.min() < 0 or idx.max() >= y.shape[0]:
+        raise InvalidInput(f"item index out of range 0..{y.shape[0] - 1}")
     base = y.T @ y if yty is None else np.asarray(yty, dtype=np.float64)
     yi = y[idx]
     a = base + regularization * np.eye(f) + (yi.T * (conf - 1.0)) @ yi
@@ -114,16 +114,19 @@ def _exact_rows(scores: np.ndarray, kk: int) -> tuple[np.ndarray, np.ndarray]:
     threshold = np.partition(scores, m - kk, axis=1)[:, m - kk : m - kk + 1]
     picked = scores >= threshold
     odd = np.flatnonzero(np.count_nonzero(picked, axis=1) != kk)
-    picked[odd] = False  # ranked one by one below (rare: ties at the threshold, NaN)
+    picked[odd] = False  # ranked apart below (ties at the threshold, NaN)
     rows, cols = np.divmod(np.flatnonzero(picked), m)  # 1-D: far cheaper than a 2-D nonzero
     idx, val = _ranked(rows, cols, scores[rows, cols], n, kk)
-    for r, at in zip(odd.tolist(), threshold[odd, 0].tolist(), strict=True):
-        row = scores[r]
-        above = np.flatnonzero(row > at)
-        tied = np.flatnonzero(row == at)[: kk - len(above)]
-        found = np.sort(np.concatenate([above, tied]))
-        one = _ranked(np.zeros(len(found), np.int64), found, row[found], 1, kk)
-        idx[r], val[r] = one[0][0], one[1][0]
+    if len(odd):
+        sub, at = scores[odd], threshold[odd]
+        above = sub > at
+        room = kk - np.count_nonzero(above, axis=1)
+        tied = np.flatnonzero(sub == at)
+        row = tied // m
+        rank = np.arange(len(tied)) - np.searchsorted(row, np.arange(len(odd)))[row]
+        above.ravel()[tied[rank < room[row]]] = True  # the lowest-indexed equal ones
+        rows, cols = np.divmod(np.flatnonzero(above), m)
+        idx[odd], val[odd] = _ranked(rows, cols, sub[rows, cols], len(odd), kk)
     return idx, val
 
 
@@ -139,19 +142,16 @@ def _sampled(scores: np.ndarray, kk: int, idx: np.ndarray, val: np.ndarray) -> n
     expected = kk / SAMPLE_EVERY
     j = min(size, int(expected + 2 * np.sqrt(expected)) + 2)
     floor = np.partition(sample, size - j, axis=1)[:, size - j : size - j + 1]
-    reach = ~(scores < floor)  # NaN reaches it: its row goes the exact way
-    counts = np.count_nonzero(reach, axis=1)
-    done = (counts >= kk) & (counts <= 8 * kk)
-    reach[~done] = False  # not gathered (a row of equal scores would bring all of them)
-    rows, cols = np.divmod(np.flatnonzero(reach), m)
-    values = scores[rows, cols]
-    done[rows[np.isnan(values)]] = False
+    rows, cols = np.divmod(np.flatnonzero(scores >= floor), m)
+    counts = np.bincount(rows, minlength=len(scores))
+    # a NaN anywhere (the sum is NaN: also +inf with -inf, harmlessly) goes the exact way
+    done = (counts >= kk) & (counts <= 8 * kk) & ~np.isnan(scores.sum(axis=1))
     keep = done[rows]
     ok = np.flatnonzero(done)
     if len(ok):
         slot = np.cumsum(done) - 1  # a row's place among the rows answered here
-        found = _ranked(slot[rows[keep]], cols[keep], values[keep], len(ok), kk)
-        idx[ok], val[ok] = found
+        rows, cols = slot[rows[keep]], cols[keep]
+        idx[ok], val[ok] = _ranked(rows, cols, scores[ok[rows], cols], len(ok), kk)
     return done
 
 

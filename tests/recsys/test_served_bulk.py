@@ -111,18 +111,18 @@ def published_lists(rng: np.random.Generator, n: int, n_items: int) -> tuple[np.
 # (k, max_per_category, channel, rules beyond the defaults, rows of 600 answered in bulk as
 # measured; the rest went through `select` one by one, each case comparing both paths)
 CASES = [
-    (1, None, None, {}, 530),
-    (5, 1, None, {}, 492),
+    (1, None, None, {}, 529),
+    (5, 1, None, {}, 494),
     (10, 2, "web", {}, 473),
-    (10, 4, None, {}, 493),
-    (10, None, "email", {}, 326),  # consent needed: refused rows are empty, never walked
-    (3, 2, "web", {"pins": (Pin("i5", 2), Pin("i9", 1))}, 513),  # pinned after the walk
+    (10, 4, None, {}, 494),
+    (10, None, "email", {}, 352),  # consent needed: refused rows are empty, never walked
+    (3, 2, "web", {"pins": (Pin("i5", 2), Pin("i9", 1))}, 517),  # pinned after the walk
     (10, 3, None, {"repeatable": True}, 481),
-    (20, 2, None, {"exclude_consumed": False}, 416),
-    (30, None, "web", {}, 369),
-    (3, 1, None, {"skew": 0.9}, 488),  # pools fill short of k: relaxed, per row
-    (5, 1, None, {"n_categories": 2}, 421),  # 3 codes: the pool fills short of k, `_relaxed`
-    (10, 2, "web", {"n_categories": 3}, 330),  # 4 codes x 2 < 10: relaxed where the pool fills
+    (20, 2, None, {"exclude_consumed": False}, 418),
+    (30, None, "web", {}, 372),
+    (3, 1, None, {"skew": 0.9}, 487),  # one category holds most items
+    (5, 1, None, {"n_categories": 2}, 424),  # 3 codes: the pool fills short of k, `_relaxed`
+    (10, 2, "web", {"n_categories": 3}, 356),  # 4 codes x 2 < 10: relaxed where the pool fills
     (16, 4, "web", {"n_categories": 2}, 0),  # 3 codes x 4 < 16, pool 64: never fills, per row
     (65, 2, None, {}, 0),  # beyond WALK: every row per row
     (8, 2, "web", {"boosts": (Boost(1.3, tag="new"),)}, 0),  # boosts: every row per row
@@ -146,6 +146,8 @@ def test_bulk_rows_equal_select_per_row(k, cap, channel, extra, in_bulk, monkeyp
     front = Storefront(items, popular, rules, "product", channel, "2025-06-01T00:00:00+00:00")
     recs = published_lists(rng, n, n_items)
     consumed = sp.random(n, n_items, density=0.03, format="csr", random_state=rng)
+    consumed = sp.csr_matrix(sp.diags((rng.random(n) < 0.7).astype(float)) @ consumed)  # some
+    # customers have nothing: with nothing personal either, a group of them shares one answer
     segments = [list(rng.choice(SEGMENTS, rng.integers(0, 3), replace=False)) for _ in range(n)]
     tiers = [TIERS[t] for t in rng.integers(0, 3, n)]
     consents = [{"email": bool(rng.random() < 0.7)} for _ in range(n)]
@@ -200,3 +202,25 @@ def test_the_walk_stops_where_the_pool_fills_as_select_does(monkeypatch) -> None
                            blocked=None, categories=np.array(front.categories), cap=1,
                            weight=1.0, reach=np.zeros(2))  # fmt: skip
     assert done.tolist() == [True, True] and walked  # the second as `_relaxed` answers it
+
+
+def test_customers_with_nothing_share_their_groups_answer_only() -> None:
+    """Nothing published and nothing had: one answer per (segments, tier), which must still
+    be each customer's own (the segment's list, targets and tier read per group)."""
+    rng = np.random.default_rng(7)
+    n, n_items = 300, 200
+    items = catalogue(rng, n_items, 6, None)
+    popular = {name: (rng.permutation(n_items)[:80].astype(np.uint32),
+                      np.sort(rng.uniform(0.0, 5.0, 80)).astype(np.float32)[::-1])
+               for name in ("global", "segment:loyal", "segment:vip", "segment:new")}  # fmt: skip
+    front = Storefront(items, popular, Rules(max_per_category=2), "product", None, "2025-06-01")
+    recs = (np.full((n, 100), -1, np.int64), np.zeros((n, 100), np.float32))
+    consumed = sp.random(n, n_items, density=0.02, format="csr", random_state=rng)
+    consumed = sp.csr_matrix(sp.diags((rng.random(n) < 0.5).astype(float)) @ consumed)
+    segments = [list(rng.choice(SEGMENTS, rng.integers(0, 3), replace=False)) for _ in range(n)]
+    tiers = [TIERS[t] for t in rng.integers(0, 3, n)]
+    got = serve(front, recs, consumed, 6, segments=segments, tiers=tiers)
+    want = per_row(front, recs, consumed, 6, segments, tiers, [{}] * n)
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])
+    assert len({tuple(row) for row in got[0].tolist()}) > 5  # the groups' answers differ
