@@ -17,8 +17,7 @@ this run can read are built; the CSV is written by Arrow with the bytes pandas w
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -27,26 +26,21 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.csv as pcsv
-import pyarrow.parquet as pq
 import scipy.sparse as sp
 
 from contracts.errors import InvalidInput
 from jobs.modelops import registry_for, saved_weights, with_segments
-from jobs.profiles import PROFILE_SEGMENT_FIELDS
 from jobs.publish import item_records, popular_lists
+from jobs.recommend_output import Writer
+from jobs.recommend_people import lookup, people
 from recsys.business_rules import RuleBook
 from recsys.consumption import Consumption
 from recsys.features import aligned_features
 from recsys.matrix import IdMap, WeightConfig, event_weights
 from recsys.registry import ModelBundle
-from recsys.served import SEGMENT_FIELDS, TOP_N, Storefront, published, published_block, serve
+from recsys.served import TOP_N, Storefront, published, published_block, serve
 
 BLOCK = 8192  # customers scored and served at once
-HEADER = ("customer_id", "rank", "item_id", "score")
-CONSENTS = ("email", "push", "sms")  # a profile's consents, in its order
 Prepared = tuple[list[str], np.ndarray, np.ndarray, sp.csr_matrix, np.ndarray]
 
 
@@ -104,13 +98,11 @@ def run_recommend(
     served = cold = 0
     ahead = 2  # blocks scored meanwhile, in threads (numpy releases the GIL while it ranks)
     with (
-        _Writer(output, [r["item_id"] for r in records]) as write,
+        Writer(output, [r["item_id"] for r in records]) as write,
         ThreadPoolExecutor(ahead) as pool,
     ):
         upcoming = [pool.submit(prepare, start) for start in starts[:ahead]]
-        segs, tiers, consents = _people(
-            tables, segments, customer_ids, rules.needs_consent(channel)
-        )
+        segs, tiers, consents = people(tables, segments, customer_ids, rules.needs_consent(channel))
         read = {"global", f"kind:{kind}", *([f"channel:{channel}"] if channel else [])}
         read |= {f"segment:{n}{end}" for s in set(segs) for n in s for end in ("", f":kind:{kind}")}
         popular = popular_lists(events, items, segments, only=read, item_index=coded.catalogue)
@@ -157,7 +149,7 @@ class _Events:
         consumption: Consumption,
     ) -> None:
         self.events = events
-        self.position = _lookup(events["customer_id"], ids)
+        self.position = lookup(events["customer_id"], ids)
         mine = np.flatnonzero(self.position >= 0)
         self.order = mine[np.argsort(self.position[mine], kind="stable")]
         self.starts = np.searchsorted(
@@ -165,8 +157,8 @@ class _Events:
         )
         catalogue = IdMap(items["item_id"].astype(str), kind="item")
         model_items = bundle.items.to_array()
-        self.catalogue = _lookup(events["item_id"], catalogue.ids(np.arange(len(catalogue))))
-        self.model = _lookup(events["item_id"], model_items)
+        self.catalogue = lookup(events["item_id"], catalogue.ids(np.arange(len(catalogue))))
+        self.model = lookup(events["item_id"], model_items)
         self.shapes = len(catalogue), len(model_items)
         self.to_catalogue = catalogue.lookup(model_items)
         self.model_records = [records[i] if i >= 0 else {} for i in self.to_catalogue.tolist()]
@@ -232,19 +224,6 @@ def _prepared(
         )  # fmt: skip
     idx = np.where(idx >= 0, coded.to_catalogue[np.clip(idx, 0, None)], -1)
     return ids, idx, scores, had, cold
-
-
-def _lookup(values: pd.Series, keys: Sequence[str] | np.ndarray) -> np.ndarray:
-    """`IdMap(keys).lookup(values)` (-1: not among `keys`), by Arrow's hash table when the
-    values are Arrow strings (~8x faster on millions of events)."""
-    column = pa.array(values) if isinstance(values.dtype, pd.StringDtype) else None
-    if column is None or not (
-        pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
-    ):
-        return IdMap(keys).lookup(values.to_numpy())
-    unique = IdMap(keys)  # the same check: duplicate keys are an error
-    found = pc.index_in(column, value_set=pa.array(unique.ids(np.arange(len(unique))), column.type))
-    return np.asarray(found.fill_null(-1).to_numpy(zero_copy_only=False), np.int64)
 
 
 def _consumes(
@@ -314,159 +293,3 @@ def _feature_table(
     if bundle.customer_encoder is None or customers.empty or not bundle.model.reads_user_features:
         return None
     return customers.set_index(customers["customer_id"].astype(str), drop=False)
-
-
-People = tuple[list[tuple[str, ...]], list[str], list[dict[str, bool]] | None]
-
-
-def _people(
-    tables: dict[str, pd.DataFrame], segments: pd.DataFrame | None, ids: list[str], consent: bool
-) -> People:
-    """Each listed customer's segments (most specific first), loyalty tier and marketing
-    consents (when `consent` is read), as `customer_profiles` publishes them and
-    `customer_segments` reads them, column by column rather than a dict per customer."""
-    n = len(ids)
-    found: list[tuple[str, ...]] = [()] * n
-    tiers = ["none"] * n
-    consents: list[dict[str, bool]] | None = [{}] * n if consent else None
-    customers = tables.get("customers")
-    if customers is None or customers.empty:
-        return found, tiers, consents
-    chosen = customers[_lookup(customers["customer_id"].astype(str), ids) >= 0]
-    frame = pd.DataFrame({
-        "customer_id": chosen["customer_id"].astype(str),
-        "loyalty_tier": chosen["loyalty_tier"].astype(str),
-        **{f"consent_{c}": chosen[f"consent_{c}"] for c in CONSENTS},
-    })  # fmt: skip
-    if segments is not None and len(segments):
-        seg = segments[_lookup(segments["customer_id"].astype(str), ids) >= 0]
-        if len(seg):
-            wanted = [c for c in PROFILE_SEGMENT_FIELDS if c in seg.columns]
-            seg = seg[["customer_id", *wanted]].assign(customer_id=seg["customer_id"].astype(str))
-            frame = frame.merge(seg, on="customer_id", how="outer")
-    frame = frame[~frame["customer_id"].duplicated(keep="last")]  # the last counts, as in a dict
-    at = _lookup(frame["customer_id"], ids)
-    tier = frame["loyalty_tier"].to_numpy(dtype=object)
-    profiled = pd.notna(tier)
-    given = tier[profiled].astype(str)
-    chosen_tiers = np.full(n, "none", dtype=object)
-    chosen_tiers[at[profiled]] = np.where(given == "", "none", given)  # `tier or "none"`
-    tiers = chosen_tiers.tolist()
-    if any(f in frame.columns for f in (*SEGMENT_FIELDS, "segments")):
-        named = [_strings(frame, f) for f in SEGMENT_FIELDS]
-        rule = _strings(frame, "segments")
-        for r, row in enumerate(at.tolist()):
-            names = [x[r] or "" for x in named]
-            found[row] = tuple(x for x in [*names, *(rule[r] or "").split(";")] if x)
-    if consents is not None:
-        flags = [frame[f"consent_{c}"].to_numpy(dtype=object)[profiled] for c in CONSENTS]
-        for row, *given_flags in zip(at[profiled].tolist(), *flags, strict=True):
-            consents[row] = {c: bool(f) for c, f in zip(CONSENTS, given_flags, strict=True)}
-    return found, tiers, consents
-
-
-def _strings(frame: pd.DataFrame, column: str) -> list[str | None]:
-    """A profile field as the profile holds it: `str(value)`, None where missing."""
-    if column not in frame.columns:
-        return [None] * len(frame)
-    values = frame[column].to_numpy(dtype=object)
-    return [None if m else str(v) for v, m in zip(values, pd.isna(values).tolist(), strict=True)]
-
-
-class _Writer:
-    """Streams blocks to a CSV (header once) or a Parquet file; the file appears whole:
-    written under a temporary name and renamed at the end, so a failed run leaves no half
-    file behind. CSV rows are written by Arrow with the bytes `DataFrame.to_csv` writes
-    (pandas itself where an id would need quoting)."""
-
-    def __init__(self, path: Path, item_ids: list[str]) -> None:
-        self.path = Path(path)
-        self.tmp = self.path.with_name(f".{self.path.name}.{time.time_ns()}.part")
-        self.parquet: pq.ParquetWriter | None = None
-        self.file: Any = None
-        self.item_ids = np.array(item_ids, dtype=object)
-        self.items = pa.array(item_ids, pa.string())
-        self.plain = not _needs_quotes(self.items)
-
-    def __enter__(self) -> Callable[[list[str], np.ndarray, np.ndarray], None]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        return self.write
-
-    def write(self, ids: list[str], idx: np.ndarray, scores: np.ndarray) -> None:
-        if self.path.suffix == ".parquet":
-            table = pa.Table.from_pandas(
-                _frame(ids, self.item_ids, idx, scores), preserve_index=False
-            )
-            if self.parquet is None:
-                self.parquet = pq.ParquetWriter(self.tmp, table.schema)
-            self.parquet.write_table(table)
-            return
-        if self.file is None:
-            self.file = open(self.tmp, "wb")  # noqa: SIM115 (closed in __exit__)
-            self.file.write((",".join(HEADER) + "\n").encode())
-        customers = pa.array(ids, pa.string())
-        if not (self.plain and not _needs_quotes(customers)):
-            frame = _frame(ids, self.item_ids, idx, scores)
-            self.file.write(frame.to_csv(header=False, index=False).encode())
-            return
-        k = idx.shape[1]
-        keep = np.flatnonzero((idx >= 0).ravel())
-        table = pa.table({
-            "customer_id": customers.take(pa.array(keep // k)),
-            "rank": pa.array(keep % k + 1),
-            "item_id": self.items.take(pa.array(idx.ravel()[keep])),
-            "score": _score_text(scores.ravel()[keep]),
-        })  # fmt: skip
-        pcsv.write_csv(table, self.file, pcsv.WriteOptions(include_header=False,
-                                                           quoting_style="none"))  # fmt: skip
-
-    def __exit__(self, *exc: object) -> None:
-        for handle in (self.parquet, self.file):
-            if handle is not None:
-                handle.close()
-        if exc[0] is not None:
-            self.tmp.unlink(missing_ok=True)
-            return
-        if self.parquet is None and self.file is None:  # nobody listed: the header alone
-            self.write([], np.zeros((0, 1), np.int64), np.zeros((0, 1), np.float32))
-            for handle in (self.parquet, self.file):
-                if handle is not None:
-                    handle.close()
-        self.tmp.replace(self.path)
-
-
-def _frame(
-    ids: list[str], item_ids: np.ndarray, idx: np.ndarray, scores: np.ndarray
-) -> pd.DataFrame:
-    """Long table `customer_id, rank, item_id, score` (padding dropped), rank from 1."""
-    n, k = idx.shape
-    keep = (idx >= 0).ravel()
-    return pd.DataFrame(
-        {
-            "customer_id": np.repeat(np.asarray(ids, dtype=object), k)[keep],
-            "rank": np.tile(np.arange(1, k + 1), n)[keep],
-            "item_id": item_ids[idx.ravel()[keep]],
-            "score": scores.ravel()[keep],
-        }
-    )
-
-
-def _needs_quotes(strings: pa.Array) -> bool:
-    """Whether `to_csv` would quote one of these (a comma, a quote or a line break in it)."""
-    return bool(len(strings)) and pc.any(pc.match_substring_regex(strings, '[,"\r\n]')).as_py()
-
-
-def _score_text(scores: np.ndarray) -> pa.Array:
-    """float32 scores as `to_csv` writes them (numpy's shortest repr, `1.0` not `1`, NaN as
-    ''): Arrow's shortest digits, with numpy's own formatting outside [1e-3, 1e5) where the
-    two differ in notation."""
-    text = pc.cast(pa.array(scores, pa.float32()), pa.string())
-    whole = pc.invert(pc.match_substring_regex(text, "[.eEnN]"))
-    text = pc.if_else(whole, pc.binary_join_element_wise(text, ".0", ""), text)
-    size = np.abs(scores)
-    odd = np.flatnonzero(~((size >= 1e-3) & (size < 1e5)))
-    if not len(odd):
-        return text
-    out = text.to_numpy(zero_copy_only=False).astype(object)
-    out[odd] = [("" if np.isnan(v) else str(v)) for v in scores[odd]]
-    return pa.array(out, pa.string())

@@ -11,8 +11,11 @@ import pandas as pd
 import pytest
 
 import jobs.recommend as recommend
+from jobs import recommend_output
 from jobs.modelops import saved_weights
-from jobs.publish import customer_profiles
+from jobs.profiles import customer_profiles
+from jobs.recommend_output import Writer
+from jobs.recommend_people import people
 from recsys.consumption import Consumption, consumed_matrix
 from recsys.matrix import IdMap, build_interactions
 from recsys.served import customer_segments
@@ -113,7 +116,7 @@ def test_profiles_read_column_by_column_are_the_published_ones() -> None:
     tables = {"customers": customers}
     for seg in (segments, None):
         want = reference(tables, seg, ids)
-        segs, tiers, consents = recommend._people(tables, seg, ids, consent=True)
+        segs, tiers, consents = people(tables, seg, ids, consent=True)
         got = {c: (list(s), t, k) for c, s, t, k in zip(ids, segs, tiers, consents, strict=True)}
         assert got == {c: want.get(c, ([], "none", {})) for c in ids}
         assert sum(1 for s in segs if len(s) > 1) > 5 or seg is None
@@ -129,13 +132,14 @@ def test_the_csv_holds_the_bytes_pandas_writes(awkward: bool, tmp_path) -> None:
     scores.ravel()[:12] = [1.0, 0.75, 1e-5, 123456.7, -0.0, 3e-4, 0.5, 2.0, 1e-3, 99999.0,
                            np.nan, 7e20]  # fmt: skip
     path = tmp_path / "recs.csv"
-    with recommend._Writer(path, items) as write:
+    with Writer(path, items) as write:
         write(ids[:13], idx[:13], scores[:13])
         write(ids[13:], idx[13:], scores[13:])
-    frames = [recommend._frame(ids[a:b], np.array(items, dtype=object), idx[a:b], scores[a:b])
+    names = np.array(items, dtype=object)
+    frames = [recommend_output._frame(ids[a:b], names, idx[a:b], scores[a:b])
               for a, b in ((0, 13), (13, len(ids)))]  # fmt: skip
     assert path.read_text() == pd.concat(frames).to_csv(index=False)
     empty = tmp_path / "none.csv"
-    with recommend._Writer(empty, items):
+    with Writer(empty, items):
         pass
-    assert empty.read_text() == pd.DataFrame(columns=recommend.HEADER).to_csv(index=False)
+    assert empty.read_text() == pd.DataFrame(columns=recommend_output.HEADER).to_csv(index=False)
