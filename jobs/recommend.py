@@ -36,7 +36,7 @@ from jobs.recommend_people import lookup, people
 from recsys.business_rules import RuleBook
 from recsys.consumption import Consumption
 from recsys.features import aligned_features
-from recsys.matrix import IdMap, WeightConfig, event_weights
+from recsys.matrix import IdMap, WeightConfig, confidences, event_weights
 from recsys.registry import ModelBundle
 from recsys.served import TOP_N, Storefront, published, published_block, serve
 
@@ -257,21 +257,7 @@ def _history(
 ) -> sp.csr_matrix:
     """The confidence matrix `build_interactions` makes of these events (same steps)."""
     keep = (cols >= 0) & (w != 0)
-    summed = sp.coo_matrix((w[keep], (rows[keep], cols[keep])), shape=shape).tocsr()
-    summed.sum_duplicates()
-    summed.data = np.clip(summed.data, 0.0, None)  # dismissals may push a pair below zero
-    summed.eliminate_zeros()
-    if config.confidence == "log1p":
-        summed.data = config.alpha * np.log1p(summed.data)
-    elif config.confidence == "linear":
-        summed.data = config.alpha * summed.data
-    elif config.confidence == "binary":
-        summed.data = np.ones_like(summed.data)
-    else:
-        raise InvalidInput(f"unknown confidence scaling {config.confidence!r}")
-    matrix = sp.csr_matrix(summed, dtype=np.float32)
-    matrix.sort_indices()
-    return matrix
+    return confidences(rows[keep], cols[keep], w[keep], shape, config)
 
 
 def _ones(

@@ -219,7 +219,15 @@ def build_interactions(
     w = event_weights(events, config, now=now)
     keep = known & (w != 0)
     shape = (len(customers), len(items))
-    summed = sp.coo_matrix((w[keep], (rows[keep], cols[keep])), shape=shape).tocsr()
+    matrix = confidences(rows[keep], cols[keep], w[keep], shape, config)
+    return Interactions(matrix=matrix, customers=customers, items=items)
+
+
+def confidences(
+    rows: np.ndarray, cols: np.ndarray, w: np.ndarray, shape: tuple[int, int], config: WeightConfig
+) -> sp.csr_matrix:
+    """Event weights at (row, col) summed per pair, clipped at 0 and scaled to confidences."""
+    summed = sp.coo_matrix((w, (rows, cols)), shape=shape).tocsr()
     summed.sum_duplicates()
     summed.data = np.clip(summed.data, 0.0, None)  # dismissals may push a pair below zero
     summed.eliminate_zeros()
@@ -233,4 +241,4 @@ def build_interactions(
         raise InvalidInput(f"unknown confidence scaling {config.confidence!r}")
     matrix = sp.csr_matrix(summed, dtype=np.float32)
     matrix.sort_indices()
-    return Interactions(matrix=matrix, customers=customers, items=items)
+    return matrix
