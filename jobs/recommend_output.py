@@ -72,11 +72,12 @@ class Writer:
         if exc[0] is not None:
             self.tmp.unlink(missing_ok=True)
             return
-        if self.parquet is None and self.file is None:  # nobody listed: the header alone
-            self.write([], np.zeros((0, 1), np.int64), np.zeros((0, 1), np.float32))
-            for handle in (self.parquet, self.file):
-                if handle is not None:
-                    handle.close()
+        if self.parquet is None and self.file is None:  # nobody listed: the columns alone
+            empty = pd.DataFrame(columns=list(HEADER))
+            if self.path.suffix == ".parquet":
+                pq.write_table(pa.Table.from_pandas(empty, preserve_index=False), self.tmp)
+            else:
+                empty.to_csv(self.tmp, index=False)
         self.tmp.replace(self.path)
 
 

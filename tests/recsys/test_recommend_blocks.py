@@ -143,3 +143,22 @@ def test_the_csv_holds_the_bytes_pandas_writes(awkward: bool, tmp_path) -> None:
     with Writer(empty, items):
         pass
     assert empty.read_text() == pd.DataFrame(columns=recommend_output.HEADER).to_csv(index=False)
+
+
+def test_parquet_holds_the_same_rows(tmp_path) -> None:
+    rng = np.random.default_rng(14)
+    items = [f"P{i:03d}" for i in range(20)]
+    ids = [f"C{i}" for i in range(9)]
+    idx = rng.integers(-1, 20, (9, 4))
+    scores = rng.uniform(0.4, 1.0, idx.shape).astype(np.float32)
+    path = tmp_path / "recs.parquet"
+    with Writer(path, items) as write:
+        write(ids[:4], idx[:4], scores[:4])
+        write(ids[4:], idx[4:], scores[4:])
+    frame = recommend_output._frame(ids, np.array(items, dtype=object), idx, scores)
+    pd.testing.assert_frame_equal(pd.read_parquet(path), frame.reset_index(drop=True),
+                                  check_dtype=False)  # fmt: skip
+    empty = tmp_path / "none.parquet"
+    with Writer(empty, items):
+        pass
+    assert list(pd.read_parquet(empty).columns) == list(recommend_output.HEADER)
