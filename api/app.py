@@ -14,6 +14,7 @@ from api.deps import AppParts
 from api.fastpath import FastPath, TouchpointApp
 from api.responses import OrjsonResponse
 from api.routes import (
+    cases,
     events,
     experiments,
     feedback,
@@ -27,9 +28,11 @@ from api.routes import (
 from api.routes import metrics as metrics_route
 from api.services import impressions
 from api.services.business_rules_watch import RulesWatcher
+from api.services.cases import case_config
 from api.settings import ApiSettings
 from api.state import ServingState
 from contracts.requests import (
+    SCOPE_CASES,
     SCOPE_EVENTS,
     SCOPE_EXPERIMENTS,
     SCOPE_PERSONALIZE,
@@ -72,6 +75,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         app.fast_ahead = False
         app.add_middleware(FastPath)
     rules = RulesWatcher(settings.business_rules_dir)  # a bad rules file fails start-up, clearly
+    case_config(settings.business_rules_dir)  # so does a bad cases.yaml
     rules.install_sighup()
     app.parts = AppParts(
         settings=settings, rules=rules, api_keys=auth.KeyCache(settings),
@@ -89,6 +93,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         (feedback, SCOPE_EVENTS),
         (experiments, SCOPE_EXPERIMENTS),
         (segments, SCOPE_SEGMENTS),
+        (cases, SCOPE_CASES),
     ):
         app.include_router(module.router, dependencies=auth.scoped(scope))
     return app

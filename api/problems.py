@@ -32,6 +32,14 @@ class Forbidden(TouchpointError):
     """The API key lacks the scope the route needs (`details`: the scope)."""
 
 
+class PreconditionFailed(Conflict):
+    """A conditional request's `If-Match` names a version that is no longer current."""
+
+
+class PreconditionRequired(InvalidInput):
+    """A change that needs `If-Match` (optimistic concurrency) was sent without it."""
+
+
 class Gone(NotFound):
     """It existed but has expired (the segments version a cursor points into)."""
 
@@ -40,6 +48,8 @@ STATUSES: tuple[tuple[type[TouchpointError], int, str], ...] = (  # first match 
     (Unauthorized, 401, "Unauthorized"),
     (Forbidden, 403, "Forbidden"),
     (Gone, 410, "Gone"),
+    (PreconditionFailed, 412, "Precondition Failed"),
+    (PreconditionRequired, 428, "Precondition Required"),
     (NotFound, 404, "Not Found"),
     (InvalidInput, 422, "Unprocessable Content"),
     (Conflict, 409, "Conflict"),

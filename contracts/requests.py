@@ -42,4 +42,7 @@ SCOPE_EVENTS: Final = "events:write"
 SCOPE_SEGMENTS: Final = "segments:read"
 SCOPE_EXPERIMENTS: Final = "experiments:admin"
 SCOPE_ADMIN: Final = "admin"
-SCOPES: Final = (SCOPE_PERSONALIZE, SCOPE_EVENTS, SCOPE_SEGMENTS, SCOPE_EXPERIMENTS, SCOPE_ADMIN)
+SCOPE_CASES: Final = "cases:write"  # follow-up cases: list, read, work (reading needs it too)
+SCOPES: Final = (
+    SCOPE_PERSONALIZE, SCOPE_EVENTS, SCOPE_SEGMENTS, SCOPE_EXPERIMENTS, SCOPE_ADMIN, SCOPE_CASES,
+)  # fmt: skip

@@ -57,3 +57,27 @@ def decode(raw: dict[bytes, bytes] | None) -> dict[str, dict[str, Any]]:
         if not survey.endswith(":ts"):
             out[survey] = orjson.loads(value)
     return out
+
+
+def touchpoint_feedback_key(keys: Keys, customer_id: str) -> str:
+    """The customer's latest answer per touchpoint (any survey): `<touchpoint>` → JSON."""
+    return keys.customer(customer_id, "feedback-tp")
+
+
+def record_latest_by_touchpoint(
+    pipe: Any, keys: Keys, response: dict[str, Any], *, ttl: int = LATEST_TTL
+) -> None:
+    """Queue: keep `response` if it is the customer's newest at its touchpoint (read back
+    with `decode`); answers without a touchpoint are not kept here."""
+    touchpoint = response.get("touchpoint")
+    if not touchpoint:
+        return
+    pipe.eval(
+        _SET_IF_NEWER,
+        1,
+        touchpoint_feedback_key(keys, response["customer_id"]),
+        touchpoint,
+        response["timestamp"],
+        orjson.dumps(response),
+        ttl,
+    )

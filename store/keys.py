@@ -10,6 +10,8 @@ Layout (`tp` is the namespace, `{...}` a Redis Cluster hash tag):
 - `tp:{s:STREAM}:stream` — an intake stream (`events`, `feedback`); `tp:{s:STREAM}:seen:ID`
   its idempotency marks and `tp:{s:STREAM}:lock` the ingest lock, all in the stream's slot
 - `tp:r:{RECOMMENDATION}:NAME` — what one recommendation served and what it converted
+- `tp:{cases}:NAME` — follow-up cases (`store.cases`): a hash per case, its notes, the
+  listing indexes; one hash tag so a case and its indexes change in one script
 Per-customer keys share the `{customer_id}` tag so one pipeline to one shard serves a request.
 """
 
@@ -65,3 +67,7 @@ class Keys:
     def recommendation(self, recommendation_id: str, name: str) -> str:
         """Attribution of one served recommendation (`served`, `conversions`)."""
         return f"{self.namespace}:r:{{{recommendation_id}}}:{name}"
+
+    def cases(self, name: str) -> str:
+        """Follow-up cases and their listing indexes (`store.cases`), all in one slot."""
+        return f"{self.namespace}:{{cases}}:{name}"

@@ -4,7 +4,8 @@ Each record is appended once (idempotent by its id) to the stream `touchpoint in
 drains. For new events the customer's live recent history is updated (the next request
 reflects it), conversions carrying a `recommendation_id` are attributed to what it served,
 redemptions count against offer budgets, and A/B experiments count their conversions; for
-new survey answers the newest per customer and survey is kept for the profile.
+new survey answers the newest per customer and survey is kept for the profile, and an
+unhappy one opens (or joins) a follow-up case (`api.services.cases`) in the same pipeline.
 Two round trips each: the idempotent append (one script), then one pipeline for what was new.
 """
 
@@ -18,6 +19,7 @@ from typing import Any, Protocol
 from redis.exceptions import RedisError
 
 from api.problems import Unavailable
+from api.services.cases import plan_cases, queue_follow_up
 from api.services.experiment_serving import record_conversions
 from api.state import ServingState
 from store import events as stream
@@ -91,10 +93,13 @@ async def record_feedback(state: ServingState, responses: Sequence[IncomingAnswe
     try:
         fresh = await stream.append(state.client, state.keys, stream.FEEDBACK, records)
         if any(fresh):
+            new_answers = [r.fields for r, new in zip(records, fresh, strict=True) if new]
+            planned = await plan_cases(state, new_answers)  # follow-up cases: read only if any
             pipe = state.client.pipeline(transaction=False)
             for record, new in zip(records, fresh, strict=True):
                 if new:
                     record_latest(pipe, state.keys, record.fields)
+            queue_follow_up(pipe, state, new_answers, planned)
             await pipe.execute()
     except (RedisError, OSError) as exc:
         state.mark_unavailable(exc)

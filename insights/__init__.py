@@ -1,0 +1,1 @@
+"""Customer-experience insights: follow-up cases from feedback, scores, journeys, comments."""
