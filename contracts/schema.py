@@ -158,3 +158,42 @@ FEEDBACK = Table(
 )
 
 TABLES: Final = {t.name: t for t in (CUSTOMERS, ITEMS, EVENTS, FEEDBACK)}
+
+# Written by `touchpoint ingest` only (never an input): one row per change of a follow-up
+# case (`store.cases`), so the newest `version` of a `case_id` is its state.
+CASE_STATUSES: Final = ("open", "contacted", "resolved", "closed_no_action")
+CASES = Table(
+    name="cases",
+    key="record_id",
+    description="Follow-up case changes, drained from the API's cases stream.",
+    columns=(
+        Column("record_id", "id", required=True),  # the case event's id
+        Column("kind", "category", default=""),  # case.opened, case.joined, case.updated...
+        Column("case_id", "id", required=True),
+        Column("version", "int", default=1),
+        Column("status", "category", default="open", allowed=CASE_STATUSES),
+        Column("customer_id", "id", required=True),
+        Column("survey", "category", default="", allowed=SURVEYS),
+        Column("score", "int", default=0),
+        Column("comment", "str", default=""),
+        Column("touchpoint", "str", default=""),
+        Column("channel", "category", default=""),
+        Column("response_id", "str", default=""),
+        Column("answers", "int", default=1),
+        Column("trigger", "category", default="score"),
+        Column("severity", "int", default=1),
+        Column("value", "float", default=1.0),
+        Column("priority", "category", default=""),
+        Column("priority_score", "float", default=0.0),
+        Column("queue", "category", default=""),
+        Column("assignee", "str", default=""),
+        Column("created_at", "timestamp"),
+        Column("due_at", "timestamp"),
+        Column("contacted_at", "timestamp"),
+        Column("resolved_at", "timestamp"),
+        Column("closed_at", "timestamp"),
+        Column("updated_at", "timestamp"),
+    ),
+)
+# The intake streams `touchpoint ingest` drains, and the table each lands in.
+INTAKE_TABLES: Final = {"events": EVENTS, "feedback": FEEDBACK, "cases": CASES}

@@ -32,6 +32,7 @@ COMMAND_MODULES = (
     "jobs.ingest_cmd",
     "jobs.keys_cmd",
     "jobs.experiments_cmd",
+    "jobs.cases_cmd",
     "jobs.serve_cmd",
 )
 BAD_INPUT, STEP_FAILED = 2, 1

@@ -1,6 +1,6 @@
 """Drain the intake streams into the data directory as Parquet partitions, exactly once.
 
-For each stream (`events`, `feedback`) the job reads batches through a consumer group and,
+For each stream (`events`, `feedback`, `cases`) the job reads batches through a consumer group and,
 per batch:
 1. drops records whose id is already in the data directory (base table or a partition) —
    a record re-sent after its idempotency mark expired, or a batch re-read after a crash;
@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 import redis
 
 from contracts.errors import Conflict, DataError
-from contracts.schema import TABLES, Column, Table
+from contracts.schema import INTAKE_TABLES, Column, Table
 from contracts.tables import arrow_schema
 from store.events import STREAMS, Entry, StreamReader
 from store.keys import Keys
@@ -190,7 +190,7 @@ def ingest(
         try:
             reader.ensure_group()
             results.append(
-                drain(reader, data_dir, TABLES[stream], batch=batch, on_written=on_written)
+                drain(reader, data_dir, INTAKE_TABLES[stream], batch=batch, on_written=on_written)
             )
         finally:
             reader.unlock(token)

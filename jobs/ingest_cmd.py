@@ -1,4 +1,4 @@
-"""`touchpoint ingest`: drain the API's event and feedback streams into the data directory."""
+"""`touchpoint ingest`: drain the API's event, feedback and case streams into the data directory."""
 
 from __future__ import annotations
 
@@ -20,7 +20,8 @@ def ingest(
     ] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Write new events and feedback to DIR/events/ and DIR/feedback/ as Parquet, exactly once."""
+    """Write new events, feedback and case changes to DIR/events/, DIR/feedback/, DIR/cases/
+    as Parquet, exactly once."""
     from jobs.ingest import ingest as run_ingest
     from store.client import connect
     from store.config import StoreConfig

@@ -28,10 +28,10 @@ import orjson
 
 from store.case_events import CASE_EVENTS, MAXLEN, case_event, open_cases_key
 from store.case_scripts import LIST, OPEN_OR_JOIN, UPDATE
+from store.events import CASES
 from store.feedback import feedback_key
 from store.keys import Keys
 
-CASES = "cases"  # the intake stream `touchpoint ingest` drains into DIR/cases/
 ORDERS = ("newest", "urgent")
 _ORDER_KEY = {"newest": "new", "urgent": "urgent"}
 FILTERS = ("status", "queue", "touchpoint", "priority")

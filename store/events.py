@@ -1,4 +1,5 @@
-"""Intake streams: events and feedback appended by the API, drained by `touchpoint ingest`.
+"""Intake streams: events, feedback (and follow-up cases) appended by the API, drained by
+`touchpoint ingest`.
 
 Appending is idempotent by record id: one Lua script sets a `seen` mark (SET NX with a TTL)
 and appends to the stream only when the mark was new, so a retried batch is never counted
@@ -24,7 +25,8 @@ from store.keys import Keys
 
 EVENTS = "events"
 FEEDBACK = "feedback"
-STREAMS = (EVENTS, FEEDBACK)
+CASES = "cases"  # appended by the case store (`store.cases`), not by `append`
+STREAMS = (EVENTS, FEEDBACK, CASES)
 GROUP = "ingest"
 CONSUMER = "ingest"
 DEFAULT_SEEN_TTL = 7 * 24 * 3600

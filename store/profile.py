@@ -25,6 +25,8 @@ from numpy.typing import NDArray
 from redis.exceptions import NoScriptError
 
 from store import counters, feedback, recent
+from store.case_events import open_cases_key
+from store.cases import decode_open_cases
 from store.codec import unpack_ranked
 from store.keys import Keys
 from store.resp import RespConnection
@@ -35,7 +37,8 @@ _NO_ITEMS: NDArray[np.int64] = np.empty(0, np.int64)
 STRINGS = ("recs", "profile", "hist", "consumed", "why")
 LEGACY_CONSUMED = "bought"  # what versions published before `consumed` existed call it
 
-# KEYS = the 5 published strings, the recent list, the feedback hash (optional), then per
+# KEYS = the 5 published strings, the recent list, the feedback, open-cases and
+# per-touchpoint feedback hashes (each optional), then per
 # window its hash and its log (`store.counters`), and last the `bought` string versions
 # published before `consumed` replaced it hold (read only when `consumed` is missing);
 # ARGV = how many recent events, the first window's KEYS index, the least item count kept.
@@ -100,6 +103,8 @@ class CustomerContext:
     windows: dict[int, counters.WindowCounts] = field(default_factory=dict)
     redeemed: dict[str, int] = field(default_factory=dict)
     feedback: dict[str, dict[str, Any]] = field(default_factory=dict)
+    open_cases: dict[str, str] = field(default_factory=dict)  # touchpoint -> case id
+    touchpoint_feedback: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def known(self) -> bool:
@@ -122,16 +127,23 @@ async def read_context(
     least_shown: int = 1,
     budgets: bool = False,
     with_feedback: bool = False,
+    with_cases: bool = False,
+    with_touchpoints: bool = False,
     now: float | None = None,
 ) -> CustomerContext:
     """Read the customer's published data, recent events, counters (and, asked for, the
-    latest survey answers) in one round trip. The windows' item counts hold only items shown
+    latest survey answers, the open follow-up cases, the latest answer per touchpoint) in one
+    round trip. The windows' item counts hold only items shown
     at least `least_shown` times (the lowest item cap of the rules: nothing below it blocks)."""
     queued = sorted(set(windows))
     script_keys = [keys.customer_data(ARTIFACT, version, customer_id, n) for n in STRINGS]
     script_keys.append(recent.recent_key(keys, customer_id))
     if with_feedback:
         script_keys.append(feedback.feedback_key(keys, customer_id))
+    if with_cases:
+        script_keys.append(open_cases_key(keys, customer_id))
+    if with_touchpoints:
+        script_keys.append(feedback.touchpoint_feedback_key(keys, customer_id))
     first_window = len(script_keys) + 1
     for days in queued:
         window = counters.window_key(keys, customer_id, days, now)
@@ -162,6 +174,8 @@ async def read_context(
     recs, profile, hist, consumed, why, events = reply[:6]
     hashes = reply[6:]
     feedback_raw = hashes.pop(0) if with_feedback else None
+    cases_raw = hashes.pop(0) if with_cases else None
+    touchpoints_raw = hashes.pop(0) if with_touchpoints else None
     return CustomerContext(
         customer_id=customer_id,
         recs=unpack_ranked(recs),
@@ -176,4 +190,6 @@ async def read_context(
         },
         redeemed=counters.decode_redeemed(redeemed_raw) if budgets else {},
         feedback=feedback.decode(_pairs(feedback_raw)) if with_feedback else {},
+        open_cases=decode_open_cases(_pairs(cases_raw)) if with_cases else {},
+        touchpoint_feedback=feedback.decode(_pairs(touchpoints_raw)) if with_touchpoints else {},
     )

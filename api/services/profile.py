@@ -1,4 +1,5 @@
-"""One customer's profile: the batch's facts, the latest survey answers and recent activity.
+"""One customer's profile: the batch's facts, the latest survey answers (per survey and per
+touchpoint), open follow-up cases and recent activity.
 
 The Redis read behind `GET /v1/customers/{customer_id}/profile` (one round trip on the hot
 connection), shaped as the route answers it.
@@ -30,7 +31,10 @@ async def read_profile(state: ServingState, customer_id: str) -> dict[str, Any]:
     if shared is None or conn is None:
         raise Unavailable("no serving version has been published yet")
     try:
-        ctx = await read_context(conn, state.keys, shared.version, customer_id, with_feedback=True)
+        ctx = await read_context(
+            conn, state.keys, shared.version, customer_id,
+            with_feedback=True, with_cases=True, with_touchpoints=True,
+        )  # fmt: skip
     except (RedisError, OSError) as exc:
         state.mark_unavailable(exc)
         raise Unavailable("customer data is unavailable right now; retry shortly") from exc
@@ -81,5 +85,10 @@ async def read_profile(state: ServingState, customer_id: str) -> dict[str, Any]:
             ],
         },
         "history_items": len(ctx.history[0]),
+        "open_cases": [
+            {"touchpoint": touchpoint, "case_id": case_id}
+            for touchpoint, case_id in sorted(ctx.open_cases.items())
+        ],
+        "feedback_by_touchpoint": ctx.touchpoint_feedback,
     }
     return body

@@ -66,7 +66,7 @@ def partition_ids(data_dir: Path, table: str = "events") -> list[str]:
 
 def test_ingest_writes_partitions_the_loader_reads(redis_url, redis_client, tmp_path):
     put(redis_url, "events", [event(n) for n in range(25)])
-    [events, feedback] = ingest(redis_client, KEYS, tmp_path, batch=10)
+    [events, feedback, _cases] = ingest(redis_client, KEYS, tmp_path, batch=10)
     assert (events.read, events.written, events.duplicates) == (25, 25, 0)
     assert len(events.files) == 3 and feedback.read == 0
     assert all(Path(f).name.startswith("part-") for f in events.files)
@@ -83,10 +83,10 @@ def test_second_run_writes_nothing_and_new_events_get_a_new_partition(
 ):
     put(redis_url, "events", [event(n) for n in range(5)])
     ingest(redis_client, KEYS, tmp_path)
-    [again, _] = ingest(redis_client, KEYS, tmp_path)
+    [again, _, _cases] = ingest(redis_client, KEYS, tmp_path)
     assert (again.read, again.written) == (0, 0)
     put(redis_url, "events", [event(n) for n in range(5, 8)])
-    [more, _] = ingest(redis_client, KEYS, tmp_path)
+    [more, _, _cases] = ingest(redis_client, KEYS, tmp_path)
     assert more.written == 3
     assert sorted(partition_ids(tmp_path)) == sorted(f"e{n}" for n in range(8))
     assert len(list((tmp_path / "events").glob("*.parquet"))) == 2
@@ -99,7 +99,7 @@ def test_event_resent_after_its_mark_expired_is_not_written_twice(
     ingest(redis_client, KEYS, tmp_path)
     redis_client.delete(KEYS.seen("events", "e1"))  # as if its TTL had run out
     assert put(redis_url, "events", [event(1)]) == [True]
-    [result, _] = ingest(redis_client, KEYS, tmp_path)
+    [result, _, _cases] = ingest(redis_client, KEYS, tmp_path)
     assert (result.read, result.duplicates, result.written) == (1, 1, 0)
     assert sorted(partition_ids(tmp_path)) == ["e1", "e2"]
 
@@ -109,7 +109,7 @@ def test_ids_in_the_base_table_are_not_ingested_again(redis_url, redis_client, t
         "event_id,customer_id,item_id,type,timestamp\ne1,c1,i1,view,2026-01-01T00:00:00Z\n"
     )
     put(redis_url, "events", [event(1), event(2)])
-    [result, _] = ingest(redis_client, KEYS, tmp_path)
+    [result, _, _cases] = ingest(redis_client, KEYS, tmp_path)
     assert (result.written, result.duplicates) == (1, 1)
     assert partition_ids(tmp_path) == ["e2"]
 
@@ -140,7 +140,7 @@ def test_kill_between_write_and_ack_does_not_duplicate(
     assert len(written) == 1 and len(partition_ids(tmp_path)) == 10  # written, never acked
     assert redis_client.xpending(KEYS.stream("events"), "ingest")["pending"] == 10
 
-    [result, _] = ingest(redis_client, KEYS, tmp_path, batch=rerun_batch, break_lock=True)
+    [result, _, _cases] = ingest(redis_client, KEYS, tmp_path, batch=rerun_batch, break_lock=True)
     ids = partition_ids(tmp_path)
     assert sorted(ids) == sorted(f"e{n}" for n in range(30))  # each exactly once
     assert result.written == 20 and result.duplicates == 10
@@ -152,7 +152,7 @@ def test_crashed_run_holds_the_lock_until_broken(redis_url, redis_client, tmp_pa
     assert crash_after_first_write(redis_url, tmp_path, 10) == 9
     with pytest.raises(IngestBusy):
         ingest(redis_client, KEYS, tmp_path)
-    [result, _] = ingest(redis_client, KEYS, tmp_path, break_lock=True)
+    [result, _, _cases] = ingest(redis_client, KEYS, tmp_path, break_lock=True)
     assert result.duplicates == 1 and partition_ids(tmp_path) == ["e1"]
 
 
@@ -171,7 +171,7 @@ def test_feedback_stream_lands_in_the_feedback_table(redis_url, redis_client, tm
         for n in range(11)
     ]
     put(redis_url, "feedback", responses, key="response_id")
-    [_, result] = ingest(redis_client, KEYS, tmp_path)
+    [_, result, _cases] = ingest(redis_client, KEYS, tmp_path)
     assert result.written == 11
     frame = load_table(tmp_path, "feedback")
     assert sorted(frame["score"].tolist()) == list(range(11))
