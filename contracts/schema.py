@@ -24,6 +24,7 @@ ITEM_KINDS: Final = ("product", "content", "offer", "reward")
 CHANNELS: Final = ("web", "app", "email", "push", "store", "call_centre")
 SURVEYS: Final = ("nps", "csat", "ces")
 SURVEY_RANGES: Final = {"nps": (0, 10), "csat": (1, 5), "ces": (1, 7)}
+NPS_BANDS: Final = {"detractor": (0, 6), "passive": (7, 8), "promoter": (9, 10)}  # inclusive
 RATING_RANGE: Final = (0.0, 10.0)  # the `value` of a `rate` event: any star scale up to ten
 LOYALTY_TIERS: Final = ("none", "bronze", "silver", "gold", "platinum")
 # How strongly each event type says a customer likes the item (batch matrix and live fold-in).

@@ -18,6 +18,11 @@ everything else replaces). `profiles/<name>.yaml` are rules profiles that an A/B
     diversity: {max_per_category: 3}
     boosts: [{category: Electronics, factor: 1.3}, {tag: new, factor: 1.2}]
     pins: [{item_id: SKU-1, position: 1}]
+    reactions:                                        # feedback and cases (`recsys.reactions`)
+      - when: {open_case: true, nps: detractor, within_days: 30}
+        boost: {tag: recovery, factor: 50}
+        suppress: {tags: [promo], channels: [push, email]}
+        reason: "we're sorry about your {touchpoint}"
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ import yaml
 from contracts.schema import CHANNELS, ITEM_KINDS
 from recsys.business_rules_schema import SCHEMA, BusinessRulesError, validate
 from recsys.consumption import CONSUMING_BY_KIND, CONSUMING_EVENTS, Consumption
+from recsys.reactions import Reaction, reaction_from
 
 log = logging.getLogger("touchpoint.rules")
 
@@ -94,6 +100,7 @@ class Rules:
     max_per_category: int | None = None
     boosts: tuple[Boost, ...] = ()
     pins: tuple[Pin, ...] = ()
+    reactions: tuple[Reaction, ...] = ()  # conditions on feedback and open cases
 
     @property
     def windows(self) -> frozenset[int]:
@@ -147,6 +154,7 @@ def build(data: dict[str, Any], source: str) -> Rules:
         max_per_category=data.get("diversity", {}).get("max_per_category"),
         boosts=tuple(Boost(**b) for b in data.get("boosts", [])),
         pins=tuple(Pin(**p) for p in data.get("pins", [])),
+        reactions=tuple(reaction_from(r) for r in data.get("reactions", [])),
     )
 
 
@@ -247,6 +255,15 @@ def parse_file(path: Path, *, profile: bool = False) -> dict[str, Any]:
         if kind not in (*ITEM_KINDS, "any"):
             raise BusinessRulesError(str(path), f"caps.per_channel.{kind}", "unknown item kind")
     _check_consumption(data, path, stem, profile)
+    for i, reaction in enumerate(data.get("reactions", [])):
+        if not reaction.get("when") or not (reaction.get("boost") or reaction.get("suppress")):
+            raise BusinessRulesError(
+                str(path), f"reactions[{i}]", "needs `when` and a `boost` or a `suppress`"
+            )
+        for channel in reaction.get("suppress", {}).get("channels", []):
+            if channel not in CHANNELS:
+                raise BusinessRulesError(str(path), f"reactions[{i}].suppress.channels",
+                                         f"unknown channel {channel!r}")  # fmt: skip
     return dict(data)
 
 

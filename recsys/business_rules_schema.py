@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from contracts.errors import InvalidInput
-from contracts.schema import EVENT_TYPES, ITEM_KINDS
+from contracts.schema import EVENT_TYPES, ITEM_KINDS, NPS_BANDS
 from recsys.errors import RecsysError
 
 _WINDOW = {"max": "posint!", "days": "posint!"}
@@ -39,6 +39,25 @@ SCHEMA: dict[str, Any] = {
         {"factor": "posnum!", "category": "str", "tag": "str", "kind": "str", "item_id": "str"},
     ),
     "pins": ("list_of", {"item_id": "str!", "position": "posint!"}),
+    "reactions": (  # conditions on feedback and open cases (`recsys.reactions`)
+        "list_of",
+        {
+            "when": {"open_case": "bool", "nps": "nps_band", "within_days": "posint"},
+            "boost": {
+                "factor": "posnum!",
+                "category": "str",
+                "tag": "str",
+                "kind": "kind",
+                "item_id": "str",
+            },
+            "suppress": {
+                "tags": ("list_of", "str"),
+                "kinds": ("list_of", "kind"),
+                "channels": ("list_of", "str"),
+            },
+            "reason": "str",
+        },
+    ),
 }
 
 
@@ -68,6 +87,10 @@ def _leaf(value: Any, kind: str) -> str | None:
     if kind == "posnum":
         ok = isinstance(value, int | float) and not isinstance(value, bool) and value > 0
         return None if ok else f"must be a positive number, got {value!r}"
+    if kind == "nps_band":
+        return (
+            None if value in NPS_BANDS else f"must be one of {', '.join(NPS_BANDS)}, got {value!r}"
+        )
     if kind in ("event", "kind"):
         allowed = EVENT_TYPES if kind == "event" else ITEM_KINDS
         return None if value in allowed else f"must be one of {', '.join(allowed)}, got {value!r}"

@@ -100,9 +100,11 @@ async def answer(
     counted, least = _book(book)
     budgets = any(r.kind == "offer" for r in requests)
     version = plan.serving_version  # a variant serving an earlier version: its data, one read
+    feelings = any(r.reactions for r in rules)  # conditions on feedback and open cases
     session = await open_session(state, customer_id, windows=windows, budgets=budgets,
                                  consumption=book.consumption, least_shown=least,
-                                 shared=state.others.get(version) if version else None)  # fmt: skip
+                                 shared=state.others.get(version) if version else None,
+                                 feelings=feelings)  # fmt: skip
     if defs:
         plan = serving_plan(state, defs, customer_id=customer_id, channel=channel,
                             segments=sorted(session.segments), profiles=book.profiles)  # fmt: skip
@@ -111,7 +113,8 @@ async def answer(
         if plan.serving_version != version:  # segment targeting decided otherwise: re-read
             session = await open_session(state, customer_id, windows=windows, budgets=budgets,
                                          consumption=book.consumption, least_shown=least,
-                                         shared=_other(state, plan.serving_version))  # fmt: skip
+                                         shared=_other(state, plan.serving_version),
+                                         feelings=feelings)  # fmt: skip
     out = []
     for request, rule in zip(requests, rules, strict=True):
         context = None

@@ -24,6 +24,7 @@ from contracts.errors import InvalidInput
 from contracts.schema import EVENT_WEIGHTS
 from recsys.consumption import Consumption
 from recsys.explain import ANCHORS
+from recsys.reactions import Feeling
 from recsys.served import customer_segments, top_segment
 from recsys.serving import fold_in, top_k
 from store.profile import CustomerContext, read_context
@@ -57,6 +58,7 @@ class Session:
     fresh: Ranked | None = None
     taken: set[int] = field(default_factory=set)  # items already placed in this response
     explained: dict[str, Any] = field(default_factory=dict)  # `api.services.reasons`' lookups
+    feeling: Feeling = field(default_factory=Feeling)  # latest NPS, open cases (`reactions`)
 
 
 async def open_session(
@@ -68,9 +70,11 @@ async def open_session(
     consumption: Consumption,
     least_shown: int = 1,
     shared: SharedServing | None = None,
+    feelings: bool = False,
 ) -> Session:
     """`shared`: another serving version's data (an A/B variant's), else the live version;
-    `consumption`: which live events mean the customer now has an item."""
+    `consumption`: which live events mean the customer now has an item; `feelings`: read the
+    latest answers and open cases too (the rules have `reactions`), in the same round trip."""
     if shared is None:
         shared = state.shared
     now = time.time()
@@ -82,6 +86,7 @@ async def open_session(
             ctx = await read_context(
                 conn, state.keys, shared.version, customer_id,
                 windows=windows, least_shown=least_shown, budgets=budgets, now=now,
+                with_feedback=feelings, with_cases=feelings,
             )  # fmt: skip
         except (RedisError, OSError) as exc:
             state.mark_unavailable(exc)
@@ -119,6 +124,7 @@ def _derive(session: Session, shared: SharedServing, consumption: Consumption) -
     session.tier = str(profile.get("loyalty_tier") or "none")
     session.points = int(profile.get("points_balance") or 0)
     session.consent = {str(k): bool(v) for k, v in (profile.get("consent") or {}).items()}
+    session.feeling = _feeling(session.ctx, profile)
     index_of = shared.index_of
     had = session.ctx.consumed
     if len(had):  # everything consumed by the batch's data, so it never comes back
@@ -146,6 +152,20 @@ def _derive(session: Session, shared: SharedServing, consumption: Consumption) -
     session.published_anchors = not recent_anchors
     if recent_anchors:  # only viewed or bought items become anchors
         session.fresh = _fresh(session, shared)
+
+
+def _feeling(ctx: CustomerContext, profile: dict[str, Any]) -> Feeling:
+    """The latest NPS answer posted live (with its time), else the batch's score (no time)."""
+    live = ctx.feedback.get("nps")
+    score, at = None, None
+    if live is not None:
+        score = int(live["score"])
+        stamp = str(live.get("timestamp") or "")
+        if stamp:
+            at = datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+    elif (profile.get("feedback") or {}).get("nps") is not None:
+        score = int(profile["feedback"]["nps"])
+    return Feeling(score, at, tuple(sorted(ctx.open_cases)))
 
 
 def _fresh(session: Session, shared: SharedServing) -> Ranked | None:

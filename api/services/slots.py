@@ -18,10 +18,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from api.services.catalogue import Catalogue, KindArrays, Ranking
+from api.services.reactions import explain_reactions, react
 from api.services.reasons import reasons_for
 from api.services.session import Session
 from recsys.business_rules import Rules
 from recsys.ranking import Eligibility, Pick, Policy, Source, is_eligible, select
+from recsys.reactions import active
 from recsys.served import segment_list, shaping, sources_for
 from recsys.value_ranking import (
     ByAffinity,
@@ -81,12 +83,17 @@ def fill(
         session.now, in_stock=rules.in_stock, active_window=rules.active_window
     )
     sources = _sources(session, kind, channel, context_item, slot, available, popular_only)
+    reacting = active(rules.reactions, session.feeling, session.now) if rules.reactions else []
     policy = _policy(session, rules)
+    if reacting:
+        sources, policy = react(session, reacting, kind, channel, sources, policy)
     slot.picks = select(shared.items, sources, rule, k, policy,
                         eligible=session.cat.allowed(rule, available),
                         categories=session.cat.diversity_codes)  # fmt: skip
     session.taken.update(p.index for p in slot.picks)
     slot.items = render(session, slot.picks)
+    if reacting:
+        explain_reactions(session, reacting, slot.picks, slot.items)
     slot.strategy = _strategy(slot.picks, session.degraded)
     for index, points in slot.nudges:
         item = shared.items[index]
@@ -228,7 +235,8 @@ def _by_affinity(rewards: KindArrays, parts: list[NDArray[np.float64]]) -> ByAff
 
 
 FAMILIES = {"fresh": "realtime", "personal": "personal", "value": "value", "similar": "similar",
-            "pinned": "pinned", "segment": "segment", "catalogue": "catalogue"}  # fmt: skip
+            "pinned": "pinned", "segment": "segment", "catalogue": "catalogue",
+            "reaction": "reaction"}  # fmt: skip
 
 
 def _strategy(picks: list[Pick], degraded: bool) -> str:
