@@ -68,10 +68,10 @@ OPEN_OR_JOIN = (
 local prefix, maxlen = ARGV[6], ARGV[7]
 local answer = cjson.decode(ARGV[3])
 local existing = redis.call('HGET', KEYS[1], ARGV[1])
-local id, key, entry
+local id, entry
 if existing and redis.call('EXISTS', prefix .. 'case:' .. existing) == 1 then
   id = existing
-  key = prefix .. 'case:' .. id
+  local key = prefix .. 'case:' .. id
   entry = cjson.decode(ARGV[5])
   local c = read_case(key)
   redis.call('HSET', key, 'score', answer.score, 'survey', answer.survey,
@@ -86,17 +86,22 @@ if existing and redis.call('EXISTS', prefix .. 'case:' .. existing) == 1 then
     end
     index(prefix, id, c, 'ZADD')
   end
+  redis.call('HINCRBY', key, 'version', 1)
+  announce(KEYS[3], KEYS[4], maxlen, entry, read_case(key))
 else
   id = ARGV[2]
-  key = KEYS[2]
   entry = cjson.decode(ARGV[4])
-  for f, v in pairs(answer) do redis.call('HSET', key, f, v) end
-  redis.call('HSET', key, 'case_id', id, 'version', 0, 'answers', 1, 'updated_at', ARGV[8])
+  answer.case_id, answer.version, answer.answers, answer.updated_at = id, '1', '1', ARGV[8]
+  local flat = {}
+  for f, v in pairs(answer) do
+    flat[#flat + 1] = f
+    flat[#flat + 1] = v
+  end
+  redis.call('HSET', KEYS[2], unpack(flat))
   redis.call('HSET', KEYS[1], ARGV[1], id)
   index(prefix, id, answer, 'ZADD')
+  announce(KEYS[3], KEYS[4], maxlen, entry, answer)
 end
-redis.call('HINCRBY', key, 'version', 1)
-announce(KEYS[3], KEYS[4], maxlen, entry, read_case(key))
 return {entry.kind, id}
 """
 )

@@ -1,9 +1,10 @@
 """Each customer's latest survey answer per survey (NPS, CSAT, CES), for the profile.
 
 Key: `Keys.customer(customer_id, "feedback")`, a hash: `<survey>` → JSON of the latest
-response, `<survey>:ts` → its timestamp. A late-arriving older response never overwrites a
-newer one: the comparison and the write are one script (timestamps are fixed-width UTC
-ISO strings, so text order is time order).
+response, `<survey>:ts` → its timestamp; and `Keys.customer(customer_id, "feedback-tp")`, the
+same per touchpoint (any survey). A late-arriving older response never overwrites a newer
+one: the comparison and the write are one script (timestamps are fixed-width UTC ISO
+strings, so text order is time order).
 """
 
 from __future__ import annotations
@@ -16,16 +17,21 @@ from store.keys import Keys
 
 LATEST_TTL = 400 * 24 * 3600  # a year of silence (plus slack) and the answer is stale
 
-# KEYS[1] = hash; ARGV = survey, timestamp, JSON, ttl. Returns 1 when it became the latest.
+# KEYS = hashes (the per-survey one, and the per-touchpoint one when the answer names a
+# touchpoint; same customer, same slot); ARGV = timestamp, JSON, ttl, then the field per
+# hash (survey, touchpoint). Returns 1 when it became the latest of its survey.
 _SET_IF_NEWER = """
-local current = redis.call('HGET', KEYS[1], ARGV[1] .. ':ts')
-local newer = 0
-if (not current) or current <= ARGV[2] then
-  redis.call('HSET', KEYS[1], ARGV[1], ARGV[3], ARGV[1] .. ':ts', ARGV[2])
-  newer = 1
+local result = 0
+for i = 1, #KEYS do
+  local name = ARGV[3 + i]
+  local current = redis.call('HGET', KEYS[i], name .. ':ts')
+  if (not current) or current <= ARGV[1] then
+    redis.call('HSET', KEYS[i], name, ARGV[2], name .. ':ts', ARGV[1])
+    if i == 1 then result = 1 end
+  end
+  redis.call('EXPIRE', KEYS[i], ARGV[3])
 end
-redis.call('EXPIRE', KEYS[1], ARGV[4])
-return newer
+return result
 """
 
 
@@ -37,16 +43,17 @@ def record_latest(
     pipe: Any, keys: Keys, response: dict[str, Any], *, ttl: int = LATEST_TTL
 ) -> None:
     """Queue on a (sync or async) pipeline: keep `response` if it is the customer's newest
-    answer to its survey. `response` has customer_id, survey, score and an ISO timestamp."""
+    answer to its survey, and (when it names a touchpoint) their newest at that touchpoint.
+    `response` has customer_id, survey, score and an ISO timestamp; one script call."""
+    customer_id = response["customer_id"]
+    hashes, names = [feedback_key(keys, customer_id)], [response["survey"]]
+    if response.get("touchpoint"):
+        hashes.append(touchpoint_feedback_key(keys, customer_id))
+        names.append(response["touchpoint"])
     pipe.eval(
-        _SET_IF_NEWER,
-        1,
-        feedback_key(keys, response["customer_id"]),
-        response["survey"],
-        response["timestamp"],
-        orjson.dumps(response),
-        ttl,
-    )
+        _SET_IF_NEWER, len(hashes), *hashes, response["timestamp"], orjson.dumps(response), ttl,
+        *names,
+    )  # fmt: skip
 
 
 def decode(raw: dict[bytes, bytes] | None) -> dict[str, dict[str, Any]]:
@@ -62,22 +69,3 @@ def decode(raw: dict[bytes, bytes] | None) -> dict[str, dict[str, Any]]:
 def touchpoint_feedback_key(keys: Keys, customer_id: str) -> str:
     """The customer's latest answer per touchpoint (any survey): `<touchpoint>` → JSON."""
     return keys.customer(customer_id, "feedback-tp")
-
-
-def record_latest_by_touchpoint(
-    pipe: Any, keys: Keys, response: dict[str, Any], *, ttl: int = LATEST_TTL
-) -> None:
-    """Queue: keep `response` if it is the customer's newest at its touchpoint (read back
-    with `decode`); answers without a touchpoint are not kept here."""
-    touchpoint = response.get("touchpoint")
-    if not touchpoint:
-        return
-    pipe.eval(
-        _SET_IF_NEWER,
-        1,
-        touchpoint_feedback_key(keys, response["customer_id"]),
-        touchpoint,
-        response["timestamp"],
-        orjson.dumps(response),
-        ttl,
-    )

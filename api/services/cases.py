@@ -32,7 +32,6 @@ from insights.followup import (
 )
 from insights.followup_config import FILE_NAME, CaseConfig, CaseConfigError, load_case_config
 from store import cases as store
-from store.feedback import record_latest_by_touchpoint
 from store.serving import ARTIFACT
 
 log = logging.getLogger("touchpoint.api")
@@ -100,13 +99,9 @@ async def _profiles(state: ServingState, customers: set[str]) -> dict[str, dict[
     return {c: orjson.loads(r) for c, r in zip(order, raw, strict=True) if r}
 
 
-def queue_follow_up(
-    pipe: Any, state: ServingState, answers: Sequence[dict[str, Any]], planned: Sequence[Any]
-) -> None:
-    """Queue on the intake's pipeline: the latest answer per touchpoint (for the profile) and
-    the planned cases (open or join, each with its case events)."""
-    for answer in answers:
-        record_latest_by_touchpoint(pipe, state.keys, answer)
+def queue_follow_up(pipe: Any, state: ServingState, planned: Sequence[dict[str, Any]]) -> None:
+    """Queue on the intake's pipeline the planned cases (open or join, each with its case
+    events)."""
     now_iso = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     for case in planned:
         store.queue_open_case(pipe, state.keys, case, now_iso=now_iso)

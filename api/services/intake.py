@@ -99,7 +99,7 @@ async def record_feedback(state: ServingState, responses: Sequence[IncomingAnswe
             for record, new in zip(records, fresh, strict=True):
                 if new:
                     record_latest(pipe, state.keys, record.fields)
-            queue_follow_up(pipe, state, new_answers, planned)
+            queue_follow_up(pipe, state, planned)
             await pipe.execute()
     except (RedisError, OSError) as exc:
         state.mark_unavailable(exc)

@@ -1,0 +1,267 @@
+"""What follow-up cases cost: `POST /v1/feedback` with and without case creation, and the
+case queue's list + filter latency over 100k open cases. One run, one throwaway
+redis-server (AOF on, `appendfsync everysec`, as the embedded one), the ASGI app called
+in-process (no HTTP, no load generator), 16 requests in flight.
+
+1. POST /v1/feedback, alternating rounds of three modes in the same run:
+   - `before`: the intake as on main (case planning and the follow-up writes switched off);
+   - `happy`: promoters (score 9): the threshold check only, no case;
+   - `unhappy`: detractors (score 3): every answer opens or joins a case (one read of the
+     published profiles for the customer's value, the open-or-join script in the intake's
+     pipeline). Figures: API-process CPU per request and wall time per request.
+2. 100k open cases written through the same script, then `GET /v1/cases` pages (50) with
+   no filter, one filter, two filters, `order=urgent`, and a cursor deep in the list:
+   p50 / p99 wall time per request, one request at a time.
+
+    .venv/bin/python bench/feedback_cases.py            # -n 3000 requests per round
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+CONCURRENCY = 16
+CUSTOMERS = 10_000
+TOUCHPOINTS = ("delivery", "support", "checkout", "store")
+TIERS = ("none", "bronze", "silver", "gold", "platinum")
+
+
+def start_redis(home: Path) -> subprocess.Popen[bytes]:
+    import redis
+
+    from store.embedded import redis_server_binary
+
+    socket = home / "redis.sock"
+    args = [redis_server_binary(), "--port", "0", "--unixsocket", str(socket), "--save", "",
+            "--appendonly", "yes", "--appendfsync", "everysec", "--dir", str(home)]  # fmt: skip
+    process = subprocess.Popen(args, stdout=subprocess.DEVNULL)
+    for _ in range(200):
+        try:
+            if redis.Redis(unix_socket_path=str(socket)).ping():
+                return process
+        except (redis.ConnectionError, FileNotFoundError):
+            time.sleep(0.05)
+    raise RuntimeError("redis-server did not start")
+
+
+def publish(url: str) -> None:
+    """A small serving version whose profiles carry tier, RFM segment and spend."""
+    import numpy as np
+
+    from store.client import sync_client
+    from store.config import StoreConfig
+    from store.serving import ServingBundle, write_serving
+    from store.versions import Versions
+
+    rng = random.Random(1)
+    items = [{"item_id": f"i{i}", "kind": "product", "title": f"Item {i}", "tags": []}
+             for i in range(100)]  # fmt: skip
+    profiles = [(f"c{n}", {"customer_id": f"c{n}", "loyalty_tier": rng.choice(TIERS),
+                           "rfm_segment": rng.choice(("Champions", "Loyal", "At Risk", "Lost")),
+                           "monetary": rng.uniform(0, 8000)})
+                for n in range(CUSTOMERS)]  # fmt: skip
+    ranked = (np.arange(100, dtype=np.uint32), np.linspace(1, 0, 100).astype(np.float32))
+    bundle = ServingBundle(items=items, popular={"global": ranked}, customer_profiles=profiles)
+    client = sync_client(url)
+    Versions(client, StoreConfig(redis_url=url)).publish(
+        "serving", lambda r: write_serving(r, bundle)
+    )
+
+
+async def call(
+    app: Any, method: str, path: str, query: bytes = b"", body: bytes = b"", out: Any = None
+) -> int:
+    """One request straight to the ASGI app; its status (and its body into `out`, a list)."""
+    scope: dict[str, Any] = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "scheme": "http",
+        "root_path": "", "server": ("127.0.0.1", 80), "client": ("127.0.0.1", 1),
+        "method": method, "path": path, "raw_path": path.encode(), "query_string": query,
+        "headers": [(b"host", b"bench"), (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode())],
+    }  # fmt: skip
+    statuses: list[int] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            statuses.append(message["status"])
+        elif out is not None and message["type"] == "http.response.body":
+            out.append(message.get("body", b""))
+
+    await app(scope, receive, send)
+    return statuses[0]
+
+
+def switch_cases(on: bool, saved: dict[str, Any]) -> None:
+    """Off: the intake as on main (no planning, no follow-up writes)."""
+    import api.services.intake as intake
+
+    if not saved:
+        saved.update(plan=intake.plan_cases, queue=intake.queue_follow_up)
+
+    async def no_plan(*_: Any, **__: Any) -> list[Any]:
+        return []
+
+    intake.plan_cases = saved["plan"] if on else no_plan  # type: ignore[assignment]
+    intake.queue_follow_up = saved["queue"] if on else (lambda *_: None)  # type: ignore[assignment]
+
+
+async def post_round(app: Any, mode: str, n: int, counter: list[int]) -> tuple[float, float]:
+    import orjson
+
+    rng = random.Random(counter[0])
+    bodies = []
+    for _ in range(n):
+        counter[0] += 1
+        bodies.append(orjson.dumps({
+            "response_id": f"r{counter[0]}", "customer_id": f"c{rng.randrange(CUSTOMERS)}",
+            "survey": "nps", "score": 9 if mode == "happy" else 3,
+            "comment": "late again", "touchpoint": rng.choice(TOUCHPOINTS), "channel": "web",
+        }))  # fmt: skip
+
+    async def worker(part: list[bytes]) -> None:
+        for body in part:
+            if await call(app, "POST", "/v1/feedback", body=body) != 202:
+                raise RuntimeError("feedback refused")
+
+    wall, cpu = time.perf_counter(), time.process_time()
+    await asyncio.gather(*(worker(bodies[i::CONCURRENCY]) for i in range(CONCURRENCY)))
+    return (time.process_time() - cpu) / n * 1e6, (time.perf_counter() - wall) / n * 1e6
+
+
+def fill_cases(url: str, count: int) -> None:
+    """`count` open cases through the case store's own script (not the API: faster)."""
+    from datetime import UTC, datetime
+
+    from insights.followup import plan_case
+    from insights.followup_config import load_case_config
+    from store.cases import queue_open_case
+    from store.client import sync_client
+    from store.keys import Keys
+
+    config, keys, client = load_case_config(ROOT / "rules"), Keys(), sync_client(url)
+    rng = random.Random(2)
+    now = datetime.now(UTC)
+    pipe = client.pipeline(transaction=False)
+    for n in range(count):
+        answer = {"customer_id": f"k{n}", "survey": rng.choice(("nps", "csat", "ces")),
+                  "score": 1, "touchpoint": rng.choice((*TOUCHPOINTS, "returns", "app")),
+                  "response_id": f"x{n}"}  # fmt: skip
+        profile = {"loyalty_tier": rng.choice(TIERS), "monetary": rng.uniform(0, 8000)}
+        case = plan_case(answer, profile, config, now=now)
+        assert case is not None
+        queue_open_case(pipe, keys, case, now_iso=case["created_at"])
+        if n % 1000 == 999:
+            pipe.execute()
+    pipe.execute()
+
+
+async def list_latency(app: Any, query: bytes, n: int) -> tuple[float, float]:
+    times = []
+    for _ in range(n):
+        start = time.perf_counter()
+        if await call(app, "GET", "/v1/cases", query) != 200:
+            raise RuntimeError(f"GET /v1/cases?{query.decode()} failed")
+        times.append((time.perf_counter() - start) * 1000)
+    times.sort()
+    return times[len(times) // 2], times[int(len(times) * 0.99) - 1]
+
+
+async def deep_cursor(app: Any, pages: int) -> bytes:
+    """A query for the page after `pages` pages of 200 of the unfiltered newest-first list."""
+    import orjson
+
+    query = b"limit=200"
+    for _ in range(pages):
+        body: list[bytes] = []
+        await call(app, "GET", "/v1/cases", query, out=body)
+        cursor = orjson.loads(b"".join(body))["next_cursor"]
+        query = f"limit=200&cursor={cursor}".encode()
+    return f"limit=50&cursor={cursor}".encode()
+
+
+async def run(url: str, n: int, rounds: int, cases: int, samples: int) -> None:
+    from api.app import create_app
+
+    app = create_app()
+    saved: dict[str, Any] = {}
+    counter = [0]
+    async with app.router.lifespan_context(app):
+        for mode in ("before", "happy", "unhappy"):  # warm-up: caches, scripts, connections
+            switch_cases(mode != "before", saved)
+            await post_round(app, mode, 300, counter)
+        results: dict[str, list[tuple[float, float]]] = {"before": [], "happy": [], "unhappy": []}
+        for _ in range(rounds):
+            for mode in results:
+                switch_cases(mode != "before", saved)
+                results[mode].append(await post_round(app, mode, n, counter))
+        switch_cases(True, saved)
+        print(f"POST /v1/feedback, {rounds} alternating rounds of {n}, {CONCURRENCY} in flight")
+        base_cpu = sorted(c for c, _ in results["before"])[rounds // 2]
+        base_wall = sorted(w for _, w in results["before"])[rounds // 2]
+        for mode, figures in results.items():
+            cpu = sorted(c for c, _ in figures)[rounds // 2]
+            wall = sorted(w for _, w in figures)[rounds // 2]
+            print(
+                f"  {mode:8} {cpu:6.0f} us CPU/request ({cpu / base_cpu:.2f}x)   "
+                f"{wall:6.0f} us wall/request ({wall / base_wall:.2f}x)   (median of rounds)"
+            )
+        start = time.perf_counter()
+        fill_cases(url, cases)
+        print(f"{cases} open cases written in {time.perf_counter() - start:.1f} s")
+        queries = [b"limit=50", b"limit=50&status=open", b"limit=50&queue=delivery",
+                   b"limit=50&queue=support&priority=p1", b"limit=50&touchpoint=app&status=open",
+                   b"limit=50&order=urgent", b"limit=50&order=urgent&queue=store&priority=p2",
+                   await deep_cursor(app, min(100, cases // 400))]  # fmt: skip
+        print(f"GET /v1/cases over {cases + counter[0] // 4:.0f}+ cases, {samples} requests each")
+        worst = 0.0
+        for query in queries:
+            p50, p99 = await list_latency(app, query, samples)
+            worst = max(worst, p99)
+            shown = query.decode() if b"cursor" not in query else "limit=50&cursor=<deep page>"
+            print(f"  {shown:48} p50 {p50:5.1f} ms   p99 {p99:5.1f} ms")
+        print(f"worst p99 {worst:.1f} ms (goal 50 ms)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-n", type=int, default=3000, help="POSTs per round")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--cases", type=int, default=100_000)
+    parser.add_argument("--samples", type=int, default=300, help="GETs per listing query")
+    args = parser.parse_args()
+    home = Path(tempfile.mkdtemp(prefix="tp-bench-cases-"))
+    process = start_redis(home)
+    url = f"unix://{home / 'redis.sock'}"
+    os.environ["TOUCHPOINT_REDIS_URL"] = url
+    os.environ["TOUCHPOINT_DATA_DIR"] = str(home / "data")
+    os.environ.setdefault("TOUCHPOINT_BUSINESS_RULES_DIR", str(ROOT / "rules"))
+    try:
+        publish(url)
+        import uvloop
+
+        uvloop.install()
+        asyncio.run(run(url, args.n, args.rounds, args.cases, args.samples))
+    finally:
+        process.terminate()
+        process.wait()
+        shutil.rmtree(home, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
