@@ -146,7 +146,7 @@ async def post_round(app: Any, mode: str, n: int, counter: list[int]) -> tuple[f
 
 def fill_cases(url: str, count: int) -> None:
     """`count` open cases through the case store's own script (not the API: faster)."""
-    from datetime import UTC, datetime
+    from datetime import UTC, datetime, timedelta
 
     from insights.followup import plan_case
     from insights.followup_config import load_case_config
@@ -163,7 +163,7 @@ def fill_cases(url: str, count: int) -> None:
                   "score": 1, "touchpoint": rng.choice((*TOUCHPOINTS, "returns", "app")),
                   "response_id": f"x{n}"}  # fmt: skip
         profile = {"loyalty_tier": rng.choice(TIERS), "monetary": rng.uniform(0, 8000)}
-        case = plan_case(answer, profile, config, now=now)
+        case = plan_case(answer, profile, config, now=now - timedelta(seconds=count - n))
         assert case is not None
         queue_open_case(pipe, keys, case, now_iso=case["created_at"])
         if n % 1000 == 999:

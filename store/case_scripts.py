@@ -139,7 +139,8 @@ return {'ok', tostring(version)}
 
 # ARGV: prefix, order, cursor score ('' = from the start), cursor id, limit, budget, then
 # filter pairs (dimension, value). Walks the smallest index among the filters' (or `all`)
-# in ascending score order, ties by id, keeps cases matching every filter, stops at `limit`
+# in ascending (score, id) order from just after the cursor's case (found by ZRANK; by its
+# score when it has left that index), keeps cases matching every filter, stops at `limit`
 # cases or `budget` entries scanned. Returns {next score, next id, done, case flat...}.
 LIST = """
 local prefix, order = ARGV[1], ARGV[2]
@@ -152,17 +153,27 @@ for i = 7, #ARGV, 2 do
   local n = redis.call('ZCARD', key)
   if smallest == nil or n < smallest then smallest, walk = n, key end
 end
+local start, skip_ties = 0, false
+if after_score ~= '' then
+  local rank = redis.call('ZRANK', walk, after_id)
+  local score = rank and redis.call('ZSCORE', walk, after_id)
+  if rank and tonumber(score) == tonumber(after_score) then
+    start = rank + 1
+  else
+    start = redis.call('ZCOUNT', walk, '-inf', '(' .. after_score)
+    skip_ties = true
+  end
+end
 local out = {'', '', '1'}
-local found, scanned, offset = 0, 0, 0
-local from = after_score == '' and '-inf' or after_score
+local found, scanned = 0, 0
 local last_score, last_id = after_score, after_id
 while found < limit and scanned < budget do
-  local batch = redis.call('ZRANGEBYSCORE', walk, from, '+inf', 'WITHSCORES', 'LIMIT', offset, 200)
+  local batch = redis.call('ZRANGE', walk, start, start + 199, 'WITHSCORES')
   if #batch == 0 then return out end
+  start = start + #batch / 2
   for i = 1, #batch, 2 do
     local id, score = batch[i], batch[i + 1]
-    offset = offset + 1
-    if not (after_score ~= '' and tonumber(score) == tonumber(after_score) and id <= after_id) then
+    if not (skip_ties and tonumber(score) == tonumber(after_score) and id <= after_id) then
       scanned = scanned + 1
       last_score, last_id = score, id
       local key = prefix .. 'case:' .. id

@@ -35,7 +35,7 @@ from store.keys import Keys
 ORDERS = ("newest", "urgent")
 _ORDER_KEY = {"newest": "new", "urgent": "urgent"}
 FILTERS = ("status", "queue", "touchpoint", "priority")
-SCAN_BUDGET = 5000  # index entries one page may walk past; a page may come back short
+SCAN_BUDGET = 2000  # index entries one page may walk past; a page may come back short
 NUMERIC = ("version", "score", "severity", "answers", "priority_rank", "created_ms", "due_ms")
 
 
