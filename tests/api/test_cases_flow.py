@@ -93,3 +93,26 @@ def test_cli_lists_shows_exports_and_reports(client, store_config, tmp_path):
     assert body["cases"] == 2 and set(body["queues"]) == {"delivery", "support"}
     missing = CliRunner().invoke(build_app(), ["cases", "show", "case-nope", "--data", data])
     assert missing.exit_code == 2
+
+
+def test_report_compares_the_next_nps_of_resolved_and_unresolved_cases(client):
+    for n, customer in enumerate(("a", "b", "c")):
+        client.post("/v1/feedback", json=answer(n, customer_id=customer,
+                                                timestamp="2026-01-01T00:00:00Z"))  # fmt: skip
+    cases = {c["customer_id"]: c for c in client.get("/v1/cases").json()["cases"]}
+    url = f"/v1/cases/{cases['a']['case_id']}"
+    client.patch(url, json={"status": "contacted"}, headers={"If-Match": '"1"'})
+    client.patch(url, json={"status": "resolved"}, headers={"If-Match": '"2"'})
+    # later answers: a (resolved) a promoter, b (open) a passive, c silent
+    client.post("/v1/feedback", json=answer(10, customer_id="a", score=10, touchpoint="web"))
+    client.post("/v1/feedback", json=answer(11, customer_id="b", score=7, touchpoint="web"))
+    body = client.get("/v1/cases/report").json()
+    support = body["queues"]["support"]
+    assert support["cases"] == 3 and support["open"] == 2
+    assert support["hours_to_resolution"]["n"] == 1
+    assert support["within_sla"]["n"] == 1 and support["within_sla"]["share"] == 1.0
+    nps = body["next_nps"]
+    assert (nps["resolved"]["n"], nps["resolved"]["mean"]) == (1, 10.0)
+    assert (nps["not_resolved"]["n"], nps["not_resolved"]["mean"]) == (1, 7.0)
+    assert nps["difference_of_means"] is None  # too few for an interval
+    assert "observational" in nps["warning"].lower() or "not an experiment" in nps["warning"]
