@@ -8,8 +8,9 @@ profiles (their value), and the open-or-join script rides in the intake's own pi
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,22 @@ def case_config(directory: Path) -> CaseConfig:
         return cached[1]
     _CONFIGS[directory] = (mark, config)
     return config
+
+
+async def append_planning_cases(
+    state: ServingState,
+    append: Awaitable[list[bool]],
+    answers: Sequence[Mapping[str, Any]],
+    *,
+    scorer: SentimentScorer | None = None,
+) -> tuple[list[bool], list[dict[str, Any]]]:
+    """Await the intake's `append` and, when an answer crosses a threshold, plan its case at
+    the same time (the customers' value is read concurrently: no extra round trip after)."""
+    config = case_config(state.settings.business_rules_dir)
+    if scorer is None and not any(opens_case(a, config) for a in answers):
+        return await append, []
+    fresh, planned = await asyncio.gather(append, plan_cases(state, answers, scorer=scorer))
+    return fresh, planned
 
 
 async def plan_cases(

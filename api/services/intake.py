@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from redis.exceptions import RedisError
 
 from api.problems import Unavailable
-from api.services.cases import plan_cases, queue_follow_up
+from api.services.cases import append_planning_cases, queue_follow_up
 from api.services.experiment_serving import record_conversions
 from api.state import ServingState
 from store import events as stream
@@ -91,15 +91,18 @@ async def record_feedback(state: ServingState, responses: Sequence[IncomingAnswe
         raise Unavailable("Redis is not connected")
     records = [stream.Record(r.response_id, r.fields()) for r in responses]
     try:
-        fresh = await stream.append(state.client, state.keys, stream.FEEDBACK, records)
+        # follow-up cases: their customers' value is read beside the append, not after it
+        fresh, planned = await append_planning_cases(
+            state, stream.append(state.client, state.keys, stream.FEEDBACK, records),
+            [r.fields for r in records],
+        )  # fmt: skip
         if any(fresh):
-            new_answers = [r.fields for r, new in zip(records, fresh, strict=True) if new]
-            planned = await plan_cases(state, new_answers)  # follow-up cases: read only if any
             pipe = state.client.pipeline(transaction=False)
             for record, new in zip(records, fresh, strict=True):
                 if new:
                     record_latest(pipe, state.keys, record.fields)
-            queue_follow_up(pipe, state, planned)
+            new_ids = {r.id for r, new in zip(records, fresh, strict=True) if new}
+            queue_follow_up(pipe, state, [p for p in planned if p["response_id"] in new_ids])
             await pipe.execute()
     except (RedisError, OSError) as exc:
         state.mark_unavailable(exc)
