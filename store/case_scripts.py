@@ -59,24 +59,26 @@ end
 """
 
 # KEYS: open-cases hash, new case hash, cases stream, case-events stream.
-# ARGV: touchpoint, new id, case JSON (strings), opened entry, joined entry, prefix, maxlen,
-#       now ISO. Returns {kind, case id}: a second bad answer for the same customer and
-#       touchpoint joins the open case (answers + 1, its latest score, the more urgent priority).
+# ARGV: touchpoint, new id, case JSON (strings), event entry (`case.opened`; made
+#       `case.joined` for a join), prefix, maxlen, now ISO. Returns {kind, case id}: a second
+#       bad answer for the same customer and touchpoint joins the open case (answers + 1,
+#       its latest score, the more urgent priority).
 OPEN_OR_JOIN = (
     COMMON
     + """
-local prefix, maxlen = ARGV[6], ARGV[7]
+local prefix, maxlen, now = ARGV[5], ARGV[6], ARGV[7]
 local answer = cjson.decode(ARGV[3])
+local entry = cjson.decode(ARGV[4])
 local existing = redis.call('HGET', KEYS[1], ARGV[1])
-local id, entry
+local id
 if existing and redis.call('EXISTS', prefix .. 'case:' .. existing) == 1 then
   id = existing
   local key = prefix .. 'case:' .. id
-  entry = cjson.decode(ARGV[5])
+  entry.kind = 'case.joined'
   local c = read_case(key)
   redis.call('HSET', key, 'score', answer.score, 'survey', answer.survey,
              'comment', answer.comment, 'response_id', answer.response_id,
-             'updated_at', ARGV[8], 'last_answer_at', ARGV[8])
+             'updated_at', now, 'last_answer_at', now)
   redis.call('HINCRBY', key, 'answers', 1)
   if tonumber(answer.priority_score) > tonumber(c.priority_score) then
     index(prefix, id, c, 'ZREM')  -- the urgent scores and the priority sets change
@@ -90,8 +92,7 @@ if existing and redis.call('EXISTS', prefix .. 'case:' .. existing) == 1 then
   announce(KEYS[3], KEYS[4], maxlen, entry, read_case(key))
 else
   id = ARGV[2]
-  entry = cjson.decode(ARGV[4])
-  answer.case_id, answer.version, answer.answers, answer.updated_at = id, '1', '1', ARGV[8]
+  answer.case_id, answer.version, answer.answers, answer.updated_at = id, '1', '1', now
   local flat = {}
   for f, v in pairs(answer) do
     flat[#flat + 1] = f

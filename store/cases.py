@@ -49,9 +49,8 @@ def queue_open_case(pipe: Any, keys: Keys, case: Mapping[str, Any], *, now_iso: 
     case at its touchpoint. The pipeline's reply for it is `[kind, case id]`."""
     fields = {k: str(v) for k, v in case.items()}
     case_id = new_case_id()
-    stub = {"case_id": case_id, "queue": fields["queue"]}
-    opened = case_event("case.opened", stub)
-    joined = case_event("case.joined", stub)
+    # one entry: the script makes it `case.joined` (about the open case) when it joins
+    entry = case_event("case.opened", {"case_id": case_id, "queue": fields["queue"]})
     pipe.eval(
         OPEN_OR_JOIN,
         4,
@@ -62,8 +61,7 @@ def queue_open_case(pipe: Any, keys: Keys, case: Mapping[str, Any], *, now_iso: 
         fields["touchpoint"],
         case_id,
         orjson.dumps(fields),
-        orjson.dumps(opened),
-        orjson.dumps(joined),
+        orjson.dumps(entry),
         keys.cases(""),
         MAXLEN,
         now_iso,

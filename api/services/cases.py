@@ -75,7 +75,8 @@ async def append_planning_cases(
     config = case_config(state.settings.business_rules_dir)
     if scorer is None and not any(opens_case(a, config) for a in answers):
         return await append, []
-    fresh, planned = await asyncio.gather(append, plan_cases(state, answers, scorer=scorer))
+    planning = plan_cases(state, answers, scorer=scorer, config=config)
+    fresh, planned = await asyncio.gather(append, planning)
     return fresh, planned
 
 
@@ -84,10 +85,11 @@ async def plan_cases(
     answers: Sequence[Mapping[str, Any]],
     *,
     scorer: SentimentScorer | None = None,
+    config: CaseConfig | None = None,
 ) -> list[dict[str, Any]]:
     """The cases the new `answers` open (or join). `scorer`: a sentiment model for comments —
     not wired yet (the insights batch will publish one); without it only scores count."""
-    config = case_config(state.settings.business_rules_dir)
+    config = config or case_config(state.settings.business_rules_dir)
     sentiments = [comment_sentiment(str(a.get("comment") or ""), scorer) for a in answers]
     opening = [
         (a, s)
