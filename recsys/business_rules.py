@@ -37,6 +37,8 @@ log = logging.getLogger("touchpoint.rules")
 
 MARKETING_CHANNELS = frozenset({"email", "push", "sms"})
 PROFILES = "profiles"  # subdirectory of the rules directory holding rules profiles
+# Other configuration kept beside the rules (each validated by its own loader), not rules.
+NOT_RULES = frozenset({"cases", "surveys", "webhooks"})
 
 
 @dataclass(frozen=True)
@@ -284,6 +286,8 @@ def load_rulebook(directory: Path) -> RuleBook:
         return RuleBook()
     files = {}
     for path in _yaml_files(directory):
+        if path.stem in NOT_RULES:
+            continue
         files[path.name.removesuffix(path.suffix)] = parse_file(path)
     profiles = {
         path.name.removesuffix(path.suffix): parse_file(path, profile=True)

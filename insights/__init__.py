@@ -1,0 +1,1 @@
+"""Customer-experience insights: journeys, CX scores, comments, follow-up and survey decisions."""
