@@ -122,14 +122,15 @@ class WebhookWorker:
 
     def step(self, *, block: bool = True) -> StepCounts:
         counts = StepCounts()
+        entries = []
         if self._pending_first:  # what this consumer held when it died, before anything new
             entries = self.store.read(self.consumer, self.batch, pending=True)
             self._pending_first = len(entries) == self.batch
-        else:
+        if not entries:
             entries = self.store.claim_stale(self.consumer, self.claim_idle_ms, self.batch)
-            if not entries:
-                wait = self.block_ms if block and not self.store.scheduled() else 0
-                entries = self.store.read(self.consumer, self.batch, pending=False, block_ms=wait)
+        if not entries:
+            wait = self.block_ms if block and not self.store.scheduled() else 0
+            entries = self.store.read(self.consumer, self.batch, pending=False, block_ms=wait)
         self._deliver_entries(entries, counts)
         self._retry_due(counts)
         for case in self.store.overdue_cases(self.clock(), self.batch):

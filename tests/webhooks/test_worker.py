@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import threading
 import time
 from collections.abc import Callable, Iterator
 
@@ -171,3 +172,28 @@ def test_an_open_case_past_due_is_reported_overdue_once(redis_client, make_worke
     reported = sorted(orjson.loads(r.body)["case"]["case_id"] for r in receiver.received)
     assert reported == ["iso", "late"]
     assert {orjson.loads(r.body)["kind"] for r in receiver.received} == {"case.overdue"}
+
+
+def test_intake_answers_while_a_delivery_hangs(redis_client, store_config, make_worker) -> None:
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from api.settings import ApiSettings
+
+    settings = ApiSettings(data_dir=store_config.data_dir, redis_url=store_config.redis_url)
+    with Receiver([HANG], then=200) as slow, TestClient(create_app(settings)) as api:
+        worker = make_worker(hook("slow", slow.url, timeout_seconds=20))
+        opened(redis_client, "K1")
+        stepping = threading.Thread(target=worker.step, kwargs={"block": False})
+        stepping.start()
+        slow.wait_for(1)  # the worker is now waiting on the receiver
+        answer = api.post(
+            "/v1/feedback",
+            json={"response_id": "r1", "customer_id": "c1", "survey": "nps", "score": 2},
+        )
+        still_waiting = stepping.is_alive()
+        slow.release()
+        stepping.join(30)
+    assert answer.status_code == 202 and answer.json()["accepted"] == 1
+    assert still_waiting  # the answer came while the delivery still hung
+    assert redis_client.xlen(KEYS.stream("feedback")) == 1
