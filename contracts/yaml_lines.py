@@ -53,6 +53,15 @@ class Lines:
     def error(self, path: Sequence[str | int], reason: str) -> ConfigError:
         return ConfigError(self.file, self.line(path), dotted(path), reason)
 
+    def mapping(self, raw: Any, path: Sequence[str | int], known: set[str]) -> dict[str, Any]:
+        """`raw` if it is a mapping of only `known` keys; else the refusal at its line."""
+        if not isinstance(raw, dict):
+            raise self.error(path, "must be a mapping")
+        for key in raw:
+            if key not in known:
+                raise self.error((*path, key), f"unknown key; known: {', '.join(sorted(known))}")
+        return raw
+
 
 def _walk(node: yaml.Node, path: KeyPath, lines: dict[KeyPath, int], file: str) -> Any:
     lines.setdefault(path, node.start_mark.line + 1)

@@ -98,7 +98,7 @@ def load_webhooks(
         return WebhookConfig()
     data, lines = load_with_lines(path)
     data = {} if data is None else data
-    _mapping(data, (), _TOP, lines)
+    lines.mapping(data, (), _TOP)
     allowed = {h.strip().lower() for h in env.get(ALLOW_HOSTS_ENV, "").split(",") if h.strip()}
     allowed |= {h.lower() for h in _names(data.get("allow_hosts", []), ("allow_hosts",), lines)}
     defaults = _policy(data.get("defaults", {}), ("defaults",), lines)
@@ -108,7 +108,7 @@ def load_webhooks(
         raise lines.error(("endpoints",), "must be a list of endpoints")
     for i, raw in enumerate(raw_endpoints):
         where = ("endpoints", i)
-        _mapping(raw, where, _ENDPOINT, lines)
+        lines.mapping(raw, where, _ENDPOINT)
         for key in ("name", "url", "secret_env"):
             if not isinstance(raw.get(key), str) or not raw[key]:
                 raise lines.error((*where, key), "required, a non-empty string")
@@ -159,14 +159,6 @@ def _check_url(
         )
 
 
-def _mapping(raw: Any, where: tuple[str | int, ...], known: set[str], lines: Lines) -> None:
-    if not isinstance(raw, dict):
-        raise lines.error(where, "must be a mapping")
-    for key in raw:
-        if key not in known:
-            raise lines.error((*where, key), f"unknown key; known: {', '.join(sorted(known))}")
-
-
 def _names(raw: Any, where: tuple[str | int, ...], lines: Lines) -> list[str]:
     if not isinstance(raw, list) or not all(isinstance(v, str) and v for v in raw):
         raise lines.error(where, "must be a list of non-empty strings")
@@ -192,7 +184,7 @@ def _number(
 def _policy(raw: Any, where: tuple[str | int, ...], lines: Lines) -> dict[str, Any]:
     """The policy keys present in `raw` (defaults or one endpoint), checked."""
     if where == ("defaults",):
-        _mapping(raw, where, _POLICY, lines)
+        lines.mapping(raw, where, _POLICY)
     out: dict[str, Any] = {}
     if "max_attempts" in raw:
         out["max_attempts"] = _number(
@@ -204,7 +196,7 @@ def _policy(raw: Any, where: tuple[str | int, ...], lines: Lines) -> dict[str, A
         )
     if "backoff" in raw:
         b, at = raw["backoff"], (*where, "backoff")
-        _mapping(b, at, _BACKOFF, lines)
+        lines.mapping(b, at, _BACKOFF)
         base = _number(
             b.get("base_seconds", 10), (*at, "base_seconds"), lines, low=0.01, high=86400
         )
