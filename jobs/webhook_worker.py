@@ -32,9 +32,8 @@ import orjson
 
 from store.webhooks import StreamEntry, WebhookStore
 from webhooks.config import Endpoint, WebhookConfig
-from webhooks.overdue import due_time
-from webhooks.retry import Backoff, next_step
 from webhooks.signing import sign
+from webhooks.timing import Backoff, due_time, next_step
 
 log = logging.getLogger("touchpoint.webhooks")
 ANSWER_BYTES = 65_536  # read at most this much of a receiver's answer

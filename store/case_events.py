@@ -9,7 +9,7 @@ idempotency key a receiver uses to drop a repeated delivery.
 The `case` of every entry carries at least `case_id` and `queue`; the webhook worker also
 reads `status` (`open`, `contacted`, `resolved`, `closed_no_action`) and `due_at` (epoch
 seconds or ISO 8601 UTC): it keeps its own index of open cases from the stream and appends
-`case.overdue` once for a case still open or contacted past its `due_at` (`webhooks.overdue`),
+`case.overdue` once for a case still open or contacted past its `due_at` (`webhooks.timing`),
 so the case store's key layout is not part of this interface.
 
 Keys (see `store.keys`): the stream `tp:{s:case-events}:stream`; each customer's open cases

@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 
 from contracts.yaml_lines import Lines, load_with_lines
 from store.case_events import KINDS
-from webhooks.retry import Backoff
+from webhooks.timing import Backoff
 
 ALLOW_HOSTS_ENV = "TOUCHPOINT_WEBHOOK_ALLOW_HOSTS"
 SECRET_MIN = 16  # characters of a signing secret

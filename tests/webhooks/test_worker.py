@@ -17,8 +17,8 @@ from store.keys import Keys
 from store.webhooks import GROUP, WebhookStore
 from tests.webhooks.receiver import HANG, Receiver
 from webhooks.config import Endpoint, WebhookConfig
-from webhooks.retry import Backoff
 from webhooks.signing import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, verify
+from webhooks.timing import Backoff
 
 KEYS = Keys()
 SECRET = "test-secret-0123456789abcdef"

@@ -7,7 +7,7 @@ import statistics
 
 import pytest
 
-from webhooks.retry import Backoff, next_step
+from webhooks.timing import Backoff, due_time, is_overdue, next_step
 
 
 def test_the_ceiling_doubles_per_attempt_up_to_the_cap() -> None:
@@ -33,3 +33,22 @@ def test_jitter_is_uniform_below_the_ceiling(jitter: float) -> None:
 def test_retries_then_dead_after_max_attempts() -> None:
     assert [next_step(n, 3) for n in (1, 2, 3)] == ["retry", "retry", "dead"]
     assert next_step(1, 1) == "dead"
+
+
+@pytest.mark.parametrize(
+    ("case", "due"),
+    [
+        ({"status": "open", "due_at": 1_700_000_000}, 1_700_000_000.0),
+        ({"status": "contacted", "due_at": "2023-11-14T22:13:20Z"}, 1_700_000_000.0),
+        ({"status": "open", "due_at": "2023-11-14T22:13:20"}, 1_700_000_000.0),  # naive = UTC
+        ({"status": "open", "due_at": "2023-11-15T00:13:20+02:00"}, 1_700_000_000.0),
+        ({"status": "resolved", "due_at": 1_700_000_000}, None),
+        ({"status": "closed_no_action", "due_at": 1_700_000_000}, None),
+        ({"status": "open", "due_at": "next tuesday"}, None),
+        ({"status": "open"}, None),
+    ],
+)
+def test_due_time_of_a_case(case: dict, due: float | None) -> None:
+    assert due_time(case) == due
+    assert is_overdue(case, 1_700_000_000.0) is (due is not None)
+    assert not is_overdue(case, 1_699_999_999.0)
