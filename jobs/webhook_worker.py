@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import orjson
+import redis
 
 from store.webhooks import StreamEntry, WebhookStore
 from webhooks.config import Endpoint, WebhookConfig
@@ -97,10 +98,12 @@ class WebhookWorker:
     ) -> None:
         self.store, self.config, self.secrets = store, config, secrets
         self.consumer, self.batch, self.block_ms = consumer, batch, block_ms
-        self.claim_idle_ms = claim_idle_ms
+        longest = max((e.timeout_seconds for e in config.endpoints), default=5.0)
+        # Another consumer's entry idle for less than a delivery can last may still be in its
+        # hands: claiming it then would only send it twice.
+        self.claim_idle_ms = max(claim_idle_ms, int((longest + 1) * 1000))
         self.rng = rng or random.Random()
         self.clock = clock
-        longest = max((e.timeout_seconds for e in config.endpoints), default=5.0)
         self.lease = 2 * longest + 10  # a retry being tried is not due again before this
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="webhook")
         self._pending_first = True
@@ -113,7 +116,13 @@ class WebhookWorker:
         """Steps until `stop` is set (or, `once`, until a step finds nothing to do)."""
         total = StepCounts()
         while not stop.is_set():
-            counts = self.step(block=not once)
+            try:
+                counts = self.step(block=not once)
+            except redis.ResponseError as exc:
+                if "NOGROUP" not in str(exc):
+                    raise
+                self.store.ensure_group()  # Redis restarted without its data: start again
+                continue
             total.add(counts)
             if once and counts == StepCounts():
                 break

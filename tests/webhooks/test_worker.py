@@ -197,3 +197,24 @@ def test_intake_answers_while_a_delivery_hangs(redis_client, store_config, make_
     assert answer.status_code == 202 and answer.json()["accepted"] == 1
     assert still_waiting  # the answer came while the delivery still hung
     assert redis_client.xlen(KEYS.stream("feedback")) == 1
+
+
+def test_entries_a_dead_consumer_left_are_taken_over(redis_client, make_worker) -> None:
+    store = WebhookStore(redis_client, KEYS)
+    store.ensure_group()
+    entry = opened(redis_client)
+    taken = store.read("crashed-elsewhere", 10, pending=False)  # read, then that process died
+    assert [t.entry for t in taken] == [entry]
+    with Receiver() as receiver:
+        worker = make_worker(hook("desk", receiver.url, timeout_seconds=0.2), claim_idle_ms=0)
+        until(worker, lambda: len(receiver.received) == 1 and pending(redis_client) == 0)
+    assert receiver.received[0].headers[IDEMPOTENCY_HEADER] == entry["event_id"]
+
+
+def test_a_redis_that_lost_its_data_gets_the_group_again(redis_client, make_worker) -> None:
+    with Receiver() as receiver:
+        worker = make_worker(hook("desk", receiver.url))
+        redis_client.flushall()  # e.g. restarted without its append-only file
+        entry = opened(redis_client)
+        worker.run(threading.Event(), once=True)
+    assert [orjson.loads(r.body) for r in receiver.received] == [entry]
