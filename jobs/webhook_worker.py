@@ -38,6 +38,7 @@ from webhooks.timing import Backoff, due_time, next_step
 
 log = logging.getLogger("touchpoint.webhooks")
 ANSWER_BYTES = 65_536  # read at most this much of a receiver's answer
+USER_AGENT = "Touchpoint-Webhooks/1"
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -197,8 +198,15 @@ class WebhookWorker:
             )
             return None
         counts.retried += 1
-        backoff = Backoff(**record["backoff"])
-        return self.clock() + backoff.delay(record["attempt"], self.rng)
+        wait = Backoff(**record["backoff"]).delay(record["attempt"], self.rng)
+        log.info(
+            "webhook %s attempt %d failed (%s); next in %.1f s",
+            record["id"],
+            record["attempt"],
+            record["error"],
+            wait,
+        )
+        return self.clock() + wait
 
     def _attempt(self, record: dict[str, Any]) -> dict[str, Any]:
         """One signed POST of the delivery, with the endpoint as configured now."""
@@ -213,6 +221,7 @@ class WebhookWorker:
         body = orjson.dumps(record["event"])
         secret = self.secrets.get(endpoint.secret_env, "")
         headers = sign(secret, body, event_id=record["event"]["event_id"], now=self.clock())
+        headers["User-Agent"] = USER_AGENT
         record["error"] = post(endpoint.url, body, headers, endpoint.timeout_seconds)
         record["last_attempt_at"] = self.clock()
         return record
