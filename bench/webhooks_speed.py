@@ -27,7 +27,8 @@ import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from jobs.webhook_worker import WebhookWorker, post
+from jobs.webhook_http import post
+from jobs.webhook_worker import WebhookWorker
 from store.case_events import case_event, queue_case_event
 from store.embedded import redis_server_binary
 from store.keys import Keys

@@ -21,8 +21,6 @@ import logging
 import random
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -31,40 +29,14 @@ from typing import Any
 import orjson
 import redis
 
+from jobs.webhook_http import post
 from store.webhooks import StreamEntry, WebhookStore
 from webhooks.config import Endpoint, WebhookConfig
 from webhooks.signing import sign
 from webhooks.timing import Backoff, due_time, next_step
 
 log = logging.getLogger("touchpoint.webhooks")
-ANSWER_BYTES = 65_536  # read at most this much of a receiver's answer
 USER_AGENT = "Touchpoint-Webhooks/1"
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    # A redirect would lead the signed body to a host the allow-list never saw: refuse it.
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-
-_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect())
-
-
-def post(url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> str | None:
-    """POST once; None on a 2xx answer, else why it failed."""
-    request = urllib.request.Request(url, data=body, headers=dict(headers), method="POST")
-    try:
-        with _OPENER.open(request, timeout=timeout) as answer:
-            answer.read(ANSWER_BYTES)
-            return None
-    except urllib.error.HTTPError as exc:
-        return f"HTTP {exc.code}"
-    except urllib.error.URLError as exc:
-        return f"unreachable: {exc.reason}"
-    except TimeoutError:
-        return f"timed out after {timeout:g} s"
-    except OSError as exc:
-        return f"connection failed: {exc}"
 
 
 @dataclass

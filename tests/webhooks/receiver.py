@@ -1,7 +1,8 @@
 """A real HTTP server on 127.0.0.1 that receives webhooks for a test, in a thread.
 
-`plan` says how to answer each request in turn (an HTTP status, or `HANG`: hold the
-connection until `release()`); after the plan runs out every request gets `then`.
+`plan` says how to answer each request in turn (an HTTP status, `HANG`: hold the
+connection until `release()`, or `TRICKLE`); after the plan runs out every request gets
+`then`.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 HANG = "hang"
+TRICKLE = "trickle"  # a complete 200 answer, one byte every 0.1 s (about 4 s in all)
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,16 @@ class Receiver:
                 if answer == HANG:
                     outer.released.wait(30)
                     return  # the client gave up long ago; answer nothing
+                if answer == TRICKLE:
+                    for byte in b"HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n":
+                        if outer.released.wait(0.1):
+                            return
+                        try:
+                            self.wfile.write(bytes([byte]))
+                            self.wfile.flush()
+                        except OSError:
+                            return  # the client hung up
+                    return
                 self.send_response(int(answer))
                 self.send_header("Content-Length", "0")
                 self.end_headers()

@@ -11,11 +11,12 @@ import orjson
 import pytest
 import redis
 
+from jobs.webhook_http import post
 from jobs.webhook_worker import WebhookWorker
 from store.case_events import CASE_EVENTS, queue_case_event
 from store.keys import Keys
 from store.webhooks import GROUP, WebhookStore
-from tests.webhooks.receiver import HANG, Receiver
+from tests.webhooks.receiver import HANG, TRICKLE, Receiver
 from webhooks.config import Endpoint, WebhookConfig
 from webhooks.signing import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, verify
 from webhooks.timing import Backoff
@@ -218,3 +219,16 @@ def test_a_redis_that_lost_its_data_gets_the_group_again(redis_client, make_work
         entry = opened(redis_client)
         worker.run(threading.Event(), once=True)
     assert [orjson.loads(r.body) for r in receiver.received] == [entry]
+
+
+def test_the_timeout_bounds_the_whole_exchange_not_each_read() -> None:
+    with Receiver([TRICKLE, 200]) as trickle:
+        # each byte comes well within 1 s, the whole answer in about 4 s: too late
+        assert post(trickle.url, b"{}", {}, timeout=1.0) == "timed out after 1 s"
+        assert post(trickle.url, b"{}", {}, timeout=1.0) is None
+    assert [r.answered for r in trickle.received] == [TRICKLE, 200]
+
+
+def test_redirects_are_not_followed() -> None:
+    with Receiver([302]) as receiver:
+        assert post(receiver.url, b"{}", {}, timeout=2.0) == "HTTP 302"
