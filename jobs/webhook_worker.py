@@ -18,6 +18,7 @@ receivers. Apart, a hanging receiver cannot take CPU or connections from serving
 from __future__ import annotations
 
 import logging
+import math
 import random
 import threading
 import time
@@ -71,13 +72,16 @@ class WebhookWorker:
     ) -> None:
         self.store, self.config, self.secrets = store, config, secrets
         self.consumer, self.batch, self.block_ms = consumer, batch, block_ms
+        # The longest a step's deliveries can take: rounds of `threads` parallel attempts.
         longest = max((e.timeout_seconds for e in config.endpoints), default=5.0)
-        # Another consumer's entry idle for less than a delivery can last may still be in its
-        # hands: claiming it then would only send it twice.
-        self.claim_idle_ms = max(claim_idle_ms, int((longest + 1) * 1000))
+        rounds = math.ceil(batch * max(1, len(config.endpoints)) / threads)
+        slowest_step = rounds * longest
+        # Another consumer's entry idle for less than that may still be in its hands:
+        # claiming it then would only send it twice. A retry is leased for as long.
+        self.claim_idle_ms = max(claim_idle_ms, int((slowest_step + 1) * 1000))
+        self.lease = slowest_step + 10
         self.rng = rng or random.Random()
         self.clock = clock
-        self.lease = 2 * longest + 10  # a retry being tried is not due again before this
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="webhook")
         self._pending_first = True
         store.ensure_group()
