@@ -28,7 +28,6 @@ from api.routes import (
 from api.routes import metrics as metrics_route
 from api.services import impressions
 from api.services.business_rules_watch import RulesWatcher
-from api.services.surveys import survey_policy
 from api.settings import ApiSettings
 from api.state import ServingState
 from contracts.requests import (
@@ -75,13 +74,11 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         app.add_middleware(FastPath)
     rules = RulesWatcher(settings.business_rules_dir)  # a bad rules file fails start-up, clearly
     rules.install_sighup()
-    survey_policy(settings)  # a bad surveys.yaml fails start-up too, with file and line
+    surveys.survey_policy(settings)  # a bad surveys.yaml fails start-up too, with file and line
     app.parts = AppParts(
-        settings=settings,
-        rules=rules,
-        api_keys=auth.KeyCache(settings),
+        settings=settings, rules=rules, api_keys=auth.KeyCache(settings),
         metrics=prometheus.install(app),  # the timing middleware, outside the fast path's
-    )
+    )  # fmt: skip
     middleware.install(app, settings)
     for module, scope in (  # scope None = open (health, metrics)
         (health, None),

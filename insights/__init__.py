@@ -1,1 +1,1 @@
-"""Customer-experience insights: journeys, CX scores, comments, follow-up and survey decisions."""
+"""Customer-experience insights: follow-up cases from feedback, scores, journeys, comments."""

@@ -37,8 +37,8 @@ log = logging.getLogger("touchpoint.rules")
 
 MARKETING_CHANNELS = frozenset({"email", "push", "sms"})
 PROFILES = "profiles"  # subdirectory of the rules directory holding rules profiles
-# Other configuration kept beside the rules (each validated by its own loader), not rules.
-NOT_RULES = frozenset({"cases", "surveys", "webhooks"})
+# Configuration files of other features that live beside the business rules (not rules).
+OTHER_CONFIG = frozenset({"cases", "webhooks", "surveys"})
 
 
 @dataclass(frozen=True)
@@ -286,7 +286,7 @@ def load_rulebook(directory: Path) -> RuleBook:
         return RuleBook()
     files = {}
     for path in _yaml_files(directory):
-        if path.stem in NOT_RULES:
+        if path.stem in OTHER_CONFIG:
             continue
         files[path.name.removesuffix(path.suffix)] = parse_file(path)
     profiles = {
