@@ -7,7 +7,8 @@ the same moment cannot both ask: the loser re-reads and finds the quiet period.
 
 `read_survey_state` gathers in one pipeline round trip what the decision needs: the published
 profile (consent, order count), the live recent events, the latest answers per survey (their
-timestamps count as "surveyed"), the open cases and this hash.
+timestamps count as "surveyed"), the open cases and this hash, on the process's hot
+connection (`store.resp`) like the profile read.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from store import recent
 from store.case_events import open_cases_key
 from store.feedback import feedback_key
 from store.keys import Keys
+from store.resp import RespConnection
 from store.serving import ARTIFACT
 
 # KEYS[1] = the hash; ARGV = expected `at` ('' = none), now, survey, decision JSON, ttl.
@@ -57,19 +59,24 @@ class SurveyState:
 
 
 async def read_survey_state(
-    client: Any, keys: Keys, version: str | None, customer_id: str
+    client: RespConnection, keys: Keys, version: str | None, customer_id: str
 ) -> SurveyState:
-    """One round trip (all keys carry the customer's hash tag)."""
-    pipe = client.pipeline(transaction=False)
+    """One round trip on the hot connection (all keys carry the customer's hash tag)."""
+    commands: list[tuple[Any, ...]] = []
     if version is not None:
-        pipe.get(keys.customer_data(ARTIFACT, version, customer_id, "profile"))
-    pipe.lrange(recent.recent_key(keys, customer_id), 0, -1)
-    pipe.hgetall(feedback_key(keys, customer_id))
-    pipe.hgetall(open_cases_key(keys, customer_id))
-    pipe.hgetall(surveys_key(keys, customer_id))
-    replies = await pipe.execute()
+        commands.append(("GET", keys.customer_data(ARTIFACT, version, customer_id, "profile")))
+    commands += [
+        ("LRANGE", recent.recent_key(keys, customer_id), 0, -1),
+        ("HGETALL", feedback_key(keys, customer_id)),
+        ("HGETALL", open_cases_key(keys, customer_id)),
+        ("HGETALL", surveys_key(keys, customer_id)),
+    ]
+    replies = await client.execute_many(commands)
+    for reply in replies:
+        if isinstance(reply, Exception):
+            raise reply
     profile_raw = replies.pop(0) if version is not None else None
-    events, feedback, cases, mine = replies
+    events, feedback, cases, mine = replies[0], *(_pairs(r) for r in replies[1:])
     answered = {}
     for name, value in feedback.items():
         survey = name.decode()
@@ -88,7 +95,7 @@ async def read_survey_state(
 
 
 async def record_ask(
-    client: Any,
+    client: RespConnection,
     keys: Keys,
     customer_id: str,
     *,
@@ -100,7 +107,8 @@ async def record_ask(
 ) -> bool:
     """Record that `survey` is asked now, unless another ask was recorded since `token` was
     read; True when recorded."""
-    done = await client.eval(
+    done = await client.execute(
+        "EVAL",
         _RECORD_IF_UNCHANGED,
         1,
         surveys_key(keys, customer_id),
@@ -111,6 +119,12 @@ async def record_ask(
         ttl,
     )
     return bool(done)
+
+
+def _pairs(flat: list[bytes] | None) -> dict[bytes, bytes]:
+    """An HGETALL reply (a flat list on this connection) as a dict."""
+    flat = flat or []
+    return dict(zip(flat[::2], flat[1::2], strict=True))
 
 
 def _epoch(iso: str) -> float:

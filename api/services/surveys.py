@@ -3,8 +3,9 @@
 The policy is `surveys.yaml` in the business rules directory (`insights.surveys`), re-read
 when the file changes; a bad file fails start-up (`survey_policy` is called by the app
 factory). Two round trips when the answer is "ask" (read, then a compare-and-set record),
-one otherwise. "ask: true" is a reservation: from then on the quiet period holds on every
-channel and replica, whether or not the caller sends the survey.
+one otherwise, both on the process's hot connection. "ask: true" is a reservation: from
+then on the quiet period holds on every channel and replica, whether or not the caller
+sends the survey.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from api.problems import Unavailable
+from api.services.hot import connection
 from api.settings import ApiSettings
 from api.state import ServingState
 from insights.surveys import DAY, SurveyFacts, SurveyPolicy, decide, load_policy
@@ -61,20 +63,21 @@ def _iso(epoch: float | None) -> str | None:
 async def survey_decision(
     state: ServingState, policy: SurveyPolicy, *, customer_id: str, channel: str, touchpoint: str
 ) -> dict[str, Any]:
-    if state.client is None:
+    conn = connection(state)
+    if conn is None:
         raise Unavailable("Redis is not connected")
     version = state.shared.version if state.shared is not None else None
     try:
         for _ in range(2):  # a second pass only when another replica recorded an ask meanwhile
             now = time.time()
-            read = await read_survey_state(state.client, state.keys, version, customer_id)
+            read = await read_survey_state(conn, state.keys, version, customer_id)
             decision = decide(policy, facts_of(read, channel, touchpoint), now)
             if not decision.ask or decision.survey is None:
                 break
             record = {"survey": decision.survey, "channel": channel, "touchpoint": touchpoint}
             ttl = int(policy.longest_days * DAY) + 86_400
             if await record_ask(
-                state.client,
+                conn,
                 state.keys,
                 customer_id,
                 token=read.token,
@@ -87,6 +90,7 @@ async def survey_decision(
         else:
             raise Unavailable("survey decisions conflicted twice; retry")
     except (RedisError, OSError) as exc:
+        state.mark_unavailable(exc)
         raise Unavailable("survey state is unavailable right now; retry shortly") from exc
     return {
         "customer_id": customer_id,

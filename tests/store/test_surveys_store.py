@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
-import redis.asyncio as aioredis
-
 from store.keys import Keys
+from store.resp import RespConnection
 from store.surveys import read_survey_state, record_ask
 
 KEYS = Keys()
@@ -15,7 +14,7 @@ KEYS = Keys()
 
 def test_of_two_concurrent_asks_exactly_one_is_recorded(redis_url: str) -> None:
     async def go() -> tuple[list[bool], dict[str, float], str]:
-        a, b = aioredis.Redis.from_url(redis_url), aioredis.Redis.from_url(redis_url)
+        a, b = RespConnection(redis_url), RespConnection(redis_url)
         try:
             seen_a = await read_survey_state(a, KEYS, None, "c1")
             seen_b = await read_survey_state(b, KEYS, None, "c1")
@@ -44,8 +43,8 @@ def test_of_two_concurrent_asks_exactly_one_is_recorded(redis_url: str) -> None:
             after = await read_survey_state(a, KEYS, None, "c1")
             return list(done), after.asked, after.token
         finally:
-            await a.aclose()
-            await b.aclose()
+            a.close()
+            b.close()
 
     done, asked, token = asyncio.run(go())
     assert sorted(done) == [False, True]
