@@ -24,6 +24,7 @@ from api.routes import (
     profile,
     recommendations,
     segments,
+    surveys,
 )
 from api.routes import metrics as metrics_route
 from api.services import impressions
@@ -77,6 +78,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     rules = RulesWatcher(settings.business_rules_dir)  # a bad rules file fails start-up, clearly
     case_config(settings.business_rules_dir)  # so does a bad cases.yaml
     rules.install_sighup()
+    surveys.survey_policy(settings)  # a bad surveys.yaml fails start-up too, with file and line
     app.parts = AppParts(
         settings=settings, rules=rules, api_keys=auth.KeyCache(settings),
         metrics=prometheus.install(app),  # the timing middleware, outside the fast path's
@@ -89,6 +91,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         (personalize, SCOPE_PERSONALIZE),
         (items, SCOPE_PERSONALIZE),
         (profile, SCOPE_PERSONALIZE),
+        (surveys, SCOPE_PERSONALIZE),
         (events, SCOPE_EVENTS),
         (feedback, SCOPE_EVENTS),
         (experiments, SCOPE_EXPERIMENTS),

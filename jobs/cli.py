@@ -34,6 +34,8 @@ COMMAND_MODULES = (
     "jobs.experiments_cmd",
     "jobs.cases_cmd",
     "jobs.serve_cmd",
+    "jobs.worker_cmd",
+    "jobs.webhooks_cmd",
 )
 BAD_INPUT, STEP_FAILED = 2, 1
 EXIT_CODES: tuple[tuple[type[TouchpointError], int], ...] = (  # first match wins

@@ -6,6 +6,12 @@ worker reads the stream through its own consumer group and delivers each entry t
 configured for its queue and kind, at least once. Every entry carries an `event_id`: the
 idempotency key a receiver uses to drop a repeated delivery.
 
+The `case` of every entry carries at least `case_id` and `queue`; the webhook worker also
+reads `status` (`open`, `contacted`, `resolved`, `closed_no_action`) and `due_at` (epoch
+seconds or ISO 8601 UTC): it keeps its own index of open cases from the stream and appends
+`case.overdue` once for a case still open or contacted past its `due_at` (`webhooks.timing`),
+so the case store's key layout is not part of this interface.
+
 Keys (see `store.keys`): the stream `tp:{s:case-events}:stream`; each customer's open cases
 `tp:c:{CUSTOMER}:cases`, a hash touchpoint → case id (one open case per customer and
 touchpoint), which the survey decision and the business rules read.

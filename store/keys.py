@@ -8,7 +8,8 @@ Layout (`tp` is the namespace, `{...}` a Redis Cluster hash tag):
 - `tp:ARTIFACT:VERSION:c:{CUSTOMER}:NAME` — a version's per-customer data
 - `tp:c:{CUSTOMER}:NAME` — live per-customer state (recent events, counters)
 - `tp:{s:STREAM}:stream` — an intake stream (`events`, `feedback`); `tp:{s:STREAM}:seen:ID`
-  its idempotency marks and `tp:{s:STREAM}:lock` the ingest lock, all in the stream's slot
+  its idempotency marks and `tp:{s:STREAM}:lock` the ingest lock, all in the stream's slot;
+  `tp:{s:STREAM}:x:NAME` a consumer's own state beside it (the webhook worker's retries)
 - `tp:r:{RECOMMENDATION}:NAME` — what one recommendation served and what it converted
 - `tp:{cases}:NAME` — follow-up cases (`store.cases`): a hash per case, its notes, the
   listing indexes; one hash tag so a case and its indexes change in one script
@@ -63,6 +64,10 @@ class Keys:
     def stream_lock(self, stream: str) -> str:
         """Held by the one `touchpoint ingest` draining a stream."""
         return f"{self.namespace}:{{s:{stream}}}:lock"
+
+    def stream_state(self, stream: str, name: str) -> str:
+        """A consumer's own state in the stream's slot: one MULTI acknowledges and moves."""
+        return f"{self.namespace}:{{s:{stream}}}:x:{name}"
 
     def recommendation(self, recommendation_id: str, name: str) -> str:
         """Attribution of one served recommendation (`served`, `conversions`)."""

@@ -1,0 +1,1 @@
+"""Outbound webhooks about follow-up cases: configuration, signing, retry policy (pure)."""
