@@ -222,6 +222,8 @@ async def run(url: str, n: int, rounds: int, cases: int, samples: int) -> None:
                 f"  {mode:8} {cpu:6.0f} us CPU/request ({cpu / base_cpu:.2f}x)   "
                 f"{wall:6.0f} us wall/request ({wall / base_wall:.2f}x)   (median of rounds)"
             )
+        if not cases:
+            return
         start = time.perf_counter()
         fill_cases(url, cases)
         print(f"{cases} open cases written in {time.perf_counter() - start:.1f} s")

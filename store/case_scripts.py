@@ -142,17 +142,26 @@ return {'ok', tostring(version)}
 # filter pairs (dimension, value). Walks the smallest index among the filters' (or `all`)
 # in ascending (score, id) order from just after the cursor's case (found by ZRANK; by its
 # score when it has left that index), keeps cases matching every filter, stops at `limit`
-# cases or `budget` entries scanned. Returns {next score, next id, done, case flat...}.
+# cases or `budget` entries scanned. In the urgent order a priority's cases lie between the
+# first and the last score of that priority's index: the walk reads that range alone.
+# Returns {next score, next id, done, case flat...}.
 LIST = """
 local prefix, order = ARGV[1], ARGV[2]
 local after_score, after_id = ARGV[3], ARGV[4]
 local limit, budget = tonumber(ARGV[5]), tonumber(ARGV[6])
+local low, high = '', ''
 local filters, walk, smallest = {}, prefix .. 'ix:' .. order .. ':all', nil
 for i = 7, #ARGV, 2 do
   filters[#filters + 1] = {ARGV[i], ARGV[i + 1]}
   local key = prefix .. 'ix:' .. order .. ':' .. ARGV[i] .. ':' .. ARGV[i + 1]
   local n = redis.call('ZCARD', key)
   if smallest == nil or n < smallest then smallest, walk = n, key end
+  if order == 'urgent' and ARGV[i] == 'priority' then
+    local first = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+    local last = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
+    if #first == 0 then return {'', '', '1'} end
+    low, high = first[2], last[2]
+  end
 end
 local start, skip_ties = 0, false
 if after_score ~= '' then
@@ -165,6 +174,9 @@ if after_score ~= '' then
     skip_ties = true
   end
 end
+if low ~= '' then
+  start = math.max(start, redis.call('ZCOUNT', walk, '-inf', '(' .. low))
+end
 local out = {'', '', '1'}
 local found, scanned = 0, 0
 local last_score, last_id = after_score, after_id
@@ -174,6 +186,7 @@ while found < limit and scanned < budget do
   start = start + #batch / 2
   for i = 1, #batch, 2 do
     local id, score = batch[i], batch[i + 1]
+    if high ~= '' and tonumber(score) > tonumber(high) then return out end
     if not (skip_ties and tonumber(score) == tonumber(after_score) and id <= after_id) then
       scanned = scanned + 1
       last_score, last_id = score, id

@@ -57,3 +57,27 @@ def test_paging_survives_the_cursor_case_leaving_the_filtered_index(redis_client
     open_cases(redis_client, 23)
     seen = asyncio.run(walk(redis_url, change_after_first=True, status="open"))
     assert len(seen) == 23 and len(set(seen)) == 23  # the changed case was on page one
+
+
+def test_urgent_order_with_a_priority_reads_only_that_priority(redis_client, redis_url):
+    config = CaseConfig()
+    pipe = redis_client.pipeline(transaction=False)
+    for i in range(30):  # scores 0, 4, 6: severity 3, 2, 1 × value 1 → p2, p2, p3
+        answer = {"customer_id": f"c{i:03d}", "survey": "nps", "score": (0, 4, 6)[i % 3],
+                  "touchpoint": ("web", "store")[i % 2]}  # fmt: skip
+        queue_open_case(pipe, KEYS, plan_case(answer, None, config, now=NOW), now_iso="x")
+    pipe.execute()
+
+    async def listing(**filters: str) -> list[dict]:
+        client = aioredis.Redis.from_url(redis_url)
+        try:
+            page = await list_cases(client, KEYS, order="urgent", filters=filters, limit=50)
+            return page.cases
+        finally:
+            await client.aclose()
+
+    p3 = asyncio.run(listing(priority="p3"))
+    assert len(p3) == 10 and {c["score"] for c in p3} == {6}
+    p2_web = asyncio.run(listing(priority="p2", touchpoint="web"))
+    assert len(p2_web) == 10 and {c["touchpoint"] for c in p2_web} == {"web"}
+    assert asyncio.run(listing(priority="p9")) == []
