@@ -29,6 +29,7 @@ from api.services import impressions
 from api.services.business_rules_watch import RulesWatcher
 from api.settings import ApiSettings
 from api.state import ServingState
+from api.ui import router as dashboard
 from contracts.requests import (
     SCOPE_EVENTS,
     SCOPE_EXPERIMENTS,
@@ -91,4 +92,5 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         (segments, SCOPE_SEGMENTS),
     ):
         app.include_router(module.router, dependencies=auth.scoped(scope))
+    dashboard.install(app)  # /ui: its own login (scope `dashboard`), see api/ui/session.py
     return app

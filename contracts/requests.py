@@ -41,5 +41,13 @@ SCOPE_PERSONALIZE: Final = "personalize:read"
 SCOPE_EVENTS: Final = "events:write"
 SCOPE_SEGMENTS: Final = "segments:read"
 SCOPE_EXPERIMENTS: Final = "experiments:admin"
+SCOPE_DASHBOARD: Final = "dashboard"  # the /ui pages (admin keys may open them too)
 SCOPE_ADMIN: Final = "admin"
-SCOPES: Final = (SCOPE_PERSONALIZE, SCOPE_EVENTS, SCOPE_SEGMENTS, SCOPE_EXPERIMENTS, SCOPE_ADMIN)
+SCOPES: Final = (
+    SCOPE_PERSONALIZE,
+    SCOPE_EVENTS,
+    SCOPE_SEGMENTS,
+    SCOPE_EXPERIMENTS,
+    SCOPE_DASHBOARD,
+    SCOPE_ADMIN,
+)
