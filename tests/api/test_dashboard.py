@@ -187,8 +187,8 @@ def test_redis_down_renders_every_page_with_a_banner(store_config, published, re
 
 
 def test_experiment_status_changes_with_the_token(store_config, published):
-    definition = {"key": "hero", "status": "draft", "control": "a",
-                  "variants": [{"name": "a", "weight": 50}, {"name": "b", "weight": 50}]}  # fmt: skip
+    variants = [{"name": "a", "weight": 50}, {"name": "b", "weight": 50}]
+    definition = {"key": "hero", "status": "draft", "control": "a", "variants": variants}
     with client_for(store_config) as c:
         assert c.put("/v1/experiments/hero", json=definition).status_code in (200, 201)
         page = c.get("/ui/experiments/hero")
