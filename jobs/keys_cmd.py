@@ -38,7 +38,7 @@ def create(
         typer.Option(
             "--scopes",
             help="Comma-separated: personalize:read, events:write, segments:read,"
-            " experiments:admin, admin.",
+            " experiments:admin, dashboard (the /ui pages), admin.",
         ),
     ],
     data: DataDir = Path("data"),

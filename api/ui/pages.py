@@ -20,7 +20,7 @@ from api.ui.session import Viewer, current_viewer, set_cookie
 router = APIRouter(prefix="/ui", include_in_schema=False)
 OPEN_BANNER = (
     "The API runs without API keys, so this dashboard is open to anyone who can reach it. "
-    "Create a key (touchpoint keys create --scope dashboard) to require a login."
+    "Create a key (touchpoint keys create --name NAME --scopes dashboard) to require a login."
 )
 REDIS_BANNER = "Redis is unreachable: the API answers degraded and some figures are missing."
 Key = Annotated[str, Query(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
