@@ -4,6 +4,7 @@ counted, nothing recorded as served, no exposure logged)."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
@@ -46,12 +47,11 @@ async def _channel(parts: AppParts, customer_id: str, channel: str) -> dict[str,
 
 async def customer_360(parts: AppParts, customer_id: str) -> dict[str, Any]:
     found = Parts()
-    profile = await found.get("profile", read_profile(parts.serving, customer_id))
-    channels = []
-    for channel in CHANNELS:
-        preview = await found.get("recommendations", _channel(parts, customer_id, channel))
-        if preview is not None:
-            channels.append(preview)
+    profile, *previews = await asyncio.gather(  # concurrent: one round trip each
+        found.get("profile", read_profile(parts.serving, customer_id)),
+        *(found.get("recommendations", _channel(parts, customer_id, c)) for c in CHANNELS),
+    )
+    channels = [p for p in previews if p is not None]
     experiments = channels[0]["head"].get("experiments", []) if channels else []
     return {
         "problems": found.problems,
