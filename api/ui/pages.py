@@ -127,8 +127,8 @@ async def experiment_csv(request: Request, key: str) -> Response:
 @router.get("/rules")
 async def rules(request: Request) -> Response:
     viewer = await current_viewer(request)
-    return await show(request, "rules.html", rules_view.rules_page(parts_of(request.app)),
-                      viewer=viewer)  # fmt: skip
+    gathered = rules_view.rules_page(parts_of(request.app))
+    return await show(request, "rules.html", gathered, viewer=viewer)  # fmt: skip
 
 
 @router.get("/operations")

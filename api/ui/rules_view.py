@@ -1,6 +1,7 @@
 """Rules page: the business rules in force per channel and placement (resolved as answers
-resolve them, `RuleBook.resolve`), the files they come from, and whether the last reload of
-the rules directory was refused (`api.services.business_rules_watch`)."""
+resolve them, `RuleBook.resolve`), the files they come from, whether the last reload of
+the rules directory was refused (`api.services.business_rules_watch`), and how much of each
+offer's redemption budget is used."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ from typing import Any
 import yaml
 
 from api.deps import AppParts
+from api.ui.views import Parts
 from contracts.schema import CHANNELS
 from recsys.business_rules import Cap, Rules
+from store.counters import decode_redeemed, redeemed_key
 
 ELIGIBILITY = ("in_stock", "active_window", "target_segments", "min_tier", "consent")
 
@@ -37,7 +40,28 @@ def summary(where: str, rules: Rules) -> dict[str, Any]:
     }
 
 
-def rules_page(parts: AppParts) -> dict[str, Any]:
+async def budgets(parts: AppParts) -> list[dict[str, Any]]:
+    """Offers with a redemption budget in the live item table: redeemed so far and what is
+    left (the counts serving reads, `store.counters`)."""
+    state = parts.serving
+    offers = [i for i in (state.shared.items if state.shared else [])
+              if i.get("kind") == "offer" and (i.get("budget") or -1) >= 0]  # fmt: skip
+    if not offers or state.client is None:
+        return []
+    raw: Any = await state.client.hgetall(redeemed_key(state.keys))
+    redeemed = decode_redeemed(raw)
+    rows = []
+    for offer in offers:
+        used, budget = redeemed.get(offer["item_id"], 0), int(offer["budget"])
+        rows.append({"item_id": offer["item_id"], "title": offer.get("title"), "used": used,
+                     "budget": budget, "left": max(0, budget - used),
+                     "share": min(1.0, used / budget) if budget else 1.0})  # fmt: skip
+    return sorted(rows, key=lambda r: -r["share"])
+
+
+async def rules_page(parts: AppParts) -> dict[str, Any]:
+    found = Parts()
+    offer_budgets = await found.get("offer budgets", budgets(parts)) or []
     watcher = parts.rules
     book = watcher.current()
     placements = sorted(s for s in book.files if "." in s)
@@ -51,7 +75,8 @@ def rules_page(parts: AppParts) -> dict[str, Any]:
     files += [{"name": f"profiles/{name}.yaml", "text": yaml.safe_dump(data, sort_keys=False)}
               for name, data in sorted(book.profiles.items())]  # fmt: skip
     return {
-        "problems": [],
+        "problems": found.problems,
+        "budgets": offer_budgets,
         "directory": str(watcher.directory),
         "last_error": watcher.last_error,
         "rows": rows,

@@ -200,3 +200,14 @@ def test_experiment_status_changes_with_the_token(store_config, published):
         assert "results" in c.get("/ui/experiments/hero").text
         csv = c.get("/ui/experiments/hero/results.csv")
     assert csv.status_code == 200 and csv.text.startswith("variant,")
+
+
+def test_rules_page_shows_the_rules_in_force_and_budgets_used(
+    store_config, redis_client, published
+):
+    redis_client.hincrby(KEYS.global_("redeemed"), "o4", 1)  # o4's budget is 1
+    with client_for(store_config) as c:
+        page = c.get("/ui/rules").text
+    assert 'id="rules-ok"' in page
+    row = page.split('id="budgets"')[1].split("o4")[1].split("</tr>")[0]
+    assert re.findall(r'class="num">([^<]+)<', row) == ["1", "1", "0", "100%"]
