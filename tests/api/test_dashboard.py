@@ -209,5 +209,5 @@ def test_rules_page_shows_the_rules_in_force_and_budgets_used(
     with client_for(store_config) as c:
         page = c.get("/ui/rules").text
     assert 'id="rules-ok"' in page
-    row = page.split('id="budgets"')[1].split("o4")[1].split("</tr>")[0]
+    row = page.split('id="budgets"')[1].split('muted">o4</span>')[1].split("</tr>")[0]
     assert re.findall(r'class="num">([^<]+)<', row) == ["1", "1", "0", "100%"]
