@@ -47,7 +47,7 @@ def _summary(meta: dict[str, Any]) -> dict[str, Any]:
         "label": meta.get("label") or meta.get("model"),
         "created_at": meta.get("created_at"),
         "customers": meta.get("n_customers"),
-        "items": meta.get("n_items_catalogue", meta.get("n_items")),
+        "catalogue_items": meta.get("n_items_catalogue", meta.get("n_items")),
         "training_seconds": meta.get("training_seconds"),
         "active": bool(meta.get("active")),
         "metrics": [

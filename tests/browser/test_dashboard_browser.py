@@ -174,6 +174,8 @@ def test_wrong_key_refused_then_every_page_loads_clean(served, browser, tmp_path
         assert all(drawn), (path, drawn)
         plots += len(drawn)
         assert unlabelled_controls(page) == [], path
+        text = page.inner_text("main")
+        assert "built-in method" not in text and "Undefined" not in text, path
         shot = tmp_path / f"{path.strip('/').replace('/', '-') or 'overview'}.png"
         page.screenshot(path=str(shot), full_page=True)
         assert shot.stat().st_size > 10_000
