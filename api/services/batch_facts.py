@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ SEGMENTS_FILE = "segments.parquet"  # written by `touchpoint segment` (jobs.pipe
 LIFECYCLE_ORDER = ("prospect", "new", "active", "reactivated", "lapsing", "churned")
 
 _cache: dict[tuple[str, str], tuple[tuple[Any, ...], Any]] = {}
-_lock = threading.Lock()
+_lock = threading.RLock()
 
 
 def _stamp(files: list[Path]) -> tuple[Any, ...]:
@@ -54,23 +55,27 @@ def _read(path: Path, columns: list[str]) -> pa.Table:
     return pq.read_table(path, columns=[c for c in columns if c in present])
 
 
+def _day_counts(path: Path) -> dict[tuple[int, str], int]:
+    """Events of one file per (UTC day number, type)."""
+    table = _read(path, ["timestamp", "type"])
+    stamps = table["timestamp"]
+    if not pa.types.is_timestamp(stamps.type):
+        stamps = pc.strptime(stamps, format="%Y-%m-%dT%H:%M:%S", unit="s", error_is_null=True)
+    days = pc.divide(pc.cast(pc.cast(stamps, pa.timestamp("s")), pa.int64()), 86400)
+    types = pc.cast(table["type"], pa.string())
+    grouped = pa.table({"d": days, "t": types}).group_by(["d", "t"]).aggregate([("d", "count")])
+    columns = (grouped[c].to_pylist() for c in ("d", "t", "d_count"))
+    return {(d, t): n for d, t, n in zip(*columns, strict=True) if d is not None}
+
+
 def _events_per_day(files: list[Path]) -> dict[str, Any]:
-    """Events per UTC day and type over the last `DAYS_SHOWN` days of the data."""
+    """Events per UTC day and type over the last `DAYS_SHOWN` days of the data. Counted per
+    file and cached per file: a new ingest partition costs only its own read."""
     counts: dict[tuple[int, str], int] = {}
     for path in files:
-        table = _read(path, ["timestamp", "type"])
-        stamps = table["timestamp"]
-        if not pa.types.is_timestamp(stamps.type):
-            stamps = pc.cast(pc.strptime(stamps, format="%Y-%m-%dT%H:%M:%S", unit="s",
-                                         error_is_null=True), pa.timestamp("s"))  # fmt: skip
-        days = pc.cast(pc.cast(stamps, pa.timestamp("s")), pa.int64())
-        days = pc.divide(days, 86400)
-        types = pc.cast(table["type"], pa.string())
-        grouped = pa.table({"d": days, "t": types}).group_by(["d", "t"]).aggregate([("d", "count")])
-        for d, t, n in zip(grouped["d"].to_pylist(), grouped["t"].to_pylist(),
-                           grouped["d_count"].to_pylist(), strict=True):  # fmt: skip
-            if d is not None:
-                counts[(d, t)] = counts.get((d, t), 0) + n
+        per_file = _cached("events-file", path, [path], partial(_day_counts, path))
+        for key, n in per_file.items():
+            counts[key] = counts.get(key, 0) + n
     if not counts:
         return {"days": [], "series": {}, "total": 0}
     last = max(d for d, _ in counts)
@@ -89,9 +94,7 @@ async def events_per_day(data_dir: Path) -> dict[str, Any] | None:
         return None
     if not files:
         return None
-    return await asyncio.to_thread(
-        _cached, "events", data_dir, files, lambda: _events_per_day(files)
-    )
+    return await asyncio.to_thread(_events_per_day, files)
 
 
 def _segment_facts(path: Path) -> dict[str, Any]:
