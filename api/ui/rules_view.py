@@ -12,7 +12,7 @@ import yaml
 from api.deps import AppParts
 from api.ui.views import Parts
 from contracts.schema import CHANNELS
-from recsys.business_rules import Cap, Rules
+from recsys.business_rules import Cap, RuleBook, Rules
 from store.counters import decode_redeemed, redeemed_key
 
 ELIGIBILITY = ("in_stock", "active_window", "target_segments", "min_tier", "consent")
@@ -59,11 +59,15 @@ async def budgets(parts: AppParts) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: -r["share"])
 
 
-async def rules_page(parts: AppParts) -> dict[str, Any]:
-    found = Parts()
-    offer_budgets = await found.get("offer budgets", budgets(parts)) or []
-    watcher = parts.rules
-    book = watcher.current()
+_described: dict[int, tuple[RuleBook, dict[str, Any]]] = {}
+
+
+def describe(book: RuleBook) -> dict[str, Any]:
+    """Resolved rules per channel and placement and the files' text: once per rule book
+    (a reload makes a new book)."""
+    found = _described.get(id(book))
+    if found is not None and found[0] is book:
+        return found[1]
     placements = sorted(s for s in book.files if "." in s)
     rows = [summary("every channel (default)", book.resolve(None))]
     rows += [summary(channel, book.resolve(channel)) for channel in CHANNELS]
@@ -74,11 +78,20 @@ async def rules_page(parts: AppParts) -> dict[str, Any]:
              for stem, data in sorted(book.files.items())]  # fmt: skip
     files += [{"name": f"profiles/{name}.yaml", "text": yaml.safe_dump(data, sort_keys=False)}
               for name, data in sorted(book.profiles.items())]  # fmt: skip
+    _described.clear()  # only the book in force is kept
+    _described[id(book)] = (book, {"rows": rows, "files": files})
+    return _described[id(book)][1]
+
+
+async def rules_page(parts: AppParts) -> dict[str, Any]:
+    found = Parts()
+    offer_budgets = await found.get("offer budgets", budgets(parts)) or []
+    watcher = parts.rules
+    book = watcher.current()  # first: a due reload sets `last_error`
     return {
         "problems": found.problems,
         "budgets": offer_budgets,
         "directory": str(watcher.directory),
         "last_error": watcher.last_error,
-        "rows": rows,
-        "files": files,
+        **describe(book),
     }

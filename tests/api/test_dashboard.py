@@ -14,8 +14,9 @@ from api.app import create_app
 from api.settings import ApiSettings
 from store.apikeys import create_key, revoke_key
 from store.keys import Keys
-from tests.api.personal_factories import bundle, catalogue, publish
+from tests.api.personal_factories import bundle, catalogue, publish, rules_dir
 
+__all__ = ["rules_dir"]  # a fixture
 KEYS = Keys()
 PAGES = ("/ui/", "/ui/customers", "/ui/customers?customer_id=c1", "/ui/models", "/ui/segments",
          "/ui/experiments", "/ui/rules", "/ui/operations")  # fmt: skip
@@ -211,3 +212,17 @@ def test_rules_page_shows_the_rules_in_force_and_budgets_used(
     assert 'id="rules-ok"' in page
     row = page.split('id="budgets"')[1].split('muted">o4</span>')[1].split("</tr>")[0]
     assert re.findall(r'class="num">([^<]+)<', row) == ["1", "1", "0", "100%"]
+
+
+def test_rules_page_names_a_refused_reload(store_config, published, rules_dir):
+    (rules_dir / "default.yaml").write_text("diversity: {max_per_category: 2}\n")
+    with client_for(store_config) as c:
+        page = c.get("/ui/rules").text
+        assert 'id="rules-ok"' in page and "2 per category" in page
+        (rules_dir / "default.yaml").write_text("diversity: {max_per_category: many}\n")
+        c.app.parts.rules.request_reload()  # what SIGHUP does; else re-checked within 1 s
+        page = c.get("/ui/rules").text
+    assert 'id="rules-error"' in page, page[page.index("<main") :][:1500]
+    error = page.split('id="rules-error"')[1].split("</div>")[0]
+    assert "default.yaml" in error and "max_per_category" in error
+    assert "2 per category" in page  # the previous rules stay in force, and shown
