@@ -5,8 +5,10 @@ is down the parts that need it are missing and the page says why (`Parts.problem
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import orjson
@@ -17,7 +19,8 @@ from api.services import batch_facts, model_admin
 from api.services.experiment_admin import definitions
 from api.services.experiment_serving import runtime_for
 from contracts.errors import TouchpointError
-from store import audit
+from contracts.schema import CONVERSION_TYPES, EVENT_TYPES
+from store import audit, daily
 from store.events import GROUP, STREAMS
 from store.segments import ARTIFACT as SEGMENTS
 from store.segments import SegmentReader
@@ -85,6 +88,37 @@ def _quantile(pairs: list[tuple[float, float]], q: float) -> float | None:
     return None
 
 
+SERVED_DAYS = 30  # the answers plot
+RATE_DAYS = 7  # click-through and conversion over the last week
+
+
+async def served_daily(client: Any, keys: Any, now: float) -> dict[str, Any]:
+    """Answers served per day and channel (plot) and, over the last `RATE_DAYS`, answers,
+    attributed clicks and purchases and their rates per answer."""
+    days = daily.last_days(SERVED_DAYS, now)
+    served = await daily.read_days(client, keys, daily.SERVED, days)
+    converted = await daily.read_days(client, keys, daily.CONVERTED, days[-RATE_DAYS:])
+    channels = sorted({c for day in served for c in day})
+    plot = None
+    if channels:
+        x = [int(datetime.fromisoformat(d).replace(tzinfo=UTC).timestamp()) for d in days]
+        plot = {"x": x, "series": {c: [day.get(c, 0) for day in served] for c in channels}}
+    answers = sum(sum(day.values()) for day in served[-RATE_DAYS:])
+    kinds = [t for t in EVENT_TYPES if t in CONVERSION_TYPES]  # the funnel's order
+    by_type = {t: sum(day.get(t, 0) for day in converted) for t in kinds}
+    by_channel = {c: sum(day.get(c, 0) for day in served[-RATE_DAYS:]) for c in channels}
+    return {
+        "plot": plot,
+        "answers": answers,
+        "by_channel": by_channel,
+        "conversions": [
+            {"type": t, "count": n, "rate": n / answers if answers else None}
+            for t, n in by_type.items()
+        ],
+        "days": RATE_DAYS,
+    }
+
+
 async def overview(parts: AppParts) -> dict[str, Any]:
     state, found = parts.serving, Parts()
     shared = state.shared
@@ -101,6 +135,10 @@ async def overview(parts: AppParts) -> dict[str, Any]:
         if seg_live:
             segments_meta = await found.get("segments", reader.meta(seg_live))
     defs = await found.get("experiments", definitions(runtime_for(state), force=False)) or {}
+    served = None
+    if state.client is not None:
+        served = await found.get("answers served",
+                                 served_daily(state.client, state.keys, time.time()))  # fmt: skip
     plot = None
     if events and events["days"]:
         plot = {"x": events["days"], "series": events["series"]}
@@ -117,6 +155,7 @@ async def overview(parts: AppParts) -> dict[str, Any]:
         "running_experiments": sum(1 for e in defs.values() if e.status == "running"),
         "experiments": len(defs),
         "events_plot": plot,
+        "served": served,
         "requests": request_counts(parts)[:8],
     }
 

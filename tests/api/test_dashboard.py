@@ -226,3 +226,20 @@ def test_rules_page_names_a_refused_reload(store_config, published, rules_dir):
     error = page.split('id="rules-error"')[1].split("</div>")[0]
     assert "default.yaml" in error and "max_per_category" in error
     assert "2 per category" in page  # the previous rules stay in force, and shown
+
+
+def test_overview_counts_answers_served_and_attributed_conversions(store_config, published):
+    with client_for(store_config) as c:
+        for channel in ("web", "web", "app"):
+            params = {"channel": channel, "k": 3}
+            answer = c.get("/v1/customers/c1/recommendations", params=params).json()
+        c.get("/ui/customers", params={"customer_id": "c1"})  # a preview: not an answer served
+        click = {"event_id": "e-click", "customer_id": "c1", "type": "click",
+                 "item_id": answer["items"][0]["item_id"],
+                 "recommendation_id": answer["recommendation_id"]}  # fmt: skip
+        assert c.post("/v1/events", json=click).status_code == 202
+        page = c.get("/ui/").text
+    rates = page.split('id="served-rates"')[1].split("</table>")[0]
+    assert '<td>3 <span class="muted">(app 1 · web 2)</span></td>' in rates
+    assert '1 <span class="muted">(33.33%)</span>' in rates  # one click per three answers
+    assert 'data-plot="served-data"' in page
