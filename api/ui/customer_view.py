@@ -52,12 +52,17 @@ async def customer_360(parts: AppParts, customer_id: str) -> dict[str, Any]:
         *(found.get("recommendations", _channel(parts, customer_id, c)) for c in CHANNELS),
     )
     channels = [p for p in previews if p is not None]
-    experiments = channels[0]["head"].get("experiments", []) if channels else []
+    experiments: dict[tuple[str, str | None], list[str]] = {}  # (key, variant) -> channels
+    for preview in channels:
+        for e in preview["head"].get("experiments", []):
+            experiments.setdefault((e["key"], e["variant"]), []).append(preview["channel"])
     return {
         "problems": found.problems,
         "customer_id": customer_id,
         "profile": profile,
         "channels": channels,
-        "experiments": experiments,
+        "experiments": [
+            {"key": k, "variant": v, "channels": c} for (k, v), c in experiments.items()
+        ],
         "degraded": any(c["head"].get("degraded") for c in channels),
     }
