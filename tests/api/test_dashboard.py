@@ -200,7 +200,7 @@ def test_experiment_status_changes_with_the_token(store_config, published):
         assert c.get("/v1/experiments/hero").json()["status"] == "running"
         variant = c.get("/v1/experiments/hero/assignment/c1").json()["variant"]
         customer = c.get("/ui/customers", params={"customer_id": "c1"}).text
-        assert f"hero → {variant} <span class=\"muted\">on web, app, email" in customer
+        assert f'hero → {variant} <span class="muted">on web, app, email' in customer
         assert "results" in c.get("/ui/experiments/hero").text
         csv = c.get("/ui/experiments/hero/results.csv")
     assert csv.status_code == 200 and csv.text.startswith("variant,")
