@@ -92,8 +92,14 @@ def served(redis_server, tmp_path_factory) -> Iterator[dict[str, object]]:
                "redis": client}  # fmt: skip
     finally:
         server.terminate()
-        server.wait(timeout=20)
-        client.close()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()  # a connection left open keeps uvicorn waiting; fail, but end
+            server.wait(timeout=20)
+            raise
+        finally:
+            client.close()
 
 
 @pytest.fixture(scope="module")
@@ -237,3 +243,27 @@ def test_rollback_in_the_dashboard_serves_the_previous_version_then_logout(serve
     assert "/ui/login" in page.url
     assert w.errors == [] and w.elsewhere == []
     w.context.close()
+
+
+def test_pages_work_with_javascript_off(served, browser):
+    """Everything but the plots is server-rendered: log in, look a customer up, open the
+    segments heatmap and an export link, all without JavaScript."""
+    base = str(served["base"])
+    context = browser.new_context(java_script_enabled=False)  # type: ignore[attr-defined]
+    page = context.new_page()
+    page.goto(f"{base}/ui/")
+    page.get_by_label("API key").fill(str(served["key"]))
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{base}/ui/")
+    page.goto(f"{base}/ui/customers")
+    page.get_by_label("Customer id").fill("C000010")
+    page.get_by_role("button", name="Look up").click()
+    assert page.locator('table[data-channel="web"] li[data-item]').count() > 0
+    page.goto(f"{base}/ui/segments")
+    assert page.locator("#rfm-heatmap td").count() == 25
+    with page.expect_download() as download:
+        page.locator('a[href$="/members.csv"]').first.click()
+    assert download.value.suggested_filename.endswith(".csv")
+    saved = download.value.path()  # waits for the download to finish
+    assert saved.read_text().startswith("customer_id")
+    context.close()
