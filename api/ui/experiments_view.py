@@ -5,13 +5,13 @@ CUPED (`api.services.experiment_admin`, as `GET /v1/experiments/{key}/results`).
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from api.deps import AppParts
 from api.services import experiment_admin as admin
 from api.services.experiment_serving import runtime_for
 from api.ui.views import Parts
+from experiments.timeline import cohort_timeline
 
 METRICS = (  # (results field, label, lift field)
     ("conversion_rate", "Conversion rate", "conversion_rate_lift"),
@@ -73,7 +73,18 @@ async def experiment_page(parts: AppParts, key: str) -> dict[str, Any]:
     found = Parts()
     runtime = runtime_for(parts.serving)
     exp = await found.get("experiment", admin.definition(runtime, key))
-    results = await found.get("results", admin.results(runtime, exp)) if exp else None
+    rows = await found.get("results", admin.customer_rows(runtime, key)) if exp else None
+    results = (
+        await found.get("results", admin.results(runtime, exp, rows)) if exp and rows else None
+    )
+    timeline = None
+    if exp is not None and rows is not None:
+        line = cohort_timeline(variants=rows.variants, first_exposure=rows.first_exposure,
+                               conversions=rows.conversions, control=exp.control,
+                               names=[v.name for v in exp.variants])  # fmt: skip
+        if len(line.days) >= 2:  # a line needs two days
+            timeline = {"entered": {"x": line.days, "series": line.entered},
+                        "lift": {"x": line.days, "series": line.cumulative_lift}}  # fmt: skip
     body = results.as_dict() if results else None
     variants: list[dict[str, Any]] = list(body["variants"]) if body else []  # type: ignore[call-overload]
     return {
@@ -83,16 +94,7 @@ async def experiment_page(parts: AppParts, key: str) -> dict[str, Any]:
         "next": NEXT_STATUS.get(exp.status, ()) if exp else (),
         "results": body,
         "rows": metric_rows(variants),
-        "users_plot": {
-            "names": [v["name"] for v in variants],
-            "users": [v["users"] for v in variants],
-        }
-        if variants
-        else None,
+        "timeline": timeline,
         "srm": bool(body and body.get("srm")),
         "cuped": body.get("cuped_variance_reduction") if body else None,
     }
-
-
-def finite(value: float | None) -> bool:
-    return value is not None and math.isfinite(value)

@@ -7,6 +7,7 @@ import hashlib
 import re
 import time
 
+import orjson
 import pytest
 from fastapi.testclient import TestClient
 
@@ -20,6 +21,11 @@ __all__ = ["rules_dir"]  # a fixture
 KEYS = Keys()
 PAGES = ("/ui/", "/ui/customers", "/ui/customers?customer_id=c1", "/ui/models", "/ui/segments",
          "/ui/experiments", "/ui/rules", "/ui/operations")  # fmt: skip
+
+
+def plots_have_their_library(html: str) -> bool:
+    """A page with a plot loads the chart library and the drawing script."""
+    return "data-plot=" not in html or ("uPlot.iife.min." in html and "charts." in html)
 
 
 def client_for(store_config, **overrides) -> TestClient:
@@ -51,6 +57,7 @@ def test_open_api_means_an_open_dashboard_that_says_so(store_config, published):
             page = c.get(path)
             assert page.status_code == 200, path
             assert "open to anyone" in page.text, path
+            assert plots_have_their_library(page.text), path
             assert "set-cookie" not in page.headers  # the same session goes on
     assert "httponly" in cookie and "samesite=strict" in cookie and "max-age=" in cookie
 
@@ -246,3 +253,22 @@ def test_overview_counts_answers_served_and_attributed_conversions(store_config,
     assert '<td>3 <span class="muted">(app 1 · web 2)</span></td>' in rates
     assert '1 <span class="muted">(33.33%)</span>' in rates  # one click per three answers
     assert 'data-plot="served-data"' in page
+
+
+def test_experiment_page_plots_entries_and_lift_over_days(store_config, redis_client, published):
+    variants = [{"name": "a", "weight": 50}, {"name": "b", "weight": 50}]
+    definition = {"key": "hero", "status": "running", "control": "a", "variants": variants}
+    with client_for(store_config) as c:
+        assert c.put("/v1/experiments/hero", json=definition).status_code in (200, 201)
+        for customer in ("c1", "c2", "c3", "c4"):
+            c.get(f"/v1/customers/{customer}/recommendations")  # exposures, today
+        first = KEYS.global_("exp:hero:first")
+        assert redis_client.hlen(first) == 4
+        redis_client.hset(first, "c1", f"{time.time() - 3 * 86400:.3f}")  # entered 3 days ago
+        page = c.get("/ui/experiments/hero").text
+    entered = re.search(r'id="entered-data">([^<]+)<', page)
+    assert entered is not None and 'data-plot="lift-data"' in page
+    data = orjson.loads(entered.group(1))
+    assert len(data["x"]) == 4 and sum(map(sum, data["series"].values())) == 4
+    assert sum(series[0] for series in data["series"].values()) == 1  # c1, three days ago
+    assert plots_have_their_library(page)
