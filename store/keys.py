@@ -10,6 +10,8 @@ Layout (`tp` is the namespace, `{...}` a Redis Cluster hash tag):
 - `tp:{s:STREAM}:stream` — an intake stream (`events`, `feedback`); `tp:{s:STREAM}:seen:ID`
   its idempotency marks and `tp:{s:STREAM}:lock` the ingest lock, all in the stream's slot
 - `tp:r:{RECOMMENDATION}:NAME` — what one recommendation served and what it converted
+- `tp:g:NAME` — global state (`Keys.global_`): API keys, redemptions, segment sizes, the
+  dashboard's action log and session secret (`store.audit`), daily totals (`store.daily`)
 Per-customer keys share the `{customer_id}` tag so one pipeline to one shard serves a request.
 """
 
