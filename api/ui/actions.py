@@ -12,7 +12,7 @@ from starlette.responses import RedirectResponse, Response
 
 from api import auth
 from api.deps import parts_of
-from api.problems import Forbidden, Unauthorized
+from api.problems import Forbidden, Unauthorized, Unavailable
 from api.services import experiment_admin as admin
 from api.services import model_admin
 from api.services.experiment_serving import runtime_for
@@ -57,9 +57,11 @@ async def login(request: Request) -> Response:
     key = form.get("key", "").strip()
     try:
         kid = await auth.verify(request.app, key or None, SCOPE_DASHBOARD)
-    except (Unauthorized, Forbidden) as exc:
+    except (Unauthorized, Forbidden, Unavailable) as exc:
         context = {"next": target, "error": str(exc)}
-        status = 403 if isinstance(exc, Forbidden) else 401
+        status = (
+            403 if isinstance(exc, Forbidden) else 401 if isinstance(exc, Unauthorized) else 503
+        )
         return await show(request, "login.html", context, viewer=viewer, status_code=status)
     session = await new_session(request, kid, open_=kid is None)  # a new nonce at login
     await record_action(request, session, "login", "dashboard")

@@ -272,3 +272,18 @@ def test_experiment_page_plots_entries_and_lift_over_days(store_config, redis_cl
     assert len(data["x"]) == 4 and sum(map(sum, data["series"].values())) == 4
     assert sum(series[0] for series in data["series"].values()) == 1  # c1, three days ago
     assert plots_have_their_library(page)
+
+
+def test_production_with_redis_down_refuses_logins_with_a_page_not_a_500(
+    store_config, redis_server
+):
+    redis_server.stop()
+    try:
+        with client_for(store_config, environment="production") as c:
+            assert c.get("/ui/").headers["location"].startswith("/ui/login")
+            login = c.get("/ui/login")
+            assert login.status_code == 200 and "Redis is unreachable" in login.text
+            refused = c.post("/ui/login", data={"csrf": csrf_of(login.text), "key": "tp_x.y"})
+    finally:
+        redis_server.start()
+    assert refused.status_code in (401, 503) and 'id="login-error"' in refused.text
