@@ -21,9 +21,11 @@ from api.ui.session import (
     clear_cookie,
     current_viewer,
     new_session,
+    notice_mark,
     read_form,
     record_action,
     safe_next,
+    secret_of,
     set_cookie,
 )
 from contracts.errors import TouchpointError
@@ -32,10 +34,11 @@ from contracts.requests import SCOPE_DASHBOARD
 router = APIRouter(prefix="/ui", include_in_schema=False)
 
 
-def _back(path: str, message: str | None = None) -> RedirectResponse:
-    """303 See Other to `path` (the post/redirect/get pattern), with a notice to show."""
-    target = f"{path}?notice={quote(message)}" if message else path
-    return RedirectResponse(target, status_code=303)
+async def _back(request: Request, path: str, message: str) -> RedirectResponse:
+    """303 See Other to `path` (the post/redirect/get pattern) with a notice to show, signed
+    so that a link from elsewhere cannot put its own words on a dashboard page."""
+    mark = notice_mark(await secret_of(request), message)
+    return RedirectResponse(f"{path}?notice={quote(message)}&mark={mark}", status_code=303)
 
 
 @router.get("/login")
@@ -91,10 +94,10 @@ async def switch_model(request: Request) -> Response:
     try:
         done = await model_admin.activate_serving(parts.serving, version)
     except TouchpointError as exc:
-        return _back("/ui/models", f"not switched: {exc}")
+        return await _back(request, "/ui/models", f"not switched: {exc}")
     detail = f"model {done['model_version']}, was {done['previous']}"
     await record_action(request, viewer, action, f"serving version {version}", detail)
-    return _back("/ui/models", f"{version} is live ({action})")
+    return await _back(request, "/ui/models", f"{version} is live ({action})")
 
 
 @router.post("/experiments/{key}/status")
@@ -109,6 +112,6 @@ async def experiment_status(request: Request, key: str) -> Response:
         data = exp.model_dump(mode="json") | {"status": status}
         await admin.save_definition(runtime, data, profiles=parts.rules.current().profiles)
     except TouchpointError as exc:
-        return _back(f"/ui/experiments/{key}", f"not changed: {exc}")
+        return await _back(request, f"/ui/experiments/{key}", f"not changed: {exc}")
     await record_action(request, viewer, "experiment status", key, f"{exp.status} -> {status}")
-    return _back(f"/ui/experiments/{key}", f"{key} is now {status}")
+    return await _back(request, f"/ui/experiments/{key}", f"{key} is now {status}")

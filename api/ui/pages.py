@@ -3,6 +3,7 @@ its template inside the frame (navigation, who is logged in, banners, CSRF token
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Awaitable
 from typing import Annotated, Any
 
@@ -15,7 +16,7 @@ from api.routes.segments import segment_members
 from api.services.experiment_serving import runtime_for
 from api.ui import customer_view, experiments_view, rules_view, segments_view, views
 from api.ui.render import render
-from api.ui.session import Viewer, current_viewer, set_cookie
+from api.ui.session import Viewer, current_viewer, notice_mark, secret_of, set_cookie
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 OPEN_BANNER = (
@@ -23,10 +24,9 @@ OPEN_BANNER = (
     "Create a key (touchpoint keys create --name NAME --scopes dashboard) to require a login."
 )
 REDIS_BANNER = "Redis is unreachable: the API answers degraded and some figures are missing."
-Key = Annotated[str, Query(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
 
 
-def frame(request: Request, viewer: Viewer, problems: list[str]) -> dict[str, Any]:
+def frame(request: Request, viewer: Viewer, problems: list[str], secret: bytes) -> dict[str, Any]:
     banners = []
     if viewer.open:
         banners.append(("info", OPEN_BANNER))
@@ -34,9 +34,9 @@ def frame(request: Request, viewer: Viewer, problems: list[str]) -> dict[str, An
     if not state.redis_ok:
         banners.append(("error", REDIS_BANNER))
     banners += [("warn", p) for p in problems]
-    notice = request.query_params.get("notice")
-    if notice:
-        banners.append(("ok", notice[:300]))
+    notice, mark = request.query_params.get("notice"), request.query_params.get("mark", "")
+    if notice and hmac.compare_digest(mark, notice_mark(secret, notice)):
+        banners.append(("ok", notice[:300]))  # only what a dashboard action said
     return {"viewer": viewer, "csrf": viewer.csrf, "banners": banners,
             "path": request.url.path}  # fmt: skip
 
@@ -47,8 +47,8 @@ async def show(
 ) -> Response:  # fmt: skip
     viewer = viewer or await current_viewer(request)
     context = gather if isinstance(gather, dict) else await gather
-    page = render(template, context, frame=frame(request, viewer, context.get("problems", [])),
-                  status_code=status_code)  # fmt: skip
+    around = frame(request, viewer, context.get("problems", []), await secret_of(request))
+    page = render(template, context, frame=around, status_code=status_code)
     return set_cookie(request, page, viewer)
 
 

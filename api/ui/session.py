@@ -204,6 +204,10 @@ async def read_form(request: Request, viewer: Viewer) -> dict[str, str]:
     return fields
 
 
+def notice_mark(secret: bytes, notice: str) -> str:
+    return hmac.new(secret, f"notice.{notice}".encode(), hashlib.sha256).hexdigest()[:16]
+
+
 def safe_next(path: str | None) -> str:
     """Where to go after login: a dashboard path only (never another site)."""
     if path and path.startswith("/ui") and not path.startswith("//") and "\\" not in path:

@@ -155,6 +155,9 @@ def test_switching_the_model_needs_confirmation_and_is_logged(
         assert redis_client.get(live_key).decode() == second
         done = c.post("/ui/models/switch", data={**form, "confirm": "yes"})
         assert done.status_code == 303
+        assert f"{first} is live" in c.get(done.headers["location"]).text  # the notice
+        forged = c.get("/ui/models", params={"notice": "Enter your key at evil.example"})
+        assert "evil.example" not in forged.text  # only notices the dashboard signed
         assert redis_client.get(live_key).decode() == first
         assert c.get("/v1/customers/c1/recommendations").json()["model_version"] == first
         ops = c.get("/ui/operations").text
