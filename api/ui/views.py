@@ -179,19 +179,29 @@ async def models_page(parts: AppParts) -> dict[str, Any]:
     }
 
 
-async def _backlog(client: Any, key: str) -> dict[str, Any]:
+async def _backlog(client: Any, key: str, now: float) -> dict[str, Any]:
+    """Entries waiting for `touchpoint ingest` and how old the oldest of them is (its
+    stream id is its arrival time): the ingest lag."""
     length = int(await client.xlen(key))
     pending = lag = None
+    start = "-"  # the oldest entry not yet acknowledged
     try:
         for group in await client.xinfo_groups(key):
             name = group["name"].decode() if isinstance(group["name"], bytes) else group["name"]
             if name == GROUP:
                 pending, lag = int(group["pending"]), group.get("lag")
+                last = group.get("last-delivered-id")
+                if not pending and last:
+                    start = "(" + (last.decode() if isinstance(last, bytes) else str(last))
     except RedisError:  # no stream yet
         pass
-    waiting = None if pending is None else pending + int(lag or 0)
-    return {"length": length, "pending": pending, "waiting": waiting if pending is not None
-            else length}  # fmt: skip
+    waiting = length if pending is None else pending + int(lag or 0)
+    oldest = await client.xrange(key, min=start, max="+", count=1) if waiting else []
+    age = None
+    if oldest:
+        raw_id = oldest[0][0].decode() if isinstance(oldest[0][0], bytes) else oldest[0][0]
+        age = max(0.0, now - int(raw_id.split("-")[0]) / 1000)
+    return {"length": length, "pending": pending, "waiting": waiting, "oldest_seconds": age}
 
 
 async def operations(parts: AppParts) -> dict[str, Any]:
@@ -217,7 +227,9 @@ async def operations(parts: AppParts) -> dict[str, Any]:
         if memory is not None and server:
             memory["redis_version"] = server.get("redis_version")
         for stream in STREAMS:
-            backlog = await found.get("ingest backlog", _backlog(client, state.keys.stream(stream)))
+            backlog = await found.get(
+                "ingest backlog", _backlog(client, state.keys.stream(stream), time.time())
+            )
             if backlog is not None:
                 streams.append({"stream": stream, **backlog})
         seg_versions = await found.get("segments", _segment_versions(client, state)) or []

@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.settings import ApiSettings
 from store.apikeys import create_key, revoke_key
+from store.events import StreamReader
 from store.keys import Keys
 from tests.api.personal_factories import bundle, catalogue, publish, rules_dir
 
@@ -290,3 +291,17 @@ def test_production_with_redis_down_refuses_logins_with_a_page_not_a_500(
     finally:
         redis_server.start()
     assert refused.status_code in (401, 503) and 'id="login-error"' in refused.text
+
+
+def test_operations_shows_the_ingest_backlog_and_its_age(store_config, redis_client, published):
+    events = [{"event_id": f"e{i}", "customer_id": "c1", "item_id": "p1", "type": "view"}
+              for i in range(3)]  # fmt: skip
+    with client_for(store_config) as c:
+        assert c.post("/v1/events", json={"events": events}).status_code == 202
+        waiting = c.get("/ui/operations").text.split("Ingest backlog: events")[1]
+        reader = StreamReader(redis_client, KEYS, "events")  # what `touchpoint ingest` does
+        reader.ensure_group()
+        reader.ack([e.stream_id for e in reader.read(10, pending=False)])
+        drained = c.get("/ui/operations").text.split("Ingest backlog: events")[1]
+    assert re.search(r'class="value">3<', waiting) and "oldest waiting 0.0 min" in waiting
+    assert re.search(r'class="value">0<', drained) and "oldest waiting" not in drained
