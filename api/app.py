@@ -32,6 +32,7 @@ from api.services.business_rules_watch import RulesWatcher
 from api.services.cases import case_config
 from api.settings import ApiSettings
 from api.state import ServingState
+from api.ui import router as dashboard
 from contracts.requests import (
     SCOPE_CASES,
     SCOPE_EVENTS,
@@ -99,4 +100,5 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         (cases, SCOPE_CASES),
     ):
         app.include_router(module.router, dependencies=auth.scoped(scope))
+    dashboard.install(app)  # /ui: its own login (scope `dashboard`), see api/ui/session.py
     return app

@@ -57,6 +57,15 @@ class ApiSettings(StoreConfig):
         description="API keys are re-read this often; a revoked key works at most this long.",
     )
 
+    dashboard_session_minutes: int = Field(
+        default=480, ge=1, le=7 * 24 * 60, description="A dashboard login lasts this long."
+    )
+    dashboard_secret: str | None = Field(
+        default=None,
+        description="Signs dashboard sessions; unset = one random secret kept in Redis and "
+        "shared by every replica.",
+    )
+
     @property
     def attribution_seconds(self) -> int:
         """`attribution_days` in seconds: the TTL of what an answer served, and of the

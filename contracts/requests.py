@@ -41,8 +41,15 @@ SCOPE_PERSONALIZE: Final = "personalize:read"
 SCOPE_EVENTS: Final = "events:write"
 SCOPE_SEGMENTS: Final = "segments:read"
 SCOPE_EXPERIMENTS: Final = "experiments:admin"
+SCOPE_DASHBOARD: Final = "dashboard"  # the /ui pages (admin keys may open them too)
 SCOPE_ADMIN: Final = "admin"
 SCOPE_CASES: Final = "cases:write"  # follow-up cases: list, read, work (reading needs it too)
 SCOPES: Final = (
-    SCOPE_PERSONALIZE, SCOPE_EVENTS, SCOPE_SEGMENTS, SCOPE_EXPERIMENTS, SCOPE_ADMIN, SCOPE_CASES,
-)  # fmt: skip
+    SCOPE_PERSONALIZE,
+    SCOPE_EVENTS,
+    SCOPE_SEGMENTS,
+    SCOPE_EXPERIMENTS,
+    SCOPE_CASES,
+    SCOPE_DASHBOARD,
+    SCOPE_ADMIN,
+)

@@ -38,7 +38,7 @@ def create(
         typer.Option(
             "--scopes",
             help="Comma-separated: personalize:read, events:write, segments:read,"
-            " experiments:admin, cases:write, admin.",
+            " experiments:admin, cases:write, dashboard (the /ui pages), admin.",
         ),
     ],
     data: DataDir = Path("data"),

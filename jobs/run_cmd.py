@@ -77,6 +77,8 @@ def demo_curl(
     console.print("\n[bold]Touchpoint is starting. Try, in another terminal:[/]\n")
     for comment, command in lines:
         print(f"# {comment}\n{command}\n", flush=True)
+    print(f"# the dashboard, in a browser\n{base}/ui/customers?customer_id={customer}\n",
+          flush=True)  # fmt: skip
 
 
 def _curl_lines(base: str, customer: str, second: str, item: str) -> list[tuple[str, str]]:

@@ -12,10 +12,12 @@ Counters in `tp:r:{REC}:conversions`: `<type>` (every conversion with this id),
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import Any
 
 from contracts.schema import CONVERSION_TYPES
+from store.daily import CONVERTED, day_of, queue_counts
 from store.keys import Keys
 
 # What a recommendation served is kept a week by default (the API's
@@ -68,4 +70,5 @@ def attribute(
         repr(float(event.get("value") or 0.0)),
         ttl,
     )
+    queue_counts(pipe, keys, CONVERTED, {day_of(time.time()): {str(event["type"]): 1}})
     return True

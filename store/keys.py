@@ -13,6 +13,8 @@ Layout (`tp` is the namespace, `{...}` a Redis Cluster hash tag):
 - `tp:r:{RECOMMENDATION}:NAME` — what one recommendation served and what it converted
 - `tp:{cases}:NAME` — follow-up cases (`store.cases`): a hash per case, its notes, the
   listing indexes; one hash tag so a case and its indexes change in one script
+- `tp:g:NAME` — global state (`Keys.global_`): API keys, redemptions, segment sizes, the
+  dashboard's action log and session secret (`store.audit`), daily totals (`store.daily`)
 Per-customer keys share the `{customer_id}` tag so one pipeline to one shard serves a request.
 """
 

@@ -89,7 +89,8 @@ class _Batch:
 
 class CommandBuffer:
     """Collects commands through the redis-py pipeline methods the store's writers use
-    (`eval` for `store.answers`, `hincrby` for redemptions), so they queue onto a
+    (`eval` for `store.answers`, `hincrby` for redemptions, `hincrby` and `expire` for
+    `store.daily`), so they queue onto a
     `RespConnection`.
 
     `eval` queues an EVALSHA (the script's text is not sent every time) and keeps the text in
@@ -101,6 +102,9 @@ class CommandBuffer:
 
     def hincrby(self, key: str, field: str, amount: int = 1) -> None:
         self.commands.append(("HINCRBY", key, field, amount))
+
+    def expire(self, key: str, seconds: int) -> None:
+        self.commands.append(("EXPIRE", key, seconds))
 
     def eval(self, script: str, numkeys: int, *args: Any) -> None:
         sha = script_sha(script)

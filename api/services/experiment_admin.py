@@ -19,6 +19,7 @@ from experiments.errors import InvalidExperiment
 from experiments.model import Experiment, merge_definitions, parse_experiment
 from experiments.results import ExperimentResults, analyse_experiment
 from experiments.strategy import named_models, unservable
+from store.experiment_store import CustomerRows
 
 
 async def definitions(runtime: ExperimentsRuntime, *, force: bool = False) -> dict[str, Any]:
@@ -83,11 +84,19 @@ async def _check_servable(
             raise InvalidExperiment(f"body {exp.key!r}", reason, f"{field}.rules_profile")
 
 
-async def results(runtime: ExperimentsRuntime, exp: Experiment) -> ExperimentResults:
-    """Per-variant statistics over the experiment's stored customer rows."""
+async def customer_rows(runtime: ExperimentsRuntime, key: str) -> CustomerRows:
+    """The experiment's stored rows, one per exposed customer."""
     try:
-        rows = await runtime.store().customer_rows(exp.key)
+        return await runtime.store().customer_rows(key)
     except (RedisError, OSError) as exc:
         runtime.state.mark_unavailable(exc)
         raise Unavailable("experiment data is unavailable") from None
+
+
+async def results(
+    runtime: ExperimentsRuntime, exp: Experiment, rows: CustomerRows | None = None
+) -> ExperimentResults:
+    """Per-variant statistics over the experiment's stored customer rows (read unless given)."""
+    if rows is None:
+        rows = await customer_rows(runtime, exp.key)
     return await asyncio.to_thread(analyse_experiment, exp, rows)  # CPU: off the event loop

@@ -30,6 +30,7 @@ from api.services.hot import connection
 from api.state import ServingState
 from store.answers import Answer, record_answers
 from store.attribution import DEFAULT_TTL
+from store.daily import queue_served
 from store.keys import Keys
 from store.resp import Command, CommandBuffer, RespConnection
 
@@ -68,6 +69,8 @@ class ImpressionWriter:
         assert written is not None
         buffer = CommandBuffer()
         record_answers(buffer, self.keys, answers, served_ttl=self.served_ttl)
+        if buffer.commands:  # and the dashboard's answers per day and channel
+            queue_served(buffer, self.keys, answers)
         if not buffer.commands:  # nothing shown by any of them: nothing to write
             written.set_result(None)
             return

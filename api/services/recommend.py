@@ -87,8 +87,11 @@ async def answer(
     requests: Sequence[SlotRequest],
     metrics: Metrics | None = None,
     placement_from_name: bool = False,
+    record: bool = True,
 ) -> tuple[dict[str, Any], list[dict[str, Any]], After | None]:
-    """(response head, one dict per slot, the work after the answer: impressions, exposure)."""
+    """(response head, one dict per slot, the work after the answer: impressions, exposure).
+    `record=False` (the dashboard's preview) counts no impression and records nothing served;
+    the caller then also leaves the returned exposure task unrun."""
     # A/B variants are decided in-process; before the read, segment targeting counts as met
     # (`pre` covers the windows a variant's rules profile may need), then with the segments.
     defs = await serving_definitions(state)
@@ -140,7 +143,8 @@ async def answer(
         state, head, customer_id=customer_id, channel=channel, segments=sorted(session.segments),
         served=any(body["items"] for body in out), found=plan.assignments,
     )  # fmt: skip
-    _record_shown(state, session, channel, out, counted, rec_id)
+    if record:
+        _record_shown(state, session, channel, out, counted, rec_id)
     return head, out, exposure
 
 

@@ -1,0 +1,1 @@
+"""The `/ui` dashboard: server-rendered pages over the same services as the JSON API."""
