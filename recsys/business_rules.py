@@ -272,10 +272,18 @@ def fingerprint(directory: Path) -> tuple[tuple[str, int, int], ...]:
     return tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in files)
 
 
+# Beside the business rules but not one of them: the journey map (`insights.journey`).
+NOT_BUSINESS_RULES = frozenset({"journey.yaml"})
+
+
 def _yaml_files(directory: Path) -> list[Path]:
     if not directory.is_dir():
         return []
-    return sorted(p for p in directory.iterdir() if p.suffix in (".yaml", ".yml"))
+    return sorted(
+        p
+        for p in directory.iterdir()
+        if p.suffix in (".yaml", ".yml") and p.name not in NOT_BUSINESS_RULES
+    )
 
 
 def load_rulebook(directory: Path) -> RuleBook:

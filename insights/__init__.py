@@ -1,0 +1,1 @@
+"""CX insights: journey map, scores with intervals, drivers, themes and sentiment (pure)."""
