@@ -10,6 +10,7 @@ Layout (`tp` is the namespace, `{...}` a Redis Cluster hash tag):
 - `tp:{s:STREAM}:stream` — an intake stream (`events`, `feedback`); `tp:{s:STREAM}:seen:ID`
   its idempotency marks and `tp:{s:STREAM}:lock` the ingest lock, all in the stream's slot
 - `tp:r:{RECOMMENDATION}:NAME` — what one recommendation served and what it converted
+- `tp:{cx}:day:DATE` — live survey counts of one UTC day (`store.live_feedback`)
 Per-customer keys share the `{customer_id}` tag so one pipeline to one shard serves a request.
 """
 
@@ -65,3 +66,8 @@ class Keys:
     def recommendation(self, recommendation_id: str, name: str) -> str:
         """Attribution of one served recommendation (`served`, `conversions`)."""
         return f"{self.namespace}:r:{{{recommendation_id}}}:{name}"
+
+    def feedback_day(self, day: str) -> str:
+        """Live survey counts of one UTC day (`YYYY-MM-DD`); one hash tag for every day, so
+        the journey view reads a week of them in one round trip."""
+        return f"{self.namespace}:{{cx}}:day:{day}"
