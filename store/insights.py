@@ -84,13 +84,15 @@ class InsightsReader:
 
     async def document(self, version: str, name: str) -> bytes | None:
         """The raw JSON of one document; None when this version has no such document."""
-        raw = await self.client.get(self.keys.data(ARTIFACT, version, doc_key(name)))
-        return bytes(raw) if raw is not None else None
+        return _bytes(await self.client.get(self.keys.data(ARTIFACT, version, doc_key(name))))
 
     async def names(self, version: str) -> list[str]:
         raw = await self.client.get(self.keys.data(ARTIFACT, version, INDEX))
         return [str(n) for n in orjson.loads(raw)] if raw else []
 
     async def sentiment_model(self, version: str) -> bytes | None:
-        raw = await self.client.get(self.keys.data(ARTIFACT, version, MODEL))
-        return bytes(raw) if raw is not None else None
+        return _bytes(await self.client.get(self.keys.data(ARTIFACT, version, MODEL)))
+
+
+def _bytes(raw: bytes | str | None) -> bytes | None:
+    return raw.encode() if isinstance(raw, str) else raw
