@@ -18,6 +18,7 @@ from api.routes import (
     experiments,
     feedback,
     health,
+    insights,
     items,
     personalize,
     profile,
@@ -32,6 +33,7 @@ from api.state import ServingState
 from contracts.requests import (
     SCOPE_EVENTS,
     SCOPE_EXPERIMENTS,
+    SCOPE_INSIGHTS,
     SCOPE_PERSONALIZE,
     SCOPE_SEGMENTS,
 )
@@ -89,6 +91,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         (feedback, SCOPE_EVENTS),
         (experiments, SCOPE_EXPERIMENTS),
         (segments, SCOPE_SEGMENTS),
+        (insights, SCOPE_INSIGHTS),
     ):
         app.include_router(module.router, dependencies=auth.scoped(scope))
     return app
