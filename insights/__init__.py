@@ -1,0 +1,1 @@
+"""Customer-experience insights: journey, scores with intervals, drivers, themes and sentiment."""
