@@ -2,9 +2,9 @@
 
 A comment answered with a detractor-like score is a negative example, one with a
 promoter-like score a positive one (`insights.scale.BANDS`); passives are left out. The
-features are hashed (no vocabulary to store): character n-grams within words, which read
-Korean, English and mixed text alike with no dictionary, plus word unigrams and bigrams
-(negation: "not good"). A logistic regression on them scores new text in [-1, 1]
+features are hashed (no vocabulary to store; `insights.hashing`): character 2-4-grams,
+which read Korean, English and mixed text alike with no dictionary, plus word unigrams
+and bigrams (negation: "not good"). A logistic regression on them scores new text in [-1, 1]
 (2·P(positive) − 1). The model is its weights and a JSON header, saved as `.npz` and
 loaded with `allow_pickle=False`: about 1–3 MB, small enough to keep in Redis.
 """
@@ -20,43 +20,22 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.linear_model import LogisticRegression
-from sklearn.preprocessing import normalize as l2_normalize
 
+from insights.hashing import CHAR_NGRAMS, FEATURES, hashed_features
 from insights.scale import POSITIVE, band
 from insights.text import normalize_many
 
 FORMAT: Final = "touchpoint-sentiment/1"
 HASH_BITS: Final = 18  # per feature family: 2 x 262,144 weights
-CHAR_NGRAMS: Final = (2, 4)
-WORD_NGRAMS: Final = (1, 2)
 MIN_PER_CLASS: Final = 20  # fewer scored comments on either side: no model
 MAX_TRAIN: Final = 100_000  # comments sampled for training (the rest adds little, costs time)
 C: Final = 4.0  # inverse regularisation of the logistic regression
 
 
-def _vectorizers(bits: int) -> tuple[HashingVectorizer, HashingVectorizer]:
-    common: dict[str, Any] = {
-        "n_features": 2**bits,
-        "alternate_sign": False,
-        "binary": True,
-        "norm": None,
-        "lowercase": False,  # already normalised
-        "dtype": np.float32,
-    }
-    chars = HashingVectorizer(analyzer="char_wb", ngram_range=CHAR_NGRAMS, **common)
-    words = HashingVectorizer(
-        analyzer="word", token_pattern=r"(?u)\b\w+\b", ngram_range=WORD_NGRAMS, **common
-    )
-    return chars, words
-
-
 def features(texts: list[str], bits: int = HASH_BITS) -> sp.csr_matrix:
     """Hashed char + word n-grams of normalised texts, each row scaled to unit length."""
-    chars, words = _vectorizers(bits)
-    matrix = sp.hstack([chars.transform(texts), words.transform(texts)], format="csr")
-    return l2_normalize(matrix, copy=False)
+    return hashed_features(texts, bits)
 
 
 @dataclass(frozen=True)
@@ -104,6 +83,8 @@ class SentimentModel:
             raise ValueError(f"not a sentiment model: {exc}") from exc
         if not isinstance(meta, dict) or meta.get("format") != FORMAT:
             raise ValueError(f"not a {FORMAT} model")
+        if meta.get("features") != FEATURES:
+            raise ValueError(f"model hashed {meta.get('features')!r} features, not {FEATURES!r}")
         if coef.shape != (2 * 2 ** int(meta["hash_bits"]),):
             raise ValueError(f"sentiment weights have shape {coef.shape}, header disagrees")
         intercept = float(meta.pop("intercept"))
@@ -135,13 +116,20 @@ def train_sentiment(
     if len(texts) > max_train:
         rows = np.sort(np.random.default_rng(seed).choice(len(texts), max_train, replace=False))
         texts, labels = [texts[i] for i in rows], labels[rows]
+    return fit_sentiment(texts, labels)
+
+
+def fit_sentiment(normalised: list[str], labels: np.ndarray) -> SentimentModel:
+    """The logistic regression on texts already through `insights.text.normalize` with
+    labels 1 (positive) / 0 (negative); both labels must occur."""
+    labels = np.asarray(labels, dtype=np.int8)
     fit = LogisticRegression(C=C, class_weight="balanced", solver="liblinear", max_iter=200)
-    fit.fit(features(texts), labels)
+    fit.fit(features(normalised), labels)
     meta = {
         "format": FORMAT,
         "hash_bits": HASH_BITS,
+        "features": FEATURES,
         "char_ngrams": list(CHAR_NGRAMS),
-        "word_ngrams": list(WORD_NGRAMS),
         "n_train": len(labels),
         "n_positive": int(labels.sum()),
         "n_negative": int(len(labels) - labels.sum()),

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Final
 
 MAX_CHARS: Final = 2000  # longer comments are cut (COMMENT_MAX at intake is 2,000 too)
@@ -91,6 +92,7 @@ def normalize_many(texts: Iterable[object]) -> list[str]:
     return [normalize(t) for t in texts]
 
 
+@lru_cache(maxsize=200_000)
 def strip_particle(word: str) -> str:
     """A Hangul word without one trailing particle, if a stem of two syllables or more
     remains."""
