@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 
 from contracts.errors import InvalidInput
-from contracts.schema import LOYALTY_TIERS, SURVEY_RANGES
+from contracts.schema import LOYALTY_TIERS
+from insights.scale import satisfaction
 from insights.stats import metric as metric_named
 
 SATISFACTION: Final = "satisfaction:"  # feature prefix: mean 0–1 CSAT/CES at a touchpoint
@@ -61,9 +62,7 @@ def _satisfaction(responses: pd.DataFrame) -> pd.DataFrame:
     rated = responses[responses["survey"].isin(["csat", "ces"]) & (responses["touchpoint"] != "")]
     if rated.empty:
         return pd.DataFrame()
-    low = rated["survey"].map({s: SURVEY_RANGES[s][0] for s in ("csat", "ces")}).astype(float)
-    high = rated["survey"].map({s: SURVEY_RANGES[s][1] for s in ("csat", "ces")}).astype(float)
-    scaled = (rated["score"].astype(float) - low) / (high - low)
+    scaled = pd.Series(satisfaction(rated["survey"], rated["score"]), index=rated.index)
     keys = [rated["customer_id"].astype(object), SATISFACTION + rated["touchpoint"].astype(str)]
     wide = scaled.groupby(keys, sort=True).mean().unstack()
     wide.columns = [str(c) for c in wide.columns]

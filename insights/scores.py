@@ -196,15 +196,19 @@ def _bincount_sums(
     ]
 
 
+def period_starts(keys: np.ndarray, period: str) -> np.ndarray:
+    """The first day (datetime64[D]) of each period key of `PreparedResponses.frame`."""
+    keys = np.asarray(keys, dtype=np.int64)
+    if period == "month":
+        return keys.astype("datetime64[M]").astype("datetime64[D]")
+    if period == "week":
+        return (keys * 7 - 3).astype("datetime64[D]")
+    return keys.astype("datetime64[D]")
+
+
 def _period_start(keys: np.ndarray, period: str) -> np.ndarray:
     """ISO dates of the first day of each period key."""
-    if period == "month":
-        days = keys.astype("datetime64[M]").astype("datetime64[D]")
-    elif period == "week":
-        days = (keys * 7 - 3).astype("datetime64[D]")
-    else:
-        days = keys.astype("datetime64[D]")
-    return np.datetime_as_string(days, unit="D").astype(object)
+    return np.datetime_as_string(period_starts(keys, period), unit="D").astype(object)
 
 
 def _check(prepared: PreparedResponses, by: Sequence[str], period: str | None) -> list[str]:

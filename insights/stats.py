@@ -61,6 +61,13 @@ class Metric:
         return s
 
     @property
+    def bounds(self) -> tuple[float, float]:
+        """The range of the mean of `values`."""
+        if self.kind == "nps":
+            return -1.0, 1.0
+        return (0.0, 1.0) if self.kind == "share" else (float(self.scale[0]), float(self.scale[1]))
+
+    @property
     def factor(self) -> float:
         """Multiplier from the mean of `values` to the natural scale."""
         return 1.0 if self.kind == "mean" else 100.0
@@ -134,8 +141,12 @@ def estimate(
         else:
             centre = mean
             half = stats.t.ppf(1 - alpha / 2, n_ - 1) * np.sqrt(_variance(n_, s1_, s2_, 1) / n_)
+    # a normal interval near the edge can cross it (NPS at n = 12: −109): clip to the scale
+    low, high = m.bounds
     f = m.factor
-    return Estimate(mean * f, (centre - half) * f, (centre + half) * f)
+    return Estimate(
+        mean * f, np.clip(centre - half, low, high) * f, np.clip(centre + half, low, high) * f
+    )
 
 
 def compare(
