@@ -1,1 +1,1 @@
-"""CX insights: journey map, scores with intervals, drivers, themes and sentiment (pure)."""
+"""Customer-experience insights: journey, scores with intervals, drivers, themes and sentiment."""

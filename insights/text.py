@@ -1,0 +1,119 @@
+"""Comment text: cleaning that never fails, and the terms themes and sentiment read.
+
+Any Python object goes in (None, NaN, bytes, numbers, a megabyte of text, emoji, control
+characters, lone surrogates, mixed Korean and English); a clean `str` comes out, safe to
+write as UTF-8 JSON. Korean is read without a model: Hangul words lose a trailing particle
+(`배송이` → `배송`) for theme terms, and sentiment reads character n-grams, which need no
+dictionary. Why not a morphological analyser (kiwipiepy + its 105 MB model wheel): see
+README "Voice of the customer" and `bench/korean_tokens.py`, which measures both.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from functools import lru_cache
+from typing import Final
+
+MAX_CHARS: Final = 2000  # longer comments are cut (COMMENT_MAX at intake is 2,000 too)
+
+# C0/C1 controls (tab/newline included: they become spaces), zero-width and bidi marks,
+# BOM; lone surrogates (a str from a bad decode) cannot be encoded as UTF-8 at all.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]+")
+_SURROGATE = re.compile("[\ud800-\udfff]+")
+_SPACE = re.compile(r"\s+")
+# A term: a run of Latin letters/digits (with inner apostrophes), or a run of Hangul.
+_TERM = re.compile(r"[a-z0-9]+(?:'[a-z]+)*|[\uac00-\ud7a3]+")
+_HANGUL = re.compile(r"[\uac00-\ud7a3]")
+
+
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
+# Particles stripped from the end of a Hangul word, longest first (kept when the stem
+# would be a single syllable: 차이 stays 차이).
+PARTICLES: Final = tuple(
+    sorted(
+        _words(
+            "에서 에게 한테 으로 까지 부터 보다 처럼 이랑 하고 이나 은 는 이 가 을 를 에 의 도 만 "
+            "와 과 로 랑 나 요"
+        ),
+        key=len,
+        reverse=True,
+    )
+)
+STOPWORDS: Final = frozenset(
+    _words(
+        """a an the and or but if of to in on at for with from by as is are was were be been
+    being am it its it's this that these those i me my we our you your he she they them
+    their there here so too very just not no nor than then also can could would should
+    will do does did done have has had having get got one all any some more most much
+    what which who when where why how out up down off over again about into only own
+    same s t don't didn't isn't wasn't i'm i've
+    그리고 그런데 하지만 그냥 너무 정말 진짜 좀 많이 아주
+    더 또 것 수 등 및 저 제 이거 그거"""
+    )
+)
+
+
+def clean(text: object) -> str:
+    """`text` as printable, single-spaced, NFKC-normalised Unicode of at most MAX_CHARS
+    characters; "" for None/NaN/NA. Never raises."""
+    try:
+        return _clean(text)
+    except Exception:  # pd.NA's truth value, a str subclass with a broken method: nothing kept
+        return ""
+
+
+def _clean(text: object) -> str:
+    if text is None:
+        return ""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", errors="replace")
+    elif not isinstance(text, str):
+        if text != text:  # NaN
+            return ""
+        text = str(text)
+    cut = _SURROGATE.sub("", text[: MAX_CHARS * 2])
+    cut = unicodedata.normalize("NFKC", cut)
+    cut = _CONTROL.sub(" ", cut)
+    return _SPACE.sub(" ", cut).strip()[:MAX_CHARS]
+
+
+def normalize(text: object) -> str:
+    """`clean(text)` lower-cased: what terms and n-grams are read from."""
+    return clean(text).lower()
+
+
+def normalize_many(texts: Iterable[object]) -> list[str]:
+    """`normalize` over any iterable (a Series, a list, a numpy array)."""
+    return [normalize(t) for t in texts]
+
+
+@lru_cache(maxsize=200_000)
+def strip_particle(word: str) -> str:
+    """A Hangul word without one trailing particle, if a stem of two syllables or more
+    remains."""
+    for particle in PARTICLES:
+        if word.endswith(particle) and len(word) - len(particle) >= 2:
+            return word[: -len(particle)]
+    return word
+
+
+def terms(text: str) -> list[str]:
+    """The theme terms of normalised text: Latin words (2+ characters) and Hangul words
+    (particle stripped), stopwords removed, in order."""
+    out: list[str] = []
+    for word in _TERM.findall(text):
+        if _HANGUL.match(word):
+            word = strip_particle(word)
+        if len(word) >= 2 and word not in STOPWORDS:
+            out.append(word)
+    return out
+
+
+def has_hangul(text: str) -> bool:
+    """Whether the text holds any Hangul syllable."""
+    return _HANGUL.search(text) is not None
