@@ -36,7 +36,7 @@ START = date(2025, 12, 1)
 
 
 def synthetic_documents() -> dict[str, Any]:
-    from api.services.insights import document_name
+    from insights.build import document_name
     from insights.stats import METRICS
 
     rng = random.Random(0)

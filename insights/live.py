@@ -24,7 +24,7 @@ class Count(NamedTuple):
     survey: str
     score: int
     touchpoint: str
-    count: int
+    answers: int
 
 
 def live_days(today: date, batch_until: date | None) -> list[str]:
@@ -58,10 +58,10 @@ def live_scores(
 
 
 def _metrics(counts: list[Count]) -> dict[str, Any]:
-    out: dict[str, Any] = {"responses": sum(c.count for c in counts)}
+    out: dict[str, Any] = {"responses": sum(c.answers for c in counts)}
     for name, m in METRICS.items():
         mine = [c for c in counts if c.survey == m.survey]
-        weights = np.array([c.count for c in mine], dtype=np.float64)
+        weights = np.array([c.answers for c in mine], dtype=np.float64)
         values = m.values(np.array([c.score for c in mine], dtype=np.float64))
         n = float(weights.sum())
         if n == 0:

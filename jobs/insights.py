@@ -19,7 +19,7 @@ import orjson
 import pandas as pd
 
 from contracts.errors import InvalidInput
-from insights.build import Insights, build_insights
+from insights.build import Insights, build_insights, document_name
 from insights.journey import JOURNEY_FILE, JourneyMap, default_journey, load_journey
 from jobs.common import BUSINESS_RULES_DIR_ENV, OLD_RULES_DIR_ENV
 from store.client import connect
@@ -131,7 +131,8 @@ def write_output(built: Insights, documents: dict[str, Any], output: Path) -> No
         else:
             frames = [t.assign(table=name) for name, t in built.tables.items() if len(t)]
             stacked = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-            stacked = stacked.astype({c: str for c in stacked.columns if stacked[c].dtype == object})
+            text = [c for c in stacked.columns if stacked[c].dtype == object]
+            stacked = stacked.astype(dict.fromkeys(text, str))
             if suffix == ".parquet":
                 stacked.to_parquet(partial, index=False)
             else:
@@ -146,7 +147,7 @@ def headline(documents: dict[str, Any], by: str) -> list[dict[str, Any]]:
     """The rows the CLI prints: per `by` cell, NPS, CSAT and CES with intervals and n."""
     out: dict[str, dict[str, Any]] = {}
     for metric in ("nps", "csat", "ces"):
-        for row in _rows(documents.get(f"scores/{metric}/{by}/all")):
+        for row in _rows(documents.get(document_name(metric, [by], None))):
             cell = out.setdefault(str(row.get(by, "")), {by: row.get(by, "")})
             cell[metric] = row
     return list(out.values())

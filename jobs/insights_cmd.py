@@ -18,10 +18,9 @@ from rich.table import Table
 
 from contracts.errors import InvalidInput, Unavailable
 from contracts.tables import load_tables
-from jobs.common import DataDir, JsonFlag, progress, report, setup_logging
 from insights.scores import DIMENSIONS, PERIODS
+from jobs.common import DataDir, JsonFlag, progress, report, setup_logging
 from jobs.insights import as_json, headline, run_insights
-
 
 
 def _by(text: str) -> list[str]:
@@ -43,14 +42,18 @@ def insights(
     min_n: Annotated[int, typer.Option("--min-n", min=1, help="Smaller cells are flagged.")] = 30,
     journey: Annotated[
         Path | None,
-        typer.Option("--journey", help="Journey map (default: journey.yaml in the rules dir).",
-                     dir_okay=False),
-    ] = None,  # fmt: skip
+        typer.Option(
+            "--journey",
+            help="Journey map (default: journey.yaml in the rules dir).",
+            dir_okay=False,
+        ),
+    ] = None,
     output: Annotated[
         Path | None,
-        typer.Option("--output", help="Write .csv/.parquet (score tables) or .json (all).",
-                     dir_okay=False),
-    ] = None,  # fmt: skip
+        typer.Option(
+            "--output", help="Write .csv/.parquet (score tables) or .json (all).", dir_okay=False
+        ),
+    ] = None,
     publish: Annotated[
         bool, typer.Option("--publish/--no-publish", help="Publish for the API.")
     ] = True,

@@ -40,8 +40,8 @@ async def scores(
         str, Query(max_length=64, description="0-2 of touchpoint, stage, channel, segment, tier")
     ] = "touchpoint",
     period: Annotated[str, Query(max_length=8, description="none, day, week or month")] = "none",
-    start: Annotated[date | None, Query(alias="from", description="first period (ISO date)")] = None,
-    end: Annotated[date | None, Query(alias="to", description="last period (ISO date)")] = None,
+    start: Annotated[date | None, Query(alias="from", description="first period, ISO date")] = None,
+    end: Annotated[date | None, Query(alias="to", description="last period, ISO date")] = None,
     segment: Annotated[
         str | None, Query(max_length=FILTER_MAX, description="only this published segment")
     ] = None,

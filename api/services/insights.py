@@ -2,9 +2,9 @@
 
 Documents are immutable per version, so each replica keeps the parsed ones it served last
 (`DocumentCache`, keyed by version and name) and re-reads the live pointer at most every
-`refresh_seconds`: a request is a filter over rows already in memory, no round trip. Nothing published yet is not an error: the
-answer is empty and carries a hint to run the job. Bad parameters raise `InvalidInput`
-with the `pointer` of the query field (422 problem+json).
+`refresh_seconds`: a request is a filter over rows already in memory, no round trip.
+Nothing published yet is not an error: the answer is empty and carries a hint to run the
+job. Bad parameters raise `InvalidInput` with the `pointer` of the query field (422).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import orjson
 
 from api.problems import Invalid, Unavailable
 from api.state import ServingState
+from insights.build import document_name
 from insights.scores import DIMENSIONS, PERIODS
 from insights.stats import METRICS
 from store.insights import InsightsReader
@@ -97,7 +98,9 @@ class DocumentCache:
             from insights.sentiment import SentimentModel  # scikit-learn: only when asked
 
             raw = await reader.sentiment_model(version)
-            loaded = None if raw is None else await asyncio.to_thread(SentimentModel.from_bytes, raw)
+            loaded = None
+            if raw is not None:
+                loaded = await asyncio.to_thread(SentimentModel.from_bytes, raw)
             self._models = {version: loaded}  # one version at a time: models are megabytes
         return self._models[version]
 
@@ -240,11 +243,6 @@ async def score_texts(state: ServingState, texts: Sequence[str]) -> dict[str, An
                         "comments when it was built"}  # fmt: skip
     values = await asyncio.to_thread(model.score, list(texts))
     return {"version": version, "scores": [round(float(v), 4) for v in values]}
-
-
-def document_name(metric: str, by: Sequence[str], period: str | None) -> str:
-    """The name `insights.build` publishes a score table under."""
-    return f"scores/{metric}/{'+'.join(by) or 'all'}/{period or 'all'}"
 
 
 def _rows(doc: Any) -> list[dict[str, Any]]:

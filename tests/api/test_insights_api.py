@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.services import insights as service
 from api.settings import ApiSettings
+from insights.build import document_name
 from store.apikeys import create_key
 from store.insights import publish_insights
 from store.keys import Keys
@@ -42,8 +43,8 @@ def week_rows() -> list[dict]:
 
 def publish_some(redis_client, store_config) -> str:
     docs = {
-        service.document_name("nps", ["touchpoint"], "week"): week_rows(),
-        service.document_name("nps", ["stage", "segment"], None): [
+        document_name("nps", ["touchpoint"], "week"): week_rows(),
+        document_name("nps", ["stage", "segment"], None): [
             {"stage": "after_use", "segment": "vip", "n": 12, "value": 5.0, "insufficient": True},
             {"stage": "after_use", "segment": "rfm-lost", "n": 50, "value": -40.0},
         ],
@@ -55,9 +56,11 @@ def publish_some(redis_client, store_config) -> str:
         "journey": [{"stage": "before_purchase", "nps": {"value": 10.0}}],
         "journey_map": {
             "stages": ["before_purchase", "purchase_and_use", "after_use"],
-            "touchpoints": {"checkout": {"stage": "purchase_and_use", "channel": "web"},
-                            "support": {"stage": "after_use", "channel": "call_centre"}},
-        },  # fmt: skip
+            "touchpoints": {
+                "checkout": {"stage": "purchase_and_use", "channel": "web"},
+                "support": {"stage": "after_use", "channel": "call_centre"},
+            },
+        },
         "summary": {"until": "2026-01-20"},
     }
     return publish_insights(redis_client, store_config, docs)
