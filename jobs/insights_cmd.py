@@ -1,6 +1,6 @@
 """`touchpoint insights`: CX scores, drivers, themes and sentiment; print, write, publish.
 
-`touchpoint insights sentiment TEXT...` scores texts with the published sentiment model.
+`touchpoint sentiment TEXT... [--file FILE]` scores texts with the published sentiment model.
 """
 
 from __future__ import annotations
@@ -14,13 +14,17 @@ import orjson
 import typer
 from redis.exceptions import RedisError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from contracts.errors import InvalidInput, Unavailable
+from contracts.errors import InvalidInput, NotFound, Unavailable
 from contracts.tables import load_tables
 from insights.scores import DIMENSIONS, PERIODS
 from jobs.common import DataDir, JsonFlag, progress, report, setup_logging
 from jobs.insights import as_json, headline, run_insights
+from store.client import connect
+from store.config import StoreConfig
+from store.insights import live_sentiment_model
 
 
 def _by(text: str) -> list[str]:
@@ -106,5 +110,52 @@ def _cell(row: dict[str, Any] | None) -> str:
     return f"{row['value']:.1f}{span}{star}"
 
 
+def sentiment(
+    texts: Annotated[list[str] | None, typer.Argument(help="Texts to score.")] = None,
+    file: Annotated[
+        Path | None,
+        typer.Option("--file", help="More texts, one per line ('-' = stdin).", allow_dash=True),
+    ] = None,
+    data: DataDir = Path("data"),
+    as_json_flag: JsonFlag = False,
+) -> None:
+    """Score texts (any language the comments were in) with the published sentiment model:
+    -1 negative .. 1 positive."""
+    chosen = list(texts or [])
+    if file is not None:
+        source = sys.stdin.read() if str(file) == "-" else _read(file)
+        chosen += [line for line in source.splitlines() if line.strip()]
+    if not chosen:
+        raise InvalidInput("give texts to score, as arguments or with --file")
+    config = StoreConfig(data_dir=data)
+    with connect(config) as client:
+        version, raw = live_sentiment_model(client, config)
+    if raw is None:
+        raise NotFound("no sentiment model published: run `touchpoint insights` on data with "
+                       "scored comments")  # fmt: skip
+    from insights.sentiment import SentimentModel
+
+    scores = SentimentModel.from_bytes(raw).score(chosen)
+    pairs = list(zip(chosen, (round(float(v), 4) for v in scores), strict=True))
+    rows = [{"text": t, "sentiment": v} for t, v in pairs]
+    if as_json_flag:
+        sys.stdout.write(orjson.dumps({"version": version, "scores": rows}).decode() + "\n")
+        return
+    table = Table(title=f"sentiment (insights version {version})")
+    table.add_column("sentiment", justify="right")
+    table.add_column("text")
+    for text, value in pairs:
+        table.add_row(f"{value:+.2f}", escape(text))
+    Console().print(table)
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"{path}: cannot read: {exc}") from None
+
+
 def register(app: typer.Typer) -> None:
     app.command("insights")(insights)
+    app.command("sentiment")(sentiment)

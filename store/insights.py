@@ -67,6 +67,18 @@ def publish_insights(
     return Versions(client, config).publish(ARTIFACT, write, meta=info)
 
 
+def live_sentiment_model(
+    client: redis.Redis, config: StoreConfig
+) -> tuple[str | None, bytes | None]:
+    """(live version, its sentiment model's bytes) for the CLI; (None, None) when nothing
+    is published."""
+    keys = Keys(config.namespace)
+    version = Versions(client, config).live(ARTIFACT)
+    if version is None:
+        return None, None
+    return version, _bytes(client.get(keys.data(ARTIFACT, version, MODEL)))  # type: ignore[arg-type]
+
+
 class InsightsReader:
     """Async reads for the API; every read names its version (versions never change)."""
 

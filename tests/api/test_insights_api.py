@@ -196,3 +196,24 @@ def test_the_routes_are_in_the_openapi_document(client):
         assert f"/v1/insights/{path}" in paths
     params = {p["name"] for p in paths["/v1/insights/scores"]["get"]["parameters"]}
     assert {"metric", "by", "period", "from", "to", "segment"} <= params
+
+
+def test_sentiment_takes_at_most_1000_texts(client):
+    response = client.post("/v1/insights/sentiment", json={"texts": ["ok"] * 1001})
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["pointer"] == "#/texts"
+
+
+def test_events_carry_an_optional_touchpoint_to_the_stream(client, redis_client):
+    import orjson
+
+    event = {"event_id": "e1", "customer_id": "c1", "item_id": "i1", "type": "view",
+             "touchpoint": "product_page"}  # fmt: skip
+    assert client.post("/v1/events", json=event).status_code == 202
+    [(_, fields)] = redis_client.xrange(KEYS.stream("events"))
+    assert orjson.loads(fields[b"d"])["touchpoint"] == "product_page"
+    default = client.post("/v1/events", json={**event, "event_id": "e2", "touchpoint": None})
+    assert default.status_code == 422  # a string when given; left out it is "" (derived)
+    long = client.post("/v1/events", json={**event, "event_id": "e3", "touchpoint": "x" * 129})
+    assert long.status_code == 422
+    assert long.json()["errors"][0]["pointer"] == "#/touchpoint"

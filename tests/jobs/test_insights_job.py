@@ -150,3 +150,21 @@ def test_the_run_step_reports_a_failure_and_leaves_the_previous_insights_live(
     assert failed["insights"].startswith("failed, previous version stays live")
     assert "line 4" in failed["insights"]
     assert live_version(redis_url) == first["insights version"]
+
+
+def test_the_sentiment_command_scores_texts_with_the_published_model(data, tmp_path):
+    texts = ["배송이 정말 빨라요", "배송이 너무 늦었어요"]
+    before = CliRunner().invoke(build_app(), ["sentiment", *texts, "--data", str(data)])
+    assert before.exit_code == 2 and "no sentiment model published" in before.output
+    assert invoke("--data", str(data)).exit_code == 0
+    listed = tmp_path / "texts.txt"
+    listed.write_text("Fast delivery, thank you\n\nParcel arrived late\n")
+    result = CliRunner().invoke(
+        build_app(), ["sentiment", *texts, "--file", str(listed), "--data", str(data), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    rows = orjson.loads(result.stdout)["scores"]
+    assert [r["text"] for r in rows] == [*texts, "Fast delivery, thank you", "Parcel arrived late"]
+    good_ko, bad_ko, good_en, bad_en = (r["sentiment"] for r in rows)
+    assert good_ko > bad_ko and good_en > bad_en
+    assert all(-1 <= r["sentiment"] <= 1 for r in rows)
