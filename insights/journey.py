@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -82,17 +83,24 @@ class JourneyMap:
 
     def touchpoints_of(self, events: pd.DataFrame) -> pd.Series:
         """Each event's touchpoint: its own when given, else derived from (channel, type).
-        Derived once per distinct pair, so a million events cost a groupby, not a loop."""
-        given = _strings(events["touchpoint"]) if "touchpoint" in events else None
-        channel = _strings(events["channel"]) if "channel" in events else _blank(events)
-        kind = _strings(events["type"])
-        pairs = pd.DataFrame({"channel": channel, "type": kind})
-        codes, uniques = pd.factorize(pd.MultiIndex.from_frame(pairs))
-        derived = [self.derive(str(c), str(t)) for c, t in uniques]
-        out = pd.Series(pd.Index(derived, dtype=object)[codes], index=events.index, dtype=object)
-        if given is not None:
-            out = given.where(given != "", out)
-        return out.astype(pd.StringDtype("pyarrow"))
+        Derived once per distinct pair on integer codes, so millions of events cost a few
+        factorisations, not a loop or a column of Python strings."""
+        n = len(events)
+        channel_codes, channels = _codes(events.get("channel", None), n)
+        type_codes, types = _codes(events["type"], n)
+        width = len(types) + 1  # the last code of each: missing
+        table = np.asarray(
+            [self.derive(_at(channels, c), _at(types, t)) for c in range(len(channels) + 1)
+             for t in range(width)],
+            dtype=object,
+        )  # fmt: skip
+        out = table[channel_codes * width + type_codes]
+        if "touchpoint" in events:
+            given_codes, given = _codes(events["touchpoint"], n)
+            blank = np.array([str(g) == "" for g in given] + [True])
+            own = np.asarray([*list(given), ""], dtype=object)[given_codes]
+            out = np.where(blank[given_codes], out, own)
+        return pd.Series(out, index=events.index, dtype=pd.StringDtype("pyarrow"))
 
     def annotate(self, frame: pd.DataFrame) -> pd.DataFrame:
         """`frame` with a `stage` column from its `touchpoint` ("" when unmapped; no row is
@@ -248,6 +256,20 @@ class _Parser:
                 else None  # fmt: skip
             rules.append(DeriveRule(target, channels, types))
         return tuple(rules)
+
+
+def _codes(values: pd.Series | None, n: int) -> tuple[np.ndarray, list[str]]:
+    """Integer codes and their names; missing values get the code `len(names)` (read as "")."""
+    if values is None:
+        return np.zeros(n, dtype=np.int64), [""]
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    names = [str(u) for u in uniques]
+    codes = np.where(codes < 0, len(names), codes).astype(np.int64)
+    return codes, names
+
+
+def _at(names: list[str], code: int) -> str:
+    return names[code] if code < len(names) else ""
 
 
 def _strings(values: pd.Series) -> pd.Series:

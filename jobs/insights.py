@@ -71,6 +71,17 @@ def saved_segments(data: Path) -> pd.DataFrame | None:
     return pd.read_parquet(path, columns=["customer_id", "segments"]) if path.is_file() else None
 
 
+def journey_document(journey: JourneyMap, events: pd.DataFrame | None) -> dict[str, Any]:
+    """The map (stages, each touchpoint's stage and channel) and how many events happened
+    at each touchpoint, given or derived from (channel, type): behaviour beside feedback."""
+    doc = journey.as_dict()
+    if events is not None and len(events):
+        counts = journey.touchpoints_of(events).value_counts()
+        doc["event_counts"] = {str(k): int(v) for k, v in counts.items() if str(k)}
+        doc["events_without_touchpoint"] = int(counts.get("", 0))
+    return doc
+
+
 def run_insights(
     data: Path,
     tables: dict[str, pd.DataFrame],
@@ -98,7 +109,7 @@ def run_insights(
         tables, journey=journey, memberships=memberships, since=since, until=until,
         by=tuple(by), period=period, min_n=min_n,
     )  # fmt: skip
-    documents = {**built.documents, "journey_map": journey.as_dict()}
+    documents = {**built.documents, "journey_map": journey_document(journey, tables.get("events"))}
     summary: dict[str, Any] = {"journey map": source, "documents": len(documents),
                                "build seconds": round(time.monotonic() - started, 1)}  # fmt: skip
     if output is not None:

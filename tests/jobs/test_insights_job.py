@@ -107,7 +107,12 @@ def test_json_output_holds_every_document(data, tmp_path):
     written = orjson.loads(output.read_bytes())
     assert set(written) == set(printed["documents"])
     assert {"journey", "journey_map", "summary", "themes", "drivers/nps"} <= set(written)
-    assert written["journey_map"]["touchpoints"]["support"]["stage"] == "after_use"
+    journey_map = written["journey_map"]
+    assert journey_map["touchpoints"]["support"]["stage"] == "after_use"
+    events = load_tables(data)["events"]
+    assert sum(journey_map["event_counts"].values()) == len(events)  # every event mapped
+    purchases = (events["type"] == "purchase") & ~events["channel"].isin(["store", "call_centre"])
+    assert journey_map["event_counts"]["checkout"] >= purchases.sum()
 
 
 def test_a_malformed_journey_map_exits_2_with_file_and_line_and_keeps_insights_live(
