@@ -77,10 +77,10 @@ def _segment_flags(memberships: pd.DataFrame, ids: pd.Index) -> pd.DataFrame:
     # the most balanced flags carry the most information; a few dozen at most stay readable
     chosen = (share - 0.5).abs().sort_values(kind="stable").index[:MAX_SEGMENT_FLAGS]
     kept = kept[kept["segment"].isin(chosen)]
-    rows = ids.get_indexer(kept["customer_id"].astype(object))
+    rows = ids.get_indexer(pd.Index(kept["customer_id"].astype(object)))
     columns = pd.Index(sorted(str(c) for c in chosen), dtype=object)
     flags = np.zeros((len(ids), len(columns)))
-    flags[rows, columns.get_indexer(kept["segment"].astype(str))] = 1.0
+    flags[rows, columns.get_indexer(pd.Index(kept["segment"].astype(str)))] = 1.0
     return pd.DataFrame(flags, index=ids, columns=[SEGMENT + c for c in columns])
 
 
