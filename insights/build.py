@@ -172,8 +172,11 @@ def _voice(
     model = train_sentiment(commented)
     if model is None:
         notes.append("too few scored comments on either side to train the sentiment model")
-    sentiment = score_comments(model, responses["comment"])
-    curve = emotion_curve(responses.assign(sentiment=sentiment.to_numpy()), journey.stages)
+    sentiment = np.full(len(responses), np.nan)
+    sentiment[(responses["comment"] != "").to_numpy()] = score_comments(
+        model, commented["comment"]
+    ).to_numpy()
+    curve = emotion_curve(responses.assign(sentiment=sentiment), journey.stages)
     return curve, (model.to_bytes() if model is not None else None)
 
 
