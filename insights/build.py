@@ -21,6 +21,7 @@ from typing import Any, Final, Protocol
 import numpy as np
 import pandas as pd
 
+from contracts.errors import InvalidInput
 from insights.documents import driver_document, journey_document, records, score_document
 from insights.scores import DIMENSIONS, PERIODS, PreparedResponses, prepare_responses, tabulate
 from insights.stats import METRICS
@@ -43,7 +44,8 @@ class Journey(Protocol):
 @dataclass
 class Insights:
     """The batch's result: documents to publish as they are, the sentiment model's bytes,
-    and the score tables behind the documents for the CLI's CSV/Parquet/JSON output."""
+    and the score tables (by document name) for the CLI's CSV/Parquet output: overall and each
+    single dimension, with no period and with the chosen one."""
 
     documents: dict[str, Any]
     sentiment_model: bytes | None = None
@@ -68,6 +70,11 @@ def build_insights(
 ) -> Insights:
     """Every document from the loaded tables (customers, items, events, feedback). An empty
     or missing feedback table gives well-formed empty documents and a note."""
+    unknown = [d for d in by if d not in DIMENSIONS]
+    if unknown or period not in PERIODS:
+        field_name, value = ("by", unknown[0]) if unknown else ("period", period)
+        known = ", ".join(DIMENSIONS if unknown else PERIODS)
+        raise InvalidInput(f"{field_name} {value!r} is not one of {known}", field=field_name)
     notes: list[str] = []
     responses = survey_responses(tables, journey=journey, since=since, until=until)
     if memberships is None and "segment" in by:
@@ -162,12 +169,14 @@ def _voice(
     notes.extend(themes.notes)
     out.documents["themes"] = {"n_comments": themes.n_comments, "themes": themes.documents(),
                                "notes": list(themes.notes)}  # fmt: skip
-    out.tables["themes"] = themes.assignments
     model = train_sentiment(commented)
     if model is None:
         notes.append("too few scored comments on either side to train the sentiment model")
-    sentiment = score_comments(model, responses["comment"])
-    curve = emotion_curve(responses.assign(sentiment=sentiment.to_numpy()), journey.stages)
+    sentiment = np.full(len(responses), np.nan)
+    sentiment[(responses["comment"] != "").to_numpy()] = score_comments(
+        model, commented["comment"]
+    ).to_numpy()
+    curve = emotion_curve(responses.assign(sentiment=sentiment), journey.stages)
     return curve, (model.to_bytes() if model is not None else None)
 
 

@@ -37,8 +37,12 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
             boxed = values.astype(object)
             boxed[np.isnan(values)] = None
             column_values = boxed.tolist()
+        elif column.dtype.kind in "iub":
+            column_values = column.tolist()
         else:
-            column_values = [None if _missing(v) else v for v in column.tolist()]
+            column_values = column.astype(object).tolist()
+            if column.isna().any():
+                column_values = [None if _missing(v) else v for v in column_values]
         columns.append(column_values)
     names = [str(c) for c in frame.columns]
     return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]

@@ -77,8 +77,11 @@ def _segment_flags(memberships: pd.DataFrame, ids: pd.Index) -> pd.DataFrame:
     # the most balanced flags carry the most information; a few dozen at most stay readable
     chosen = (share - 0.5).abs().sort_values(kind="stable").index[:MAX_SEGMENT_FLAGS]
     kept = kept[kept["segment"].isin(chosen)]
-    flags = pd.crosstab(kept["customer_id"].astype(object), SEGMENT + kept["segment"].astype(str))
-    return (flags > 0).astype(np.float64).reindex(ids, fill_value=0.0)
+    rows = ids.get_indexer(pd.Index(kept["customer_id"].astype(object)))
+    columns = pd.Index(sorted(str(c) for c in chosen), dtype=object)
+    flags = np.zeros((len(ids), len(columns)))
+    flags[rows, columns.get_indexer(pd.Index(kept["segment"].astype(str)))] = 1.0
+    return pd.DataFrame(flags, index=ids, columns=[SEGMENT + c for c in columns])
 
 
 def _recent_events(events: pd.DataFrame) -> pd.DataFrame:

@@ -136,8 +136,14 @@ def tabulate(
     if rows is not None:
         v, v2 = v[rows], v2[rows]
     flat = np.ravel_multi_index(codes, sizes) if codes else np.zeros(len(v), np.int64)
-    cells, inverse = np.unique(flat, return_inverse=True)
-    own = _bincount_sums(inverse, v, v2, len(cells))
+    grid = int(np.prod(sizes)) if sizes else 1
+    if grid <= 4 * len(v) + 1_000_000:  # counting over every possible cell beats sorting
+        dense = _bincount_sums(flat, v, v2, grid)
+        cells = np.flatnonzero(dense[0])
+        own = [s[cells] for s in dense]
+    else:
+        cells, inverse = np.unique(flat, return_inverse=True)
+        own = _bincount_sums(inverse, v, v2, len(cells))
     keys = np.unravel_index(cells, sizes) if codes else ()
     # the period is the last, fastest-varying index: the same cell a period earlier is code − 1
     total = _bincount_sums(all_periods - first, frame["v"].to_numpy(np.float64),

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from contracts.errors import InvalidInput
 from insights.build import build_insights, document_name
 from insights.sentiment import SentimentModel
 from insights.stats import METRICS
@@ -130,3 +131,12 @@ def test_since_and_until_are_inclusive_dates_and_text_can_be_skipped() -> None:
     assert "themes" not in built.documents and built.sentiment_model is None
     assert any("segment" in note for note in summary["notes"])  # asked for, no memberships
     assert "scores/nps/segment/all" not in built.documents
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"), [({"by": ["colour"]}, "by"), ({"period": "hour"}, "period")]
+)
+def test_unknown_dimension_or_period_names_the_field(kwargs: dict[str, object], field: str) -> None:
+    with pytest.raises(InvalidInput) as info:
+        build_insights(tables(10), journey=Journey(), **kwargs)  # type: ignore[arg-type]
+    assert info.value.details["field"] == field
