@@ -50,7 +50,7 @@ class Themes:
         """JSON-ready list, best-ranked theme first: theme (id), name, terms, examples,
         n, share (%), detractor_rate / promoter_rate (%), lift, lift_low, lift_high, trend
         {recent_share, earlier_share, change, low, high, direction}, touchpoints and stages
-        ({name: count})."""
+        ({name: count}), rank (by lift) and trend_rank (by change, most risen first)."""
         return [dict(theme) for theme in self.themes]
 
 
@@ -223,6 +223,9 @@ def find_themes(
     themes.sort(key=_rank_key)
     for rank, theme in enumerate(themes, start=1):
         theme["rank"] = rank
+    rising = sorted(themes, key=lambda t: -float(t["trend"]["change"] or 0.0))
+    for rank, theme in enumerate(rising, start=1):
+        theme["trend_rank"] = rank  # 1 = grew most in the recent window
     which, theme_of = np.nonzero(member)
     assignments = pd.DataFrame(
         {
