@@ -13,11 +13,12 @@ import asyncio
 import bisect
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
+from redis.exceptions import RedisError
 
 from api.problems import Invalid, Unavailable
 from api.state import ServingState
@@ -29,6 +30,7 @@ from store.segments import SegmentReader
 
 HINT = "nothing published yet: run `touchpoint insights --data DIR` (or `touchpoint run`)"
 CACHE_DOCUMENTS = 64
+T = TypeVar("T")
 
 
 class PeriodIndex:
@@ -63,7 +65,7 @@ class DocumentCache:
         a new one is seen within the polling period, and a request costs no round trip)."""
         now = time.monotonic()
         if now - self._checked >= seconds:
-            self._live, self._checked = await reader.live_version(), now
+            self._live, self._checked = await redis_call(reader.live_version()), now
         return self._live
 
     def indexed(self, version: str, name: str, doc: Any) -> PeriodIndex:
@@ -76,7 +78,7 @@ class DocumentCache:
 
     async def built_at(self, reader: InsightsReader, version: str) -> str | None:
         if version not in self._built:
-            meta = await reader.meta(version) or {}
+            meta = await redis_call(reader.meta(version)) or {}
             self._built = {version: meta.get("built_at")}
         return self._built[version]
 
@@ -85,7 +87,7 @@ class DocumentCache:
         if key in self._docs:
             self._docs.move_to_end(key)
             return self._docs[key]
-        raw = await reader.document(version, name)
+        raw = await redis_call(reader.document(version, name))
         doc = orjson.loads(raw) if raw is not None else None
         self._docs[key] = doc
         while len(self._docs) > self.size:
@@ -97,7 +99,7 @@ class DocumentCache:
         if version not in self._models:
             from insights.sentiment import SentimentModel  # scikit-learn: only when asked
 
-            raw = await reader.sentiment_model(version)
+            raw = await redis_call(reader.sentiment_model(version))
             loaded = None
             if raw is not None:
                 loaded = await asyncio.to_thread(SentimentModel.from_bytes, raw)
@@ -106,6 +108,14 @@ class DocumentCache:
 
 
 CACHE = DocumentCache()
+
+
+async def redis_call(call: Awaitable[T]) -> T:
+    """Await a read; Redis out of reach is `Unavailable` (503), not a 500."""
+    try:
+        return await call
+    except (RedisError, OSError) as exc:
+        raise Unavailable(f"insights could not be read from Redis: {exc}") from None
 
 
 def reader_of(state: ServingState) -> InsightsReader:
@@ -197,8 +207,8 @@ async def check_segment(state: ServingState, segment: str) -> None:
     """A segment filter must name a published segment (422 on `segment` otherwise)."""
     assert state.client is not None
     segments = SegmentReader(state.client, state.keys)
-    current = await segments.live_version()
-    catalogue = await segments.catalogue(current) if current else None
+    current = await redis_call(segments.live_version())
+    catalogue = await redis_call(segments.catalogue(current)) if current else None
     names = {str(row.get("name")) for row in catalogue or []}
     if segment not in names:
         raise Invalid(f"unknown segment {segment!r}: not in the published segments "

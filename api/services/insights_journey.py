@@ -34,7 +34,7 @@ async def journey(state: ServingState, *, today: date | None = None) -> dict[str
     stage_of = {n: str(t.get("stage", "")) for n, t in journey_map.get("touchpoints", {}).items()}
     days = live_days(today or datetime.now(UTC).date(), _day(summary.get("until")))
     assert state.client is not None  # `live` checked it
-    counted = await read_days(state.client, state.keys, days)
+    counted = await service.redis_call(read_days(state.client, state.keys, days))
     counts = [Count(c.survey, c.score, c.touchpoint, c.count) for day in days for c in counted[day]]
     out: dict[str, Any] = {
         "version": version,

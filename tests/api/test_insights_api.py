@@ -217,3 +217,14 @@ def test_events_carry_an_optional_touchpoint_to_the_stream(client, redis_client)
     long = client.post("/v1/events", json={**event, "event_id": "e3", "touchpoint": "x" * 129})
     assert long.status_code == 422
     assert long.json()["errors"][0]["pointer"] == "#/touchpoint"
+
+
+def test_redis_out_of_reach_is_a_503_problem_not_a_500(client, redis_server):
+    redis_server.stop()
+    try:
+        for path in ("/v1/insights/scores", "/v1/insights/journey", "/v1/insights/themes"):
+            response = client.get(path)
+            assert response.status_code == 503, (path, response.text)
+            assert response.headers["content-type"] == "application/problem+json"
+    finally:
+        redis_server.start()
