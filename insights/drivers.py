@@ -213,7 +213,9 @@ def decompose_change(
     """Split the change of `metric` between two windows [start, end) into mix (who answered:
     each group's share of responses) and rate (how they felt: each group's score), per
     group of `by`. Symmetric: rate_g = Δm_g · mean(w_g), mix_g = Δw_g · mean(m_g), so the
-    parts sum exactly to the overall change. A group seen in one window only changes mix."""
+    parts sum exactly to the overall change. A group seen in one window only changes mix.
+    `by` is a column of `responses` (one group per answer); overlapping groups such as
+    segments would count an answer twice and break the sum, so they are refused."""
     m = metric_named(metric)
     if by not in responses.columns:
         raise InvalidInput(f"responses have no column {by!r} to decompose by", field="by")
