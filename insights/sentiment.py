@@ -62,7 +62,7 @@ class SentimentModel:
         """`score` of texts already through `insights.text.normalize`."""
         if not normalised:
             return np.zeros(0)
-        margin = features(normalised, self.bits) @ self.coef.astype(np.float64) + self.intercept
+        margin = (features(normalised, self.bits) @ self.coef).astype(np.float64) + self.intercept
         out = np.tanh(margin / 2.0)  # = 2 * sigmoid(margin) - 1
         out[np.array([not t for t in normalised])] = 0.0
         return np.asarray(out, dtype=np.float64)
