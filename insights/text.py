@@ -3,9 +3,10 @@
 Any Python object goes in (None, NaN, bytes, numbers, a megabyte of text, emoji, control
 characters, lone surrogates, mixed Korean and English); a clean `str` comes out, safe to
 write as UTF-8 JSON. Korean is read without a model: Hangul words lose a trailing particle
-or polite ending (`배송이` → `배송`, `편리했어요` → `편리`) for theme terms, and sentiment reads character n-grams, which need no
-dictionary. Why not a morphological analyser (kiwipiepy + its 105 MB model wheel): see
-README "Voice of the customer" and `bench/korean_tokens.py`, which measures both.
+or polite ending (`배송이` → `배송`, `편리했어요` → `편리`) for theme terms, and sentiment
+reads character n-grams, which need no dictionary. Why not a morphological analyser
+(kiwipiepy + its 105 MB model wheel): see README "Voice of the customer" and
+`bench/korean_tokens.py`, which measures both.
 """
 
 from __future__ import annotations
