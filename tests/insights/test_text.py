@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import json
 import math
+import re
+import unicodedata
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from insights.text import MAX_CHARS, clean, has_hangul, normalize, normalize_many, terms
+from insights.text import (
+    MAX_CHARS,
+    clean,
+    has_hangul,
+    normalize,
+    normalize_many,
+    term_matrix,
+    terms,
+)
 
 
 def _safe(text: str) -> bool:
@@ -61,17 +72,34 @@ def test_any_text_cleans_to_safe_utf8(text):
     terms(out)
 
 
+def _reference_clean(text: str) -> str:
+    """The cleaning rule written plainly (no fast paths)."""
+    text = re.sub("[\ud800-\udfff]", "", text[: MAX_CHARS * 2])
+    text = unicodedata.normalize("NFKC", text)
+    text = re.sub("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]", " ", text)
+    return re.sub(r"\s+", " ", text).strip()[:MAX_CHARS]
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.text(alphabet=st.characters(exclude_categories=()), max_size=60)
+    | st.text(alphabet=st.characters(max_codepoint=127), max_size=60)
+)
+def test_fast_paths_clean_as_the_plain_rule_does(text):
+    assert clean(text) == _reference_clean(text)
+
+
 def test_normalize_many_takes_any_iterable():
     series = pd.Series(["A", None, "b\x00c"], dtype=object)
     assert normalize_many(series.to_numpy()) == ["a", "", "b c"]
 
 
-def test_terms_strip_korean_particles_and_english_stopwords():
+def test_terms_strip_korean_particles_endings_and_english_stopwords():
     assert terms(normalize("배송이 너무 늦어서 택배를 기다렸어요")) == [
         "배송",
         "늦어서",
         "택배",
-        "기다렸어",
+        "기다렸",
     ]
     assert terms("the parcel was late and the courier rude") == [
         "parcel",
@@ -79,5 +107,26 @@ def test_terms_strip_korean_particles_and_english_stopwords():
         "courier",
         "rude",
     ]
+    # the forms of one predicate meet in one term
+    assert terms("편리했어요 편리해요 편리합니다 편리하고") == ["편리"] * 4
     # a single-syllable stem keeps its ending: 차이 is a word, not 차 + 이
-    assert terms("차이 앱이") == ["차이", "앱이"]
+    assert terms("차이 앱이 창고") == ["차이", "앱이", "창고"]
+
+
+def test_term_matrix_matches_scikit_learns_tfidf():
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from tests.insights.comment_factories import themed_comments
+
+    texts = [*normalize_many(themed_comments(30, seed=0)["comment"]), "", "배송 배송 배송이 늦어요"]
+    matrix, vocabulary = term_matrix(texts)
+    reference = TfidfVectorizer(analyzer=terms, min_df=2, max_df=0.5, sublinear_tf=True)
+    expected = reference.fit_transform(texts)
+    order = np.argsort(vocabulary)
+    assert [vocabulary[i] for i in order] == reference.get_feature_names_out().tolist()
+    np.testing.assert_allclose(matrix[:, order].toarray(), expected.toarray(), atol=1e-6)
+
+
+def test_term_matrix_refuses_text_without_shared_terms():
+    with pytest.raises(ValueError):
+        term_matrix(["alpha", "beta", ""])
