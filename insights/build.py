@@ -150,9 +150,12 @@ def survey_responses(
 def _tiers(customer_ids: pd.Series, customers: pd.DataFrame | None) -> np.ndarray:
     if customers is None or "loyalty_tier" not in customers.columns or customers.empty:
         return np.full(len(customer_ids), "", dtype=object)
-    tier = customers.set_index(customers["customer_id"].astype(object))["loyalty_tier"]
-    tier = tier[~tier.index.duplicated()].astype(object)
-    return tier.reindex(customer_ids.astype(object)).fillna("").astype(str).to_numpy(object)
+    customers = customers.drop_duplicates("customer_id")
+    codes, ids = pd.factorize(customer_ids)
+    at = pd.Index(customers["customer_id"]).get_indexer(pd.Index(ids))
+    tiers = customers["loyalty_tier"].astype("string").fillna("").to_numpy(dtype=object)
+    known = np.where(at >= 0, tiers[np.maximum(at, 0)] if len(tiers) else "", "")
+    return np.asarray(known, dtype=object)[codes] if len(codes) else np.array([], dtype=object)
 
 
 def _voice(

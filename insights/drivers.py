@@ -42,58 +42,74 @@ def driver_frame(
     the inputs hold — `satisfaction:<touchpoint>` (mean CSAT/CES there, scaled to 0–1; NaN
     when they never rated it), `tier` (0 = none … 4 = platinum), `segment:<name>` flags,
     `recent_purchases` and `dismissed_recommendations` (last 90 days of events, log1p)."""
-    nps = responses[responses["survey"] == "nps"].sort_values("timestamp", kind="stable")
-    target = nps.groupby("customer_id", sort=True)["score"].last().astype(np.float64)
-    frame = pd.DataFrame({"nps": target})
-    frame.index = frame.index.astype(object)
-    frame = frame.join(_satisfaction(responses))
+    survey = responses["survey"].astype(str).to_numpy(dtype=object)
+    rows = np.flatnonzero(survey == "nps")
+    stamps = pd.to_datetime(responses["timestamp"], utc=True).to_numpy("datetime64[ns]")
+    codes, ids = pd.factorize(responses["customer_id"])
+    order = rows[np.lexsort((stamps[rows], codes[rows]))]
+    latest = order[np.r_[codes[order][1:] != codes[order][:-1], True]] if len(order) else order
+    index = pd.Index(np.asarray(ids, dtype=object)[codes[latest]], name="customer_id")
+    score = responses["score"].to_numpy(np.float64)
+    columns: dict[str, np.ndarray] = {"nps": score[latest]}
+    at = np.full(len(ids), -1)
+    at[codes[latest]] = np.arange(len(latest))
+    columns.update(_satisfaction(responses, at[codes], len(index)))
     if "loyalty_tier" in customers.columns:
-        tiers = customers.set_index(customers["customer_id"].astype(object))["loyalty_tier"]
+        people = customers.drop_duplicates("customer_id")
         rank = {t: float(i) for i, t in enumerate(LOYALTY_TIERS)}
-        frame["tier"] = tiers.astype(object).map(rank).reindex(frame.index).to_numpy(np.float64)
+        tier = people["loyalty_tier"].astype(object).map(rank).to_numpy(np.float64)
+        found = pd.Index(people["customer_id"]).get_indexer(index)
+        columns["tier"] = np.where(found >= 0, tier[np.maximum(found, 0)], np.nan)
     if memberships is not None and len(memberships):
-        frame = frame.join(_segment_flags(memberships, frame.index))
+        columns.update(_segment_flags(memberships, index))
     if events is not None and len(events):
-        frame = frame.join(_recent_events(events))
-    return frame.rename_axis("customer_id").reset_index()
+        columns.update(_recent_events(events, index))
+    return pd.DataFrame(columns, index=index).reset_index()
 
 
-def _satisfaction(responses: pd.DataFrame) -> pd.DataFrame:
-    rated = responses[responses["survey"].isin(["csat", "ces"]) & (responses["touchpoint"] != "")]
-    if rated.empty:
-        return pd.DataFrame()
-    scaled = pd.Series(satisfaction(rated["survey"], rated["score"]), index=rated.index)
-    keys = [rated["customer_id"].astype(object), SATISFACTION + rated["touchpoint"].astype(str)]
-    wide = scaled.groupby(keys, sort=True).mean().unstack()
-    wide.columns = [str(c) for c in wide.columns]
-    return wide
+def _satisfaction(responses: pd.DataFrame, at: np.ndarray, n: int) -> dict[str, np.ndarray]:
+    """Mean 0–1 CSAT/CES per (customer position `at`, touchpoint); NaN where never rated."""
+    touchpoint = responses["touchpoint"].astype("string").fillna("").to_numpy(dtype=object)
+    scaled = satisfaction(responses["survey"], responses["score"])
+    rated = responses["survey"].astype(str).isin(["csat", "ces"]).to_numpy(bool)
+    keep = np.flatnonzero(rated & (at >= 0) & (touchpoint != "") & np.isfinite(scaled))
+    tp_codes, names = pd.factorize(touchpoint[keep], sort=True)
+    cell = at[keep] * len(names) + tp_codes
+    counts = np.bincount(cell, minlength=n * len(names)).reshape(n, len(names))
+    sums = np.bincount(cell, weights=scaled[keep], minlength=n * len(names)).reshape(counts.shape)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = np.where(counts > 0, sums / counts, np.nan)
+    return {SATISFACTION + str(name): means[:, k] for k, name in enumerate(names)}
 
 
-def _segment_flags(memberships: pd.DataFrame, ids: pd.Index) -> pd.DataFrame:
-    kept = memberships[~memberships["segment"].astype(str).str.startswith(LEAKY_SEGMENTS)]
-    kept = kept[kept["customer_id"].astype(object).isin(ids)]
-    share = kept.groupby("segment", observed=True)["customer_id"].nunique() / max(len(ids), 1)
-    share = share[(share >= 0.01) & (share <= 0.99)]
+def _segment_flags(memberships: pd.DataFrame, index: pd.Index) -> dict[str, np.ndarray]:
+    pairs = memberships[["customer_id", "segment"]].dropna().drop_duplicates()
+    segment = pairs["segment"].astype(str).to_numpy(dtype=object)
+    at = index.get_indexer(pd.Index(pairs["customer_id"]))
+    keep = (at >= 0) & ~pd.Series(segment).str.startswith(LEAKY_SEGMENTS).to_numpy(bool)
+    seg_codes, names = pd.factorize(segment[keep], sort=True)
+    share = np.bincount(seg_codes, minlength=len(names)) / max(len(index), 1)
+    usable = np.flatnonzero((share >= 0.01) & (share <= 0.99))
     # the most balanced flags carry the most information; a few dozen at most stay readable
-    chosen = (share - 0.5).abs().sort_values(kind="stable").index[:MAX_SEGMENT_FLAGS]
-    kept = kept[kept["segment"].isin(chosen)]
-    rows = ids.get_indexer(pd.Index(kept["customer_id"].astype(object)))
-    columns = pd.Index(sorted(str(c) for c in chosen), dtype=object)
-    flags = np.zeros((len(ids), len(columns)))
-    flags[rows, columns.get_indexer(pd.Index(kept["segment"].astype(str)))] = 1.0
-    return pd.DataFrame(flags, index=ids, columns=[SEGMENT + c for c in columns])
+    chosen = usable[np.argsort(np.abs(share[usable] - 0.5), kind="stable")][:MAX_SEGMENT_FLAGS]
+    flags = {}
+    for code in sorted(chosen, key=lambda c: str(names[c])):
+        column = np.zeros(len(index))
+        column[at[keep][seg_codes == code]] = 1.0
+        flags[SEGMENT + str(names[code])] = column
+    return flags
 
 
-def _recent_events(events: pd.DataFrame) -> pd.DataFrame:
-    stamps = pd.to_datetime(events["timestamp"], utc=True)
-    recent = events[stamps >= stamps.max() - pd.Timedelta(days=RECENT_DAYS)]
-    types = recent["type"].astype(str)
-    ids = recent["customer_id"].astype(object)
-    counts = {
-        "recent_purchases": ids[types == "purchase"].value_counts(),
-        "dismissed_recommendations": ids[types == "dismiss"].value_counts(),
-    }
-    return pd.DataFrame(counts).fillna(0.0).apply(np.log1p)
+def _recent_events(events: pd.DataFrame, index: pd.Index) -> dict[str, np.ndarray]:
+    stamps = pd.to_datetime(events["timestamp"], utc=True).to_numpy("datetime64[ns]")
+    recent = stamps >= stamps.max() - np.timedelta64(RECENT_DAYS, "D")
+    types = events["type"].astype(str).to_numpy(dtype=object)
+    at = index.get_indexer(pd.Index(events["customer_id"]))
+    out = {}
+    for name, kind in (("recent_purchases", "purchase"), ("dismissed_recommendations", "dismiss")):
+        rows = recent & (types == kind) & (at >= 0)
+        out[name] = np.log1p(np.bincount(at[rows], minlength=len(index)).astype(np.float64))
+    return out
 
 
 def relative_weights(corr: np.ndarray) -> np.ndarray:
@@ -213,7 +229,9 @@ def decompose_change(
     """Split the change of `metric` between two windows [start, end) into mix (who answered:
     each group's share of responses) and rate (how they felt: each group's score), per
     group of `by`. Symmetric: rate_g = Δm_g · mean(w_g), mix_g = Δw_g · mean(m_g), so the
-    parts sum exactly to the overall change. A group seen in one window only changes mix."""
+    parts sum exactly to the overall change. A group seen in one window only changes mix.
+    `by` is a column of `responses` (one group per answer); overlapping groups such as
+    segments would count an answer twice and break the sum, so they are refused."""
     m = metric_named(metric)
     if by not in responses.columns:
         raise InvalidInput(f"responses have no column {by!r} to decompose by", field="by")

@@ -20,7 +20,6 @@ from typing import Final
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.preprocessing import normalize as l2_normalize
 
 FEATURES: Final = "touchpoint-hash/1"
 CHAR_NGRAMS: Final = (2, 3, 4)
@@ -91,4 +90,8 @@ def hashed_features(texts: Sequence[str], bits: int) -> sp.csr_matrix:
     with np.errstate(over="ignore"):
         blocks = [_chunk(texts[i : i + CHUNK], bits) for i in range(0, len(texts), CHUNK)]
     matrix = sp.vstack(blocks, format="csr") if len(blocks) > 1 else blocks[0]
-    return l2_normalize(matrix, copy=False)
+    # every value is 1, so a row's length is the square root of its count of features
+    per_row = np.diff(matrix.indptr)
+    with np.errstate(divide="ignore"):
+        matrix.data = np.repeat((1.0 / np.sqrt(per_row)).astype(np.float32), per_row)
+    return matrix

@@ -82,12 +82,19 @@ def _segment_rows(frame: pd.DataFrame, memberships: pd.DataFrame | None) -> pd.D
     for column in ("customer_id", "segment"):
         if column not in memberships.columns:
             raise InvalidInput(f"memberships lack column {column!r}", field=column)
-    left = pd.DataFrame({"customer_id": frame["customer_id"], "row": np.arange(len(frame))})
-    right = memberships[["customer_id", "segment"]].dropna().astype({"customer_id": object})
-    joined = left.merge(right.drop_duplicates(), on="customer_id", how="inner", sort=False)
-    return pd.DataFrame(
-        {"row": joined["row"].to_numpy(np.int64), "segment": _categories(joined["segment"])}
-    )
+    pairs = memberships[["customer_id", "segment"]].dropna().drop_duplicates()
+    codes, customers = pd.factorize(frame["customer_id"])
+    member = pd.Index(customers).get_indexer(pd.Index(pairs["customer_id"]))
+    pairs, member = pairs[member >= 0], member[member >= 0]
+    # every (membership, answer of that customer) pair, from the answers grouped by customer
+    order = np.argsort(codes, kind="stable")
+    counts = np.bincount(codes, minlength=len(customers))
+    starts = np.cumsum(counts) - counts
+    repeat = counts[member]
+    offsets = np.arange(repeat.sum()) - np.repeat(np.cumsum(repeat) - repeat, repeat)
+    rows = order[np.repeat(starts[member], repeat) + offsets]
+    segment = pd.Series(pairs["segment"].to_numpy(dtype=object).repeat(repeat))
+    return pd.DataFrame({"row": rows.astype(np.int64), "segment": _categories(segment)})
 
 
 def score_table(

@@ -62,7 +62,7 @@ class SentimentModel:
         """`score` of texts already through `insights.text.normalize`."""
         if not normalised:
             return np.zeros(0)
-        margin = features(normalised, self.bits) @ self.coef.astype(np.float64) + self.intercept
+        margin = (features(normalised, self.bits) @ self.coef).astype(np.float64) + self.intercept
         out = np.tanh(margin / 2.0)  # = 2 * sigmoid(margin) - 1
         out[np.array([not t for t in normalised])] = 0.0
         return np.asarray(out, dtype=np.float64)
@@ -94,13 +94,20 @@ class SentimentModel:
         return cls(coef=coef, intercept=intercept, meta=meta)
 
 
-def labelled_comments(feedback: pd.DataFrame) -> tuple[list[str], np.ndarray]:
-    """Normalised non-empty comments with a band, and their labels (1 positive, 0 negative)."""
+def labelled_comments(
+    feedback: pd.DataFrame, *, limit: int | None = None, seed: int = 0
+) -> tuple[list[str], np.ndarray]:
+    """Normalised non-empty comments with a band, and their labels (1 positive, 0
+    negative); at most `limit` of them, drawn at random (seeded) before normalising."""
     if feedback.empty or not {"survey", "score", "comment"} <= set(feedback.columns):
         return [], np.zeros(0, dtype=np.int8)
     bands = band(feedback["survey"].to_numpy(), feedback["score"].to_numpy())
-    keep = np.flatnonzero(bands != 0)
-    texts = normalize_many(feedback["comment"].to_numpy()[keep])
+    comments = feedback["comment"]
+    written = comments.notna().to_numpy(bool) & (comments.astype(str).str.len() > 0).to_numpy(bool)
+    keep = np.flatnonzero((bands != 0) & written)
+    if limit is not None and len(keep) > limit:
+        keep = np.sort(np.random.default_rng(seed).choice(keep, limit, replace=False))
+    texts = normalize_many(comments.to_numpy()[keep])
     has_text = np.array([bool(t) for t in texts], dtype=bool)
     labels = (bands[keep][has_text] == POSITIVE).astype(np.int8)
     return [t for t, ok in zip(texts, has_text, strict=True) if ok], labels
@@ -109,16 +116,13 @@ def labelled_comments(feedback: pd.DataFrame) -> tuple[list[str], np.ndarray]:
 def train_sentiment(
     feedback: pd.DataFrame, *, seed: int = 0, max_train: int = MAX_TRAIN
 ) -> SentimentModel | None:
-    """A model from the scored comments of `feedback` (survey, score, comment); None when
-    either side has fewer than MIN_PER_CLASS comments."""
-    texts, labels = labelled_comments(feedback)
+    """A model from the scored comments of `feedback` (survey, score, comment), at most
+    `max_train` of them (drawn with `seed`); None when either side has fewer than
+    MIN_PER_CLASS comments."""
+    texts, labels = labelled_comments(feedback, limit=max_train, seed=seed)
     n_pos = int(labels.sum())
-    n_neg = len(labels) - n_pos
-    if min(n_pos, n_neg) < MIN_PER_CLASS:
+    if min(n_pos, len(labels) - n_pos) < MIN_PER_CLASS:
         return None
-    if len(texts) > max_train:
-        rows = np.sort(np.random.default_rng(seed).choice(len(texts), max_train, replace=False))
-        texts, labels = [texts[i] for i in rows], labels[rows]
     return fit_sentiment(texts, labels)
 
 

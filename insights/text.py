@@ -3,9 +3,10 @@
 Any Python object goes in (None, NaN, bytes, numbers, a megabyte of text, emoji, control
 characters, lone surrogates, mixed Korean and English); a clean `str` comes out, safe to
 write as UTF-8 JSON. Korean is read without a model: Hangul words lose a trailing particle
-(`배송이` → `배송`) for theme terms, and sentiment reads character n-grams, which need no
-dictionary. Why not a morphological analyser (kiwipiepy + its 105 MB model wheel): see
-README "Voice of the customer" and `bench/korean_tokens.py`, which measures both.
+or polite ending (`배송이` → `배송`, `편리했어요` → `편리`) for theme terms, and sentiment
+reads character n-grams, which need no dictionary. Why not a morphological analyser
+(kiwipiepy + its 105 MB model wheel): see README "Voice of the customer" and
+`bench/korean_tokens.py`, which measures both.
 """
 
 from __future__ import annotations
@@ -38,13 +39,17 @@ def _words(text: str) -> list[str]:
     return text.split()
 
 
-# Particles stripped from the end of a Hangul word, longest first (kept when the stem
-# would be a single syllable: 차이 stays 차이).
+# Suffixes stripped from the end of a Hangul word, longest first, when a stem of two
+# syllables or more remains (차이 stays 차이): particles after a noun (배송이 → 배송) and
+# the common polite endings after a predicate (편리했어요, 편리해요 → 편리), so one theme
+# term stands for the forms of one word.
 PARTICLES: Final = tuple(
     sorted(
         _words(
             "에서 에게 한테 으로 까지 부터 보다 처럼 이랑 하고 이나 은 는 이 가 을 를 에 의 도 만 "
-            "와 과 로 랑 나 요"
+            "와 과 로 랑 나 요 "
+            "했습니다 합니다 습니다 했어요 었어요 았어요 였어요 이에요 이었어요 "
+            "에요 예요 어요 아요 해요 네요 해서 어서 아서 했고 지만"
         ),
         key=len,
         reverse=True,

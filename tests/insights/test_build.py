@@ -80,6 +80,9 @@ def test_every_document_is_built_json_ready_and_counts_add_up() -> None:
     rows = docs[document_name("nps", ["touchpoint"], None)]["rows"]
     assert sum(r["n"] for r in rows) == (feedback["survey"] == "nps").sum()
     assert {r["touchpoint"] for r in rows} == set(feedback["touchpoint"])
+    answers = feedback[feedback["survey"] == "nps"].merge(data["customers"], on="customer_id")
+    tiers = {r["tier"]: r["n"] for r in docs["scores/nps/tier/all"]["rows"]}
+    assert tiers == answers["loyalty_tier"].value_counts().to_dict()
     summary = docs["summary"]
     assert summary["responses"] == len(feedback)
     assert summary["unmapped_touchpoints"] == {

@@ -66,16 +66,31 @@ def test_planted_driver_order_is_recovered_and_the_null_driver_is_insignificant(
     assert 0 < drivers.attrs["r2"] < 1
 
 
-def test_latest_nps_is_the_target_and_a_tier_is_ranked() -> None:
+def test_latest_nps_is_the_target_and_only_csat_and_ces_make_satisfaction() -> None:
     responses = pd.DataFrame(
-        {"customer_id": ["a", "a", "b"], "survey": ["nps", "nps", "nps"], "score": [2, 9, 5],
-         "touchpoint": "", "response_id": ["1", "2", "3"],
-         "timestamp": pd.to_datetime(["2026-01-02", "2026-01-01", "2026-01-01"], utc=True)}
+        {"customer_id": ["a", "a", "b", "b", "b"], "survey": ["nps", "nps", "nps", "csat", "ces"],
+         "score": [2, 9, 5, 5, 4], "touchpoint": ["app", "app", "app", "app", "app"],
+         "response_id": ["1", "2", "3", "4", "5"],
+         "timestamp": pd.to_datetime(["2026-01-02", "2026-01-01", "2026-01-01", "2026-01-01",
+                                      "2026-01-01"], utc=True)}
     )  # fmt: skip
     customers = pd.DataFrame({"customer_id": ["a", "b"], "loyalty_tier": ["gold", "none"]})
     frame = driver_frame(responses, customers).set_index("customer_id")
     assert frame.loc["a", "nps"] == 2 and frame.loc["b", "nps"] == 5
     assert frame.loc["a", "tier"] == 3 and frame.loc["b", "tier"] == 0
+    # a's NPS answers name the app but are the target, not a satisfaction rating
+    assert np.isnan(frame.loc["a", "satisfaction:app"])
+    assert frame.loc["b", "satisfaction:app"] == pytest.approx((1.0 + 0.5) / 2)  # CSAT 5, CES 4
+
+
+def test_no_driver_is_significant_when_nps_is_independent_of_everything() -> None:
+    rng = np.random.default_rng(7)
+    responses, customers = planted_feedback(3_000, seed=7)
+    nps = responses["survey"] == "nps"
+    responses.loc[nps, "score"] = rng.integers(0, 11, int(nps.sum()))
+    drivers = key_drivers(driver_frame(responses, customers), n_boot=200, seed=1)
+    assert drivers["significant"].sum() <= 1  # five features at a 2.5% one-sided level
+    assert drivers.attrs["r2"] < 0.01
 
 
 def test_events_and_non_feedback_segments_become_features() -> None:

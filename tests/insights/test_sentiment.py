@@ -90,3 +90,10 @@ def test_score_comments_aligns_with_the_frame_and_leaves_empty_comments_unscored
     assert scored.isna().tolist() == [False, True, True, False]
     assert scored[10] > scored[13]
     assert score_comments(None, frame["comment"]).isna().all()
+
+
+def test_training_draws_its_sample_from_comments_only():
+    scored = scored_comments(400, seed=5)
+    silent = pd.DataFrame({"survey": "nps", "score": [0, 10] * 1000, "comment": [None, ""] * 1000})
+    model = train_sentiment(pd.concat([silent, scored], ignore_index=True), max_train=300)
+    assert model is not None and model.meta["n_train"] == 300

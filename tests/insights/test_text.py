@@ -94,12 +94,12 @@ def test_normalize_many_takes_any_iterable():
     assert normalize_many(series.to_numpy()) == ["a", "", "b c"]
 
 
-def test_terms_strip_korean_particles_and_english_stopwords():
+def test_terms_strip_korean_particles_endings_and_english_stopwords():
     assert terms(normalize("배송이 너무 늦어서 택배를 기다렸어요")) == [
         "배송",
         "늦어서",
         "택배",
-        "기다렸어",
+        "기다렸",
     ]
     assert terms("the parcel was late and the courier rude") == [
         "parcel",
@@ -107,8 +107,10 @@ def test_terms_strip_korean_particles_and_english_stopwords():
         "courier",
         "rude",
     ]
+    # the forms of one predicate meet in one term
+    assert terms("편리했어요 편리해요 편리합니다 편리하고") == ["편리"] * 4
     # a single-syllable stem keeps its ending: 차이 is a word, not 차 + 이
-    assert terms("차이 앱이") == ["차이", "앱이"]
+    assert terms("차이 앱이 창고") == ["차이", "앱이", "창고"]
 
 
 def test_term_matrix_matches_scikit_learns_tfidf():
