@@ -24,7 +24,7 @@ from insights.scale import NEGATIVE, POSITIVE, band
 from insights.text import clean, normalize, term_matrix
 
 MIN_COMMENTS: Final = 20  # fewer non-empty comments: no themes
-FIT_SAMPLE: Final = 50_000  # comments the factorisation is fitted on (all are then weighed)
+FIT_SAMPLE: Final = 20_000  # comments the factorisation is fitted on (all are then weighed)
 MAX_TERMS: Final = 20_000
 TOP_TERMS: Final = 10
 N_EXAMPLES: Final = 3
