@@ -48,11 +48,10 @@ async def scores(
 ) -> Response:
     """Every cell with n, value, 95% interval, `insufficient` (n under the minimum: shown,
     never hidden), and its comparisons with the previous period and the rest (BH flags)."""
-    return OrjsonResponse(
-        await service.scores(
-            state, metric=metric, by=by, period=period, start=start, end=end, segment=segment
-        )
+    answer = await service.scores(
+        state, metric=metric, by=by, period=period, start=start, end=end, segment=segment
     )
+    return Response(answer.body(), media_type="application/json")
 
 
 @router.get("/journey")

@@ -14,6 +14,7 @@ import bisect
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any, TypeVar
 
@@ -34,17 +35,32 @@ T = TypeVar("T")
 
 
 class PeriodIndex:
-    """A score table's rows sorted by period start, for windows by bisection."""
+    """A score table's rows sorted by period start, for windows by bisection, each row also
+    JSON-encoded once: an answer splices them in instead of serialising them again."""
 
     def __init__(self, rows: list[dict[str, Any]]) -> None:
         self.original = rows
-        self.rows = sorted(rows, key=lambda r: str(r.get("period", "")))
+        self.encoded_original = [orjson.dumps(r) for r in rows]
+        order = sorted(range(len(rows)), key=lambda i: str(rows[i].get("period", "")))
+        self.rows = [rows[i] for i in order]
+        self.encoded = [self.encoded_original[i] for i in order]
         self.periods = [str(r.get("period", ""))[:10] for r in self.rows]
 
-    def between(self, start: date | None, end: date | None) -> list[dict[str, Any]]:
+    def window(self, start: date | None, end: date | None) -> slice:
         first = bisect.bisect_left(self.periods, start.isoformat()) if start else 0
         last = bisect.bisect_right(self.periods, end.isoformat()) if end else len(self.rows)
-        return self.rows[first:last]
+        return slice(first, last)
+
+
+@dataclass(frozen=True)
+class RowsAnswer:
+    """A JSON object whose `rows` are already encoded."""
+
+    head: dict[str, Any]
+    rows: list[bytes]
+
+    def body(self) -> bytes:
+        return orjson.dumps(self.head)[:-1] + b',"rows":[' + b",".join(self.rows) + b"]}"
 
 
 class DocumentCache:
@@ -174,7 +190,7 @@ async def scores(
     start: date | None,
     end: date | None,
     segment: str | None,
-) -> dict[str, Any]:
+) -> RowsAnswer:
     """One score table: every cell with n, value, interval, insufficiency and its flags."""
     check_metric(metric)
     columns = parse_by(by)
@@ -187,20 +203,23 @@ async def scores(
             columns = (*columns, "segment")
     shown = {"metric": metric, "by": list(columns), "period": every or "none"}
     if version is None:
-        return empty(**shown, rows=[])
+        return RowsAnswer(empty(**shown), [])
     doc = await CACHE.get(reader, version, document_name(metric, columns, every))
     if doc is None:
         raise Invalid(f"scores by {', '.join(columns) or 'nothing'} and period "
                       f"{every or 'none'} are not computed by the batch "
-                      f"(two-way: touchpoint with a period, stage with segment)",
+                      f"(two-way: stage with segment)",
                       pointer="segment" if segment is not None else "by")  # fmt: skip
     table = CACHE.indexed(version, document_name(metric, columns, every), doc)
-    windowed = every is not None and (start is not None or end is not None)
-    rows = table.between(start, end) if windowed else table.original
+    if every is not None and (start is not None or end is not None):
+        part = table.window(start, end)
+        rows, encoded = table.rows[part], table.encoded[part]
+    else:
+        rows, encoded = table.original, table.encoded_original
     if segment is not None:
-        rows = [r for r in rows if r.get("segment") == segment]
+        encoded = [e for r, e in zip(rows, encoded, strict=True) if r.get("segment") == segment]
     built_at = await CACHE.built_at(reader, version)
-    return {"version": version, "built_at": built_at, **shown, "rows": rows}
+    return RowsAnswer({"version": version, "built_at": built_at, **shown}, encoded)
 
 
 async def check_segment(state: ServingState, segment: str) -> None:
