@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sys
 import time
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -33,6 +34,15 @@ def _by(text: str) -> list[str]:
     if unknown or not by:
         raise InvalidInput(f"--by {text!r}: comma-separated names of {', '.join(DIMENSIONS)}")
     return by
+
+
+def _day(option: str, value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(f"{option} {value!r}: not an ISO date (YYYY-MM-DD)") from None
 
 
 def insights(
@@ -68,6 +78,9 @@ def insights(
     setup_logging()
     started = time.monotonic()
     dims = _by(by)
+    first, last = _day("--since", since), _day("--until", until)
+    if first and last and first > last:
+        raise InvalidInput(f"--since {first} is after --until {last}")
     if period not in PERIODS:
         raise InvalidInput(f"--period {period!r}: one of {', '.join(PERIODS)}")
     with progress() as bar:

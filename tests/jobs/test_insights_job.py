@@ -173,3 +173,20 @@ def test_the_sentiment_command_scores_texts_with_the_published_model(data, tmp_p
     good_ko, bad_ko, good_en, bad_en = (r["sentiment"] for r in rows)
     assert good_ko > bad_ko and good_en > bad_en
     assert all(-1 <= r["sentiment"] <= 1 for r in rows)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--since", "yesterday"], "--since 'yesterday': not an ISO date"),
+        (["--since", "2026-03-02", "--until", "2026-03-01"], "is after --until"),
+        (["--by", "colour"], "--by 'colour'"),
+        (["--period", "fortnight"], "--period 'fortnight'"),
+        (["--output", "scores.xlsx"], "use a .csv, .parquet or .json file name"),
+    ],
+)
+def test_bad_options_exit_2_and_publish_nothing(data, redis_url, args, message):
+    result = invoke("--data", str(data), *args)
+    assert result.exit_code == 2, result.output
+    assert message in " ".join(result.output.split())
+    assert live_version(redis_url) is None
