@@ -23,7 +23,14 @@ import pandas as pd
 
 from contracts.errors import InvalidInput
 from insights.documents import driver_document, journey_document, records, score_document
-from insights.scores import DIMENSIONS, PERIODS, PreparedResponses, prepare_responses, tabulate
+from insights.scores import (
+    DIMENSIONS,
+    PERIODS,
+    PreparedResponses,
+    prepare_responses,
+    tabulate,
+    with_metric,
+)
 from insights.stats import METRICS
 
 ALL: Final = "all"
@@ -84,9 +91,14 @@ def build_insights(
     if responses.empty:
         notes.append("no feedback responses in the window: run `touchpoint ingest` or add "
                      "feedback.csv; every score table is empty")  # fmt: skip
-    prepared = {
-        name: prepare_responses(responses, metric=name, memberships=memberships) for name in METRICS
-    }
+    prepared: dict[str, PreparedResponses] = {}
+    for name, m in METRICS.items():  # metrics of one survey share its preparation
+        same = next((p for p in prepared.values() if p.metric.survey == m.survey), None)
+        prepared[name] = (
+            with_metric(same, name)
+            if same is not None
+            else prepare_responses(responses, metric=name, memberships=memberships)
+        )
     layouts = [(b, p) for b in [(), *((d,) for d in dims)] for p in (None, *PERIODS)]
     layouts += [(pair, p) for pair in TWO_WAY if set(pair) <= set(dims) for p in (None, period)]
     for name, prep in prepared.items():
