@@ -23,7 +23,14 @@ import pandas as pd
 
 from contracts.errors import InvalidInput
 from insights.documents import driver_document, journey_document, records, score_document
-from insights.scores import DIMENSIONS, PERIODS, PreparedResponses, prepare_responses, tabulate
+from insights.scores import (
+    DIMENSIONS,
+    PERIODS,
+    PreparedResponses,
+    prepare_responses,
+    tabulate,
+    with_metric,
+)
 from insights.stats import METRICS
 
 ALL: Final = "all"
@@ -84,9 +91,14 @@ def build_insights(
     if responses.empty:
         notes.append("no feedback responses in the window: run `touchpoint ingest` or add "
                      "feedback.csv; every score table is empty")  # fmt: skip
-    prepared = {
-        name: prepare_responses(responses, metric=name, memberships=memberships) for name in METRICS
-    }
+    prepared: dict[str, PreparedResponses] = {}
+    for name, m in METRICS.items():  # metrics of one survey share its preparation
+        same = next((p for p in prepared.values() if p.metric.survey == m.survey), None)
+        prepared[name] = (
+            with_metric(same, name)
+            if same is not None
+            else prepare_responses(responses, metric=name, memberships=memberships)
+        )
     layouts = [(b, p) for b in [(), *((d,) for d in dims)] for p in (None, *PERIODS)]
     layouts += [(pair, p) for pair in TWO_WAY if set(pair) <= set(dims) for p in (None, period)]
     for name, prep in prepared.items():
@@ -135,9 +147,9 @@ def survey_responses(
     stamps = frame["timestamp"]
     keep = np.ones(len(frame), dtype=bool)
     if since is not None:
-        keep &= (stamps >= pd.Timestamp(since, tz="UTC")).to_numpy()  # type: ignore[arg-type]
+        keep &= (stamps >= _utc(since, "since")).to_numpy()
     if until is not None:
-        end = pd.Timestamp(until, tz="UTC").normalize() + pd.Timedelta(days=1)  # type: ignore[arg-type]
+        end = _utc(until, "until").normalize() + pd.Timedelta(days=1)
         keep &= (stamps < end).to_numpy()
     frame = frame[keep].reset_index(drop=True)
     codes, uniques = pd.factorize(frame["touchpoint"].astype(object))
@@ -145,6 +157,17 @@ def survey_responses(
     frame["stage"] = stages[codes] if len(frame) else pd.Series([], dtype=object)
     frame["tier"] = _tiers(frame["customer_id"], tables.get("customers"))
     return frame
+
+
+def _utc(value: object, name: str) -> pd.Timestamp:
+    """A date or instant as a UTC timestamp (naive ones are read as UTC)."""
+    try:
+        stamp = pd.Timestamp(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise InvalidInput(f"{name} {value!r} is not a date", field=name) from None
+    if stamp is pd.NaT:
+        raise InvalidInput(f"{name} {value!r} is not a date", field=name)
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
 
 def _tiers(customer_ids: pd.Series, customers: pd.DataFrame | None) -> np.ndarray:

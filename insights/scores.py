@@ -10,7 +10,7 @@ and tabulates every (by, period) it publishes. `score_table` is both in one call
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final
 
 import numpy as np
@@ -32,10 +32,10 @@ OUTPUT_COLUMNS: Final = (
 
 @dataclass(frozen=True)
 class PreparedResponses:
-    """The responses of one metric's survey: dimension columns as categories, the metric
-    value `v` and `v2` = v², and the period keys `day`, `week`, `month` as integer indices
-    (days since 1970-01-01, Monday-start weeks, months); `segments` maps response rows
-    (positions in `frame`) to segment names, one row per membership."""
+    """The responses of one metric's survey: dimension columns as categories, the `score`,
+    the metric value `v` and `v2` = v², and the period keys `day`, `week`, `month` as
+    integer indices (days since 1970-01-01, Monday-start weeks, months); `segments` maps
+    response rows (positions in `frame`) to segment names, one row per membership."""
 
     metric: Metric
     frame: pd.DataFrame
@@ -57,6 +57,7 @@ def prepare_responses(
     frame = pd.DataFrame(
         {
             "customer_id": rows["customer_id"].to_numpy(dtype=object),
+            "score": rows["score"].to_numpy(dtype=np.float64),
             "v": values,
             "v2": values * values,
             "day": day,
@@ -68,6 +69,17 @@ def prepare_responses(
         if name in rows.columns:
             frame[name] = _categories(rows[name])
     return PreparedResponses(m, frame, _segment_rows(frame, memberships))
+
+
+def with_metric(prepared: PreparedResponses, metric: str) -> PreparedResponses:
+    """The same prepared responses read as another metric of the same survey (CSAT share
+    and mean, CES mean and share), without preparing them again."""
+    m = metric_named(metric)
+    if m.survey != prepared.metric.survey:
+        raise InvalidInput(f"{metric} reads {m.survey}, not {prepared.metric.survey}",
+                           field="metric")  # fmt: skip
+    values = m.values(prepared.frame["score"].to_numpy(np.float64))
+    return replace(prepared, metric=m, frame=prepared.frame.assign(v=values, v2=values * values))
 
 
 def _categories(column: pd.Series) -> pd.Categorical:

@@ -122,8 +122,8 @@ def test_missing_or_empty_feedback_gives_empty_documents_and_a_note(feedback: st
 
 def test_since_and_until_are_inclusive_dates_and_text_can_be_skipped() -> None:
     data = tables()
-    built = build_insights(data, journey=Journey(), since="2026-02-01", until="2026-02-28",
-                           text=False)  # fmt: skip
+    since = pd.Timestamp("2026-02-01T09:00", tz="Asia/Seoul")  # 00:00 UTC: aware is converted
+    built = build_insights(data, journey=Journey(), since=since, until="2026-02-28", text=False)
     stamps = data["feedback"]["timestamp"]
     inside = (stamps >= pd.Timestamp("2026-02-01", tz="UTC")) & (
         stamps < pd.Timestamp("2026-03-01", tz="UTC")
@@ -137,9 +137,13 @@ def test_since_and_until_are_inclusive_dates_and_text_can_be_skipped() -> None:
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "field"), [({"by": ["colour"]}, "by"), ({"period": "hour"}, "period")]
-)
-def test_unknown_dimension_or_period_names_the_field(kwargs: dict[str, object], field: str) -> None:
+    ("kwargs", "field"),
+    [({"by": ["colour"]}, "by"), ({"period": "hour"}, "period"), ({"since": "last year"}, "since"),
+     ({"until": "2026-02-30"}, "until")],
+)  # fmt: skip
+def test_unknown_dimension_period_or_date_names_the_field(
+    kwargs: dict[str, object], field: str
+) -> None:
     with pytest.raises(InvalidInput) as info:
         build_insights(tables(10), journey=Journey(), **kwargs)  # type: ignore[arg-type]
     assert info.value.details["field"] == field

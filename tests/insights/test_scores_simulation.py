@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from contracts.errors import InvalidInput
-from insights.scores import prepare_responses, score_table, tabulate
+from insights.scores import prepare_responses, score_table, tabulate, with_metric
 
 # NPS 0..10 of a typical programme: 45% promoters, 15% detractors (NPS +30)
 TYPICAL = np.array([0.03, 0.01, 0.02, 0.02, 0.02, 0.02, 0.03, 0.1, 0.3, 0.2, 0.25])
@@ -174,3 +174,16 @@ def test_a_sparse_grid_of_cells_counts_the_same_as_pandas() -> None:
     expected = joined.groupby(["touchpoint", "segment"]).size()
     got = table.set_index(["touchpoint", "segment"])["n"]
     assert got.sort_index().to_dict() == expected.sort_index().to_dict()
+
+
+def test_another_metric_of_the_same_survey_reads_the_same_preparation() -> None:
+    frame = responses(np.random.default_rng(15), 20, 2, False).assign(survey="csat")
+    frame["score"] = frame["score"] % 5 + 1
+    prepared = prepare_responses(frame, metric="csat")
+    shared = tabulate(with_metric(prepared, "csat_mean"), by=["touchpoint"], period="week")
+    alone = score_table(frame, metric="csat_mean", by=["touchpoint"], period="week")
+    means = frame.groupby(["touchpoint", "week"])["score"].mean().sort_index().tolist()
+    assert shared["value"].tolist() == pytest.approx(means)
+    assert alone["value"].tolist() == pytest.approx(means)
+    with pytest.raises(InvalidInput):
+        with_metric(prepared, "nps")
