@@ -19,6 +19,7 @@ from api.routes import (
     experiments,
     feedback,
     health,
+    insights,
     items,
     personalize,
     profile,
@@ -37,6 +38,7 @@ from contracts.requests import (
     SCOPE_CASES,
     SCOPE_EVENTS,
     SCOPE_EXPERIMENTS,
+    SCOPE_INSIGHTS,
     SCOPE_PERSONALIZE,
     SCOPE_SEGMENTS,
 )
@@ -98,6 +100,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         (experiments, SCOPE_EXPERIMENTS),
         (segments, SCOPE_SEGMENTS),
         (cases, SCOPE_CASES),
+        (insights, SCOPE_INSIGHTS),
     ):
         app.include_router(module.router, dependencies=auth.scoped(scope))
     dashboard.install(app)  # /ui: its own login (scope `dashboard`), see api/ui/session.py

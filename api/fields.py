@@ -25,6 +25,7 @@ from contracts.requests import (
     SLOT_K_MAX,
     SLOT_NAME_MAX,
     SLOT_NAME_PATTERN,
+    TOUCHPOINT_MAX,
 )
 from contracts.schema import CHANNELS, EVENT_TYPES, ITEM_KINDS, SURVEYS
 
@@ -41,6 +42,7 @@ Filter = Annotated[str, Field(max_length=FILTER_MAX)]
 Excluded = Annotated[list[Filter], Field(max_length=EXCLUDED_MAX)]
 SlotName = Annotated[str, Field(min_length=1, max_length=SLOT_NAME_MAX, pattern=SLOT_NAME_PATTERN)]
 SlotK = Annotated[int, Field(ge=K_MIN, le=SLOT_K_MAX)]
+Touchpoint = Annotated[str, StringConstraints(max_length=TOUCHPOINT_MAX)]
 
 # In a path or a query string
 CustomerIdPath = Annotated[str, Path(min_length=1, max_length=ID_MAX, pattern=ID_PATTERN)]

@@ -2,7 +2,9 @@
 
 MovieLens-100K comes from the `recbole==1.2.1` wheel and CDNOW from the `lifetimes==0.11.3`
 wheel, downloaded with pip (no deps, no install) into `bench/.cache/` (gitignored;
-`TOUCHPOINT_DATA_CACHE` puts it elsewhere); the data files are extracted there.
+`TOUCHPOINT_DATA_CACHE` puts it elsewhere); the data files are extracted there. The Amazon
+review snippets with human sentiment ratings (Hutto & Gilbert 2014, MIT) come from the
+`vaderSentiment==3.3.2` source distribution (a tar inside the tar).
 `python -m bench._data` (what `make data` runs) fetches them once; tests only read them.
 
 `write_movielens_100k(root)` turns the set into Touchpoint contract files (what a user of
@@ -15,6 +17,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tarfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +32,10 @@ ML100K_FILES = tuple(f"{ML100K_DIR}/ml-100k.{ext}" for ext in ("inter", "item", 
 LIFETIMES = "lifetimes==0.11.3"
 CDNOW = "lifetimes/datasets/CDNOW_master.txt"
 TEST_FRACTION = 0.25
+VADER = "vaderSentiment==3.3.2"
+VADER_INNER = "vaderSentiment-3.3.2/additional_resources/hutto_ICWSM_2014.tar.gz"
+SNIPPETS_DIR = "hutto_ICWSM_2014"
+SNIPPET_SETS = ("amazonReviewSnippets", "movieReviewSnippets")
 
 
 class MissingDataError(FileNotFoundError):
@@ -84,6 +91,58 @@ def fetch_cdnow(*, download: bool = True) -> Path:
         with zipfile.ZipFile(_wheel(LIFETIMES, "[Ll]ifetimes-0.11.3-*.whl")) as zf:
             zf.extract(CDNOW, CACHE)
     return path
+
+
+def _sdist(spec: str, pattern: str) -> Path:
+    CACHE.mkdir(parents=True, exist_ok=True)
+    found = sorted(CACHE.glob(pattern))
+    if not found:
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary=:all:",
+             "-q", "-d", str(CACHE), spec],
+            check=True,
+        )  # fmt: skip
+        found = sorted(CACHE.glob(pattern))
+    if not found:
+        raise MissingDataError(f"pip download of {spec} produced no source archive in {CACHE}")
+    return found[-1]
+
+
+def fetch_review_snippets(name: str = "amazonReviewSnippets", *, download: bool = True) -> Path:
+    """Path of the cached `<name>_GroundTruth.txt` (tab-separated id, mean rating −4..4,
+    sentence; no header: read with `quoting=3`). `download=False` raises `MissingDataError`
+    naming `make data` when it is absent."""
+    if name not in SNIPPET_SETS:
+        raise ValueError(f"unknown snippet set {name!r}; known: {', '.join(SNIPPET_SETS)}")
+    path = CACHE / SNIPPETS_DIR / f"{name}_GroundTruth.txt"
+    if path.is_file():
+        return path
+    if not download:
+        raise MissingDataError(
+            f"review snippets are not in {CACHE} (missing {path.name}); "
+            f"run `make data` (it downloads the {VADER} source archive once, no install)"
+        )
+    with tarfile.open(_sdist(VADER, "vaderSentiment-3.3.2.tar.gz")) as outer:
+        inner = outer.extractfile(VADER_INNER)
+        if inner is None:
+            raise MissingDataError(f"{VADER_INNER} is not in the {VADER} source archive")
+        with tarfile.open(fileobj=inner) as snippets:
+            for member in SNIPPET_SETS:
+                wanted = f"{SNIPPETS_DIR}/{member}_GroundTruth.txt"
+                snippets.extract(wanted, CACHE, filter="data")
+    return path
+
+
+def read_review_snippets(
+    name: str = "amazonReviewSnippets", *, download: bool = True
+) -> pd.DataFrame:
+    """The snippets as a frame: id, review (the id before `_`), rating (−4..4), text."""
+    frame = pd.read_csv(
+        fetch_review_snippets(name, download=download), sep="\t", header=None, quoting=3,
+        names=["id", "rating", "text"], dtype={"id": str, "text": str}, keep_default_na=False,
+    )  # fmt: skip
+    frame.insert(1, "review", frame["id"].str.split("_").str[0])
+    return frame
 
 
 def _read_atomic(path: Path) -> pd.DataFrame:
@@ -191,6 +250,8 @@ def main() -> int:
     for ext, path in paths.items():
         print(f"MovieLens-100K .{ext}: {path}")
     print(f"CDNOW: {fetch_cdnow()}")
+    for name in SNIPPET_SETS:
+        print(f"{name} (vaderSentiment 3.3.2 sdist): {fetch_review_snippets(name)}")
     return 0
 
 

@@ -35,21 +35,25 @@ EXCLUDED_MAX: Final = 500
 BATCH_MAX: Final = 1000  # events or survey responses in one POST
 COMMENT_MAX: Final = 2000  # characters of a survey comment
 TOUCHPOINT_MAX: Final = 128  # characters of a survey's touchpoint name
+SENTIMENT_TEXTS_MAX: Final = 1000  # texts one `POST /v1/insights/sentiment` scores
+SENTIMENT_TEXT_MAX: Final = 10_000  # characters of one of them
 
 # API-key scopes: each route group is served to keys holding its scope (or `admin`).
 SCOPE_PERSONALIZE: Final = "personalize:read"
 SCOPE_EVENTS: Final = "events:write"
 SCOPE_SEGMENTS: Final = "segments:read"
 SCOPE_EXPERIMENTS: Final = "experiments:admin"
+SCOPE_CASES: Final = "cases:write"  # follow-up cases: list, read, work (reading needs it too)
+SCOPE_INSIGHTS: Final = "insights:read"
 SCOPE_DASHBOARD: Final = "dashboard"  # the /ui pages (admin keys may open them too)
 SCOPE_ADMIN: Final = "admin"
-SCOPE_CASES: Final = "cases:write"  # follow-up cases: list, read, work (reading needs it too)
 SCOPES: Final = (
     SCOPE_PERSONALIZE,
     SCOPE_EVENTS,
     SCOPE_SEGMENTS,
     SCOPE_EXPERIMENTS,
     SCOPE_CASES,
+    SCOPE_INSIGHTS,
     SCOPE_DASHBOARD,
     SCOPE_ADMIN,
 )

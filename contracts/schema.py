@@ -139,6 +139,8 @@ EVENTS = Table(
         Column("quantity", "int", default=1),
         Column("value", "float", default=0.0),
         Column("recommendation_id", "str", default=""),
+        # "" = derived from (channel, type) by the journey map (`insights.journey`)
+        Column("touchpoint", "str", default=""),
     ),
 )
 

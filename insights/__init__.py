@@ -1,1 +1,2 @@
-"""Customer-experience insights: follow-up cases from feedback, scores, journeys, comments."""
+"""Customer-experience insights: journey, scores with intervals, drivers, themes and sentiment,
+follow-up cases and survey decisions; pure (no Redis, no HTTP)."""

@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "jobs.generate_cmd",
     "jobs.run_cmd",
     "jobs.segment_cmd",
+    "jobs.insights_cmd",
     "jobs.model_cmd",
     "jobs.recommend_cmd",
     "jobs.ingest_cmd",

@@ -218,6 +218,7 @@ def _events_table(ev: dict[str, np.ndarray], customer_ids: pa.Array, ids: _Ids) 
             "quantity": ev["quantity"],
             "value": ev["value"],
             "recommendation_id": pa.nulls(n, pa.string()).fill_null(""),
+            "touchpoint": pa.nulls(n, pa.string()).fill_null(""),  # the journey map derives it
         },
     )
 

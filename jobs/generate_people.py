@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from contracts.schema import CHANNELS
+from jobs.generate_comments import comment_table, draw_comments
 
 DAY = 86_400
 LIFECYCLES = ("new", "loyal", "regular", "lapsing", "churned")  # same order as SEGMENT_NAMES
@@ -111,31 +112,22 @@ def draw_people(
     )
 
 
-TOUCHPOINTS = np.array(["checkout", "delivery", "support", "store_visit", "app"])
-TOUCHPOINT_LIFT = np.array([0.3, -0.4, -0.8, 0.4, 0.0])  # delivery and support hurt most
-TOUCHPOINT_CHANNEL = np.array(
-    [CHANNELS.index(c) for c in ("web", "email", "call_centre", "store", "app")]
+# Touchpoints of the journey map (`rules/journey.yaml`) the surveys ask about, their lift on
+# scores (delivery, returns and support hurt most) and the channel the map gives them.
+TOUCHPOINTS = np.array(
+    ["checkout", "delivery", "support", "store_visit", "app", "product_page", "returns", "loyalty"]
 )
-SURVEY_SHARE = np.array([0.4, 0.4, 0.2])  # nps, csat, ces
-COMMENTS = np.array(  # by sentiment (good, middling, bad); "" = no comment
+TOUCHPOINT_LIFT = np.array([0.3, -0.4, -0.8, 0.4, 0.0, 0.2, -0.6, 0.5])
+TOUCHPOINT_CHANNEL = np.array(
     [
-        [
-            "",
-            "Fast delivery, thank you",
-            "Great service",
-            "Easy to find what I wanted",
-            "Love the app",
-        ],
-        ["", "OK overall", "Delivery took a while", "Fine, nothing special", "Checkout was slow"],
-        [
-            "",
-            "Parcel arrived late",
-            "Too many emails",
-            "Support never answered",
-            "Item was damaged",
-        ],
+        CHANNELS.index(c)
+        for c in ("web", "email", "call_centre", "store", "app", "web", "web", "app")
     ]
 )
+AFTER_PURCHASE = np.array([0.25, 0.25, 0.10, 0.10, 0.12, 0.06, 0.06, 0.06])  # who bought
+WITHOUT_PURCHASE = (np.array([2, 4, 5, 3]), np.array([0.3, 0.4, 0.2, 0.1]))  # who did not
+SURVEY_SHARE = np.array([0.4, 0.4, 0.2])  # nps, csat, ces
+COMMENTS = comment_table(TOUCHPOINTS.tolist())
 
 
 def experience(
@@ -169,8 +161,8 @@ def draw_feedback(
     cust = np.repeat(np.arange(n), count)
     m = len(cust)
     survey = rng.choice(3, size=m, p=SURVEY_SHARE)
-    with_purchase = rng.choice(5, size=m, p=[0.3, 0.3, 0.12, 0.13, 0.15])
-    without = rng.choice([2, 4], size=m, p=[0.4, 0.6])
+    with_purchase = rng.choice(len(TOUCHPOINTS), size=m, p=AFTER_PURCHASE)
+    without = rng.choice(WITHOUT_PURCHASE[0], size=m, p=WITHOUT_PURCHASE[1])
     touchpoint = np.where(bought[cust], with_purchase, without)
 
     lo, hi = people.from_day[cust], people.to_day[cust] + 1
@@ -192,8 +184,7 @@ def draw_feedback(
     low, high = np.array([0, 1, 1])[survey], np.array([10, 5, 7])[survey]
     sentiment = np.where((score - low) / (high - low) >= 0.7, 0, 1)
     sentiment = np.where((score - low) / (high - low) < 0.4, 2, sentiment)
-    choice = rng.integers(0, 5, m) * (rng.random(m) < 0.45)
-    comment = COMMENTS[sentiment, choice]
+    comment = draw_comments(rng, COMMENTS, touchpoint, sentiment)
     return {
         "customer": cust,
         "survey": survey,

@@ -60,6 +60,7 @@ def run_pipeline(
         summary["segment seconds"] = round(
             seg_summary["segment_seconds"] + seg_summary["publish_seconds"], 1
         )
+        summary.update(insights_step(data, tables, segmented.table))
         bar.update(task, advance=1, description="train")
 
         t1 = time.monotonic()
@@ -80,6 +81,23 @@ def run_pipeline(
         summary["publish seconds"] = round(time.monotonic() - t2, 1)
         bar.update(task, advance=1, description="done")
     return summary
+
+
+def insights_step(
+    data: Path, tables: dict[str, pd.DataFrame], segments: pd.DataFrame
+) -> dict[str, Any]:
+    """The insights step; its failure is reported and never blocks the recommendations
+    (the previous insights version stays live)."""
+    started = time.monotonic()
+    try:
+        from jobs.insights import run_insights  # pandas/scikit-learn work only when run
+
+        run = run_insights(data, tables, segments=segments)
+    except Exception as exc:  # any failure: reported, the run goes on
+        log.exception("insights step failed; the previous insights stay live")
+        return {"insights": f"failed, previous version stays live: {exc}"}
+    return {"insights version": run.summary.get("insights version", "-"),
+            "insights seconds": round(time.monotonic() - started, 1)}  # fmt: skip
 
 
 def publish_trained(

@@ -103,6 +103,14 @@ def _curl_lines(base: str, customer: str, second: str, item: str) -> list[tuple[
         ("the customer's profile and segments",
          f"curl -s '{base}/v1/customers/{customer}/profile'"),
         ("segments for marketing automation", f"curl -s '{base}/v1/segments'"),
+        ("CX: NPS by touchpoint with 95% intervals",
+         f"curl -s '{base}/v1/insights/scores?metric=nps&by=touchpoint'"),
+        ("CX: the journey, stage by stage", f"curl -s '{base}/v1/insights/journey'"),
+        ("CX: what the comments say, Korean and English",
+         f"curl -s '{base}/v1/insights/themes'"),
+        ("CX: sentiment of any text",
+         f"curl -s -X POST {base}/v1/insights/sentiment -H 'content-type: application/json' "
+         f"""-d '{{"texts": ["배송이 정말 빨라요", "Parcel arrived late"]}}'"""),
         ("readiness", f"curl -s '{base}/readyz'"),
     ]  # fmt: skip
 

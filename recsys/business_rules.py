@@ -43,8 +43,9 @@ log = logging.getLogger("touchpoint.rules")
 
 MARKETING_CHANNELS = frozenset({"email", "push", "sms"})
 PROFILES = "profiles"  # subdirectory of the rules directory holding rules profiles
-# Configuration files of other features that live beside the business rules (not rules).
-OTHER_CONFIG = frozenset({"cases", "webhooks", "surveys"})
+# Configuration files of other features that live beside the business rules (not rules):
+# follow-up cases, webhooks, survey throttling, the journey map (`insights.journey`).
+OTHER_CONFIG = frozenset({"cases", "webhooks", "surveys", "journey"})
 
 
 @dataclass(frozen=True)
@@ -294,7 +295,11 @@ def fingerprint(directory: Path) -> tuple[tuple[str, int, int], ...]:
 def _yaml_files(directory: Path) -> list[Path]:
     if not directory.is_dir():
         return []
-    return sorted(p for p in directory.iterdir() if p.suffix in (".yaml", ".yml"))
+    return sorted(
+        p
+        for p in directory.iterdir()
+        if p.suffix in (".yaml", ".yml") and p.stem not in OTHER_CONFIG
+    )
 
 
 def load_rulebook(directory: Path) -> RuleBook:
@@ -303,8 +308,6 @@ def load_rulebook(directory: Path) -> RuleBook:
         return RuleBook()
     files = {}
     for path in _yaml_files(directory):
-        if path.stem in OTHER_CONFIG:
-            continue
         files[path.name.removesuffix(path.suffix)] = parse_file(path)
     profiles = {
         path.name.removesuffix(path.suffix): parse_file(path, profile=True)

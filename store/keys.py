@@ -15,6 +15,7 @@ Layout (`tp` is the namespace, `{...}` a Redis Cluster hash tag):
   listing indexes; one hash tag so a case and its indexes change in one script
 - `tp:g:NAME` — global state (`Keys.global_`): API keys, redemptions, segment sizes, the
   dashboard's action log and session secret (`store.audit`), daily totals (`store.daily`)
+- `tp:{cx}:day:DATE` — live survey counts of one UTC day (`store.live_feedback`)
 Per-customer keys share the `{customer_id}` tag so one pipeline to one shard serves a request.
 """
 
@@ -78,3 +79,8 @@ class Keys:
     def cases(self, name: str) -> str:
         """Follow-up cases and their listing indexes (`store.cases`), all in one slot."""
         return f"{self.namespace}:{{cases}}:{name}"
+
+    def feedback_day(self, day: str) -> str:
+        """Live survey counts of one UTC day (`YYYY-MM-DD`); one hash tag for every day, so
+        the journey view reads a week of them in one round trip."""
+        return f"{self.namespace}:{{cx}}:day:{day}"

@@ -136,3 +136,12 @@ def test_the_batch_serves_each_customer_what_the_api_answers(served, tmp_path, c
             assert not set(online) & set(had.get(cid, ()))
             served_any = served_any or bool(online)
     assert served_any
+
+
+def test_touchpoint_run_publishes_insights_read_by_the_api(served):
+    base, _data = served
+    journey = httpx.get(f"{base}/v1/insights/journey", timeout=10).json()
+    assert journey["version"] is not None, journey
+    assert [s["stage"] for s in journey["batch"]["stages"]] == journey["stages"]
+    scores = httpx.get(f"{base}/v1/insights/scores?metric=csat&by=stage", timeout=10).json()
+    assert {r["stage"] for r in scores["rows"]} <= set(journey["stages"]) | {""}

@@ -18,7 +18,7 @@ from starlette.responses import Response
 
 from api.bodies import accepted, body_schema, one_or_many, parse_body
 from api.deps import StateDep
-from api.fields import Channel, EventType, Id, OptionalId, iso, parse_timestamp
+from api.fields import Channel, EventType, Id, OptionalId, Touchpoint, iso, parse_timestamp
 from api.services.intake import record_events
 from contracts.requests import BATCH_MAX
 from contracts.schema import RATING_RANGE
@@ -46,6 +46,9 @@ class EventIn(BaseModel):
     value: float = Field(default=0.0, ge=-1e9, le=1e9, allow_inf_nan=False)
     recommendation_id: OptionalId = Field(
         default="", description="Set on events caused by a recommendation: attributed to it."
+    )
+    touchpoint: Touchpoint = Field(
+        default="", description="Journey touchpoint; empty: derived from channel and type."
     )
 
     @field_validator("timestamp", mode="before")

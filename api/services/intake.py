@@ -26,6 +26,7 @@ from store import events as stream
 from store.attribution import attribute
 from store.counters import record_redemptions
 from store.feedback import record_latest
+from store.live_feedback import count_answer
 from store.recent import RecentEvent, append_events
 
 
@@ -101,6 +102,7 @@ async def record_feedback(state: ServingState, responses: Sequence[IncomingAnswe
             for record, new in zip(records, fresh, strict=True):
                 if new:
                     record_latest(pipe, state.keys, record.fields)
+                    count_answer(pipe, state.keys, record.fields)  # the live journey view
             new_ids = {r.id for r, new in zip(records, fresh, strict=True) if new}
             queue_follow_up(pipe, state, [p for p in planned if p["response_id"] in new_ids])
             await pipe.execute()

@@ -25,7 +25,7 @@ from contracts.schema import TABLES
 from contracts.tables import load_tables
 from jobs.cli import build_app
 from jobs.generate_events import POINTS_PER_UNIT
-from jobs.generate_people import LIFECYCLE_SHARE, LIFECYCLES
+from jobs.generate_people import LIFECYCLE_SHARE, LIFECYCLES, TOUCHPOINTS
 
 SEED = 11
 END = pd.Timestamp(gen.window(SEED)[0] + gen.WINDOW_DAYS * 86_400, unit="s", tz="UTC")
@@ -338,7 +338,7 @@ def test_feedback_scores_rise_with_purchases_and_fall_with_dismissals(
     assert t[2] < -2  # more dismissals, less happy
     by_touchpoint = f.assign(y=y).groupby("touchpoint")["y"].mean()
     assert by_touchpoint["support"] < by_touchpoint["checkout"]
-    assert set(by_touchpoint.index) == {"checkout", "delivery", "support", "store_visit", "app"}
+    assert set(by_touchpoint.index) == set(TOUCHPOINTS)  # each one a touchpoint of the map
 
 
 def test_seasonality_peaks_in_december_and_at_weekends(tables: dict[str, pd.DataFrame]) -> None:
