@@ -27,6 +27,7 @@ from api.routes import (
 from api.routes import metrics as metrics_route
 from api.services import impressions
 from api.services.business_rules_watch import RulesWatcher
+from api.services.limits import Limiter
 from api.settings import ApiSettings
 from api.state import ServingState
 from contracts.requests import (
@@ -76,6 +77,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.parts = AppParts(
         settings=settings, rules=rules, api_keys=auth.KeyCache(settings),
         metrics=prometheus.install(app),  # the timing middleware, outside the fast path's
+        limits=Limiter(settings),
     )  # fmt: skip
     middleware.install(app, settings)
     for module, scope in (  # scope None = open (health, metrics)

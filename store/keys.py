@@ -10,6 +10,7 @@ Layout (`tp` is the namespace, `{...}` a Redis Cluster hash tag):
 - `tp:{s:STREAM}:stream` — an intake stream (`events`, `feedback`); `tp:{s:STREAM}:seen:ID`
   its idempotency marks and `tp:{s:STREAM}:lock` the ingest lock, all in the stream's slot
 - `tp:r:{RECOMMENDATION}:NAME` — what one recommendation served and what it converted
+- `tp:{l:WHO}:SCOPE` — a rate-limit token bucket (`store.ratelimit`) of an API key or an address
 Per-customer keys share the `{customer_id}` tag so one pipeline to one shard serves a request.
 """
 
@@ -65,3 +66,8 @@ class Keys:
     def recommendation(self, recommendation_id: str, name: str) -> str:
         """Attribution of one served recommendation (`served`, `conversions`)."""
         return f"{self.namespace}:r:{{{recommendation_id}}}:{name}"
+
+    def rate_bucket(self, who: str, scope: str) -> str:
+        """A token bucket of the rate limits: `who` is `k:KEYID`, `a:ADDRESS` or `f:ADDRESS`
+        (failed authentications), `scope` the API scope (or `auth`)."""
+        return f"{self.namespace}:{{l:{who}}}:{scope}"
