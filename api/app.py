@@ -14,6 +14,7 @@ from api.deps import AppParts
 from api.fastpath import FastPath, TouchpointApp
 from api.responses import OrjsonResponse
 from api.routes import (
+    audit,
     events,
     experiments,
     feedback,
@@ -26,11 +27,13 @@ from api.routes import (
 )
 from api.routes import metrics as metrics_route
 from api.services import impressions
+from api.services.audit import schedule_audit
 from api.services.business_rules_watch import RulesWatcher
 from api.services.limits import Limiter
 from api.settings import ApiSettings
 from api.state import ServingState
 from contracts.requests import (
+    SCOPE_ADMIN,
     SCOPE_EVENTS,
     SCOPE_EXPERIMENTS,
     SCOPE_PERSONALIZE,
@@ -79,6 +82,10 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         metrics=prometheus.install(app),  # the timing middleware, outside the fast path's
         limits=Limiter(settings),
     )  # fmt: skip
+    rules.on_reload = lambda outcome, detail: schedule_audit(
+        app.parts.serving, who="system:rules", action="rules.reload",
+        target=str(settings.business_rules_dir), outcome=outcome, detail=detail,
+    )  # fmt: skip
     middleware.install(app, settings)
     for module, scope in (  # scope None = open (health, metrics)
         (health, None),
@@ -91,6 +98,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         (feedback, SCOPE_EVENTS),
         (experiments, SCOPE_EXPERIMENTS),
         (segments, SCOPE_SEGMENTS),
+        (audit, SCOPE_ADMIN),
     ):
         app.include_router(module.router, dependencies=auth.scoped(scope))
     return app

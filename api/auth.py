@@ -205,6 +205,12 @@ def require_scope(scope: str) -> Any:
     return Depends(check)
 
 
+def actor(request: Request) -> str:
+    """Who made `request`, for the audit trail: the id of the key it passed with, or
+    `anonymous` when the API runs open."""
+    return str(getattr(request.state, "api_key_id", None) or "anonymous")
+
+
 def scoped(scope: str | None) -> list[Any]:
     """`include_router(..., dependencies=scoped("segments:read"))`; None = open route group."""
     return [] if scope is None else [require_scope(scope)]

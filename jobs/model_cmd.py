@@ -21,6 +21,7 @@ from rich.table import Table
 
 from contracts.errors import Conflict, InvalidInput, Unavailable
 from contracts.tables import load_tables
+from jobs.audit_cmd import audited
 from jobs.common import (
     DataDir,
     JsonFlag,
@@ -229,9 +230,10 @@ def models_activate(
     as_json: JsonFlag = False,
 ) -> None:
     """Make a version the active model (the previous one is kept for rollback)."""
-    reg = registry_for(data)
-    reg.activate(version)
-    serving = _publish_active(data)
+    with audited(data, "models.activate", version) as detail:
+        reg = registry_for(data)
+        reg.activate(version)
+        serving = detail["serving_version"] = _publish_active(data)
     report(
         "touchpoint models activate",
         {"active": reg.active(), "serving version": serving},
@@ -242,8 +244,9 @@ def models_activate(
 @models_app.command("rollback")
 def models_rollback(data: DataDir = Path("data"), as_json: JsonFlag = False) -> None:
     """Re-activate the previously active version."""
-    version = registry_for(data).rollback()
-    serving = _publish_active(data)
+    with audited(data, "models.rollback", "active model") as detail:
+        version = detail["active"] = registry_for(data).rollback()
+        serving = detail["serving_version"] = _publish_active(data)
     report(
         "touchpoint models rollback",
         {"active": version, "serving version": serving},
