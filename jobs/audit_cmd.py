@@ -1,10 +1,11 @@
 """`touchpoint audit list`, and `audited`: how CLI commands record to the audit trail.
 
 A state-changing command (`keys create|revoke|rotate`, `models activate|rollback`,
-`experiments apply`) runs inside `audited(data, action, target)`, which appends one entry
-(`store.audit`) when the command ends: `ok`, `refused` (the command's input was refused:
-exit code 2) or `failed`. Who: `cli:<the OS user>`. The list reads the trail in Redis and the
-entries `touchpoint ingest` drained to `DATA/audit/`, each entry once.
+`experiments apply`, the publish of `train` and `run`) runs inside
+`audited(data, action, target)`, which appends one entry (`store.audit`) when it ends:
+`ok`, `refused` (its input was refused: exit code 2) or `failed`. Who: `cli:<the OS user>`.
+The list reads the trail in Redis and the entries `touchpoint ingest` drained to
+`DATA/audit/`, each entry once.
 """
 
 from __future__ import annotations

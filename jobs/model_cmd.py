@@ -170,9 +170,10 @@ def train_command(
         trained = Trained(res.model, res.interactions, res.name, res.version)
         segments_path = data / SEGMENTS_FILE
         segments = pd.read_parquet(segments_path) if segments_path.is_file() else None
-        summary["serving version"] = _redis_step(
-            lambda: publish_trained(data, tables, trained, segments, book)
-        )
+        with audited(data, "models.publish", res.version) as detail:
+            summary["serving version"] = detail["serving_version"] = _redis_step(
+                lambda: publish_trained(data, tables, trained, segments, book)
+            )
     summary["seconds"] = round(time.monotonic() - started, 1)
     report("touchpoint train", summary, as_json=as_json)
 

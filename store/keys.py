@@ -7,7 +7,7 @@ Layout (`tp` is the namespace, `{...}` a Redis Cluster hash tag):
 - `tp:ARTIFACT:VERSION:NAME` — a version's shared data (item table, popular lists, factors)
 - `tp:ARTIFACT:VERSION:c:{CUSTOMER}:NAME` — a version's per-customer data
 - `tp:c:{CUSTOMER}:NAME` — live per-customer state (recent events, counters)
-- `tp:{s:STREAM}:stream` — an intake stream (`events`, `feedback`); `tp:{s:STREAM}:seen:ID`
+- `tp:{s:STREAM}:stream` — a stream (`events`, `feedback`, `audit`, …); `tp:{s:STREAM}:seen:ID`
   its idempotency marks and `tp:{s:STREAM}:lock` the ingest lock, all in the stream's slot
 - `tp:r:{RECOMMENDATION}:NAME` — what one recommendation served and what it converted
 - `tp:{l:WHO}:SCOPE` — a rate-limit token bucket (`store.ratelimit`) of an API key or an address

@@ -18,6 +18,7 @@ KEYS = Keys()
 RECS = "/v1/customers/c1/recommendations"  # answered by the fast path
 PROFILE = "/v1/customers/c1/profile"  # a declared FastAPI route of the same scope
 EXPERIMENTS = "/v1/experiments"  # another scope
+PAGE = {"customer_id": "c1", "channel": "web", "slots": [{"name": "a", "kind": "product"}]}
 
 
 def bearer(secret: str) -> dict[str, str]:
@@ -69,6 +70,7 @@ def test_a_key_bucket_bursts_then_refills_and_two_replicas_share_it(replicas, re
     retry = assert_429(b.get(RECS, headers=key))  # the shared bucket is empty
     assert retry <= 2  # a token comes every 2 s
     assert_429(a.get(PROFILE, headers=key))
+    assert_429(a.post("/v1/personalize", json=PAGE, headers=key))  # the fast path's page
     assert a.get(RECS, headers=bearer(other)).status_code == 200  # another key: its own bucket
     time.sleep(retry)  # the refill
     assert b.get(RECS, headers=key).status_code == 200
