@@ -5,8 +5,10 @@ buckets in Redis (`store.ratelimit`), so every replica takes from the same bucke
 configured per scope; `*` is one bucket for every scope without a limit of its own. A
 request that passes its key check takes one token from its key's bucket and one from its
 address' (each only when configured), in one round trip on the hot-path connection; the
-fast path sends it in the same write as its read (`submit`, then `settle`). None is
-configured by default: then a request costs nothing here.
+fast path sends it in the same write as its read (`submit`, then `settle`). A bucket found
+empty is remembered in process until its `Retry-After`, and requests for it meanwhile are
+refused without asking Redis (it cannot have refilled sooner: only time adds tokens), so a
+flood is turned away cheaply. None is configured by default: then a request costs nothing.
 
 Failed authentications (`TOUCHPOINT_AUTH_FAILURE_LIMIT`, on by default: 20, then one every
 5 s) take from the address' failure bucket; an empty bucket answers 429 instead of 401, and
@@ -68,6 +70,7 @@ class Limiter:
         self.address_limits = settings.address_rate_limits
         self.failure_limit = settings.auth_failure_limit
         self.blocked: dict[str, float] = {}  # address → monotonic time it is refused until
+        self.empty: dict[str, float] = {}  # bucket key → monotonic time it stays empty until
         self._warned_at = float("-inf")
 
     def buckets(self, scope: str, key_id: str | None, address: str) -> list[Bucket]:
@@ -97,6 +100,8 @@ class Limiter:
         conn = connection(state)
         if not buckets or conn is None:
             return None
+        if self.empty:
+            _refuse_until(self.empty, [b.key for b in buckets])
         return Pending(buckets, conn.submit(take_commands(buckets)))
 
     async def settle(self, state: ServingState, pending: Pending | None) -> None:
@@ -111,9 +116,12 @@ class Limiter:
         except (RedisError, OSError) as exc:
             self._warn(exc)
             return
-        refused = [v for v in found if not v.taken]
+        refused = [(b, v) for b, v in zip(pending.buckets, found, strict=True) if not v.taken]
         if refused:
-            wait = max(v.retry_after for v in refused)
+            now = time.monotonic()
+            for bucket, verdict in refused:
+                _remember(self.empty, bucket.key, now + verdict.retry_after_ms / 1000)
+            wait = max(v.retry_after for _, v in refused)
             raise TooManyRequests(f"rate limit reached; retry in {wait} s", retry_after=wait)
 
     async def admit(
@@ -155,18 +163,33 @@ class Limiter:
             self.check_blocked(address)
 
     def _block(self, address: str, verdict: Verdict) -> None:
-        if len(self.blocked) >= BLOCKED_MAX:
-            now = time.monotonic()
-            self.blocked = {a: t for a, t in self.blocked.items() if t > now}
-            if len(self.blocked) >= BLOCKED_MAX:
-                self.blocked.clear()
-        self.blocked[address] = time.monotonic() + verdict.retry_after_ms / 1000
+        _remember(self.blocked, address, time.monotonic() + verdict.retry_after_ms / 1000)
 
     def _warn(self, exc: Exception) -> None:
         now = time.monotonic()
         if now - self._warned_at >= WARN_EVERY:
             self._warned_at = now
             log.warning("rate limits not enforced, Redis unavailable: %s", exc)
+
+
+def _remember(until: dict[str, float], name: str, when: float) -> None:
+    """`until[name] = when`, keeping at most `BLOCKED_MAX` names (the expired go first)."""
+    if len(until) >= BLOCKED_MAX:
+        now = time.monotonic()
+        for stale in [n for n, t in until.items() if t <= now]:
+            del until[stale]
+        if len(until) >= BLOCKED_MAX:
+            until.clear()
+    until[name] = when
+
+
+def _refuse_until(until: dict[str, float], names: list[str]) -> None:
+    """Raise `TooManyRequests` when one of `names` is known to be empty still."""
+    now = time.monotonic()
+    waits = [until[n] - now for n in names if until.get(n, 0.0) > now]
+    if waits:
+        wait = max(1, int(max(waits) + 0.999))
+        raise TooManyRequests(f"rate limit reached; retry in {wait} s", retry_after=wait)
 
 
 def _limit(limits: dict[str, RateLimit], scope: str) -> tuple[str, RateLimit] | None:

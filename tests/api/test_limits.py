@@ -112,3 +112,16 @@ def test_rate_limits_must_name_known_scopes(store_config):
             data_dir=store_config.data_dir,
             key_rate_limits={"personalize": {"rate": 1, "burst": 1}},
         )
+
+
+def test_a_replica_refuses_a_bucket_it_saw_empty_without_asking_redis(replicas, redis_client):
+    _, secret = create_key(redis_client, KEYS, name="shop", scopes=["personalize:read"])
+    a, b = replicas(key_rate_limits={"*": {"rate": 0.01, "burst": 1}})
+    key = bearer(secret)
+    assert a.get(RECS, headers=key).status_code == 200
+    assert_429(a.get(RECS, headers=key))
+    for bucket in redis_client.scan_iter("tp:{l:k:*"):
+        redis_client.delete(bucket)  # as if it had refilled: only Redis knows
+    assert_429(a.get(RECS, headers=key))  # a remembers it empty until its Retry-After
+    assert_429(a.get(PROFILE, headers=key))
+    assert b.get(RECS, headers=key).status_code == 200  # b asks Redis
