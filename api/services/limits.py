@@ -35,6 +35,7 @@ from api.settings import ANY_SCOPE, ApiSettings, RateLimit
 from api.state import ServingState
 from store.keys import Keys
 from store.ratelimit import Bucket, Verdict, take, take_commands, verdicts
+from store.resp import Command
 
 log = logging.getLogger("touchpoint.api")
 ADDRESS_MAX = 64  # characters of an address kept in a key
@@ -71,6 +72,8 @@ class Limiter:
         self.failure_limit = settings.auth_failure_limit
         self.blocked: dict[str, float] = {}  # address → monotonic time it is refused until
         self.empty: dict[str, float] = {}  # bucket key → monotonic time it stays empty until
+        # (scope, key id, address) → its buckets and their script calls, built once
+        self._calls: dict[tuple[str, str | None, str], tuple[list[Bucket], list[Command]]] = {}
         self._warned_at = float("-inf")
 
     def buckets(self, scope: str, key_id: str | None, address: str) -> list[Bucket]:
@@ -96,13 +99,19 @@ class Limiter:
         """Send the token requests of one request without waiting (None: nothing to take)."""
         if not (self.key_limits or self.address_limits) or not state.redis_ok:
             return None
-        buckets = self.buckets(scope, key_id, address)
+        calls = self._calls.get((scope, key_id, address))
+        if calls is None:
+            if len(self._calls) >= BLOCKED_MAX:
+                self._calls.clear()
+            buckets = self.buckets(scope, key_id, address)
+            calls = self._calls[scope, key_id, address] = (buckets, take_commands(buckets))
+        buckets, commands = calls
         conn = connection(state)
         if not buckets or conn is None:
             return None
         if self.empty:
             _refuse_until(self.empty, [b.key for b in buckets])
-        return Pending(buckets, conn.submit(take_commands(buckets)))
+        return Pending(buckets, conn.submit(commands))
 
     async def settle(self, state: ServingState, pending: Pending | None) -> None:
         """Raise `TooManyRequests` when a bucket of `pending` was empty."""
