@@ -28,6 +28,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+# before numpy loads (the imports below): OpenBLAS' spinning threads would count as CPU here
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from bench.api_inprocess import request  # noqa: E402
 from bench.api_load import cpu_seconds, start_redis  # noqa: E402
@@ -114,7 +116,6 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=6)
     args = parser.parse_args()
     os.environ.setdefault("TOUCHPOINT_BUSINESS_RULES_DIR", str(ROOT / "rules"))
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     work = Path(tempfile.mkdtemp(prefix="tp-limits-"))
     redis_proc, url = start_redis(work)
     try:

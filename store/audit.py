@@ -76,7 +76,7 @@ def range_args(*, since: datetime | None, after: str | None) -> tuple[str, str]:
         return f"({after}", "+"
     if since is None:
         return "-", "+"
-    return str(int(since.timestamp() * 1000)), "+"
+    return str(max(0, int(since.timestamp() * 1000))), "+"  # ids start at the epoch
 
 
 def read(

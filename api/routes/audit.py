@@ -29,7 +29,7 @@ async def list_audit(
     state: StateDep,
     since: Annotated[datetime | None, Query(description="ISO 8601; UTC when no zone")] = None,
     after: Annotated[
-        str | None, Query(max_length=40, pattern=r"^\d+-\d+$", description="`next` of a page")
+        str | None, Query(pattern=r"^\d{1,19}-\d{1,19}$", description="`next` of a page")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=PAGE_MAX)] = AUDIT_PAGE,
 ) -> Response:

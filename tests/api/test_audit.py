@@ -78,6 +78,9 @@ def test_the_audit_route_needs_the_admin_scope_and_pages(store_config, redis_cli
         earlier = (datetime.now(UTC) - timedelta(hours=1)).replace(tzinfo=None).isoformat()
         assert len(trail(c, headers, since=earlier)) == 3  # no zone: UTC
         assert c.get("/v1/audit", params={"limit": 0}, headers=headers).status_code == 422
+        assert len(trail(c, headers, since="0160-09-22T10:44:35-10:50")) == 3  # before 1970
+        too_big = {"after": "99999999999999999999-0"}  # past a stream id's 64 bits
+        assert c.get("/v1/audit", params=too_big, headers=headers).status_code == 422
 
 
 def test_rules_reloads_are_recorded_good_and_bad(store_config, admin, tmp_path, monkeypatch):
