@@ -125,3 +125,19 @@ def test_a_replica_refuses_a_bucket_it_saw_empty_without_asking_redis(replicas, 
     assert_429(a.get(RECS, headers=key))  # a remembers it empty until its Retry-After
     assert_429(a.get(PROFILE, headers=key))
     assert b.get(RECS, headers=key).status_code == 200  # b asks Redis
+
+
+def test_a_refused_answer_writes_nothing_for_the_customer(replicas, redis_client):
+    _, secret = create_key(redis_client, KEYS, name="shop", scopes=["personalize:read"])
+    (app,) = replicas(1, key_rate_limits={"*": {"rate": 0.01, "burst": 1}})
+
+    def customer_state() -> dict[bytes, bytes | None]:
+        app.get("/healthz")  # another turn of the app's loop: post-answer writes are sent
+        time.sleep(0.2)
+        return {k: redis_client.dump(k) for k in redis_client.scan_iter("tp:*c:{c1}*")}
+
+    assert app.get(RECS, headers=bearer(secret)).status_code == 200
+    before = customer_state()
+    assert before  # the answer counted its impressions
+    assert_429(app.get(RECS, headers=bearer(secret)))  # refused after its read, by Redis
+    assert customer_state() == before
