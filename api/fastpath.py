@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from functools import partial
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -229,7 +230,7 @@ def _answer(app: Any, scope: Scope, key_id: Any, **request: Any) -> Any:
     the request's rate limits sent ahead of its read (raises `TooManyRequests`)."""
     parts = parts_of(app)
     pending = parts.limits.submit(parts.serving, SCOPE_PERSONALIZE, key_id, client_address(scope))
-    admit = parts.limits.settle(parts.serving, pending) if pending is not None else None
+    admit = partial(parts.limits.settle, parts.serving, pending) if pending else None
     return answer(
         parts.serving, parts.rules.current(), metrics=parts.metrics, admit=admit, **request
     )

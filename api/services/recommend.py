@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import logging
 import os
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, NamedTuple
 
 from api.prometheus import Metrics
@@ -87,7 +87,7 @@ async def answer(
     requests: Sequence[SlotRequest],
     metrics: Metrics | None = None,
     placement_from_name: bool = False,
-    admit: Awaitable[None] | None = None,
+    admit: Callable[[], Awaitable[None]] | None = None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]], After | None]:
     """(response head, one dict per slot, the work after the answer: impressions, exposure).
     `admit`: the request's rate-limit check, sent before the read and awaited after it (its
@@ -107,7 +107,7 @@ async def answer(
                                  consumption=book.consumption, least_shown=least,
                                  shared=state.others.get(version) if version else None)  # fmt: skip
     if admit is not None:
-        await admit
+        await admit()
     if defs:
         plan = serving_plan(state, defs, customer_id=customer_id, channel=channel,
                             segments=sorted(session.segments), profiles=book.profiles)  # fmt: skip
