@@ -14,6 +14,7 @@ from api.deps import AppParts
 from api.fastpath import FastPath, TouchpointApp
 from api.responses import OrjsonResponse
 from api.routes import (
+    audit,
     cases,
     events,
     experiments,
@@ -29,12 +30,15 @@ from api.routes import (
 )
 from api.routes import metrics as metrics_route
 from api.services import impressions
+from api.services.audit import schedule_audit
 from api.services.business_rules_watch import RulesWatcher
 from api.services.cases import case_config
+from api.services.limits import Limiter
 from api.settings import ApiSettings
 from api.state import ServingState
 from api.ui import router as dashboard
 from contracts.requests import (
+    SCOPE_ADMIN,
     SCOPE_CASES,
     SCOPE_EVENTS,
     SCOPE_EXPERIMENTS,
@@ -85,6 +89,11 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.parts = AppParts(
         settings=settings, rules=rules, api_keys=auth.KeyCache(settings),
         metrics=prometheus.install(app),  # the timing middleware, outside the fast path's
+        limits=Limiter(settings),
+    )  # fmt: skip
+    rules.on_reload = lambda outcome, detail: schedule_audit(
+        app.parts.serving, who="system:rules", action="rules.reload",
+        target=str(settings.business_rules_dir), outcome=outcome, detail=detail,
     )  # fmt: skip
     middleware.install(app, settings)
     for module, scope in (  # scope None = open (health, metrics)
@@ -101,6 +110,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         (segments, SCOPE_SEGMENTS),
         (cases, SCOPE_CASES),
         (insights, SCOPE_INSIGHTS),
+        (audit, SCOPE_ADMIN),
     ):
         app.include_router(module.router, dependencies=auth.scoped(scope))
     dashboard.install(app)  # /ui: its own login (scope `dashboard`), see api/ui/session.py

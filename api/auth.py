@@ -13,6 +13,12 @@ within that time. An unknown key id triggers an early re-read (at most once a se
 freshly created key works at once. If Redis is unreachable the last records stay in force;
 if they were never read, production refuses every key-protected request (503) while
 development runs open.
+
+The presented key's SHA-256 is compared with the stored one in constant time
+(`hmac.compare_digest`), and an unknown id is compared against a dummy hash all the same, so
+the time of a refusal does not tell an unknown id from a wrong secret. Expired keys are
+refused like revoked ones. Failed authentications are counted per client address and rate
+limits taken after a key passed (`api.services.limits`).
 """
 
 from __future__ import annotations
@@ -29,10 +35,11 @@ from redis.exceptions import RedisError
 
 from api.deps import parts_of
 from api.problems import Forbidden, Unauthorized, Unavailable
+from api.services.limits import client_address
 from api.settings import ApiSettings
 from api.state import ServingState
 from contracts.requests import SCOPES
-from store.apikeys import ApiKey, key_id, load_keys
+from store.apikeys import ApiKey, hash_key, key_id, load_keys
 
 log = logging.getLogger("touchpoint.api")
 
@@ -40,6 +47,7 @@ FORCED_RELOAD_GAP = 1.0  # seconds between re-reads triggered by unknown key ids
 RETRY_GAP = 1.0  # seconds between attempts while Redis is unreachable
 _bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <key>`")
 _header = APIKeyHeader(name="X-API-Key", auto_error=False, description="`X-API-Key: <key>`")
+_NO_SUCH_KEY = ApiKey("", "", (), hash_key("tp_00000000_no-such-key-ever-matches"), "")
 
 
 class KeyCache:
@@ -128,9 +136,13 @@ def key_from_headers(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
     return bearer or header or None
 
 
-async def verify(app: Any, key: str | None, scope: str) -> str | None:
+async def verify(
+    app: Any, key: str | None, scope: str, *, address: str = "unknown", count_failures: bool = True
+) -> str | None:
     """Check `key` for `scope`: the key id, or None when the API runs open; raises 401/403
-    (and 503 in production when keys cannot be read)."""
+    (and 503 in production when keys cannot be read); 429 when `address` made too many
+    failed attempts. `count_failures=False` checks without counting a failure (the fast
+    path, which hands a refused request to the declared route, where it is counted)."""
     parts = parts_of(app)
     cache, state = parts.api_keys, parts.serving
     records = await cache.get(state)
@@ -141,6 +153,19 @@ async def verify(app: Any, key: str | None, scope: str) -> str | None:
         required = False
     if not required:
         return None
+    parts.limits.check_blocked(address)
+    try:
+        return await _check(cache, state, records, key, scope)
+    except Unauthorized:
+        if count_failures:
+            await parts.limits.failed(state, address)
+        raise
+
+
+async def _check(
+    cache: KeyCache, state: ServingState, records: dict[str, ApiKey] | None, key: str | None,
+    scope: str,
+) -> str:  # fmt: skip
     if key is None:
         raise Unauthorized("an API key is required (Authorization: Bearer … or X-API-Key)")
     kid = key_id(key)
@@ -149,10 +174,12 @@ async def verify(app: Any, key: str | None, scope: str) -> str | None:
     record = (records or {}).get(kid)
     if record is None:
         record = ((await cache.get(state, force=True)) or {}).get(kid)
-    if record is None or not record.matches(key):
+    if not (record or _NO_SUCH_KEY).matches(key) or record is None:
         raise Unauthorized("unknown or invalid API key")
-    if not record.active:
+    if record.revoked_at is not None:
         raise Unauthorized(f"API key {kid} was revoked")
+    if record.expired():
+        raise Unauthorized(f"API key {kid} expired at {record.expires_at}")
     if not record.allows(scope):
         raise Forbidden(f"API key {kid} lacks the {scope!r} scope", scope=scope)
     return kid
@@ -168,11 +195,20 @@ def require_scope(scope: str) -> Any:
         bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
         header: Annotated[str | None, Security(_header)],
     ) -> None:
-        kid = await verify(request.app, presented_key(bearer, header), scope)
+        address = client_address(request.scope)
+        kid = await verify(request.app, presented_key(bearer, header), scope, address=address)
         if kid is not None:
             request.state.api_key_id = kid
+        parts = parts_of(request.app)
+        await parts.limits.admit(parts.serving, scope, kid, address)
 
     return Depends(check)
+
+
+def actor(request: Request) -> str:
+    """Who made `request`, for the audit trail: the id of the key it passed with, or
+    `anonymous` when the API runs open."""
+    return str(getattr(request.state, "api_key_id", None) or "anonymous")
 
 
 def scoped(scope: str | None) -> list[Any]:

@@ -19,6 +19,7 @@ from recsys.business_rules import RuleBook
 
 if TYPE_CHECKING:
     from api.auth import KeyCache
+    from api.services.limits import Limiter
 
 
 @dataclass(eq=False, slots=True)
@@ -31,6 +32,7 @@ class AppParts:
     rules: RulesWatcher  # the rules in force (re-read when their files change)
     api_keys: KeyCache
     metrics: Metrics
+    limits: Limiter  # rate limits and failed authentications (`api.services.limits`)
     serving: ServingState = field(init=False)  # from start-up on
 
 

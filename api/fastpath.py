@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from functools import partial
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -35,10 +36,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import auth
 from api.deps import AppParts, parts_of
-from api.problems import Problem, problem_response
+from api.problems import Problem, TooManyRequests, problem_response
 from api.responses import OPTIONS
 from api.routes.personalize import PersonalizeRequest, page_body, slot_requests
 from api.routes.recommendations import RECOMMENDATIONS_K, excluded_ids, list_body
+from api.security_headers import JSON_HEADERS
+from api.services.limits import client_address
 from api.services.recommend import SlotRequest, answer
 from contracts.requests import (
     EXCLUDE_MAX,
@@ -47,6 +50,7 @@ from contracts.requests import (
     ID_PATTERN,
     K_MAX,
     K_MIN,
+    QUERY_MAX,
     SCOPE_PERSONALIZE,
 )
 from contracts.schema import CHANNELS
@@ -56,7 +60,8 @@ PREFIX, SUFFIX = "/v1/customers/", "/recommendations"
 PERSONALIZE = "/v1/personalize"
 # The declared route's rules (`api.fields`), checked by hand: the same declarations.
 CUSTOMER_ID = re.compile(ID_PATTERN)
-_HEADERS = [(b"content-type", b"application/json")]
+_HEADERS = [(b"content-type", b"application/json"), *JSON_HEADERS]
+_REFUSED = object()  # `_key_id`: the key check failed
 
 
 class _Route:
@@ -73,7 +78,7 @@ PERSONALIZE_ROUTE = _Route(PERSONALIZE)
 def parse(customer_id: str, query: bytes) -> tuple[str | None, SlotRequest] | None:
     """(channel, the slot) of a recommendations request, or None when the declared route
     would refuse it (or might read it differently): then that route answers."""
-    if len(customer_id) > ID_MAX or not CUSTOMER_ID.match(customer_id):
+    if len(customer_id) > ID_MAX or not CUSTOMER_ID.match(customer_id) or len(query) > QUERY_MAX:
         return None
     params = _params(query) if query else {}
     channel = params.get("channel")
@@ -189,13 +194,18 @@ async def serve(
     handler = _recommendations if route is RECOMMENDATIONS_ROUTE else _personalize
     try:
         passed = await handler(app, scope, receive, send)
+    except TooManyRequests as exc:  # a rate limit: refused here, counted once
+        await _problem(429, "Too Many Requests", exc.detail, scope, **exc.details)(
+            scope, receive, send
+        )
+        status = 429
     except Exception:
         if not own_metrics:
             raise
         log.exception("unhandled error on %s", scope["path"])
-        await problem_response(
-            500, "Internal Server Error", "unexpected error; see server logs", scope["path"]
-        )(scope, receive, send)
+        await _problem(500, "Internal Server Error", "unexpected error; see server logs", scope)(
+            scope, receive, send
+        )
         status = 500
     else:
         if passed is not None:  # not taken: the declared route answers and is measured
@@ -208,18 +218,34 @@ async def serve(
         )
 
 
-def _answer(app: Any, **request: Any) -> Any:
-    """`api.services.recommend.answer` with the app's serving state, rules and metrics."""
+def _problem(status: int, title: str, detail: str, scope: Scope, **extra: Any) -> Any:
+    """A problem answer with the JSON security headers (this path runs ahead of them)."""
+    response = problem_response(status, title, detail, scope["path"], **extra)
+    response.raw_headers.extend(JSON_HEADERS)
+    return response
+
+
+def _answer(app: Any, scope: Scope, key_id: Any, **request: Any) -> Any:
+    """`api.services.recommend.answer` with the app's serving state, rules and metrics, and
+    the request's rate limits sent ahead of its read (raises `TooManyRequests`)."""
     parts = parts_of(app)
-    return answer(parts.serving, parts.rules.current(), metrics=parts.metrics, **request)
+    pending = parts.limits.submit(parts.serving, SCOPE_PERSONALIZE, key_id, client_address(scope))
+    admit = partial(parts.limits.settle, parts.serving, pending) if pending else None
+    return answer(
+        parts.serving, parts.rules.current(), metrics=parts.metrics, admit=admit, **request
+    )
 
 
-async def _allowed(app: Any, scope: Scope) -> bool:
+async def _key_id(app: Any, scope: Scope) -> Any:
+    """The request's key id (None: the API runs open), or `_REFUSED` when the key check
+    failed: the declared route then answers (and counts the failure)."""
     try:
-        await auth.verify(app, auth.key_from_headers(scope["headers"]), SCOPE_PERSONALIZE)
+        return await auth.verify(
+            app, auth.key_from_headers(scope["headers"]), SCOPE_PERSONALIZE,
+            address=client_address(scope), count_failures=False,
+        )  # fmt: skip
     except Problem:
-        return False
-    return True
+        return _REFUSED
 
 
 async def _recommendations(app: Any, scope: Scope, receive: Receive, send: Send) -> Any:
@@ -227,12 +253,15 @@ async def _recommendations(app: Any, scope: Scope, receive: Receive, send: Send)
     path = scope["path"]
     customer_id = path[len(PREFIX) : -len(SUFFIX)]
     parsed = parse(customer_id, scope["query_string"])
-    if parsed is None or not await _allowed(app, scope):
+    if parsed is None:
+        return receive
+    key_id = await _key_id(app, scope)
+    if key_id is _REFUSED:
         return receive
     scope["route"] = RECOMMENDATIONS_ROUTE
     channel, request = parsed
     head, (slot,), task = await _answer(
-        app, customer_id=customer_id, channel=channel, requests=[request]
+        app, scope, key_id, customer_id=customer_id, channel=channel, requests=[request]
     )
     await _respond(send, orjson.dumps(list_body(head, slot, channel), option=OPTIONS))
     if task is not None:
@@ -251,12 +280,13 @@ async def _personalize(app: Any, scope: Scope, receive: Receive, send: Send) -> 
         page = PersonalizeRequest.model_validate(orjson.loads(body))
     except (orjson.JSONDecodeError, ValidationError):
         return _replay(body, receive)
-    if not await _allowed(app, scope):
+    key_id = await _key_id(app, scope)
+    if key_id is _REFUSED:
         return _replay(body, receive)
     scope["route"] = PERSONALIZE_ROUTE
     head, slots, task = await _answer(
-        app, customer_id=page.customer_id, channel=page.channel, requests=slot_requests(page),
-        placement_from_name=True,
+        app, scope, key_id, customer_id=page.customer_id, channel=page.channel,
+        requests=slot_requests(page), placement_from_name=True,
     )  # fmt: skip
     await _respond(send, orjson.dumps(page_body(head, slots, page.channel), option=OPTIONS))
     if task is not None:

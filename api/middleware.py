@@ -1,8 +1,10 @@
-"""HTTP middleware: request body size limit and CORS, both from settings.
+"""HTTP middleware: request bounds, CORS and security headers.
 
 The size limit is checked twice: a declared `Content-Length` above `max_body_bytes` is
 refused before any byte is read; a body sent without one (chunked) is counted as it
-streams and refused once it passes the limit. Both answer 413 problem+json.
+streams and refused once it passes the limit. Both answer 413 problem+json. A query string
+longer than `contracts.requests.QUERY_MAX` bytes answers 414 before anything parses it.
+Security headers: `api.security_headers`.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.problems import problem_response
+from api.security_headers import SecurityHeaders
 from api.settings import ApiSettings
+from contracts.requests import QUERY_MAX
 
 
 class BodySizeLimit:
@@ -26,6 +30,13 @@ class BodySizeLimit:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if len(scope.get("query_string", b"")) > QUERY_MAX:
+            response = problem_response(
+                414, "URI Too Long", f"query string longer than {QUERY_MAX} bytes",
+                scope.get("path", ""),
+            )  # fmt: skip
+            await response(scope, receive, send)
             return
         declared = _content_length(scope)
         if declared is not None and declared > self.max_bytes:
@@ -63,7 +74,8 @@ def _content_length(scope: Scope) -> int | None:
 
 
 def install(app: FastAPI, settings: ApiSettings) -> None:
-    """Size limit inside, CORS outside (so even a 413 carries the CORS headers)."""
+    """Size limit inside, CORS outside (so even a 413 carries the CORS headers), security
+    headers outermost (on every answer of the stack)."""
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     if settings.cors_origins:
         app.add_middleware(
@@ -73,3 +85,4 @@ def install(app: FastAPI, settings: ApiSettings) -> None:
             allow_headers=["Authorization", "X-API-Key", "Content-Type"],
             max_age=600,
         )
+    app.add_middleware(SecurityHeaders)

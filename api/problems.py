@@ -40,6 +40,11 @@ class PreconditionRequired(InvalidInput):
     """A change that needs `If-Match` (optimistic concurrency) was sent without it."""
 
 
+class TooManyRequests(TouchpointError):
+    """A rate limit or the failed-authentication limit was reached (`details`: `retry_after`
+    seconds, sent as the `Retry-After` header too)."""
+
+
 class Gone(NotFound):
     """It existed but has expired (the segments version a cursor points into)."""
 
@@ -47,6 +52,7 @@ class Gone(NotFound):
 STATUSES: tuple[tuple[type[TouchpointError], int, str], ...] = (  # first match wins
     (Unauthorized, 401, "Unauthorized"),
     (Forbidden, 403, "Forbidden"),
+    (TooManyRequests, 429, "Too Many Requests"),
     (Gone, 410, "Gone"),
     (PreconditionFailed, 412, "Precondition Failed"),
     (PreconditionRequired, 428, "Precondition Required"),
@@ -75,6 +81,8 @@ def problem_response(status: int, title: str, detail: str, instance: str, **extr
         **extra,
     }
     headers = {"WWW-Authenticate": "ApiKey"} if status == 401 else None
+    if status == 429 and "retry_after" in extra:
+        headers = {"Retry-After": str(extra["retry_after"])}
     return Response(orjson.dumps(body), status, headers=headers, media_type=PROBLEM_JSON)
 
 

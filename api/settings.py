@@ -8,11 +8,23 @@ import os
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
+from contracts.requests import SCOPES
 from store.config import StoreConfig
 from store.counters import DAY
+
+ANY_SCOPE = "*"  # a rate limit for every scope without one of its own
+
+
+class RateLimit(BaseModel):
+    """A token bucket: `burst` requests at once, then `rate` a second."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    rate: float = Field(gt=0, description="Tokens added a second.")
+    burst: int = Field(ge=1, description="The bucket's size: requests allowed at once.")
 
 
 class ApiSettings(StoreConfig):
@@ -65,6 +77,29 @@ class ApiSettings(StoreConfig):
         description="Signs dashboard sessions; unset = one random secret kept in Redis and "
         "shared by every replica.",
     )
+
+    key_rate_limits: dict[str, RateLimit] = Field(
+        default_factory=dict,
+        description="Per API key and scope (`*`: every scope), e.g. "
+        '`{"personalize:read": {"rate": 500, "burst": 1000}}`; none by default.',
+    )
+    address_rate_limits: dict[str, RateLimit] = Field(
+        default_factory=dict,
+        description="Per client address and scope (`*`: every scope); none by default.",
+    )
+    auth_failure_limit: RateLimit | None = Field(
+        default=RateLimit(rate=0.2, burst=20),
+        description="Failed authentications per client address: past it the address gets 429"
+        " (even with a good key, on the replica that saw the failure) until it refills.",
+    )
+
+    @field_validator("key_rate_limits", "address_rate_limits")
+    @classmethod
+    def _known_scopes(cls, value: dict[str, RateLimit]) -> dict[str, RateLimit]:
+        unknown = sorted(set(value) - {*SCOPES, ANY_SCOPE})
+        if unknown:
+            raise ValueError(f"unknown scope {unknown[0]!r}; choose from {', '.join(SCOPES)}, *")
+        return value
 
     @property
     def attribution_seconds(self) -> int:

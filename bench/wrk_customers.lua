@@ -1,11 +1,15 @@
 -- wrk load for the personalisation API: a random customer id per request.
--- env: TP_IDS (file, one customer id per line), TP_MODE (get | post), TP_K (default 10)
+-- env: TP_IDS (file, one customer id per line), TP_MODE (get | post), TP_K (default 10),
+--   TP_KEY (optional: an API key, sent as `Authorization: Bearer …`)
 --   GET  /v1/customers/<id>/recommendations?k=<k>
 --   POST /v1/personalize with three slots (4 products, 3 offers, 3 products)
 -- Ends with one machine-readable line: TPJSON {...}
 local ids = {}
 local mode = os.getenv("TP_MODE") or "get"
 local k = os.getenv("TP_K") or "10"
+local key = os.getenv("TP_KEY")
+local auth = {}
+if key and key ~= "" then auth["Authorization"] = "Bearer " .. key end
 
 for line in io.lines(os.getenv("TP_IDS")) do
   ids[#ids + 1] = line
@@ -22,9 +26,11 @@ request = function()
       .. '{"name":"hero","kind":"product","k":4},'
       .. '{"name":"deals","kind":"offer","k":3},'
       .. '{"name":"more","kind":"product","k":3}]}'
-    return wrk.format("POST", "/v1/personalize", {["Content-Type"] = "application/json"}, body)
+    local headers = {["Content-Type"] = "application/json"}
+    for name, value in pairs(auth) do headers[name] = value end
+    return wrk.format("POST", "/v1/personalize", headers, body)
   end
-  return wrk.format("GET", "/v1/customers/" .. id .. "/recommendations?k=" .. k)
+  return wrk.format("GET", "/v1/customers/" .. id .. "/recommendations?k=" .. k, auth)
 end
 
 done = function(summary, latency, requests)

@@ -33,6 +33,8 @@ EXCLUDE_MAX: Final = 4096
 EXCLUDED_MAX: Final = 500
 
 BATCH_MAX: Final = 1000  # events or survey responses in one POST
+QUERY_MAX: Final = 8192  # bytes of a whole query string (longer: 414)
+PAGE_MAX: Final = 10_000  # entries of one page (segment members, audit entries)
 COMMENT_MAX: Final = 2000  # characters of a survey comment
 TOUCHPOINT_MAX: Final = 128  # characters of a survey's touchpoint name
 SENTIMENT_TEXTS_MAX: Final = 1000  # texts one `POST /v1/insights/sentiment` scores

@@ -198,5 +198,23 @@ CASES = Table(
         Column("updated_at", "timestamp"),
     ),
 )
-# The intake streams `touchpoint ingest` drains, and the table each lands in.
-INTAKE_TABLES: Final = {"events": EVENTS, "feedback": FEEDBACK, "cases": CASES}
+
+# Written by Touchpoint itself, not an input: `touchpoint ingest` drains the audit trail
+# (`store.audit`) to `DATA/audit/*.parquet`. Not in `TABLES` (no loader reads it).
+AUDIT = Table(
+    name="audit",
+    key="audit_id",
+    description="Who changed what, when, and the outcome (API keys, experiments, models, rules).",
+    columns=(
+        Column("audit_id", "id", required=True),
+        Column("at", "timestamp", required=True),
+        Column("who", "str", required=True),
+        Column("action", "str", required=True),
+        Column("target", "str", default=""),
+        Column("outcome", "str", required=True),
+        Column("detail", "str", default=""),
+    ),
+)
+
+# The streams `touchpoint ingest` drains, and the table each lands in.
+INTAKE_TABLES: Final = {"events": EVENTS, "feedback": FEEDBACK, "cases": CASES, "audit": AUDIT}

@@ -32,6 +32,7 @@ COMMAND_MODULES = (
     "jobs.recommend_cmd",
     "jobs.ingest_cmd",
     "jobs.keys_cmd",
+    "jobs.audit_cmd",
     "jobs.experiments_cmd",
     "jobs.cases_cmd",
     "jobs.serve_cmd",

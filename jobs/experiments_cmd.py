@@ -18,6 +18,7 @@ from experiments.covariates import pre_period_spend
 from experiments.export import to_csv
 from experiments.model import Experiment, load_experiments, merge_definitions
 from experiments.results import ExperimentResults, Lift, analyse_experiment
+from jobs.audit_cmd import audited
 from jobs.common import DataDir, JsonFlag, console, report, setup_logging
 from store.client import connect
 from store.config import StoreConfig
@@ -41,12 +42,14 @@ def apply(
 ) -> None:
     """Validate definitions and store them; changed weights move as few customers as possible."""
     setup_logging()
-    incoming = load_experiments(file)
-    with connect(StoreConfig(data_dir=data)) as client:
-        store = _store(client, data)
-        existing = store.definitions()
-        merged = merge_definitions(existing, incoming, str(file))
-        revision = store.save(merged)
+    with audited(data, "experiments.apply", str(file)) as detail:
+        incoming = load_experiments(file)
+        with connect(StoreConfig(data_dir=data)) as client:
+            store = _store(client, data)
+            existing = store.definitions()
+            merged = merge_definitions(existing, incoming, str(file))
+            revision = detail["revision"] = store.save(merged)
+            detail["experiments"] = [exp.key for exp in merged]
     summary: dict[str, Any] = {"file": str(file), "revision": revision}
     for exp in merged:
         change = "updated" if exp.key in existing else "created"

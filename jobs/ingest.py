@@ -10,6 +10,9 @@ per batch:
 A crash before 3 leaves the batch pending; the next run reads the pending entries first,
 finds their ids already written (or rewrites the same file name), and acknowledges them —
 so no record is lost and none is written twice. One ingest per stream runs at a time.
+
+The audit trail (`store.audit`) is drained the same way to `DIR/audit/`, but its entries
+stay in Redis after they are written (the API and `touchpoint audit list` read it there).
 """
 
 from __future__ import annotations
@@ -30,10 +33,13 @@ import redis
 from contracts.errors import Conflict, DataError
 from contracts.schema import INTAKE_TABLES, Column, Table
 from contracts.tables import arrow_schema
+from store.audit import AUDIT
 from store.events import STREAMS, Entry, StreamReader
 from store.keys import Keys
 
 DEFAULT_BATCH = 10_000
+DRAINED = (*STREAMS, AUDIT)  # every stream `touchpoint ingest` writes to the data directory
+KEPT_IN_REDIS = frozenset({AUDIT})  # drained, but not trimmed
 OnWritten = Callable[[str, Path, int], None]
 
 
@@ -120,8 +126,10 @@ def drain(
     *,
     batch: int = DEFAULT_BATCH,
     on_written: OnWritten | None = None,
+    trim: bool = True,
 ) -> StreamResult:
-    """Drain one stream: pending (delivered, never acknowledged) entries first, then new."""
+    """Drain one stream: pending (delivered, never acknowledged) entries first, then new;
+    `trim` drops what was written from the stream."""
     key = table.key
     assert key is not None
     result = StreamResult(reader.stream)
@@ -158,7 +166,7 @@ def drain(
         reader.ack([e.stream_id for e in entries])
         reader.keep_lock()
         last_acked = entries[-1].stream_id
-    if last_acked:
+    if last_acked and trim:
         reader.trim_before(last_acked)
     return result
 
@@ -189,8 +197,9 @@ def ingest(
             )
         try:
             reader.ensure_group()
+            table, trim = INTAKE_TABLES[stream], stream not in KEPT_IN_REDIS
             results.append(
-                drain(reader, data_dir, INTAKE_TABLES[stream], batch=batch, on_written=on_written)
+                drain(reader, data_dir, table, batch=batch, on_written=on_written, trim=trim)
             )
         finally:
             reader.unlock(token)

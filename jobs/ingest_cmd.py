@@ -20,12 +20,13 @@ def ingest(
     ] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Write new events, feedback and case changes to DIR/events/, DIR/feedback/, DIR/cases/
-    as Parquet, exactly once."""
+    """Write new events, feedback, case changes and audit entries to DIR/events/,
+    DIR/feedback/, DIR/cases/ and DIR/audit/ as Parquet, exactly once."""
+    from jobs.ingest import DRAINED
     from jobs.ingest import ingest as run_ingest
     from store.client import connect
     from store.config import StoreConfig
-    from store.events import STREAMS, StreamReader
+    from store.events import StreamReader
     from store.keys import Keys
 
     setup_logging()
@@ -33,7 +34,7 @@ def ingest(
     keys = Keys(config.namespace)
     with connect(config) as client, progress() as bar:
         tasks = {}
-        for stream in STREAMS:
+        for stream in DRAINED:
             reader = StreamReader(client, keys, stream)
             reader.ensure_group()
             tasks[stream] = bar.add_task(f"ingest {stream}", total=reader.backlog())
@@ -42,8 +43,9 @@ def ingest(
             bar.advance(tasks[stream], rows)
 
         results = run_ingest(
-            client, keys, data, batch=batch, on_written=advance, break_lock=break_lock
-        )
+            client, keys, data, streams=DRAINED, batch=batch, on_written=advance,
+            break_lock=break_lock,
+        )  # fmt: skip
     rows: dict[str, object] = {"data": str(data)}
     for result in results:
         rows[f"{result.stream} read"] = result.read

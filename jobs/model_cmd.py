@@ -21,6 +21,7 @@ from rich.table import Table
 
 from contracts.errors import Conflict, InvalidInput, Unavailable
 from contracts.tables import load_tables
+from jobs.audit_cmd import audited
 from jobs.common import (
     DataDir,
     JsonFlag,
@@ -169,9 +170,10 @@ def train_command(
         trained = Trained(res.model, res.interactions, res.name, res.version)
         segments_path = data / SEGMENTS_FILE
         segments = pd.read_parquet(segments_path) if segments_path.is_file() else None
-        summary["serving version"] = _redis_step(
-            lambda: publish_trained(data, tables, trained, segments, book)
-        )
+        with audited(data, "models.publish", res.version) as detail:
+            summary["serving version"] = detail["serving_version"] = _redis_step(
+                lambda: publish_trained(data, tables, trained, segments, book)
+            )
     summary["seconds"] = round(time.monotonic() - started, 1)
     report("touchpoint train", summary, as_json=as_json)
 
@@ -229,9 +231,10 @@ def models_activate(
     as_json: JsonFlag = False,
 ) -> None:
     """Make a version the active model (the previous one is kept for rollback)."""
-    reg = registry_for(data)
-    reg.activate(version)
-    serving = _publish_active(data)
+    with audited(data, "models.activate", version) as detail:
+        reg = registry_for(data)
+        reg.activate(version)
+        serving = detail["serving_version"] = _publish_active(data)
     report(
         "touchpoint models activate",
         {"active": reg.active(), "serving version": serving},
@@ -242,8 +245,9 @@ def models_activate(
 @models_app.command("rollback")
 def models_rollback(data: DataDir = Path("data"), as_json: JsonFlag = False) -> None:
     """Re-activate the previously active version."""
-    version = registry_for(data).rollback()
-    serving = _publish_active(data)
+    with audited(data, "models.rollback", "active model") as detail:
+        version = detail["active"] = registry_for(data).rollback()
+        serving = detail["serving_version"] = _publish_active(data)
     report(
         "touchpoint models rollback",
         {"active": version, "serving version": serving},

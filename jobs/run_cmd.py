@@ -11,6 +11,7 @@ import orjson
 import typer
 
 from contracts.tables import load_table, load_tables
+from jobs.audit_cmd import audited
 from jobs.common import (
     AsOfOpt,
     DataDir,
@@ -46,10 +47,12 @@ def run(
     reading = ratings_reading(ratings)
     book = business_rules()
     tables = load_tables(data)
-    summary = run_pipeline(
-        data, tables, as_of=as_of, budget_seconds=budget_seconds, book=book,
-        rules_file=segment_definitions(definitions, rules), ratings=reading,
-    )  # fmt: skip
+    with audited(data, "run.publish", str(data)) as detail:
+        summary = run_pipeline(
+            data, tables, as_of=as_of, budget_seconds=budget_seconds, book=book,
+            rules_file=segment_definitions(definitions, rules), ratings=reading,
+        )  # fmt: skip
+        detail.update({k: v for k, v in summary.items() if "version" in k})
     summary["seconds"] = round(time.monotonic() - started, 1)
     report("touchpoint run", summary, as_json=as_json)
 

@@ -2,9 +2,12 @@
 
 A key reads `tp_<id>_<secret>`: the 8-hex-digit id is public (it names the key in lists and
 logs); the secret is 256 random bits shown once at creation. Redis keeps, per id, the name,
-scopes, creation/revocation times and the SHA-256 of the whole key — a plain fast hash is
-enough because the secret is random, not a password. Revoked keys stay listed (audit).
+scopes, creation/revocation/expiry times and the SHA-256 of the whole key — a plain fast hash
+is enough because the secret is random, not a password. Revoked keys stay listed (audit).
 Hash `Keys.global_("apikeys")`: id → JSON record.
+
+Rotation (`rotate_key`) creates a key with the same name and scopes and lets the old one
+expire after an overlap window, so clients can switch without a moment of refusals.
 """
 
 from __future__ import annotations
@@ -13,9 +16,9 @@ import hashlib
 import hmac
 import re
 import secrets
+import time
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from dataclasses import asdict, dataclass, replace
 
 import orjson
 import redis
@@ -42,10 +45,17 @@ class ApiKey:
     hash: str
     created_at: str
     revoked_at: str | None = None
+    expires_at: str | None = None  # refused from then on (`_now()`'s format, UTC)
+    replaced_by: str | None = None  # the id of the key it was rotated to
 
     @property
     def active(self) -> bool:
-        return self.revoked_at is None
+        """Neither revoked nor expired."""
+        return self.revoked_at is None and not self.expired()
+
+    def expired(self, now: str | None = None) -> bool:
+        # The texts are fixed-width ISO 8601 in UTC, so they compare as times.
+        return self.expires_at is not None and self.expires_at <= (now or _now())
 
     def allows(self, scope: str) -> bool:
         return self.active and (scope in self.scopes or SCOPE_ADMIN in self.scopes)
@@ -83,34 +93,65 @@ def check_scopes(scopes: Iterable[str]) -> tuple[str, ...]:
     return chosen
 
 
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+def _now(offset: float = 0.0) -> str:
+    """Now (plus `offset` seconds) as the records write times: to the second, UTC."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + offset))
 
 
 def create_key(
-    client: redis.Redis, keys: Keys, *, name: str, scopes: Iterable[str]
+    client: redis.Redis,
+    keys: Keys,
+    *,
+    name: str,
+    scopes: Iterable[str],
+    expires_in: float | None = None,
 ) -> tuple[ApiKey, str]:
-    """A new key: returns its record and the full secret key (shown once, never stored)."""
+    """A new key: returns its record and the full secret key (shown once, never stored).
+    `expires_in` seconds: refused from then on (None: until revoked)."""
     name = name.strip()
     if not 1 <= len(name) <= 64:
         raise ApiKeyError("name must be 1-64 characters")
+    if expires_in is not None and expires_in <= 0:
+        raise ApiKeyError("expires_in must be positive")
     chosen = check_scopes(scopes)
+    expires_at = _now(expires_in) if expires_in is not None else None
     while True:
         kid = secrets.token_hex(4)
         secret = f"tp_{kid}_{secrets.token_urlsafe(32)}"
-        record = ApiKey(kid, name, chosen, hash_key(secret), _now())
+        record = ApiKey(kid, name, chosen, hash_key(secret), _now(), expires_at=expires_at)
         if client.hsetnx(keys.global_("apikeys"), kid, record.to_json()):
             return record, secret
 
 
-def revoke_key(client: redis.Redis, keys: Keys, kid: str) -> ApiKey:
-    """Mark a key revoked (kept for the audit trail); revoking twice keeps the first time."""
+def rotate_key(
+    client: redis.Redis, keys: Keys, kid: str, *, overlap: float, expires_in: float | None = None
+) -> tuple[ApiKey, ApiKey, str]:
+    """Replace key `kid` by a new one with its name and scopes: (the old record, now expiring
+    `overlap` seconds from now or sooner if it already did, the new record, its secret)."""
+    if overlap < 0:
+        raise ApiKeyError("the overlap cannot be negative")
+    old = _record(client, keys, kid)
+    if not old.active:
+        raise ApiKeyError(f"API key {kid} is revoked or expired: create a new one instead")
+    new, secret = create_key(client, keys, name=old.name, scopes=old.scopes, expires_in=expires_in)
+    ends = _now(overlap)
+    old = replace(old, expires_at=min(ends, old.expires_at or ends), replaced_by=new.id)
+    client.hset(keys.global_("apikeys"), kid, old.to_json())
+    return old, new, secret
+
+
+def _record(client: redis.Redis, keys: Keys, kid: str) -> ApiKey:
     raw = client.hget(keys.global_("apikeys"), kid)
     if raw is None:
         raise ApiKeyError(f"no API key with id {kid!r}")
-    record = ApiKey.from_json(raw)  # type: ignore[arg-type]
-    if record.active:
-        record = ApiKey(**{**asdict(record), "revoked_at": _now()})
+    return ApiKey.from_json(raw)  # type: ignore[arg-type]
+
+
+def revoke_key(client: redis.Redis, keys: Keys, kid: str) -> ApiKey:
+    """Mark a key revoked (kept for the audit trail); revoking twice keeps the first time."""
+    record = _record(client, keys, kid)
+    if record.revoked_at is None:
+        record = replace(record, revoked_at=_now())
         client.hset(keys.global_("apikeys"), kid, record.to_json())
     return record
 

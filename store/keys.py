@@ -16,6 +16,10 @@ Layout (`tp` is the namespace, `{...}` a Redis Cluster hash tag):
 - `tp:g:NAME` — global state (`Keys.global_`): API keys, redemptions, segment sizes, the
   dashboard's action log and session secret (`store.audit`), daily totals (`store.daily`)
 - `tp:{cx}:day:DATE` — live survey counts of one UTC day (`store.live_feedback`)
+- `tp:{s:STREAM}:stream` — a stream (`events`, `feedback`, `audit`, …); `tp:{s:STREAM}:seen:ID`
+  its idempotency marks and `tp:{s:STREAM}:lock` the ingest lock, all in the stream's slot
+- `tp:r:{RECOMMENDATION}:NAME` — what one recommendation served and what it converted
+- `tp:{l:WHO}:SCOPE` — a rate-limit token bucket (`store.ratelimit`) of an API key or an address
 Per-customer keys share the `{customer_id}` tag so one pipeline to one shard serves a request.
 """
 
@@ -84,3 +88,8 @@ class Keys:
         """Live survey counts of one UTC day (`YYYY-MM-DD`); one hash tag for every day, so
         the journey view reads a week of them in one round trip."""
         return f"{self.namespace}:{{cx}}:day:{day}"
+
+    def rate_bucket(self, who: str, scope: str) -> str:
+        """A token bucket of the rate limits: `who` is `k:KEYID`, `a:ADDRESS` or `f:ADDRESS`
+        (failed authentications), `scope` the API scope (or `auth`)."""
+        return f"{self.namespace}:{{l:{who}}}:{scope}"

@@ -13,15 +13,19 @@ import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request
 from starlette.responses import Response
 
-from api.deps import PartsDep, get_state
+from api.auth import actor
+from api.deps import AppParts, PartsDep, get_state
 from api.fields import Channel, CustomerIdPath
-from api.problems import Invalid
+from api.problems import Invalid, status_of
 from api.responses import OrjsonResponse
 from api.services import experiment_admin as admin
+from api.services.audit import record_audit
 from api.services.experiment_serving import ExperimentsRuntime, runtime_for
 from api.state import ServingState
+from contracts.errors import TouchpointError
 from experiments.assignment import assign
 from experiments.export import to_csv
+from experiments.model import Experiment
 
 router = APIRouter(prefix="/v1/experiments", tags=["experiments"])
 
@@ -51,7 +55,23 @@ async def get_experiment(runtime: RuntimeDep, key: Key) -> Response:
 async def put_experiment(
     request: Request, runtime: RuntimeDep, parts: PartsDep, key: Key
 ) -> Response:
-    """Create or replace a definition; changed weights move as few customers as possible."""
+    """Create or replace a definition; changed weights move as few customers as possible.
+    Recorded in the audit trail, refused or not."""
+    audit = {"who": actor(request), "action": "experiments.put", "target": key}
+    try:
+        merged = await _save(request, runtime, parts, key)
+    except TouchpointError as exc:
+        outcome = "refused" if status_of(exc)[0] < 500 else "failed"
+        await record_audit(parts.serving, **audit, outcome=outcome, detail=exc.detail)
+        raise
+    detail = {"status": merged.status, "weights": merged.weights}
+    await record_audit(parts.serving, **audit, outcome="ok", detail=detail)
+    return OrjsonResponse(merged.model_dump(mode="json"))
+
+
+async def _save(
+    request: Request, runtime: ExperimentsRuntime, parts: AppParts, key: str
+) -> Experiment:
     try:
         data = orjson.loads(await request.body())
     except orjson.JSONDecodeError as exc:
@@ -60,8 +80,7 @@ async def put_experiment(
         raise Invalid("the body must be an experiment definition (a JSON object)")
     if data.setdefault("key", key) != key:
         raise Invalid(f"the body's key {data['key']!r} differs from the path's {key!r}")
-    merged = await admin.save_definition(runtime, data, profiles=parts.rules.current().profiles)
-    return OrjsonResponse(merged.model_dump(mode="json"))
+    return await admin.save_definition(runtime, data, profiles=parts.rules.current().profiles)
 
 
 @router.get("/{key}/assignment/{customer_id}")

@@ -24,6 +24,7 @@ from api.deps import StateDep
 from api.fields import CustomerIdPath
 from api.problems import Gone, Invalid, NotFound, Unavailable
 from api.state import ServingState
+from contracts.requests import PAGE_MAX
 from store.segments import SegmentReader
 
 router = APIRouter(prefix="/v1", tags=["segments"])
@@ -105,7 +106,7 @@ async def segment_members(
     name: Name,
     state: StateDep,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
-    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+    limit: Annotated[int, Query(ge=1, le=PAGE_MAX)] = 1000,
     format: Annotated[Literal["json", "csv", "ndjson"], Query()] = "json",
 ) -> dict[str, Any] | StreamingResponse:
     reader = _reader(state)

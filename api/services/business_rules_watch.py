@@ -3,7 +3,8 @@
 The directory (`TOUCHPOINT_BUSINESS_RULES_DIR`, default `./rules`) is checked for changed files at
 most once a second (a few `stat` calls, no reads), or at once after SIGHUP. A bad edit is
 logged with its file, key path and reason and the previous rules stay in force; only the
-first load, at start-up, fails hard.
+first load, at start-up, fails hard. Each reload, and each new bad edit, is reported to
+`on_reload` (the app records it in the audit trail).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import logging
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from recsys.business_rules import RuleBook, fingerprint, load_rulebook
@@ -28,6 +30,7 @@ class RulesWatcher:
         self.last_error: str | None = None
         self._checked = time.monotonic()
         self._force = False
+        self.on_reload: Callable[[str, str], None] | None = None  # (outcome, detail)
 
     def current(self) -> RuleBook:
         now = time.monotonic()
@@ -55,7 +58,13 @@ class RulesWatcher:
         except (BusinessRulesError, OSError) as exc:
             if str(exc) != self.last_error:
                 log.error("rules not reloaded, previous rules stay in force: %s", exc)
+                self._report("failed", f"previous rules stay in force: {exc}")
             self.last_error = str(exc)
             return
         self.book, self._print, self.last_error = book, current, None
         log.info("rules reloaded from %s (%d files)", self.directory, len(book.files))
+        self._report("ok", f"{len(book.files)} files")
+
+    def _report(self, outcome: str, detail: str) -> None:
+        if self.on_reload is not None:
+            self.on_reload(outcome, detail)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, NamedTuple
 
 from api.prometheus import Metrics
@@ -88,10 +88,13 @@ async def answer(
     metrics: Metrics | None = None,
     placement_from_name: bool = False,
     record: bool = True,
+    admit: Callable[[], Awaitable[None]] | None = None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]], After | None]:
     """(response head, one dict per slot, the work after the answer: impressions, exposure).
     `record=False` (the dashboard's preview) counts no impression and records nothing served;
-    the caller then also leaves the returned exposure task unrun."""
+    the caller then also leaves the returned exposure task unrun. `admit`: the request's
+    rate-limit check, sent before the read and awaited after it (its reply came first), so a
+    refused request raises before any ranking or write."""
     # A/B variants are decided in-process; before the read, segment targeting counts as met
     # (`pre` covers the windows a variant's rules profile may need), then with the segments.
     defs = await serving_definitions(state)
@@ -108,6 +111,8 @@ async def answer(
                                  consumption=book.consumption, least_shown=least,
                                  shared=state.others.get(version) if version else None,
                                  feelings=feelings)  # fmt: skip
+    if admit is not None:
+        await admit()
     if defs:
         plan = serving_plan(state, defs, customer_id=customer_id, channel=channel,
                             segments=sorted(session.segments), profiles=book.profiles)  # fmt: skip

@@ -27,8 +27,9 @@ from redis.exceptions import RedisError
 from starlette.responses import Response
 
 from api.deps import parts_of
+from api.services.audit import record_audit
 from contracts.requests import SCOPE_DASHBOARD
-from store import audit
+from store import dashboard
 
 log = logging.getLogger("touchpoint.ui")
 COOKIE = "tp_ui"
@@ -86,7 +87,7 @@ async def secret_of(request: Request) -> bytes:
     try:
         if client is None:
             raise RedisError("not connected")
-        ui.secret = await audit.shared_secret(client, parts.serving.keys, ui.fallback)
+        ui.secret = await dashboard.shared_secret(client, parts.serving.keys, ui.fallback)
     except (RedisError, OSError):
         return ui.fallback  # not kept: the shared one is read once Redis is back
     return ui.secret
@@ -222,14 +223,10 @@ def login_url(next_path: str) -> str:
 async def record_action(
     request: Request, viewer: Viewer, action: str, target: str, detail: str = ""
 ) -> None:
-    """Log a dashboard action with who did it (log line always; the Redis list when up)."""
-    entry = {"at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "who": viewer.who,
-             "action": action, "target": target, "detail": detail}  # fmt: skip
+    """Log a dashboard action with who did it, and append it to the audit trail."""
     log.info("dashboard action: %s %s by %s %s", action, target, viewer.who, detail)
     state = parts_of(request.app).serving
-    if state.client is None:
-        return
-    try:
-        await audit.append(state.client, state.keys, entry)
-    except (RedisError, OSError) as exc:
-        log.warning("dashboard action not written to the audit list: %s", exc)
+    await record_audit(
+        state, who=viewer.who, action=f"dashboard.{action}", target=target, outcome="ok",
+        detail=detail,
+    )  # fmt: skip

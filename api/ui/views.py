@@ -233,7 +233,7 @@ async def operations(parts: AppParts) -> dict[str, Any]:
             if backlog is not None:
                 streams.append({"stream": stream, **backlog})
         seg_versions = await found.get("segments", _segment_versions(client, state)) or []
-        actions = await found.get("action log", audit.latest(client, state.keys, 30)) or []
+        actions = await found.get("action log", audit.latest_async(client, state.keys, 30)) or []
     versions = await found.get("published versions", model_admin.serving_versions(state)) or []
     return {
         "problems": found.problems,
