@@ -27,6 +27,7 @@ from redis.exceptions import RedisError
 from starlette.responses import Response
 
 from api.deps import parts_of
+from api.problems import Forbidden, Unauthorized
 from api.services.audit import record_audit
 from contracts.requests import SCOPE_DASHBOARD
 from store import dashboard
@@ -36,16 +37,18 @@ COOKIE = "tp_ui"
 FORM_MAX = 16_384  # bytes of a dashboard form
 
 
-class LoginRequired(Exception):
-    """The page needs a login: answered with a redirect to the login page."""
+class LoginRequired(Unauthorized):
+    """The page needs a login: answered with a redirect to the login page (the dashboard's
+    own handler, ahead of the API's 401 problem)."""
 
     def __init__(self, next_path: str) -> None:
         super().__init__(next_path)
         self.next_path = next_path
 
 
-class CsrfRejected(Exception):
-    """A state-changing form came without this session's CSRF token."""
+class CsrfRejected(Forbidden):
+    """A state-changing form came without this session's CSRF token (answered as a page by
+    the dashboard's own handler)."""
 
 
 @dataclass(frozen=True, slots=True)
