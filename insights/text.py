@@ -20,6 +20,8 @@ from typing import Final
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import scipy.sparse as sp
 from sklearn.preprocessing import normalize as l2_normalize
 
@@ -132,35 +134,57 @@ def terms(text: str) -> list[str]:
     return [term for term in map(_term_of, _TERM.findall(text)) if term]
 
 
+def _term_occurrences(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """(text index, term code) of every term occurrence, and the terms by code.
+
+    Terms never span a space, so the texts are split on spaces by Arrow, the distinct
+    words (tens of thousands, against millions of occurrences) go through `terms` once
+    each, and every occurrence is expanded to its word's terms with array arithmetic."""
+    words = pc.utf8_split_whitespace(pa.array(texts, type=pa.large_string()))
+    per_text = pc.list_value_length(words).fill_null(0).to_numpy(zero_copy_only=False)
+    encoded = pc.dictionary_encode(pc.list_flatten(words))
+    word_codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    word_terms = [terms(word) for word in encoded.dictionary.to_pylist()]
+    n_terms = np.fromiter(map(len, word_terms), dtype=np.int64, count=len(word_terms))
+    flat = np.fromiter(chain.from_iterable(word_terms), dtype=object, count=int(n_terms.sum()))
+    term_codes, vocabulary = pd.factorize(flat)
+    first = np.concatenate([[0], np.cumsum(n_terms)[:-1]]).astype(np.int64)
+    per_occurrence = n_terms[word_codes]
+    total = int(per_occurrence.sum())
+    starts = np.repeat(first[word_codes], per_occurrence)
+    within = np.arange(total) - np.repeat(
+        np.cumsum(per_occurrence) - per_occurrence, per_occurrence
+    )
+    word_rows = np.repeat(np.arange(len(texts)), per_text)
+    rows = np.repeat(word_rows, per_occurrence)
+    return rows, term_codes[starts + within], [str(term) for term in vocabulary]
+
+
 def term_matrix(
     texts: Sequence[str], *, min_df: int = 2, max_df: float = 0.5, max_terms: int = 20_000
 ) -> tuple[sp.csr_matrix, list[str]]:
     """Tf-idf of the `terms` of normalised texts (sublinear tf, smooth idf, rows of unit
     length, as scikit-learn's TfidfVectorizer) over the terms in at least `min_df` texts
-    and at most a `max_df` share of them, the `max_terms` most common kept. Counted with
-    one factorisation of all terms rather than a dict per text. ValueError when no term
-    qualifies."""
-    per_text = [terms(t) for t in texts]
-    lengths = np.fromiter(map(len, per_text), dtype=np.int64, count=len(per_text))
-    flat = np.fromiter(chain.from_iterable(per_text), dtype=object, count=int(lengths.sum()))
-    codes, vocabulary = pd.factorize(flat)
-    rows = np.repeat(np.arange(len(per_text)), lengths)
+    and at most a `max_df` share of them, the `max_terms` most common kept. ValueError
+    when no term qualifies."""
+    rows, codes, vocabulary = _term_occurrences(texts)
+    n_texts = len(texts)
     counts = sp.csr_matrix(
         (np.ones(len(codes), dtype=np.float32), (rows, codes)),
-        shape=(len(per_text), len(vocabulary)),
+        shape=(n_texts, len(vocabulary)),
     )
     counts.sum_duplicates()
     df = np.bincount(counts.indices, minlength=len(vocabulary))
-    kept = np.flatnonzero((df >= min_df) & (df <= max_df * len(per_text)))
+    kept = np.flatnonzero((df >= min_df) & (df <= max_df * n_texts))
     if len(kept) == 0:
         raise ValueError(f"no term occurs in {min_df}+ texts and at most {max_df:.0%} of them")
     if len(kept) > max_terms:
         kept = np.sort(kept[np.argsort(-df[kept], kind="stable")[:max_terms]])
     matrix = counts[:, kept].tocsr()
     matrix.data = 1.0 + np.log(matrix.data)
-    idf = np.log((1.0 + len(per_text)) / (1.0 + df[kept])) + 1.0
+    idf = np.log((1.0 + n_texts) / (1.0 + df[kept])) + 1.0
     matrix = sp.csr_matrix(matrix.multiply(idf[None, :].astype(np.float32)))
-    return l2_normalize(matrix, copy=False), [str(vocabulary[i]) for i in kept]
+    return l2_normalize(matrix, copy=False), [vocabulary[i] for i in kept]
 
 
 def has_hangul(text: str) -> bool:

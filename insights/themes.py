@@ -24,7 +24,7 @@ from insights.scale import NEGATIVE, POSITIVE, band
 from insights.text import clean, normalize, term_matrix
 
 MIN_COMMENTS: Final = 20  # fewer non-empty comments: no themes
-FIT_SAMPLE: Final = 50_000  # comments the factorisation is fitted on (all are then weighed)
+FIT_SAMPLE: Final = 20_000  # comments the factorisation is fitted on (all are then weighed)
 MAX_TERMS: Final = 20_000
 TOP_TERMS: Final = 10
 N_EXAMPLES: Final = 3
@@ -129,6 +129,7 @@ def _fit(texts: list[str], n_themes: int, seed: int) -> tuple[np.ndarray, np.nda
         else np.arange(len(texts))
     )
     matrix, vocabulary = term_matrix(texts, max_terms=MAX_TERMS)
+    matrix = matrix.astype(np.float64)  # float32 rounding made NMF's error sqrt(negative)
     fitted = matrix[np.sort(sample)]
     k = min(n_themes, len(vocabulary), fitted.shape[0])
     nmf = NMF(n_components=k, init="nndsvda", random_state=seed, max_iter=400)
