@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np
+import orjson
 import pandas as pd
 
 from bench._comments import generate_comments
@@ -158,6 +159,12 @@ def main() -> None:
     if not args.no_text:
         built = timed("build_insights (with themes, sentiment, curve)", lambda: build_insights(
             tables, journey=Journey(), memberships=data["memberships"]))  # fmt: skip
+        size = sum(len(orjson.dumps(doc, option=orjson.OPT_SERIALIZE_NUMPY))
+                   for doc in built.documents.values())  # fmt: skip
+        print(
+            f"  documents as JSON: {size / 2**20:.1f} MiB; sentiment model: "
+            f"{len(built.sentiment_model or b'') / 2**20:.1f} MiB"
+        )
         themes = built.documents["themes"]["themes"]
         print(f"  themes: {[t['name'] for t in themes][:8]}")
     print(f"peak RSS of the whole run: {peak_mib():.0f} MiB")

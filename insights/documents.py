@@ -25,6 +25,8 @@ JOURNEY_METRICS: Final = ("nps", "csat", "csat_mean", "ces", "ces_easy")
 CHANGE_BY: Final = ("touchpoint", "stage", "channel", "tier")
 MIN_DRIVER_CUSTOMERS: Final = 30
 ALL: Final = "all"
+ROUNDED: Final = ("value", "low", "high", "previous", "change", "rest")
+P_VALUES: Final = ("change_p", "rest_p")
 
 
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -55,9 +57,21 @@ def _missing(value: object) -> bool:
 def score_document(
     m: Metric, by: Sequence[str], period: str | None, table: pd.DataFrame, min_n: int
 ) -> dict[str, Any]:
+    """A score table as published: figures to 4 decimals, p-values to 3 significant digits
+    (the flags were decided on the exact values); a day-by-segment table has ~10^4 rows."""
+    shown = table.assign(**{c: table[c].round(4) for c in ROUNDED if c in table.columns})
+    shown = shown.assign(**{c: _significant(table[c].to_numpy(np.float64)) for c in P_VALUES
+                            if c in table.columns})  # fmt: skip
     return {"metric": m.name, "title": m.title, "unit": m.unit, "survey": m.survey,
             "by": list(by), "period": period or ALL, "min_n": min_n,
-            "rows": records(table)}  # fmt: skip
+            "rows": records(shown)}  # fmt: skip
+
+
+def _significant(values: np.ndarray, digits: int = 3) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = 10.0 ** (digits - 1 - np.floor(np.log10(np.abs(values))))
+        rounded = np.round(values * scale) / scale
+    return np.where(np.isfinite(scale) & (values != 0), rounded, values)
 
 
 def journey_document(
