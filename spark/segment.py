@@ -41,6 +41,7 @@ def build_segments(
     rules: Sequence[RuleSegment] | None = None,
     lifecycle: LifecycleConfig | None = None,
     seed: int = 7,
+    k_range: tuple[int, int] = (2, 8),
 ) -> SegmentBuild:
     """Features → RFM, lifecycle, clusters, feedback, rules on Spark; the per-customer table
     and memberships come back to the driver in the pandas engine's row order."""
@@ -60,7 +61,7 @@ def build_segments(
     scored = score_rfm(features)
     scored = scored.select("*", *feedback_groups())
     scored = with_lifecycle(scored, cutoff, lifecycle)
-    clusters = cluster_customers(features, seed=seed)
+    clusters = cluster_customers(features, seed=seed, k_range=k_range)
     texts = (
         F.create_map(*[F.lit(x) for c, t in clusters.descriptions.items() for x in (c, t)])
         if clusters.descriptions

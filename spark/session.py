@@ -67,6 +67,7 @@ def spark_session(settings: SparkSettings | None = None) -> SparkSession:
     # pyspark 4.x warns on every pandas conversion that pandas 3 is "not yet fully
     # supported"; the conversions this project uses are covered by its parity tests.
     warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas")
+    warnings.filterwarnings("ignore", message="The copy keyword is deprecated", module="pyspark")
     os.environ.setdefault("PYARROW_IGNORE_TIMEZONE", "1")
     builder = SparkSession.builder.appName(cfg.app_name)
     if not os.environ.get("SPARK_ENV_LOADED"):  # not under spark-submit: we pick the master
