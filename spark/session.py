@@ -8,6 +8,7 @@ session spark-submit built and only adds the settings it has not been given.
 
 from __future__ import annotations
 
+import logging
 import os
 import warnings
 from collections.abc import Iterable, Mapping
@@ -69,6 +70,7 @@ def spark_session(settings: SparkSettings | None = None) -> SparkSession:
     warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas")
     warnings.filterwarnings("ignore", message="The copy keyword is deprecated", module="pyspark")
     os.environ.setdefault("PYARROW_IGNORE_TIMEZONE", "1")
+    logging.getLogger("py4j").setLevel(logging.WARNING)  # not one line per socket closed
     builder = SparkSession.builder.appName(cfg.app_name)
     if not os.environ.get("SPARK_ENV_LOADED"):  # not under spark-submit: we pick the master
         builder = builder.master(cfg.master)
