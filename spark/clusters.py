@@ -2,10 +2,11 @@
 
 Purchasers only; log1p of recency, frequency, monetary and tenure plus channel shares,
 standardised by the purchasers' mean and population std (zero-variance columns dropped).
-k in 2..8 by the same silhouette (scikit-learn's, Euclidean) on the same bounded sample
-size; fitting on a bounded sample like the pandas engine, then every purchaser assigned
-to its nearest centre on the executors. Clusters are numbered by descending mean spend and
-described from aggregated statistics by the shared `describe_from_stats`.
+k in 2..8 chosen on the driver by the pandas engine's recipe (scikit-learn k-means and
+silhouette on a bounded sample), then MLlib k-means with that k fitted on every purchaser
+and every purchaser assigned to its nearest centre on the executors. Clusters are
+numbered by descending mean spend and described from aggregated statistics by the shared
+`describe_from_stats`.
 
 MLlib's k-means (k-means|| initialisation) and scikit-learn's (k-means++) do not find the
 same local optimum, so cluster labels agree with the pandas engine only as far as the data
@@ -17,11 +18,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from pyspark.ml.clustering import KMeans, KMeansModel
+from pyspark.ml.clustering import KMeans
 from pyspark.ml.functions import array_to_vector
-from pyspark.ml.linalg import Vectors
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
+from sklearn.cluster import KMeans as SkKMeans
 from sklearn.metrics import silhouette_score
 
 from segments.clusters import LOG_FEATURES, ClusterStats, describe_from_stats
@@ -75,25 +76,20 @@ def cluster_customers(
     if distinct < 3:
         only = {0: "all purchasers"} if n else {}
         return SparkClusters(buyers.select("customer_id", F.lit(0).alias("cluster")), only, 1, 0.0)
-    fit = (
-        x.sample(fraction=min(1.0, fit_size / n), seed=seed).cache() if n > fit_size else x.cache()
-    )
-    check = np.asarray([r["features"].toArray() for r in fit.limit(sample_size).collect()])
-    best: tuple[float, int, KMeansModel] | None = None
-    for k in range(k_range[0], min(k_range[1], distinct - 1) + 1):
-        model = KMeans(k=k, seed=seed, maxIter=20).fit(fit)
-        labels = np.asarray([model.predict(Vectors.dense(v)) for v in check])
-        if len(np.unique(labels)) < 2:
-            continue
-        score = float(silhouette_score(check, labels, random_state=seed))
-        if best is None or score > best[0] + 1e-9:
-            best = (score, k, model)
-    fit.unpersist()
-    if best is None:
+    # k is chosen on the driver over a bounded sample, by the pandas engine's own recipe
+    # (scikit-learn k-means + silhouette: cheap at 20k rows, and one Spark job instead of
+    # one per k-means iteration per k); the clustering itself is MLlib on every purchaser.
+    sample = x.sample(fraction=min(1.0, fit_size / n), seed=seed) if n > fit_size else x
+    points = np.asarray([r["features"].toArray() for r in sample.select("features").collect()])
+    chosen = choose_k(points, k_range=k_range, distinct=distinct, sample_size=sample_size,
+                      seed=seed)  # fmt: skip
+    if chosen is None:
         return SparkClusters(
             buyers.select("customer_id", F.lit(0).alias("cluster")), {0: "all purchasers"}, 1, 0.0
         )
-    score, k, model = best
+    score, k = chosen
+    x = x.cache()  # k-means passes over it once per iteration
+    model = KMeans(k=k, seed=seed, maxIter=20).fit(x)
     predicted = model.transform(x).cache()
     spend = {
         int(r["prediction"]): float(r["spend"])
@@ -105,6 +101,23 @@ def cluster_customers(
     descriptions = describe_from_stats(_stats(labelled, kept))
     result = labelled.select("customer_id", "cluster")
     return SparkClusters(result, descriptions, k, score)
+
+
+def choose_k(
+    points: np.ndarray, *, k_range: tuple[int, int], distinct: int, sample_size: int, seed: int
+) -> tuple[float, int] | None:
+    """(silhouette, k) of the k in `k_range` with the best silhouette on a sample, as
+    `segments.clusters` picks it; None when no k splits the sample."""
+    sil_rows = points[:sample_size]
+    best: tuple[float, int] | None = None
+    for k in range(k_range[0], min(k_range[1], distinct - 1) + 1):
+        labels = SkKMeans(n_clusters=k, n_init=2, random_state=seed).fit(points).predict(sil_rows)
+        if len(np.unique(labels)) < 2:
+            continue
+        score = float(silhouette_score(sil_rows, labels, random_state=seed))
+        if best is None or score > best[0] + 1e-9:
+            best = (score, k)
+    return best
 
 
 def _feature(name: str) -> Column:

@@ -9,7 +9,7 @@ Exact: every feature, the RFM scores (the Spark engine ranks with an exact two-p
 histogram, not approximate quantiles), lifecycle, feedback groups, the marketer's rules and
 every membership but the clusters'. Clusters: MLlib's k-means and scikit-learn's settle in
 different local optima, so only their shape is checked here (prospects -1, numbered by
-spend); money sums may differ in the last bit (summation order), compared to 1e-9.
+spend; the k range is the default 2..8); money sums may differ in the last bit (summation order), compared to 1e-9.
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ def both(
         feedback=tables["feedback"],
         rules=RULES,
     )
-    on_spark = spark_build(tables=to_spark(spark, tables), rules=RULES, k_range=(2, 3))
+    on_spark = spark_build(tables=to_spark(spark, tables), rules=RULES)
     return on_pandas, on_spark
 
 
