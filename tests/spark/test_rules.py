@@ -14,6 +14,8 @@ from segments.errors import SegmentRuleError
 from segments.expr import parse
 from spark.rules import compile_rule
 
+pytestmark = pytest.mark.spark  # one shared local session (tests/spark/conftest.py)
+
 FRAME = pd.DataFrame({
     "monetary": [500.0, np.nan, 20.0, 0.0],
     "rfm_segment": pd.array(["At Risk", None, "Lost", ""], dtype="string[pyarrow]"),

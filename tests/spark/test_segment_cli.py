@@ -18,6 +18,8 @@ from segments.build import build_segments
 from store.config import StoreConfig
 from store.segments import read_live_members
 
+pytestmark = pytest.mark.spark  # one shared local session (tests/spark/conftest.py)
+
 
 def test_spark_segment_publishes_the_pandas_engines_memberships(
     spark: SparkSession, tmp_path: Path, redis_url: str, monkeypatch: pytest.MonkeyPatch

@@ -9,7 +9,8 @@ Exact: every feature, the RFM scores (the Spark engine ranks with an exact two-p
 histogram, not approximate quantiles), lifecycle, feedback groups, the marketer's rules and
 every membership but the clusters'. Clusters: MLlib's k-means and scikit-learn's settle in
 different local optima, so only their shape is checked here (prospects -1, numbered by
-spend; the k range is the default 2..8); money sums may differ in the last bit (summation order), compared to 1e-9.
+spend; the k range is the default 2..8); money sums may differ in the last bit (summation
+order), compared to 1e-9.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from segments.definitions import parse_rules
 from spark.segment import build_segments as spark_build
 from spark.tables import to_spark
 from tests.segments import factories as f
+
+pytestmark = pytest.mark.spark  # one shared local session (tests/spark/conftest.py)
 
 RULES = parse_rules("""
 - name: big-on-app

@@ -6,6 +6,8 @@ from pyspark.sql import SparkSession
 from contracts.errors import InvalidInput
 from spark.session import parse_conf
 
+pytestmark = pytest.mark.spark  # one shared local session (tests/spark/conftest.py)
+
 
 def test_conf_pairs_pass_through_and_values_may_hold_equals_signs() -> None:
     assert parse_conf(["spark.executor.memory=4g", "spark.x=a=b"]) == {
