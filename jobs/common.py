@@ -138,3 +138,25 @@ def report(title: str, rows: Mapping[str, Any], *, as_json: bool) -> None:
     for key, value in rows.items():
         table.add_row(key, f"{value:,}" if isinstance(value, int) else str(value))
     Console().print(table)
+
+
+# `--engine spark` and its settings (the `spark/` package, an optional extra).
+ENGINES = ("pandas", "spark")
+EngineOpt = Annotated[
+    str,
+    typer.Option("--engine", help="pandas (one machine, default) or spark (pip install .[spark])."),
+]
+SparkMasterOpt = Annotated[
+    str,
+    typer.Option("--spark-master", help="Spark master URL (default local[*])."),
+]
+SparkConfOpt = Annotated[
+    list[str] | None,
+    typer.Option("--conf", help="A Spark setting k=v, passed through (repeatable)."),
+]
+
+
+def engine_choice(value: str) -> str:
+    if value not in ENGINES:
+        raise InvalidInput(f"--engine must be one of {', '.join(ENGINES)}, not {value!r}")
+    return value

@@ -14,9 +14,13 @@ from contracts.tables import load_tables
 from jobs.common import (
     AsOfOpt,
     DataDir,
+    EngineOpt,
     JsonFlag,
     OldSegmentDefinitionsOpt,
     SegmentDefinitionsOpt,
+    SparkConfOpt,
+    SparkMasterOpt,
+    engine_choice,
     progress,
     report,
     segment_definitions,
@@ -41,6 +45,9 @@ def segment(
         bool, typer.Option("--publish/--no-publish", help="Publish memberships to Redis.")
     ] = True,
     as_json: JsonFlag = False,
+    engine: EngineOpt = "pandas",
+    spark_master: SparkMasterOpt = "local[*]",
+    spark_conf: SparkConfOpt = None,
 ) -> None:
     """Segment customers (RFM, lifecycle, clusters, feedback, rules) and publish a version."""
     setup_logging()
@@ -48,17 +55,23 @@ def segment(
     with progress() as bar:
         task = bar.add_task("load", total=None)
         tables = load_tables(data)
+        on_spark = None
+        if engine_choice(engine) == "spark":
+            from jobs.spark_engine import spark_segmenter
+
+            on_spark = spark_segmenter(tables, master=spark_master, conf=spark_conf or [])
         try:
             _build, summary = run_segmentation(
                 tables=tables, as_of=as_of, output=output,
                 rules_file=segment_definitions(definitions, rules),
                 config=StoreConfig(data_dir=data), publish=publish,
-                step=lambda name: bar.update(task, description=name),
+                step=lambda name: bar.update(task, description=name), engine=on_spark,
             )  # fmt: skip
         except OSError as exc:
             raise InvalidInput(f"cannot write {output}: {exc}") from None
         except RedisError as exc:
             raise Unavailable(f"Redis: {exc}; nothing was switched") from None
+    summary["engine"] = engine
     summary["seconds"] = round(time.monotonic() - started, 1)
     report("touchpoint segment", summary, as_json=as_json)
 

@@ -17,13 +17,14 @@ import pandas as pd
 
 from contracts.errors import InvalidInput
 from segments.build import SegmentBuild, build_segments, segment_deltas
-from segments.definitions import load_rules
+from segments.definitions import RuleSegment, load_rules
 from store.client import connect
 from store.config import StoreConfig
 from store.segments import SegmentRelease, publish_segments, read_live_members
 
 OUTPUT_FORMATS = (".parquet", ".csv")
 Step = Callable[[str], None]
+Engine = Callable[[str | None, list[RuleSegment] | None], SegmentBuild]  # (as_of, rules)
 
 
 def run_segmentation(
@@ -35,18 +36,23 @@ def run_segmentation(
     config: StoreConfig | None = None,
     publish: bool = True,
     step: Step = lambda _name: None,
+    engine: Engine | None = None,
 ) -> tuple[SegmentBuild, dict[str, Any]]:
-    """Run the whole job; returns the build and a summary (counts, version, seconds)."""
+    """Run the whole job; returns the build and a summary (counts, version, seconds).
+    `engine` builds the segments instead of the pandas engine (`--engine spark`)."""
     if output is not None and output.suffix.lower() not in OUTPUT_FORMATS:
         raise InvalidInput(f"--output {output}: use a .parquet or .csv file name")
     rules = load_rules(rules_file) if rules_file is not None else None
     summary: dict[str, Any] = {}
     started = time.monotonic()
     step("segment")
-    build = build_segments(
-        customers=tables["customers"], events=tables["events"], items=tables.get("items"),
-        feedback=tables.get("feedback"), as_of=as_of, rules=rules,
-    )  # fmt: skip
+    if engine is not None:
+        build = engine(as_of, rules)
+    else:
+        build = build_segments(
+            customers=tables["customers"], events=tables["events"], items=tables.get("items"),
+            feedback=tables.get("feedback"), as_of=as_of, rules=rules,
+        )  # fmt: skip
     summary.update(customers=len(build.table), segments=len(build.catalogue),
                    as_of=build.as_of.isoformat(), clusters=build.clusters.k,
                    segment_seconds=round(time.monotonic() - started, 2))  # fmt: skip

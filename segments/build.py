@@ -88,41 +88,81 @@ def build_segments(
     masks: dict[str, np.ndarray] = {}
     rows: list[dict[str, object]] = []
 
-    def add(name: str, family: str, title: str, description: str, mask: np.ndarray,
-            rule: str = "") -> None:  # fmt: skip
-        masks[name] = mask
-        size = int(mask.sum())
-        rows.append({"name": name, "family": family, "title": title,
-                     "description": description, "rule": rule, "size": size})  # fmt: skip
+    def add(spec: SegmentSpec, mask: np.ndarray) -> None:
+        masks[spec.name] = mask
+        rows.append({**spec.catalogue_row(), "size": int(mask.sum())})
 
-    rfm = scored["rfm_segment"].to_numpy(dtype=object, na_value="")
-    for title in RFM_SEGMENTS:
-        add(slug("rfm", title), "rfm", title, RFM_DESCRIPTIONS[title], rfm == title)
-    stage = scored["lifecycle_stage"].to_numpy(dtype=object)
-    for title in STAGES:
-        add(slug("lifecycle", title), "lifecycle", title, STAGE_DESCRIPTIONS[title], stage == title)
-    for cluster, text in sorted(result.descriptions.items()):
-        add(f"cluster-{cluster}", "cluster", f"Cluster {cluster}", text, result.labels == cluster)
-    nps = scored["nps_group"].to_numpy(dtype=object, na_value="")
-    for title in NPS_GROUPS:
-        add(slug("nps", title), "feedback", f"NPS {title}s", FEEDBACK_TEXT[slug("nps", title)],
-            nps == title)  # fmt: skip
-    add("csat-unhappy", "feedback", "Unhappy CSAT", FEEDBACK_TEXT["csat-unhappy"],
-        scored["csat_unhappy"].to_numpy(bool))  # fmt: skip
-    add("ces-high-effort", "feedback", "High-effort CES", FEEDBACK_TEXT["ces-high-effort"],
-        scored["ces_high_effort"].to_numpy(bool))  # fmt: skip
+    for spec in builtin_segments(result.descriptions):
+        add(spec, _equals(scored[spec.column], spec.value))
     for rule in rules or ():
         if rule.name in masks:
             raise SegmentRuleError(rule.name, "name clashes with a built-in segment; pick another")
     for name, mask in evaluate_rules(list(rules or ()), scored).items():
         rule = next(r for r in rules or () if r.name == name)
-        add(name, "rule", name, rule.description, mask, rule.expression)
+        add(rule_segment(rule), mask)
 
     scored["segments"] = pd.Series(_join_names(masks, len(scored)), dtype=STRING)
     lead = [c for c in LEAD_COLUMNS if c in scored.columns]
     table = scored[lead + [c for c in scored.columns if c not in lead]]
     members = {name: ids[mask] for name, mask in masks.items()}
     return SegmentBuild(table, pd.DataFrame(rows), members, cutoff, result)
+
+
+@dataclass(frozen=True)
+class SegmentSpec:
+    """One catalogue entry: a built-in segment is `column == value` on the per-customer
+    table (both engines test exactly that); a rule segment carries its rule instead."""
+
+    name: str
+    family: str
+    title: str
+    description: str
+    column: str = ""
+    value: str | int | bool = ""
+    rule: str = ""
+
+    def catalogue_row(self) -> dict[str, object]:
+        return {"name": self.name, "family": self.family, "title": self.title,
+                "description": self.description, "rule": self.rule}  # fmt: skip
+
+
+def builtin_segments(cluster_descriptions: Mapping[int, str]) -> list[SegmentSpec]:
+    """The built-in segments in catalogue order: RFM, lifecycle, clusters, feedback."""
+    specs = [SegmentSpec(slug("rfm", t), "rfm", t, RFM_DESCRIPTIONS[t], "rfm_segment", t)
+             for t in RFM_SEGMENTS]  # fmt: skip
+    specs += [
+        SegmentSpec(
+            slug("lifecycle", t), "lifecycle", t, STAGE_DESCRIPTIONS[t], "lifecycle_stage", t
+        )
+        for t in STAGES
+    ]
+    specs += [
+        SegmentSpec(f"cluster-{c}", "cluster", f"Cluster {c}", text, "cluster", int(c))
+        for c, text in sorted(cluster_descriptions.items())
+    ]
+    specs += [
+        SegmentSpec(slug("nps", t), "feedback", f"NPS {t}s", FEEDBACK_TEXT[slug("nps", t)],
+                    "nps_group", t)
+        for t in NPS_GROUPS
+    ]  # fmt: skip
+    for name, title, column in (
+        ("csat-unhappy", "Unhappy CSAT", "csat_unhappy"),
+        ("ces-high-effort", "High-effort CES", "ces_high_effort"),
+    ):
+        specs.append(SegmentSpec(name, "feedback", title, FEEDBACK_TEXT[name], column, True))
+    return specs
+
+
+def rule_segment(rule: RuleSegment) -> SegmentSpec:
+    return SegmentSpec(rule.name, "rule", rule.name, rule.description, rule=rule.expression)
+
+
+def _equals(column: pd.Series, value: str | int | bool) -> np.ndarray:
+    if isinstance(value, bool):
+        return column.to_numpy(bool, na_value=False) == value
+    if isinstance(value, int):
+        return column.to_numpy(np.int64) == value
+    return column.to_numpy(dtype=object, na_value="") == value
 
 
 def _join_names(masks: Mapping[str, np.ndarray], n: int) -> np.ndarray:

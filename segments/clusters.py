@@ -100,40 +100,71 @@ def _matrix(frame: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
     ]
 
 
+@dataclass(frozen=True)
+class ClusterStats:
+    """What a description is made from, whichever engine computed it: per feature the
+    purchasers' mean and (population) std and each cluster's mean; per cluster the count of
+    each non-empty top category, and the same counts over all purchasers."""
+
+    overall: dict[str, tuple[float, float]]  # feature -> (mean, std)
+    cluster_means: dict[int, dict[str, float]]  # cluster -> feature -> mean
+    category_counts: dict[int, dict[str, int]]  # cluster -> category -> purchasers
+    all_category_counts: dict[str, int]
+
+
 def describe_clusters(frame: pd.DataFrame, labels: np.ndarray, names: list[str]) -> dict[int, str]:
     """Up to three phrases per cluster for the features that set it furthest apart, plus its
     dominant top category when that category is clearly over-represented."""
-    out: dict[int, str] = {}
     values = {c: frame[c].to_numpy(np.float64) for c in names}
     cats = frame["top_category"].astype(str).to_numpy() if "top_category" in frame else None
-    for cluster in np.unique(labels):
-        member = labels == cluster
+    clusters = [int(c) for c in np.unique(labels)]
+
+    def counts(mask: np.ndarray) -> dict[str, int]:
+        if cats is None:
+            return {}
+        found = pd.Series(cats[mask])
+        return {str(k): int(v) for k, v in found[found != ""].value_counts().items()}
+
+    return describe_from_stats(
+        ClusterStats(
+            overall={n: (float(v.mean()), float(v.std())) for n, v in values.items()},
+            cluster_means={
+                c: {n: float(v[labels == c].mean()) for n, v in values.items()} for c in clusters
+            },
+            category_counts={c: counts(labels == c) for c in clusters},
+            all_category_counts=counts(np.ones(len(labels), dtype=bool)),
+        )
+    )
+
+
+def describe_from_stats(stats: ClusterStats) -> dict[int, str]:
+    """The words for each cluster (the one definition both engines use)."""
+    out: dict[int, str] = {}
+    for cluster, means in sorted(stats.cluster_means.items()):
         scored: list[tuple[float, str]] = []
-        for name, column in values.items():
-            std = column.std()
+        for name, (mean, std) in stats.overall.items():
             if std <= 1e-12:
                 continue
-            z = (column[member].mean() - column.mean()) / std
+            z = (means[name] - mean) / std
             if name.startswith("channel_share."):
-                if z > STANDOUT and column[member].mean() >= 0.3:
+                if z > STANDOUT and means[name] >= 0.3:
                     scored.append((z, f"{name.split('.', 1)[1]}-first"))
             elif name in PHRASES and abs(z) > STANDOUT:
                 scored.append((abs(z), PHRASES[name][0 if z > 0 else 1]))
         phrases = [p for _, p in sorted(scored, key=lambda t: (-t[0], t[1]))[:3]]
-        category = _dominant_category(cats, member) if cats is not None else None
+        category = _dominant_category(stats.category_counts.get(cluster, {}),
+                                      stats.all_category_counts)  # fmt: skip
         if category:
             phrases.append(category)
-        out[int(cluster)] = ", ".join(phrases) if phrases else "typical purchasers"
+        out[cluster] = ", ".join(phrases) if phrases else "typical purchasers"
     return out
 
 
-def _dominant_category(cats: np.ndarray, member: np.ndarray) -> str | None:
-    inside = pd.Series(cats[member])
-    inside = inside[inside != ""]
-    if inside.empty:
+def _dominant_category(inside: dict[str, int], everyone: dict[str, int]) -> str | None:
+    if not inside:
         return None
-    top = str(inside.value_counts().sort_index().idxmax())
-    share_in = float((inside == top).mean())
-    everyone = cats[cats != ""]
-    share_all = float((everyone == top).mean()) if len(everyone) else 0.0
+    top = min(inside, key=lambda name: (-inside[name], name))  # most members, then by name
+    share_in = inside[top] / sum(inside.values())
+    total = sum(everyone.values())
+    share_all = everyone.get(top, 0) / total if total else 0.0
     return top if share_in >= 0.25 and share_in >= 1.5 * share_all else None

@@ -17,6 +17,8 @@ import pandas as pd
 from contracts.errors import InvalidInput
 
 NPS_GROUPS: Final = ("promoter", "passive", "detractor")
+# (group, lowest score in it), highest band first: both engines read this table.
+NPS_BANDS: Final = (("promoter", 9), ("passive", 7), ("detractor", 0))
 UNHAPPY_CSAT_MAX: Final = 2
 HIGH_EFFORT_CES_MIN: Final = 5
 
@@ -26,9 +28,8 @@ def nps_groups(nps_latest: pd.Series | np.ndarray) -> np.ndarray:
     score = np.asarray(nps_latest, dtype=np.float64)
     out = np.full(len(score), "", dtype=object)
     with np.errstate(invalid="ignore"):
-        out[score >= 9] = "promoter"
-        out[(score >= 7) & (score < 9)] = "passive"
-        out[score < 7] = "detractor"
+        for group, lowest in reversed(NPS_BANDS):  # higher bands overwrite lower ones
+            out[score >= lowest] = group
     return out
 
 

@@ -18,13 +18,15 @@ Stages, first match wins:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Final
 
 import numpy as np
 import pandas as pd
 
 from contracts.errors import InvalidInput
+from segments.definitions import RuleSegment, evaluate
+from segments.expr import parse
 
 STAGES: Final = ("prospect", "new", "active", "lapsing", "churned", "reactivated")
 STAGE_DESCRIPTIONS: Final = {
@@ -56,39 +58,60 @@ class LifecycleConfig:
             raise InvalidInput("lifecycle defaults need 0 < default_lapse < default_churn")
 
 
+# The thresholds, as data both engines read: (column, the interval it scales, and the
+# `LifecycleConfig` fields of its factor, floor and default). A threshold is the default
+# when the interval is unknown, else max(floor, factor * interval).
+THRESHOLDS: Final = (
+    ("lapse_after_days", "interval_days", "lapse_factor", "min_lapse_days", "default_lapse_days"),
+    ("churn_after_days", "interval_days", "churn_factor", "min_churn_days", "default_churn_days"),
+    ("comeback_after_days", "prior_interval_days", "churn_factor", "min_churn_days",
+     "default_churn_days"),
+)  # fmt: skip
+# The stages in the segment rule language (`segments.expr`), first match wins, over the
+# features plus the threshold columns and `days_since_first_purchase`; `{name}` is a
+# `LifecycleConfig` field. A comparison with a missing value is false, as in SQL.
+STAGE_RULES: Final = (
+    ("prospect", "not frequency > 0"),
+    ("churned", "recency_days > churn_after_days"),
+    ("lapsing", "recency_days > lapse_after_days"),
+    ("reactivated", "last_gap_days > comeback_after_days"),
+    ("new", "days_since_first_purchase <= {new_days}"),
+)
+DEFAULT_STAGE: Final = "active"
+NEEDS: Final = (
+    "frequency", "recency_days", "interval_days", "last_gap_days", "prior_interval_days",
+    "first_purchase_at",
+)  # fmt: skip
+
+
+def stage_rules(config: LifecycleConfig | None = None) -> list[RuleSegment]:
+    """The stage conditions parsed, with the config's numbers filled in (engine-neutral)."""
+    values = asdict(config or LifecycleConfig())
+    return [
+        RuleSegment(stage, "", text.format(**values), parse(stage, text.format(**values)))
+        for stage, text in STAGE_RULES
+    ]
+
+
 def assign_lifecycle(
     features: pd.DataFrame, *, as_of: pd.Timestamp, config: LifecycleConfig | None = None
 ) -> pd.Series:
     """The stage of every customer (string Series aligned with `features`)."""
     cfg = config or LifecycleConfig()
-    need = ("frequency", "recency_days", "interval_days", "last_gap_days", "prior_interval_days")
-    missing = [c for c in (*need, "first_purchase_at") if c not in features]
+    missing = [c for c in NEEDS if c not in features]
     if missing:
         raise InvalidInput(f"features lack column(s) for lifecycle: {', '.join(missing)}")
-    buyer = features["frequency"].to_numpy() > 0
-    recency = features["recency_days"].to_numpy(np.float64)
-    lapse_at = _threshold(features["interval_days"], cfg.lapse_factor, cfg.min_lapse_days,
-                          cfg.default_lapse_days)  # fmt: skip
-    churn_at = _threshold(features["interval_days"], cfg.churn_factor, cfg.min_churn_days,
-                          cfg.default_churn_days)  # fmt: skip
-    back_at = _threshold(features["prior_interval_days"], cfg.churn_factor, cfg.min_churn_days,
-                         cfg.default_churn_days)  # fmt: skip
-    last_gap = features["last_gap_days"].to_numpy(np.float64)
+    frame = features[list(NEEDS[:-1])].copy()
+    for column, interval, factor, floor, default in THRESHOLDS:
+        frame[column] = _threshold(features[interval], getattr(cfg, factor),
+                                   getattr(cfg, floor), getattr(cfg, default))  # fmt: skip
     first = pd.to_datetime(features["first_purchase_at"], utc=True)
-    since_first = ((as_of - first).dt.total_seconds() / 86_400).to_numpy(
+    frame["days_since_first_purchase"] = ((as_of - first).dt.total_seconds() / 86_400).to_numpy(
         np.float64, na_value=np.nan
     )
-    with np.errstate(invalid="ignore"):
-        conditions = [
-            ~buyer,
-            recency > churn_at,
-            recency > lapse_at,
-            last_gap > back_at,
-            since_first <= cfg.new_days,
-        ]
-    stage = np.select(
-        conditions, ["prospect", "churned", "lapsing", "reactivated", "new"], "active"
-    )
+    rules = stage_rules(cfg)
+    conditions = [evaluate(rule, frame) for rule in rules]
+    stage = np.select(conditions, [rule.name for rule in rules], DEFAULT_STAGE)
     return pd.Series(stage, index=features.index, dtype=pd.StringDtype("pyarrow"))
 
 

@@ -1,0 +1,133 @@
+"""The Spark engine beside the pandas engine, same data, same run: `touchpoint segment`
+wall time and peak memory (the whole process tree, so the Spark JVM counts), and whether
+the two tables agree.
+
+    OPENBLAS_NUM_THREADS=1 .venv/bin/python bench/spark_speed.py [--customers 20000]
+        [--events-per-customer 20] [--spark-master local[2]] [--data DIR]
+
+Data comes from `touchpoint generate` (under bench/.cache/, never committed). Both jobs run
+as subprocesses of this checkout (`--no-publish`, table written to Parquet). On one small
+machine local Spark is expected to be slower: it pays for a JVM, query planning and a
+shuffle per aggregate that the single-process engine does not; it pays off when the data
+no longer fits one machine. Training on Spark is not implemented yet, so not measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import contextlib
+
+import numpy as np
+import pandas as pd
+import psutil
+from sklearn.metrics import adjusted_rand_score
+
+ROOT = Path(__file__).resolve().parent.parent
+CLI = [sys.executable, "-c", "from jobs.cli import main; main()"]  # this checkout's code
+
+
+def ensure_data(data: Path, customers: int, per_customer: float) -> None:
+    if (data / "events.parquet").exists():
+        return
+    cmd = [*CLI, "generate", "--customers", str(customers), "--items", "2000",
+           "--events-per-customer", str(per_customer), "--seed", "7", "--out", str(data),
+           "--json"]  # fmt: skip
+    subprocess.run(cmd, check=True, cwd=ROOT, capture_output=True)
+
+
+def tree_rss(process: psutil.Process) -> int:
+    total = 0
+    for proc in [process, *process.children(recursive=True)]:
+        try:
+            total += proc.memory_info().rss
+        except psutil.Error:
+            continue
+    return total
+
+
+def run(args: list[str]) -> tuple[float, float, dict[str, object]]:
+    """Wall seconds, peak RSS of the process tree (GiB, sampled every 0.1 s), JSON summary."""
+    started = time.perf_counter()
+    child = subprocess.Popen([*CLI, *args], cwd=ROOT, stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL, text=True)  # fmt: skip
+    peak = 0
+    watched = psutil.Process(child.pid)
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            with contextlib.suppress(psutil.Error):
+                peak = max(peak, tree_rss(watched))
+            time.sleep(0.1)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    out, _ = child.communicate()
+    done.set()
+    sampler.join()
+    wall = time.perf_counter() - started
+    if child.returncode != 0:
+        raise SystemExit(f"{' '.join(args)} failed with exit code {child.returncode}")
+    return wall, peak / 2**30, json.loads(out.strip().splitlines()[-1])
+
+
+def equal(a: pd.Series, b: pd.Series) -> bool:
+    if pd.api.types.is_float_dtype(a.dtype):
+        return bool(np.allclose(a.to_numpy(float), b.to_numpy(float), rtol=1e-9, equal_nan=True))
+    return a.astype(str).tolist() == b.astype(str).tolist()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--customers", type=int, default=20_000)
+    parser.add_argument("--events-per-customer", type=float, default=20.0)
+    parser.add_argument("--spark-master", default="local[2]")
+    parser.add_argument("--data", type=Path, default=None, help="where the generated data goes")
+    args = parser.parse_args()
+    name = f"spark-{args.customers}-{args.events_per_customer:g}"
+    data = args.data or ROOT / "bench" / ".cache" / name
+    ensure_data(data, args.customers, args.events_per_customer)
+    events = len(pd.read_parquet(data / "events.parquet", columns=["event_id"]))
+    tables = {}
+    rows = []
+    for engine in ("pandas", "spark"):
+        output = data.parent / f"{data.name}-{engine}.parquet"
+        cmd = ["segment", "--data", str(data), "--no-publish", "--json", "--output", str(output),
+               "--engine", engine, "--spark-master", args.spark_master,
+               "--conf", "spark.driver.memory=4g"]  # fmt: skip
+        wall, peak, summary = run(cmd)
+        rows.append((engine, wall, peak, summary.get("segment_seconds")))
+        tables[engine] = pd.read_parquet(output)
+    print(f"touchpoint segment, {args.customers:,} customers, {events:,} events, "
+          f"Spark master {args.spark_master}, {os.cpu_count()} cores, "
+          f"load average {os.getloadavg()[0]:.1f}")  # fmt: skip
+    print(f"{'engine':8} {'wall s':>8} {'segment s':>10} {'peak RSS GiB':>13}")
+    for engine, wall, peak, seconds in rows:
+        print(f"{engine:8} {wall:8.1f} {seconds!s:>10} {peak:13.2f}")
+    base, spark = tables["pandas"], tables["spark"]
+    skip = ("cluster", "cluster_description", "segments")
+    same = [c for c in base.columns if c not in skip and equal(base[c], spark[c])]
+    print(
+        "columns equal (clusters aside; money to 1e-9 relative: summation order): "
+        f"{len(same)} of {len(base.columns) - 3}; "
+        f"Spark/pandas wall time: {rows[1][1] / rows[0][1]:.1f}x"
+    )
+    buyers = base["cluster"] >= 0
+    ari = adjusted_rand_score(base["cluster"][buyers], spark["cluster"][buyers])
+    print(f"clusters: k {base['cluster'].max() + 1} (pandas) vs {spark['cluster'].max() + 1} "
+          f"(Spark), adjusted Rand index {ari:.2f}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
