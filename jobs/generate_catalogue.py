@@ -257,7 +257,7 @@ def make_catalogue(rng: np.random.Generator, n_items: int, start: int, days: int
         "category": np.array(CATEGORY_NAMES)[category],
         "price": price,
         "margin": margin,
-        "tags": _tags(rng, kind, category, adjective),
+        "tags": _care_tags(_tags(rng, kind, category, adjective), kind, evergreen, target_mask),
         "channels": np.array([_channel_list(m) for m in channel_mask.tolist()], dtype=object),
         "active_from": start + from_day * DAY,
         "active_to": np.where(to_day >= 10 * days, -1, start + to_day * DAY),  # -1 = open
@@ -332,6 +332,21 @@ def _tags(
             tags.append("promotion")
         out.append(";".join(tags))
     return np.array(out, dtype=object)
+
+
+def _care_tags(
+    tags: np.ndarray, kind: np.ndarray, evergreen: np.ndarray, target_mask: np.ndarray
+) -> np.ndarray:
+    """Every fourth always-on, untargeted offer is a service-recovery voucher (`recovery`, not
+    `promotion`) and every fifth reward a referral reward (`referral`): what the business rules'
+    reactions to unhappy and happy customers favour (`rules/default.yaml`). Chosen by
+    position, so the random draws of a seed stay as they were."""
+    out = tags.copy()
+    care = np.flatnonzero((kind == 2) & evergreen & (target_mask == 0))[::4]
+    out[care] = [t.replace("promotion", "recovery") for t in out[care]]
+    referral = np.flatnonzero(kind == 3)[::5]
+    out[referral] = [f"{t};referral" for t in out[referral]]
+    return out
 
 
 def _channel_list(mask: int) -> str:

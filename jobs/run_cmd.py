@@ -114,6 +114,14 @@ def _curl_lines(base: str, customer: str, second: str, item: str) -> list[tuple[
         ("CX: sentiment of any text",
          f"curl -s -X POST {base}/v1/insights/sentiment -H 'content-type: application/json' "
          f"""-d '{{"texts": ["배송이 정말 빨라요", "Parcel arrived late"]}}'"""),
+        ("an unhappy answer opens a follow-up case at once",
+         f"curl -s -X POST {base}/v1/feedback -H 'content-type: application/json' "
+         f"""-d '{{"response_id": "demo-r1", "customer_id": "{customer}", "survey": "nps", """
+         f""""score": 3, "touchpoint": "delivery", "comment": "택배가 너무 늦게 왔어요"}}'"""),
+        ("the case queue, most urgent first", f"curl -s '{base}/v1/cases?order=urgent&limit=5'"),
+        ("now the customer sees recovery offers first, and is not surveyed again",
+         f"curl -s '{base}/v1/customers/{customer}/offers?channel=app&k=3'; "
+         f"curl -s '{base}/v1/customers/{customer}/survey?channel=app'"),
         ("readiness", f"curl -s '{base}/readyz'"),
     ]  # fmt: skip
 

@@ -21,7 +21,7 @@ everything else replaces). `profiles/<name>.yaml` are rules profiles that an A/B
     reactions:                                        # feedback and cases (`recsys.reactions`)
       - when: {open_case: true, nps: detractor, within_days: 30}
         boost: {tag: recovery, factor: 50}
-        suppress: {tags: [promo], channels: [push, email]}
+        suppress: {tags: [promotion], channels: [push, email]}
         reason: "we're sorry about your {touchpoint}"
 """
 

@@ -6,7 +6,7 @@ A rules file may list `reactions`; each applies to a customer whose state meets 
     reactions:
       - when: {open_case: true, nps: detractor, within_days: 30}
         boost: {tag: recovery, factor: 50}       # service-recovery items first
-        suppress: {tags: [promo], channels: [push, email]}   # no promotions there meanwhile
+        suppress: {tags: [promotion], channels: [push, email]}   # no promotions there meanwhile
         reason: "we're sorry about your {touchpoint}"
       - when: {nps: promoter}
         boost: {tag: referral, factor: 20}

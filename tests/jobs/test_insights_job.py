@@ -77,7 +77,7 @@ def test_generate_insights_api(data, redis_url, tmp_path):
             truth = 100 * ((group["score"] >= 9).mean() - (group["score"] <= 6).mean())
             row = by_touchpoint[touchpoint]
             assert row["n"] == len(group)
-            assert row["value"] == pytest.approx(truth)
+            assert row["value"] == pytest.approx(truth, abs=1e-4)  # documents carry 4 decimals
             assert row["low"] < truth < row["high"]
 
         journey = api.get("/v1/insights/journey").json()
