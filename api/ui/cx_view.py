@@ -103,8 +103,8 @@ async def cx_page(parts: AppParts) -> dict[str, Any]:
     found = Parts()
     state = parts.serving
     path = await found.get("journey", journey(state))
-    if path is None or path.get("version") is None:
-        return {"problems": found.problems, "version": None,
+    if path is None or path.get("version") is None:  # unreadable, or nothing published
+        return {"problems": found.problems, "version": None, "unread": path is None,
                 "hint": path.get("hint") if path else None}  # fmt: skip
     summary = await found.get("summary", service.document(state, "summary")) or {}
     facts = summary.get("data") or {}
