@@ -147,6 +147,22 @@ def plots_drawn(page: object) -> list[bool]:
     )
 
 
+def hangul_drawn(page: object) -> bool:
+    """Whether the page's font draws Hangul: two different syllables drawn on a canvas
+    differ (a missing glyph is the same empty box for both)."""
+    return page.evaluate(  # type: ignore[attr-defined, no-any-return]
+        """() => {
+            const font = getComputedStyle(document.body).font;
+            const pixels = ch => {
+                const c = document.createElement('canvas'); c.width = 40; c.height = 40;
+                const g = c.getContext('2d'); g.font = font; g.fillText(ch, 4, 30);
+                return Array.from(g.getImageData(0, 0, 40, 40).data).join(',');
+            };
+            return pixels('배') !== pixels('송');
+        }"""
+    )
+
+
 def unlabelled_controls(page: object) -> list[str]:
     return page.evaluate(  # type: ignore[attr-defined, no-any-return]
         """() => Array.from(document.querySelectorAll('input:not([type=hidden]), button, select'))
@@ -290,6 +306,7 @@ def test_a_case_is_worked_from_the_cases_page(served, browser, tmp_path):
     page.goto(f"{base}/ui/cases?touchpoint=support")
     row = page.locator(f'tr[data-case="{case["case_id"]}"]')
     assert "배송이 너무 늦어요" in row.inner_text()
+    assert hangul_drawn(page), "no Hangul font: install fonts-nanum (as .ci/run does)"
     row.get_by_label("Note").fill("called back")
     row.get_by_role("button", name="Mark contacted").click()
     page.wait_for_url("**/ui/cases?*notice=*")
