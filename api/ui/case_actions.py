@@ -49,7 +49,6 @@ async def case_status(request: Request, case_id: str) -> Response:
     if not version.isdigit():
         return await _back(request, back, f"{case_id} not changed: the form named no version")
     try:
-        before = version
         case = await change_case(
             parts_of(request.app).serving, case_id, if_match=f'"{version}"', status=status,
             assignee=None, note=note,
@@ -61,5 +60,5 @@ async def case_status(request: Request, case_id: str) -> Response:
     except TouchpointError as exc:
         return await _back(request, back, f"{case_id} not changed: {exc}")
     await record_action(request, viewer, "case status", case_id,
-                        f"-> {status} (version {before} -> {case['version']})")  # fmt: skip
+                        f"-> {status} (version {version} -> {case['version']})")  # fmt: skip
     return await _back(request, back, f"{case_id} is now {status}", refused=False)

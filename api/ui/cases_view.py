@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 from api.deps import AppParts
 from api.services.cases import case_config, list_page
 from api.ui.views import Parts
+from contracts.errors import TouchpointError
 from contracts.requests import FILTER_MAX
 from insights.followup import STATUSES, TRANSITIONS
 from store.cases import ORDERS
@@ -43,7 +44,7 @@ async def cases_page(
         config = case_config(parts.settings.business_rules_dir)
         queues = [q.name for q in config.queues]
         priorities = [name for name, _ in config.priorities]
-    except Exception as exc:  # a bad cases.yaml: the queue still lists, filters are free text
+    except TouchpointError as exc:  # a bad cases.yaml: the queue still lists, free-text filters
         found.problems.append(f"cases.yaml: {exc}")
         queues, priorities = [], []
     cases = [{**c, "next": next_statuses(str(c.get("status")))}
