@@ -23,6 +23,12 @@ SHOWN_METRICS = ("nps", "csat", "ces")  # the three a CX team reads
 TREND_WEEKS = 26
 THEMES_SHOWN = 8
 EXAMPLES_SHOWN = 3
+QUADRANTS = {
+    "fix first": "#c0392b",
+    "keep up": "#1f8a4c",
+    "low priority": "#6c757d",
+    "possible overkill": "#b7791f",
+}  # the quadrant names of `insights.drivers`, in its order; colours as the CSS
 
 
 def value_range(metric: str) -> tuple[float, float]:
@@ -93,6 +99,21 @@ def _emotion(stages: list[dict[str, Any]]) -> dict[str, Any] | None:
                        "sentiment (-1..1)": [e.get("sentiment") for e in emotion]}}  # fmt: skip
 
 
+def _quadrants(drivers: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Importance × performance as a scatter: x = performance (share satisfied, ascending),
+    one series of importances per quadrant (None where a point belongs to another)."""
+    points = sorted((drivers or {}).get("importance_performance") or [],
+                    key=lambda d: float(d.get("performance") or 0))  # fmt: skip
+    if not points:
+        return None
+    present = {str(d.get("quadrant")) for d in points}
+    quadrants = [q for q in QUADRANTS if q in present] + sorted(present - set(QUADRANTS))
+    return {"x": [d.get("performance") for d in points], "xLabel": "performance",
+            "colours": {q: c for q, c in QUADRANTS.items() if q in present},
+            "series": {q: [d.get("weight") if str(d.get("quadrant")) == q else None
+                           for d in points] for q in quadrants}}  # fmt: skip
+
+
 def _themes(listed: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{**t, "examples": list(t.get("examples") or [])[:EXAMPLES_SHOWN],
              "terms": list(t.get("terms") or [])[:8]}
@@ -128,6 +149,7 @@ async def cx_page(parts: AppParts) -> dict[str, Any]:
         "emotion": _emotion(batch_stages),
         "live": path.get("live"),
         "drivers": (drivers or {}).get("data"),
+        "quadrants": _quadrants((drivers or {}).get("data")),
         "themes": _themes((themes or {}).get("themes") or []),
         "n_comments": facts.get("comments"),
     }

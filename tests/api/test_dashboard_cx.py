@@ -133,6 +133,8 @@ def test_customer_experience_page_shows_the_published_insights(client, redis_cli
     emotion = orjson.loads(re.search(r'id="emotion-data">([^<]+)<', text).group(1))
     assert emotion["labels"] == STAGES
     assert emotion["series"]["sentiment (-1..1)"] == [0.3, 0.1, -0.5]
+    scatter = orjson.loads(re.search(r'id="drivers-data">([^<]+)<', text).group(1))
+    assert scatter["x"] == [0.4] and scatter["series"] == {"fix first": [0.3]}
     drivers = text.split('id="cx-drivers"')[1].split("</table>")[0]
     assert 'data-quadrant="fix first"' in drivers and "satisfaction:support" in drivers
     themes = text.split('id="cx-themes"')[1].split("</table>")[0]
@@ -211,7 +213,8 @@ def test_a_status_change_is_applied_audited_and_refused_when_stale_or_forged(cli
     stale = change(client, page, case_id, "closed_no_action")
     assert stale.status_code == 303
     shown = client.get(stale.headers["location"])
-    assert shown.status_code == 200 and "someone changed it after this page was shown" in shown.text
+    warning = shown.text.split('class="banner warn"')[1].split("</div>")[0]
+    assert shown.status_code == 200 and "someone changed it after this page was shown" in warning
     assert client.get(f"/v1/cases/{case_id}").json()["status"] == "contacted"
     assert len(audit.read(redis_client, KEYS)) == len(entries)  # nothing logged as done
     # a change the life cycle forbids (resolved -> contacted) is named, not a 500

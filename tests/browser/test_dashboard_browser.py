@@ -307,6 +307,7 @@ def test_a_case_is_worked_from_the_cases_page(served, browser, tmp_path):
     row = page.locator(f'tr[data-case="{case["case_id"]}"]')
     assert "배송이 너무 늦어요" in row.inner_text()
     assert hangul_drawn(page), "no Hangul font: install fonts-nanum (as .ci/run does)"
+    assert unlabelled_controls(page) == []
     row.get_by_label("Note").fill("called back")
     row.get_by_role("button", name="Mark contacted").click()
     page.wait_for_url("**/ui/cases?*notice=*")
