@@ -184,6 +184,10 @@ def test_case_queue_filters_pages_and_marks_overdue(client, redis_client, monkey
     assert re.findall(r'<tr data-case="([^"]+)"', support) == [ids[0], ids[2]]
     none = client.get("/ui/cases", params={"status": "resolved"}).text
     assert 'id="no-cases"' in none
+    junk = client.get("/ui/cases", params={"cursor": "not-a-cursor"})
+    assert junk.status_code == 200 and re.search(
+        r'class="banner warn"[^>]*>cases: cursor', junk.text
+    )
 
 
 def change(client, page: str, case_id: str, status: str, **extra) -> object:
