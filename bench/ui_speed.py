@@ -30,7 +30,7 @@ import httpx
 import pyarrow.parquet as pq
 
 ROOT = Path(__file__).resolve().parent.parent
-OTHER_PAGES = ("models", "segments", "experiments", "rules", "operations")  # timed too
+OTHER_PAGES = ("models", "segments", "experiments", "cx", "cases", "rules", "operations")
 
 
 def free_port() -> int:
@@ -105,7 +105,7 @@ def main() -> None:
                     times[name].append((time.perf_counter() - started) * 1000)
                     assert response.status_code == 200, (name, response.status_code)
             heaviest = max(("/ui/", "/ui/segments", f"/ui/customers?customer_id={people[0]}",
-                            "/ui/models", "/ui/operations"),
+                            "/ui/models", "/ui/operations", "/ui/cx", "/ui/cases"),
                            key=lambda p: page_weight(http, p)[0])  # fmt: skip
             first, again = page_weight(http, heaviest)
     finally:

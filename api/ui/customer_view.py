@@ -9,6 +9,7 @@ import re
 from typing import Any
 
 from api.deps import AppParts
+from api.services.cases import get_case
 from api.services.profile import read_profile
 from api.services.recommend import SlotRequest, answer
 from api.ui.views import Parts
@@ -52,6 +53,10 @@ async def customer_360(parts: AppParts, customer_id: str) -> dict[str, Any]:
         *(found.get("recommendations", _channel(parts, customer_id, c)) for c in CHANNELS),
     )
     channels = [p for p in previews if p is not None]
+    listed = (profile or {}).get("open_cases") or []
+    cases = await asyncio.gather(*(found.get("open cases", get_case(parts.serving, c["case_id"]))
+                                   for c in listed))  # fmt: skip
+    feedback = (profile or {}).get("feedback_by_touchpoint") or {}
     experiments: dict[tuple[str, str | None], list[str]] = {}  # (key, variant) -> channels
     for preview in channels:
         for e in preview["head"].get("experiments", []):
@@ -65,4 +70,8 @@ async def customer_360(parts: AppParts, customer_id: str) -> dict[str, Any]:
             {"key": k, "variant": v, "channels": c} for (k, v), c in experiments.items()
         ],
         "degraded": any(c["head"].get("degraded") for c in channels),
+        "open_cases": [c for c in cases if c is not None],
+        "touchpoint_feedback": [
+            {"touchpoint": tp, **answer} for tp, answer in sorted(feedback.items())
+        ],
     }

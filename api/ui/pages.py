@@ -14,7 +14,15 @@ from api.deps import parts_of
 from api.routes.experiments import get_results
 from api.routes.segments import segment_members
 from api.services.experiment_serving import runtime_for
-from api.ui import customer_view, experiments_view, rules_view, segments_view, views
+from api.ui import (
+    cases_view,
+    customer_view,
+    cx_view,
+    experiments_view,
+    rules_view,
+    segments_view,
+    views,
+)
 from api.ui.render import render
 from api.ui.session import Viewer, current_viewer, notice_mark, secret_of, set_cookie
 
@@ -36,7 +44,8 @@ def frame(request: Request, viewer: Viewer, problems: list[str], secret: bytes) 
     banners += [("warn", p) for p in problems]
     notice, mark = request.query_params.get("notice"), request.query_params.get("mark", "")
     if notice and hmac.compare_digest(mark, notice_mark(secret, notice)):
-        banners.append(("ok", notice[:300]))  # only what a dashboard action said
+        level = "warn" if request.query_params.get("level") == "warn" else "ok"
+        banners.append((level, notice[:300]))  # only what a dashboard action said
     return {"viewer": viewer, "csrf": viewer.csrf, "banners": banners,
             "path": request.url.path}  # fmt: skip
 
@@ -122,6 +131,25 @@ async def experiment_csv(request: Request, key: str) -> Response:
     """The results CSV of `GET /v1/experiments/{key}/results?format=csv`, under the login."""
     await current_viewer(request)
     return await get_results(runtime_for(parts_of(request.app).serving), key, "csv")
+
+
+@router.get("/cx")
+async def customer_experience(request: Request) -> Response:
+    viewer = await current_viewer(request)
+    return await show(request, "cx.html", cx_view.cx_page(parts_of(request.app)), viewer=viewer)
+
+
+@router.get("/cases")
+async def cases(
+    request: Request,
+    order: Annotated[str, Query(max_length=16)] = "newest",
+    cursor: Annotated[str | None, Query(max_length=1024)] = None,
+) -> Response:
+    viewer = await current_viewer(request)
+    filters = cases_view.chosen_filters(request.query_params)
+    gathered = cases_view.cases_page(parts_of(request.app), filters=filters, order=order,
+                                     cursor=cursor or None)  # fmt: skip
+    return await show(request, "cases.html", gathered, viewer=viewer)
 
 
 @router.get("/rules")

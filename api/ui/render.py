@@ -19,12 +19,14 @@ from starlette.responses import HTMLResponse
 from api.ui.assets import asset_url
 
 TEMPLATES = Path(__file__).with_name("templates")
-NAV = (  # (path, label): the page order of the issue; CX pages come with insights and cases
+NAV = (  # (path, label): the page order of the issue
     ("/ui/", "Overview"),
     ("/ui/customers", "Customer 360"),
     ("/ui/models", "Models"),
     ("/ui/segments", "Segments"),
     ("/ui/experiments", "Experiments"),
+    ("/ui/cx", "Customer experience"),
+    ("/ui/cases", "Cases"),
     ("/ui/rules", "Rules"),
     ("/ui/operations", "Operations"),
 )

@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from api.ui import actions, pages
+from api.ui import actions, case_actions, pages
 from api.ui.assets import IMMUTABLE, manifest
 from api.ui.session import CsrfRejected, LoginRequired, login_url
 
@@ -39,5 +39,6 @@ def install(app: FastAPI) -> None:
     app.include_router(static)
     app.include_router(pages.router)
     app.include_router(actions.router)
+    app.include_router(case_actions.router)
     app.add_exception_handler(LoginRequired, _login_required)
     app.add_exception_handler(CsrfRejected, _csrf_rejected)

@@ -139,6 +139,9 @@ async def overview(parts: AppParts) -> dict[str, Any]:
     if state.client is not None:
         served = await found.get("answers served",
                                  served_daily(state.client, state.keys, time.time()))  # fmt: skip
+    from api.ui.cx_view import nps_today  # the CX view builds on this module's `Parts`
+
+    nps = await found.get("NPS", nps_today(parts)) if state.client is not None else None
     plot = None
     if events and events["days"]:
         plot = {"x": events["days"], "series": events["series"]}
@@ -157,6 +160,7 @@ async def overview(parts: AppParts) -> dict[str, Any]:
         "events_plot": plot,
         "served": served,
         "requests": request_counts(parts)[:8],
+        "nps": nps,
     }
 
 

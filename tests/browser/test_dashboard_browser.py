@@ -34,8 +34,8 @@ from tests.test_end_to_end import free_port
 pytestmark = pytest.mark.browser
 CHROMIUM = "/usr/bin/chromium"
 TOUCHPOINT = [sys.executable, "-c", "from jobs.cli import main; main()"]
-PAGES = ("/ui/", "/ui/customers", "/ui/models", "/ui/segments", "/ui/experiments",
-         "/ui/rules", "/ui/operations")  # fmt: skip
+PAGES = ("/ui/", "/ui/customers", "/ui/models", "/ui/segments", "/ui/experiments", "/ui/cx",
+         "/ui/cases", "/ui/rules", "/ui/operations")  # fmt: skip
 
 if not Path(CHROMIUM).exists():  # .ci/run installs it; elsewhere say what is missing
     if os.environ.get("CI"):
@@ -147,6 +147,22 @@ def plots_drawn(page: object) -> list[bool]:
     )
 
 
+def hangul_drawn(page: object) -> bool:
+    """Whether the page's font draws Hangul: two different syllables drawn on a canvas
+    differ (a missing glyph is the same empty box for both)."""
+    return page.evaluate(  # type: ignore[attr-defined, no-any-return]
+        """() => {
+            const font = getComputedStyle(document.body).font;
+            const pixels = ch => {
+                const c = document.createElement('canvas'); c.width = 40; c.height = 40;
+                const g = c.getContext('2d'); g.font = font; g.fillText(ch, 4, 30);
+                return Array.from(g.getImageData(0, 0, 40, 40).data).join(',');
+            };
+            return pixels('배') !== pixels('송');
+        }"""
+    )
+
+
 def unlabelled_controls(page: object) -> list[str]:
     return page.evaluate(  # type: ignore[attr-defined, no-any-return]
         """() => Array.from(document.querySelectorAll('input:not([type=hidden]), button, select'))
@@ -171,6 +187,7 @@ def test_wrong_key_refused_then_every_page_loads_clean(served, browser, tmp_path
     w.login(base, str(served["key"]))
     w.errors.clear()  # the refusals above answered 401 and 403, as they should
     plots = 0
+    drawn_on: dict[str, int] = {}
     for path in PAGES:
         page.goto(base + path)
         page.wait_for_load_state("load")
@@ -179,6 +196,7 @@ def test_wrong_key_refused_then_every_page_loads_clean(served, browser, tmp_path
         drawn = plots_drawn(page)
         assert all(drawn), (path, drawn)
         plots += len(drawn)
+        drawn_on[path] = len(drawn)
         assert unlabelled_controls(page) == [], path
         text = page.inner_text("main")
         assert "built-in method" not in text and "Undefined" not in text, path
@@ -186,6 +204,7 @@ def test_wrong_key_refused_then_every_page_loads_clean(served, browser, tmp_path
         page.screenshot(path=str(shot), full_page=True)
         assert shot.stat().st_size > 10_000
     assert plots >= 2  # the events plot and the segment sparklines at least
+    assert drawn_on["/ui/cx"] >= 2  # `touchpoint run` published insights: trends, emotion
     assert w.errors == []
     assert w.elsewhere == []
     w.context.close()
@@ -267,3 +286,36 @@ def test_pages_work_with_javascript_off(served, browser):
     saved = download.value.path()  # waits for the download to finish
     assert saved.read_text().startswith("customer_id")
     context.close()
+
+
+def test_a_case_is_worked_from_the_cases_page(served, browser, tmp_path):
+    """A detractor's answer opens a case; the queue shows it and marks it contacted through
+    the form; the API then reads it as contacted, and the action is in the audit trail."""
+    base, client = str(served["base"]), served["redis"]
+    _, admin = create_key(client, Keys(), name="survey-tool", scopes=["admin"])  # type: ignore[arg-type]
+    answer = {"response_id": "browser-r1", "customer_id": "C000010", "survey": "nps",
+              "score": 1, "touchpoint": "support", "channel": "web",
+              "comment": "배송이 너무 늦어요 — and nobody answered"}  # fmt: skip
+    headers = {"X-API-Key": admin}
+    assert httpx.post(f"{base}/v1/feedback", json=answer, headers=headers).status_code < 300
+    case = httpx.get(f"{base}/v1/cases", params={"touchpoint": "support"},
+                     headers=headers).json()["cases"][0]  # fmt: skip
+    w = Watched(browser)
+    w.login(base, str(served["key"]))
+    page = w.page
+    page.goto(f"{base}/ui/cases?touchpoint=support")
+    row = page.locator(f'tr[data-case="{case["case_id"]}"]')
+    assert "배송이 너무 늦어요" in row.inner_text()
+    assert hangul_drawn(page), "no Hangul font: install fonts-nanum (as .ci/run does)"
+    assert unlabelled_controls(page) == []
+    row.get_by_label("Note").fill("called back")
+    row.get_by_role("button", name="Mark contacted").click()
+    page.wait_for_url("**/ui/cases?*notice=*")
+    assert "contacted" in page.locator(f'tr[data-case="{case["case_id"]}"] td.status').inner_text()
+    page.screenshot(path=str(tmp_path / "cases.png"), full_page=True)
+    now = httpx.get(f"{base}/v1/cases/{case['case_id']}", headers=headers).json()
+    assert now["status"] == "contacted" and now["notes"][-1]["note"] == "called back"
+    page.goto(f"{base}/ui/customers?customer_id=C000010")
+    assert case["case_id"] in page.locator("#open-cases").inner_text()
+    assert w.errors == [] and w.elsewhere == []
+    w.context.close()
