@@ -120,7 +120,7 @@ def _curl_lines(base: str, customer: str, second: str, item: str) -> list[tuple[
          f""""score": 3, "touchpoint": "delivery", "comment": "택배가 너무 늦게 왔어요"}}'"""),
         ("the case queue, most urgent first", f"curl -s '{base}/v1/cases?order=urgent&limit=5'"),
         ("now the customer sees recovery offers first, and is not surveyed again",
-         f"curl -s '{base}/v1/customers/{customer}/offers?channel=app&k=3'; "
+         f"curl -s '{base}/v1/customers/{customer}/offers?channel=email&k=3'; "
          f"curl -s '{base}/v1/customers/{customer}/survey?channel=app'"),
         ("readiness", f"curl -s '{base}/readyz'"),
     ]  # fmt: skip
