@@ -3,9 +3,11 @@ case queue's list + filter latency over 100k open cases. One run, one throwaway
 redis-server (AOF on, `appendfsync everysec`, as the embedded one), the ASGI app called
 in-process (no HTTP, no load generator), 16 requests in flight.
 
-1. POST /v1/feedback, alternating rounds of three modes in the same run:
+1. POST /v1/feedback, alternating rounds of four modes in the same run:
    - `before`: the intake as on main (case planning and the follow-up writes switched off);
-   - `happy`: promoters (score 9): the threshold check only, no case;
+   - `happy`: promoters (score 9): the threshold check only, no case (no sentiment model);
+   - `scored`: the same promoters with a published sentiment model: each comment scored
+     (the model cached in-process), no case;
    - `unhappy`: detractors (score 3): every answer opens or joins a case (one read of the
      published profiles for the customer's value, the open-or-join script in the intake's
      pipeline). Figures: API-process CPU per request and wall time per request.
@@ -79,6 +81,24 @@ def publish(url: str) -> None:
     Versions(client, StoreConfig(redis_url=url)).publish(
         "serving", lambda r: write_serving(r, bundle)
     )
+    publish_model(client, StoreConfig(redis_url=url))
+
+
+def publish_model(client: Any, config: Any) -> None:
+    """An insights version with a sentiment model (full size: 2 x 2^18 weights) fitted on
+    a few hundred made-up comments."""
+    import numpy as np
+
+    from insights.sentiment import fit_sentiment
+    from insights.text import normalize_many
+    from store.insights import publish_insights
+
+    rng = random.Random(2)
+    words = (["late", "rude", "broken", "never again"], ["quick", "kind", "great", "easy"])
+    texts = [f"{rng.choice(words[label])} and {rng.choice(words[label])} {n}"
+             for label in (0, 1) for n in range(200)]  # fmt: skip
+    model = fit_sentiment(normalize_many(texts), np.repeat([0, 1], 200))
+    publish_insights(client, config, {"summary": {}}, sentiment_model=model.to_bytes())
 
 
 async def call(
@@ -107,12 +127,20 @@ async def call(
     return statuses[0]
 
 
-def switch_cases(on: bool, saved: dict[str, Any]) -> None:
-    """Off: the intake as on main (no planning, no follow-up writes)."""
+def switch_cases(on: bool, saved: dict[str, Any], *, scored: bool = False) -> None:
+    """Off: the intake as on main (no planning, no follow-up writes). `scored`: comments
+    are scored by the published sentiment model (else as if none were published)."""
+    import api.services.cases as cases
     import api.services.intake as intake
 
     if not saved:
-        saved.update(plan=intake.append_planning_cases, queue=intake.queue_follow_up)
+        saved.update(plan=intake.append_planning_cases, queue=intake.queue_follow_up,
+                     model=cases.live_sentiment_model)  # fmt: skip
+
+    async def no_model(_state: Any) -> None:
+        return None
+
+    cases.live_sentiment_model = saved["model"] if scored else no_model  # type: ignore[assignment]
 
     async def append_only(_state: Any, append: Any, _answers: Any) -> tuple[Any, list[Any]]:
         return await append, []
@@ -130,8 +158,9 @@ async def post_round(app: Any, mode: str, n: int, counter: list[int]) -> tuple[f
         counter[0] += 1
         bodies.append(orjson.dumps({
             "response_id": f"r{counter[0]}", "customer_id": f"c{rng.randrange(CUSTOMERS)}",
-            "survey": "nps", "score": 9 if mode == "happy" else 3,
-            "comment": "late again", "touchpoint": rng.choice(TOUCHPOINTS), "channel": "web",
+            "survey": "nps", "score": 3 if mode == "unhappy" else 9,
+            "comment": "late again" if mode == "unhappy" else "quick and kind",
+            "touchpoint": rng.choice(TOUCHPOINTS), "channel": "web",
         }))  # fmt: skip
 
     async def worker(part: list[bytes]) -> None:
@@ -203,13 +232,14 @@ async def run(url: str, n: int, rounds: int, cases: int, samples: int) -> None:
     saved: dict[str, Any] = {}
     counter = [0]
     async with app.router.lifespan_context(app):
-        for mode in ("before", "happy", "unhappy"):  # warm-up: caches, scripts, connections
-            switch_cases(mode != "before", saved)
+        modes = ("before", "happy", "scored", "unhappy")
+        for mode in modes:  # warm-up: caches, scripts, connections, the model
+            switch_cases(mode != "before", saved, scored=mode == "scored")
             await post_round(app, mode, 300, counter)
-        results: dict[str, list[tuple[float, float]]] = {"before": [], "happy": [], "unhappy": []}
+        results: dict[str, list[tuple[float, float]]] = {mode: [] for mode in modes}
         for _ in range(rounds):
             for mode in results:
-                switch_cases(mode != "before", saved)
+                switch_cases(mode != "before", saved, scored=mode == "scored")
                 results[mode].append(await post_round(app, mode, n, counter))
         switch_cases(True, saved)
         print(f"POST /v1/feedback, {rounds} alternating rounds of {n}, {CONCURRENCY} in flight")
