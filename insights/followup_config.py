@@ -11,11 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from contracts.schema import LOYALTY_TIERS, SURVEY_RANGES
+from contracts.schema import LOYALTY_TIERS, SURVEY_BANDS, SURVEY_RANGES
 from contracts.yaml_lines import ConfigError, KeyPath, Lines, dotted, parse_with_lines
 
 FILE_NAME = "cases.yaml"
-DEFAULT_THRESHOLDS = {"nps": 6, "csat": 2, "ces": 3}
+# the top of each survey's unhappy band: NPS 0-6, CSAT 1-2, CES 1-3 (hard: high effort)
+DEFAULT_THRESHOLDS = {survey: unhappy[1] for survey, (unhappy, _) in SURVEY_BANDS.items()}
 KNOWN_KEYS = (
     "thresholds",
     "sentiment",
