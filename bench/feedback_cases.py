@@ -25,7 +25,6 @@ import asyncio
 import os
 import random
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,28 +34,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench._redis import start_redis  # noqa: E402
+
 CONCURRENCY = 16
 CUSTOMERS = 10_000
 TOUCHPOINTS = ("delivery", "support", "checkout", "store")
 TIERS = ("none", "bronze", "silver", "gold", "platinum")
-
-
-def start_redis(home: Path) -> subprocess.Popen[bytes]:
-    import redis
-
-    from store.embedded import redis_server_binary
-
-    socket = home / "redis.sock"
-    args = [redis_server_binary(), "--port", "0", "--unixsocket", str(socket), "--save", "",
-            "--appendonly", "yes", "--appendfsync", "everysec", "--dir", str(home)]  # fmt: skip
-    process = subprocess.Popen(args, stdout=subprocess.DEVNULL)
-    for _ in range(200):
-        try:
-            if redis.Redis(unix_socket_path=str(socket)).ping():
-                return process
-        except (redis.ConnectionError, FileNotFoundError):
-            time.sleep(0.05)
-    raise RuntimeError("redis-server did not start")
 
 
 def publish(url: str) -> None:
@@ -288,8 +271,7 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=300, help="GETs per listing query")
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="tp-bench-cases-"))
-    process = start_redis(home)
-    url = f"unix://{home / 'redis.sock'}"
+    process, url = start_redis(home, aof=True)
     os.environ["TOUCHPOINT_REDIS_URL"] = url
     os.environ["TOUCHPOINT_DATA_DIR"] = str(home / "data")
     os.environ.setdefault("TOUCHPOINT_BUSINESS_RULES_DIR", str(ROOT / "rules"))

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,8 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from api.app import create_app
 from api.settings import ApiSettings
+from bench._redis import start_redis
 from store.config import StoreConfig
-from store.embedded import redis_server_binary
 from tests.api.personal_factories import bundle, catalogue, publish
 
 CONCURRENCY = 16
@@ -105,30 +104,9 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=4000)
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="tp-bench-survey-"))
-    sock = home / "redis.sock"
-    server = subprocess.Popen(
-        [
-            redis_server_binary(),
-            "--port",
-            "0",
-            "--unixsocket",
-            str(sock),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(home),
-        ],
-        stdout=subprocess.DEVNULL,
-    )
+    server, url = start_redis(home)
     try:
-        for _ in range(200):
-            if sock.exists():
-                break
-            time.sleep(0.05)
-        time.sleep(0.2)
-        figures = asyncio.run(run(f"unix://{sock}", home, args.n))
+        figures = asyncio.run(run(url, home, args.n))
     finally:
         server.terminate()
         server.wait()
