@@ -21,6 +21,7 @@ from redis.exceptions import RedisError
 from api.problems import Invalid, NotFound, PreconditionFailed, PreconditionRequired, Unavailable
 from api.services.hot import connection
 from api.services.insights import live_sentiment_model
+from api.services.watched import WatchedFile
 from api.state import ServingState
 from insights.followup import (
     CLOSED,
@@ -34,35 +35,18 @@ from insights.followup import (
     opens_case,
     plan_case,
 )
-from insights.followup_config import FILE_NAME, CaseConfig, CaseConfigError, load_case_config
+from insights.followup_config import FILE_NAME, CaseConfig, load_case_config
 from store import cases as store
 from store.serving import ARTIFACT
 
 log = logging.getLogger("touchpoint.api")
-_CONFIGS: dict[Path, tuple[tuple[int, int] | None, CaseConfig]] = {}
+_CASE_CONFIGS = WatchedFile(lambda path: load_case_config(path.parent))
 
 
-def case_config(directory: Path) -> CaseConfig:
+def case_config(directory: Path, *, strict: bool = False) -> CaseConfig:
     """`cases.yaml` of the rules directory, re-read when the file changes (one `stat`); a
-    bad edit keeps the previous configuration in force (start-up fails on a bad file)."""
-    path = directory / FILE_NAME
-    try:
-        stat = path.stat()
-        mark: tuple[int, int] | None = (stat.st_mtime_ns, stat.st_size)
-    except OSError:
-        mark = None
-    cached = _CONFIGS.get(directory)
-    if cached is not None and cached[0] == mark:
-        return cached[1]
-    try:
-        config = load_case_config(directory)
-    except CaseConfigError as exc:
-        if cached is None:
-            raise
-        log.error("cases.yaml not reloaded, the previous configuration stays: %s", exc)
-        return cached[1]
-    _CONFIGS[directory] = (mark, config)
-    return config
+    bad edit keeps the previous configuration in force (`strict`, start-up: it fails)."""
+    return _CASE_CONFIGS.current(directory / FILE_NAME, strict=strict)
 
 
 async def append_planning_cases(
