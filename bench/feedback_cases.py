@@ -34,6 +34,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench._asgi import call  # noqa: E402
 from bench._redis import start_redis  # noqa: E402
 
 CONCURRENCY = 16
@@ -82,32 +83,6 @@ def publish_model(client: Any, config: Any) -> None:
              for label in (0, 1) for n in range(200)]  # fmt: skip
     model = fit_sentiment(normalize_many(texts), np.repeat([0, 1], 200))
     publish_insights(client, config, {"summary": {}}, sentiment_model=model.to_bytes())
-
-
-async def call(
-    app: Any, method: str, path: str, query: bytes = b"", body: bytes = b"", out: Any = None
-) -> int:
-    """One request straight to the ASGI app; its status (and its body into `out`, a list)."""
-    scope: dict[str, Any] = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "scheme": "http",
-        "root_path": "", "server": ("127.0.0.1", 80), "client": ("127.0.0.1", 1),
-        "method": method, "path": path, "raw_path": path.encode(), "query_string": query,
-        "headers": [(b"host", b"bench"), (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode())],
-    }  # fmt: skip
-    statuses: list[int] = []
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        if message["type"] == "http.response.start":
-            statuses.append(message["status"])
-        elif out is not None and message["type"] == "http.response.body":
-            out.append(message.get("body", b""))
-
-    await app(scope, receive, send)
-    return statuses[0]
 
 
 def switch_cases(on: bool, saved: dict[str, Any], *, scored: bool = False) -> None:
