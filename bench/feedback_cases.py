@@ -3,9 +3,11 @@ case queue's list + filter latency over 100k open cases. One run, one throwaway
 redis-server (AOF on, `appendfsync everysec`, as the embedded one), the ASGI app called
 in-process (no HTTP, no load generator), 16 requests in flight.
 
-1. POST /v1/feedback, alternating rounds of three modes in the same run:
+1. POST /v1/feedback, alternating rounds of four modes in the same run:
    - `before`: the intake as on main (case planning and the follow-up writes switched off);
-   - `happy`: promoters (score 9): the threshold check only, no case;
+   - `happy`: promoters (score 9): the threshold check only, no case (no sentiment model);
+   - `scored`: the same promoters with a published sentiment model: each comment scored
+     (the model cached in-process), no case;
    - `unhappy`: detractors (score 3): every answer opens or joins a case (one read of the
      published profiles for the customer's value, the open-or-join script in the intake's
      pipeline). Figures: API-process CPU per request and wall time per request.
@@ -23,7 +25,6 @@ import asyncio
 import os
 import random
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,28 +34,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench._asgi import call  # noqa: E402
+from bench._redis import start_redis  # noqa: E402
+
 CONCURRENCY = 16
 CUSTOMERS = 10_000
 TOUCHPOINTS = ("delivery", "support", "checkout", "store")
 TIERS = ("none", "bronze", "silver", "gold", "platinum")
-
-
-def start_redis(home: Path) -> subprocess.Popen[bytes]:
-    import redis
-
-    from store.embedded import redis_server_binary
-
-    socket = home / "redis.sock"
-    args = [redis_server_binary(), "--port", "0", "--unixsocket", str(socket), "--save", "",
-            "--appendonly", "yes", "--appendfsync", "everysec", "--dir", str(home)]  # fmt: skip
-    process = subprocess.Popen(args, stdout=subprocess.DEVNULL)
-    for _ in range(200):
-        try:
-            if redis.Redis(unix_socket_path=str(socket)).ping():
-                return process
-        except (redis.ConnectionError, FileNotFoundError):
-            time.sleep(0.05)
-    raise RuntimeError("redis-server did not start")
 
 
 def publish(url: str) -> None:
@@ -79,40 +65,40 @@ def publish(url: str) -> None:
     Versions(client, StoreConfig(redis_url=url)).publish(
         "serving", lambda r: write_serving(r, bundle)
     )
+    publish_model(client, StoreConfig(redis_url=url))
 
 
-async def call(
-    app: Any, method: str, path: str, query: bytes = b"", body: bytes = b"", out: Any = None
-) -> int:
-    """One request straight to the ASGI app; its status (and its body into `out`, a list)."""
-    scope: dict[str, Any] = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "scheme": "http",
-        "root_path": "", "server": ("127.0.0.1", 80), "client": ("127.0.0.1", 1),
-        "method": method, "path": path, "raw_path": path.encode(), "query_string": query,
-        "headers": [(b"host", b"bench"), (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode())],
-    }  # fmt: skip
-    statuses: list[int] = []
+def publish_model(client: Any, config: Any) -> None:
+    """An insights version with a sentiment model (full size: 2 x 2^18 weights) fitted on
+    a few hundred made-up comments."""
+    import numpy as np
 
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": body, "more_body": False}
+    from insights.sentiment import fit_sentiment
+    from insights.text import normalize_many
+    from store.insights import publish_insights
 
-    async def send(message: dict[str, Any]) -> None:
-        if message["type"] == "http.response.start":
-            statuses.append(message["status"])
-        elif out is not None and message["type"] == "http.response.body":
-            out.append(message.get("body", b""))
-
-    await app(scope, receive, send)
-    return statuses[0]
+    rng = random.Random(2)
+    words = (["late", "rude", "broken", "never again"], ["quick", "kind", "great", "easy"])
+    texts = [f"{rng.choice(words[label])} and {rng.choice(words[label])} {n}"
+             for label in (0, 1) for n in range(200)]  # fmt: skip
+    model = fit_sentiment(normalize_many(texts), np.repeat([0, 1], 200))
+    publish_insights(client, config, {"summary": {}}, sentiment_model=model.to_bytes())
 
 
-def switch_cases(on: bool, saved: dict[str, Any]) -> None:
-    """Off: the intake as on main (no planning, no follow-up writes)."""
+def switch_cases(on: bool, saved: dict[str, Any], *, scored: bool = False) -> None:
+    """Off: the intake as on main (no planning, no follow-up writes). `scored`: comments
+    are scored by the published sentiment model (else as if none were published)."""
+    import api.services.cases as cases
     import api.services.intake as intake
 
     if not saved:
-        saved.update(plan=intake.append_planning_cases, queue=intake.queue_follow_up)
+        saved.update(plan=intake.append_planning_cases, queue=intake.queue_follow_up,
+                     model=cases.live_sentiment_model)  # fmt: skip
+
+    async def no_model(_state: Any) -> None:
+        return None
+
+    cases.live_sentiment_model = saved["model"] if scored else no_model  # type: ignore[assignment]
 
     async def append_only(_state: Any, append: Any, _answers: Any) -> tuple[Any, list[Any]]:
         return await append, []
@@ -130,8 +116,9 @@ async def post_round(app: Any, mode: str, n: int, counter: list[int]) -> tuple[f
         counter[0] += 1
         bodies.append(orjson.dumps({
             "response_id": f"r{counter[0]}", "customer_id": f"c{rng.randrange(CUSTOMERS)}",
-            "survey": "nps", "score": 9 if mode == "happy" else 3,
-            "comment": "late again", "touchpoint": rng.choice(TOUCHPOINTS), "channel": "web",
+            "survey": "nps", "score": 3 if mode == "unhappy" else 9,
+            "comment": "late again" if mode == "unhappy" else "quick and kind",
+            "touchpoint": rng.choice(TOUCHPOINTS), "channel": "web",
         }))  # fmt: skip
 
     async def worker(part: list[bytes]) -> None:
@@ -203,13 +190,14 @@ async def run(url: str, n: int, rounds: int, cases: int, samples: int) -> None:
     saved: dict[str, Any] = {}
     counter = [0]
     async with app.router.lifespan_context(app):
-        for mode in ("before", "happy", "unhappy"):  # warm-up: caches, scripts, connections
-            switch_cases(mode != "before", saved)
+        modes = ("before", "happy", "scored", "unhappy")
+        for mode in modes:  # warm-up: caches, scripts, connections, the model
+            switch_cases(mode != "before", saved, scored=mode == "scored")
             await post_round(app, mode, 300, counter)
-        results: dict[str, list[tuple[float, float]]] = {"before": [], "happy": [], "unhappy": []}
+        results: dict[str, list[tuple[float, float]]] = {mode: [] for mode in modes}
         for _ in range(rounds):
             for mode in results:
-                switch_cases(mode != "before", saved)
+                switch_cases(mode != "before", saved, scored=mode == "scored")
                 results[mode].append(await post_round(app, mode, n, counter))
         switch_cases(True, saved)
         print(f"POST /v1/feedback, {rounds} alternating rounds of {n}, {CONCURRENCY} in flight")
@@ -258,8 +246,7 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=300, help="GETs per listing query")
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="tp-bench-cases-"))
-    process = start_redis(home)
-    url = f"unix://{home / 'redis.sock'}"
+    process, url = start_redis(home, aof=True)
     os.environ["TOUCHPOINT_REDIS_URL"] = url
     os.environ["TOUCHPOINT_DATA_DIR"] = str(home / "data")
     os.environ.setdefault("TOUCHPOINT_BUSINESS_RULES_DIR", str(ROOT / "rules"))

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,43 +26,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from api.app import create_app
 from api.settings import ApiSettings
+from bench._asgi import call as asgi_call
+from bench._redis import start_redis
 from store.config import StoreConfig
-from store.embedded import redis_server_binary
 from tests.api.personal_factories import bundle, catalogue, publish
 
 CONCURRENCY = 16
 
 
-async def call(app: Any, path: str, query: bytes) -> dict[str, Any]:
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "scheme": "http",
-        "root_path": "",
-        "server": ("127.0.0.1", 80),
-        "client": ("127.0.0.1", 1),
-        "method": "GET",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": query,
-        "headers": [(b"host", b"bench")],
-    }
-    out: dict[str, Any] = {"body": b""}
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        if message["type"] == "http.response.start":
-            out["status"] = message["status"]
-        elif message["type"] == "http.response.body":
-            out["body"] += message.get("body", b"")
-
-    await app(scope, receive, send)
-    if out["status"] != 200:
-        raise RuntimeError(f"{path} answered {out['status']}: {out['body'][:200]!r}")
-    return out
+async def call(app: Any, path: str, query: bytes) -> bytes:
+    body: list[bytes] = []
+    status = await asgi_call(app, "GET", path, query, out=body)
+    if status != 200:
+        raise RuntimeError(f"{path} answered {status}: {b''.join(body)[:200]!r}")
+    return b"".join(body)
 
 
 async def timed(app: Any, requests: list[tuple[str, bytes]]) -> float:
@@ -105,30 +81,9 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=4000)
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="tp-bench-survey-"))
-    sock = home / "redis.sock"
-    server = subprocess.Popen(
-        [
-            redis_server_binary(),
-            "--port",
-            "0",
-            "--unixsocket",
-            str(sock),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(home),
-        ],
-        stdout=subprocess.DEVNULL,
-    )
+    server, url = start_redis(home)
     try:
-        for _ in range(200):
-            if sock.exists():
-                break
-            time.sleep(0.05)
-        time.sleep(0.2)
-        figures = asyncio.run(run(f"unix://{sock}", home, args.n))
+        figures = asyncio.run(run(url, home, args.n))
     finally:
         server.terminate()
         server.wait()

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
@@ -27,10 +26,10 @@ import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench._redis import start_redis
 from jobs.webhook_http import post
 from jobs.webhook_worker import WebhookWorker
 from store.case_events import case_event, queue_case_event
-from store.embedded import redis_server_binary
 from store.keys import Keys
 from store.webhooks import WebhookStore
 from webhooks.config import Endpoint, WebhookConfig
@@ -52,32 +51,6 @@ class Ok(BaseHTTPRequestHandler):
         pass
 
 
-def redis_on(home: Path) -> tuple[subprocess.Popen[bytes], redis.Redis]:
-    sock = home / "redis.sock"
-    args = [
-        redis_server_binary(),
-        "--port",
-        "0",
-        "--unixsocket",
-        str(sock),
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-        "--dir",
-        str(home),
-    ]
-    process = subprocess.Popen(args, stdout=subprocess.DEVNULL)
-    client = redis.Redis(unix_socket_path=str(sock))
-    for _ in range(200):
-        try:
-            client.ping()
-            return process, client
-        except (redis.ConnectionError, FileNotFoundError):
-            time.sleep(0.05)
-    raise RuntimeError("redis-server did not start")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=2000)
@@ -88,7 +61,8 @@ def main() -> None:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}/hook"
     home = Path(tempfile.mkdtemp(prefix="tp-bench-hooks-"))
-    process, client = redis_on(home)
+    process, redis_url = start_redis(home)
+    client = redis.Redis.from_url(redis_url)
     try:
         case = {"case_id": "K", "queue": "support", "status": "open", "due_at": time.time() + 9e5}
         bodies = [orjson.dumps(case_event("case.opened", case)) for _ in range(args.events)]

@@ -25,6 +25,13 @@ CHANNELS: Final = ("web", "app", "email", "push", "store", "call_centre")
 SURVEYS: Final = ("nps", "csat", "ces")
 SURVEY_RANGES: Final = {"nps": (0, 10), "csat": (1, 5), "ces": (1, 7)}
 NPS_BANDS: Final = {"detractor": (0, 6), "passive": (7, 8), "promoter": (9, 10)}  # inclusive
+# Per survey, (unhappy band, happy band), inclusive; high = good on every scale: CES 7 is
+# "very easy" (1-3 hard: high effort; 5-7 easy). Every reader of scores uses these.
+SURVEY_BANDS: Final = {
+    "nps": (NPS_BANDS["detractor"], NPS_BANDS["promoter"]),
+    "csat": ((1, 2), (4, 5)),
+    "ces": ((1, 3), (5, 7)),
+}
 RATING_RANGE: Final = (0.0, 10.0)  # the `value` of a `rate` event: any star scale up to ten
 LOYALTY_TIERS: Final = ("none", "bronze", "silver", "gold", "platinum")
 # How strongly each event type says a customer likes the item (batch matrix and live fold-in).

@@ -1,9 +1,11 @@
 """A YAML configuration file read with the line of every key, so a refusal names file + line.
 
-`load_with_lines(path)` returns the plain data (as `yaml.safe_load` would) and a `Lines`
-that answers the 1-based line of any key path (`("endpoints", 0, "url")`); a path not in
-the file falls back to its nearest parent. `ConfigError` is the refusal: file, line, key
-path and reason in one message.
+`load_with_lines(path)` (or `parse_with_lines(text, file)`) returns the plain data (as
+`yaml.safe_load` would, but a key given twice is refused) and a `Lines` that answers the
+1-based line of any key path (`("endpoints", 0, "url")`); a path not in the file falls back
+to its nearest parent. `ConfigError` is the refusal: file, line, key path and reason in one
+message. Every configuration file beside the business rules is read this way (webhooks,
+surveys, cases, journey).
 """
 
 from __future__ import annotations
@@ -59,7 +61,9 @@ class Lines:
             raise self.error(path, "must be a mapping")
         for key in raw:
             if key not in known:
-                raise self.error((*path, key), f"unknown key; known: {', '.join(sorted(known))}")
+                raise self.error(
+                    (*path, key), f"unknown key {key!r}; known: {', '.join(sorted(known))}"
+                )
         return raw
 
 
@@ -71,7 +75,7 @@ def _walk(node: yaml.Node, path: KeyPath, lines: dict[KeyPath, int], file: str) 
             key = _scalar(key_node)
             if key in out:
                 raise ConfigError(
-                    file, key_node.start_mark.line + 1, dotted(path), f"{key!r} twice"
+                    file, key_node.start_mark.line + 1, dotted(path), f"duplicate key {key!r}"
                 )
             lines[(*path, key)] = key_node.start_mark.line + 1
             out[key] = _walk(value_node, (*path, key), lines, file)
@@ -86,18 +90,27 @@ def _scalar(node: yaml.Node) -> Any:
 
 
 def load_with_lines(path: Path) -> tuple[Any, Lines]:
-    """The file's data (None when empty) and the line of each key; `ConfigError` if it is not
-    valid YAML (with the line YAML stopped at)."""
-    file = str(path)
+    """The file's data (None when empty) and the line of each key; `ConfigError` if it
+    cannot be read or is not valid YAML (with the line YAML stopped at)."""
     try:
-        node = yaml.compose(path.read_text(), Loader=yaml.SafeLoader)
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise ConfigError(str(path), None, "", f"cannot read: {reason}") from exc
+    return parse_with_lines(text, str(path))
+
+
+def parse_with_lines(text: str, file: str) -> tuple[Any, Lines]:
+    """`load_with_lines` of a text already read (`file` names it in errors)."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         raise ConfigError(
             file, None if mark is None else mark.line + 1, "", f"not valid YAML: {exc.problem}"
         ) from exc
-    except OSError as exc:
-        raise ConfigError(file, None, "", f"cannot read: {exc.strerror or exc}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(file, None, "", f"not valid YAML: {exc}") from exc
     lines: dict[KeyPath, int] = {}
     data = None if node is None else _walk(node, (), lines, file)
     return data, Lines(file, lines)

@@ -23,6 +23,7 @@ import numpy as np
 from scipy import stats
 
 from insights.followup import RESOLVED, parse_iso
+from insights.stats import METRICS
 
 WARNING = (
     "Observational, not an experiment: customers whose case was resolved differ from the "
@@ -76,6 +77,9 @@ def timing(cases: Sequence[Mapping[str, Any]], now: datetime) -> dict[str, Any]:
     return out
 
 
+NPS = METRICS["nps"]
+
+
 def _group(scores: Sequence[int]) -> dict[str, Any]:
     n = len(scores)
     if not n:
@@ -86,7 +90,7 @@ def _group(scores: Sequence[int]) -> dict[str, Any]:
     if n > 1:
         half = float(stats.t.ppf(0.975, n - 1) * data.std(ddof=1) / math.sqrt(n))
         low, high = round(mean - half, 3), round(mean + half, 3)
-    nps = 100 * (float((data >= 9).mean()) - float((data <= 6).mean()))
+    nps = NPS.factor * float(NPS.values(data).mean())  # % promoters - % detractors
     return {"n": n, "mean": round(mean, 3), "low": low, "high": high, "nps": round(nps, 1)}
 
 

@@ -75,11 +75,36 @@ def opens_case(
 
 
 def comment_sentiment(comment: str, scorer: SentimentScorer | None) -> float | None:
-    """The comment's sentiment when a scorer is available and there is a comment.
-    (Not wired yet: the API passes no scorer until the insights batch publishes one.)"""
+    """The comment's sentiment when a scorer is available and there is a comment."""
     if scorer is None or not comment.strip():
         return None
     return float(scorer.score([comment])[0])
+
+
+def needs_sentiment(answer: Mapping[str, Any], config: CaseConfig) -> bool:
+    """Whether only its comment's sentiment could open a case for `answer`: it has a
+    comment, the configuration has a sentiment limit, and its score opens none."""
+    return (
+        config.sentiment_max is not None
+        and bool(str(answer.get("comment") or "").strip())
+        and opens_case(answer, config) is None
+    )
+
+
+def comment_sentiments(
+    answers: Sequence[Mapping[str, Any]], config: CaseConfig, scorer: SentimentScorer | None
+) -> list[float | None]:
+    """Per answer, its comment's sentiment where only that could open a case (one `score`
+    call for them all); None elsewhere (no scorer, no comment, or the score decides)."""
+    out: list[float | None] = [None] * len(answers)
+    if scorer is None:
+        return out
+    rows = [i for i, a in enumerate(answers) if needs_sentiment(a, config)]
+    if rows:
+        values = scorer.score([str(answers[i]["comment"]) for i in rows])
+        for i, value in zip(rows, values, strict=True):
+            out[i] = float(value)
+    return out
 
 
 def customer_value(profile: Mapping[str, Any] | None, config: CaseConfig) -> float:

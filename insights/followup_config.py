@@ -1,7 +1,8 @@
 """`rules/cases.yaml`: thresholds, queues with SLAs, customer-value factors, priority levels.
 
-Validated at load; an error names the file, the line and the key path. A missing file means
-the defaults (NPS 0-6, CSAT 1-2, CES 1-3, one `general` queue with a 72-hour SLA).
+Validated at load (`contracts.yaml_lines`): an error names the file, the line and the key
+path. A missing file means the defaults (NPS 0-6, CSAT 1-2, CES 1-3, one `general` queue
+with a 72-hour SLA).
 """
 
 from __future__ import annotations
@@ -10,13 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from contracts.errors import InvalidInput
-from contracts.schema import LOYALTY_TIERS, SURVEY_RANGES
+from contracts.schema import LOYALTY_TIERS, SURVEY_BANDS, SURVEY_RANGES
+from contracts.yaml_lines import ConfigError, KeyPath, Lines, dotted, parse_with_lines
 
 FILE_NAME = "cases.yaml"
-DEFAULT_THRESHOLDS = {"nps": 6, "csat": 2, "ces": 3}
+# the top of each survey's unhappy band: NPS 0-6, CSAT 1-2, CES 1-3 (hard: high effort)
+DEFAULT_THRESHOLDS = {survey: unhappy[1] for survey, (unhappy, _) in SURVEY_BANDS.items()}
 KNOWN_KEYS = (
     "thresholds",
     "sentiment",
@@ -28,13 +28,8 @@ KNOWN_KEYS = (
 )  # fmt: skip  (webhooks: reserved for webhooks.yaml's work)
 
 
-class CaseConfigError(InvalidInput):
+class CaseConfigError(ConfigError):
     """`cases.yaml` is invalid: file, line, key path and reason."""
-
-    def __init__(self, file: str, line: int | None, path: str, reason: str) -> None:
-        self.file, self.line, self.path, self.reason = file, line, path, reason
-        where = f"{file}, line {line}" if line is not None else file
-        super().__init__(f"{where}: {path}: {reason}" if path else f"{where}: {reason}")
 
 
 @dataclass(frozen=True)
@@ -62,118 +57,87 @@ class CaseConfig:
         return next(q for q in self.queues if q.name == name)
 
 
-class _Checker:
-    """Finds the line of a key path in the composed YAML, for errors."""
-
-    def __init__(self, file: str, root: yaml.Node | None) -> None:
-        self.file, self.root = file, root
-
-    def fail(self, path: str, reason: str) -> CaseConfigError:
-        return CaseConfigError(self.file, self._line(path), path, reason)
-
-    def _line(self, path: str) -> int | None:
-        node = self.root
-        line = None if node is None else node.start_mark.line + 1
-        for part in path.replace("]", "").replace("[", ".").split("."):
-            if isinstance(node, yaml.MappingNode):
-                found = next((v for k, v in node.value if k.value == part), None)
-                key = next((k for k, v in node.value if k.value == part), None)
-                if found is None or key is None:
-                    break
-                node, line = found, key.start_mark.line + 1
-            elif (
-                isinstance(node, yaml.SequenceNode)
-                and part.isdigit()
-                and int(part) < len(node.value)
-            ):
-                node = node.value[int(part)]
-                line = node.start_mark.line + 1
-            else:
-                break
-        return line
+def _fail(check: Lines, path: KeyPath, reason: str) -> CaseConfigError:
+    return CaseConfigError(check.file, check.line(path), dotted(path), reason)
 
 
-def _number(check: _Checker, value: Any, path: str, *, positive: bool = False) -> float:
+def _number(check: Lines, value: Any, path: KeyPath, *, positive: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise check.fail(path, f"must be a number, got {value!r}")
+        raise _fail(check, path, f"must be a number, got {value!r}")
     if positive and value <= 0:
-        raise check.fail(path, f"must be positive, got {value!r}")
+        raise _fail(check, path, f"must be positive, got {value!r}")
     return float(value)
 
 
-def _mapping(check: _Checker, value: Any, path: str) -> dict[str, Any]:
+def _mapping(check: Lines, value: Any, path: KeyPath) -> dict[str, Any]:
     if not isinstance(value, dict):
-        raise check.fail(path, f"must be a mapping, got {type(value).__name__}")
+        raise _fail(check, path, f"must be a mapping, got {type(value).__name__}")
     return value
 
 
 def parse_case_config(text: str, file: str) -> CaseConfig:
-    """Validate the text of a `cases.yaml`; raises `CaseConfigError` (file, line, path)."""
+    """Validate the text of a `cases.yaml`; raises `CaseConfigError` (file, line, key)."""
     try:
-        root = yaml.compose(text)
-        data = yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark else None
-        raise CaseConfigError(file, line, "", f"not valid YAML: {exc}") from None
-    check = _Checker(file, root)
-    data = _mapping(check, data, "")
+        data, check = parse_with_lines(text, file)
+    except ConfigError as exc:
+        raise CaseConfigError(exc.file, exc.line, exc.key, exc.reason) from None
+    data = _mapping(check, {} if data is None else data, ())
     for key in data:
         if key not in KNOWN_KEYS:
-            raise check.fail(str(key), f"unknown key; expected one of {', '.join(KNOWN_KEYS)}")
+            raise _fail(check, (key,), f"unknown key; expected one of {', '.join(KNOWN_KEYS)}")
     thresholds = dict(DEFAULT_THRESHOLDS)
-    for survey, raw in _mapping(check, data.get("thresholds", {}), "thresholds").items():
-        path = f"thresholds.{survey}"
+    for survey, raw in _mapping(check, data.get("thresholds", {}), ("thresholds",)).items():
+        path: KeyPath = ("thresholds", survey)
         if survey not in SURVEY_RANGES:
-            raise check.fail(path, f"unknown survey; expected one of {', '.join(SURVEY_RANGES)}")
+            raise _fail(check, path, f"unknown survey; expected one of {', '.join(SURVEY_RANGES)}")
         top = _mapping(check, raw, path).get("max")
         low, high = SURVEY_RANGES[survey]
         if isinstance(top, bool) or not isinstance(top, int) or not low <= top < high:
-            raise check.fail(f"{path}.max", f"must be an integer from {low} to {high - 1}")
+            raise _fail(check, (*path, "max"), f"must be an integer from {low} to {high - 1}")
         thresholds[survey] = top
     sentiment = data.get("sentiment", {"max": -0.6})
     sentiment_max = None
     if sentiment is not None:
-        sentiment_max = _number(check, _mapping(check, sentiment, "sentiment").get("max"),
-                                "sentiment.max")  # fmt: skip
+        sentiment_max = _number(check, _mapping(check, sentiment, ("sentiment",)).get("max"),
+                                ("sentiment", "max"))  # fmt: skip
     queues = []
     for name, raw in _mapping(check, data.get("queues", {"general": {"sla_hours": 72}}),
-                              "queues").items():  # fmt: skip
-        path = f"queues.{name}"
+                              ("queues",)).items():  # fmt: skip
+        path = ("queues", name)
         spec = _mapping(check, raw, path)
         touchpoints = spec.get("touchpoints", [])
         if not isinstance(touchpoints, list) or not all(isinstance(t, str) for t in touchpoints):
-            raise check.fail(f"{path}.touchpoints", "must be a list of touchpoint names")
-        sla = _number(check, spec.get("sla_hours"), f"{path}.sla_hours", positive=True)
+            raise _fail(check, (*path, "touchpoints"), "must be a list of touchpoint names")
+        sla = _number(check, spec.get("sla_hours"), (*path, "sla_hours"), positive=True)
         queues.append(Queue(str(name), tuple(touchpoints), sla))
     if not queues:
-        raise check.fail("queues", "needs at least one queue")
+        raise _fail(check, ("queues",), "needs at least one queue")
     default_queue = data.get("default_queue", queues[-1].name)
     if default_queue not in {q.name for q in queues}:
-        raise check.fail("default_queue", f"names no queue: {default_queue!r}")
-    value = _mapping(check, data.get("value", {}), "value")
-    tiers = _mapping(check, value.get("tier", {}), "value.tier")
+        raise _fail(check, ("default_queue",), f"names no queue: {default_queue!r}")
+    value = _mapping(check, data.get("value", {}), ("value",))
+    tiers = _mapping(check, value.get("tier", {}), ("value", "tier"))
     for tier, factor in tiers.items():
         if tier not in LOYALTY_TIERS:
-            raise check.fail(f"value.tier.{tier}", f"unknown tier; one of {LOYALTY_TIERS}")
-        _number(check, factor, f"value.tier.{tier}", positive=True)
-    segments = _mapping(check, value.get("rfm_segment", {}), "value.rfm_segment")
+            raise _fail(check, ("value", "tier", tier), f"unknown tier; one of {LOYALTY_TIERS}")
+        _number(check, factor, ("value", "tier", tier), positive=True)
+    segments = _mapping(check, value.get("rfm_segment", {}), ("value", "rfm_segment"))
     for segment, factor in segments.items():
-        _number(check, factor, f"value.rfm_segment.{segment}", positive=True)
+        _number(check, factor, ("value", "rfm_segment", segment), positive=True)
     steps = []
     for i, step in enumerate(value.get("spend", []) or []):
-        spec = _mapping(check, step, f"value.spend[{i}]")
-        steps.append((_number(check, spec.get("min"), f"value.spend[{i}].min"),
-                      _number(check, spec.get("factor"), f"value.spend[{i}].factor",
+        spec = _mapping(check, step, ("value", "spend", i))
+        steps.append((_number(check, spec.get("min"), ("value", "spend", i, "min")),
+                      _number(check, spec.get("factor"), ("value", "spend", i, "factor"),
                               positive=True)))  # fmt: skip
     levels = []
     for i, level in enumerate(data.get("priorities", []) or []):
-        spec = _mapping(check, level, f"priorities[{i}]")
+        spec = _mapping(check, level, ("priorities", i))
         if not isinstance(spec.get("name"), str) or not spec["name"]:
-            raise check.fail(f"priorities[{i}].name", "must be a non-empty string")
-        levels.append((spec["name"], _number(check, spec.get("min"), f"priorities[{i}].min")))
+            raise _fail(check, ("priorities", i, "name"), "must be a non-empty string")
+        levels.append((spec["name"], _number(check, spec.get("min"), ("priorities", i, "min"))))
     if levels and [m for _, m in levels] != sorted((m for _, m in levels), reverse=True):
-        raise check.fail("priorities", "levels must be listed most urgent (highest min) first")
+        raise _fail(check, ("priorities",), "levels must be listed most urgent (highest min) first")
     return CaseConfig(
         source=file,
         thresholds=thresholds,

@@ -35,6 +35,17 @@ def _bucket(h: np.ndarray, bits: int) -> np.ndarray:
 
 
 def _chunk(texts: Sequence[str], bits: int) -> sp.csr_matrix:
+    row, col = _cells(texts, bits)
+    matrix = sp.csr_matrix(
+        (np.ones(len(row), dtype=np.float32), (row, col)), shape=(len(texts), 2 << bits)
+    )
+    matrix.sum_duplicates()
+    matrix.data[:] = 1.0
+    return matrix
+
+
+def _cells(texts: Sequence[str], bits: int) -> tuple[np.ndarray, np.ndarray]:
+    """(row, column) of every hashed n-gram of `texts`, duplicates included."""
     # "\0 a \0 b \0": documents padded with a space and separated by NUL (clean text has none)
     joined = "\0" + "\0".join(f" {t} " if t else "" for t in texts) + "\0"
     raw = np.frombuffer(joined.encode("utf-32-le", errors="replace"), dtype=np.uint32)
@@ -73,13 +84,16 @@ def _chunk(texts: Sequence[str], bits: int) -> sp.csr_matrix:
         offset + _bucket((words[pair] * _P64 + words[pair + 1]) * _P64 + np.uint64(2), bits)
     )
 
-    row, col = np.concatenate(rows), np.concatenate(cols)
-    matrix = sp.csr_matrix(
-        (np.ones(len(row), dtype=np.float32), (row, col)), shape=(len(texts), 2 * offset)
-    )
-    matrix.sum_duplicates()
-    matrix.data[:] = 1.0
-    return matrix
+    return np.concatenate(rows), np.concatenate(cols)
+
+
+def hashed_columns(text: str, bits: int) -> np.ndarray:
+    """The distinct feature columns of one normalised text (its row of `hashed_features`
+    without the sparse matrix: what scoring one comment needs)."""
+    if not text:
+        return np.zeros(0, dtype=np.int64)
+    with np.errstate(over="ignore"):
+        return np.unique(_cells([text], bits)[1])
 
 
 def hashed_features(texts: Sequence[str], bits: int) -> sp.csr_matrix:

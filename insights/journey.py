@@ -2,8 +2,9 @@
 of an event's touchpoint from its (channel, type).
 
 Read from YAML (`rules/journey.yaml`, beside the business rules) and validated at load:
-every error is a `JourneyError` naming the file, the line and the reason. Touchpoints the map
-does not know are kept (stage "") and reported with their counts, never dropped.
+every error is a `JourneyError` naming the file, the line, the key and the reason
+(`contracts.yaml_lines`). Touchpoints the map does not know are kept (stage "") and
+reported with their counts, never dropped.
 """
 
 from __future__ import annotations
@@ -16,12 +17,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from contracts.errors import InvalidInput
 from contracts.requests import TOUCHPOINT_MAX
 from contracts.schema import CHANNELS, EVENT_TYPES
+from contracts.yaml_lines import ConfigError, KeyPath, Lines, dotted, parse_with_lines
 
 JOURNEY_FILE = "journey.yaml"  # in the business rules directory
 # The customer-experience process's three stages: the map used when no file is found.
@@ -29,13 +28,9 @@ DEFAULT_STAGES = ("before_purchase", "purchase_and_use", "after_use")
 NAME = re.compile(rf"^[a-z0-9][a-z0-9_\-]{{0,{TOUCHPOINT_MAX - 1}}}$")
 
 
-class JourneyError(InvalidInput):
-    """A journey map file is invalid: `file`, 1-based `line` (None: the whole file), `reason`."""
-
-    def __init__(self, file: str, line: int | None, reason: str) -> None:
-        self.file, self.line, self.reason = file, line, reason
-        where = file if line is None else f"{file}, line {line}"
-        super().__init__(f"{where}: {reason}")
+class JourneyError(ConfigError):
+    """A journey map file is invalid: `file`, 1-based `line` (None: the whole file), `key`
+    (its dotted path), `reason`."""
 
 
 @dataclass(frozen=True)
@@ -143,117 +138,122 @@ def load_journey(path: Path | str) -> JourneyMap:
     try:
         text = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise JourneyError(str(file), None, f"cannot read journey map: {exc}") from exc
+        raise JourneyError(str(file), None, "", f"cannot read journey map: {exc}") from exc
     return parse_journey(text, source=str(file))
 
 
 def parse_journey(text: str, *, source: str = "<journey>") -> JourneyMap:
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        raise JourneyError(source, line, f"not valid YAML: {getattr(exc, 'problem', exc)}") from exc
-    return _Parser(source).journey(root)
+        data, lines = parse_with_lines(text, source)
+    except ConfigError as exc:
+        raise JourneyError(exc.file, exc.line, exc.key, exc.reason) from exc
+    return _Parser(lines).journey(data)
 
 
 class _Parser:
-    def __init__(self, source: str) -> None:
-        self.source = source
+    def __init__(self, lines: Lines) -> None:
+        self.lines = lines
 
-    def fail(self, node: Node | None, reason: str) -> JourneyError:
-        return JourneyError(self.source, node.start_mark.line + 1 if node else None, reason)
+    def fail(self, path: KeyPath, reason: str) -> JourneyError:
+        return JourneyError(self.lines.file, self.lines.line(path), dotted(path), reason)
 
-    def journey(self, root: Node | None) -> JourneyMap:
-        top = self.mapping(root, "the journey map", {"stages", "touchpoints", "derive"})
+    def journey(self, data: Any) -> JourneyMap:
+        top = self.mapping(data, (), "the journey map", {"stages", "touchpoints", "derive"})
         for key in ("stages", "touchpoints"):
             if key not in top:
-                raise self.fail(root, f"missing '{key}:'")
-        stages = self.stages(top["stages"][1])
-        touchpoints = self.touchpoints(top["touchpoints"][1], stages)
-        rules = self.rules(top["derive"][1], touchpoints) if "derive" in top else ()
-        return JourneyMap(stages, touchpoints, rules, self.source)
+                raise self.fail((), f"missing '{key}:'")
+        stages = self.stages(top["stages"])
+        touchpoints = self.touchpoints(top["touchpoints"], stages)
+        rules = self.rules(top["derive"], touchpoints) if "derive" in top else ()
+        return JourneyMap(stages, touchpoints, rules, self.lines.file)
 
     def mapping(
-        self, node: Node | None, what: str, allowed: set[str] | None = None
-    ) -> dict[str, tuple[Node, Node]]:
-        if not isinstance(node, MappingNode):
-            raise self.fail(node, f"{what} must be a mapping")
-        out: dict[str, tuple[Node, Node]] = {}
-        for key, value in node.value:
-            name = self.scalar(key, "a key")
+        self, value: Any, path: KeyPath, what: str, allowed: set[str] | None = None
+    ) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise self.fail(path, f"{what} must be a mapping")
+        for key in value:
+            name = self.scalar(key, (*path, key), "a key")
             if allowed is not None and name not in allowed:
-                raise self.fail(key, f"unknown key '{name}' in {what} (allowed: "
+                raise self.fail((*path, key), f"unknown key '{name}' in {what} (allowed: "
                                 f"{', '.join(sorted(allowed))})")  # fmt: skip
-            if name in out:
-                raise self.fail(key, f"duplicate key '{name}' in {what}")
-            out[name] = (key, value)
-        return out
+        return value
 
-    def scalar(self, node: Node, what: str) -> str:
-        if not isinstance(node, ScalarNode) or not str(node.value).strip():
-            raise self.fail(node, f"{what} must be a non-empty string")
-        return str(node.value).strip()
+    def scalar(self, value: Any, path: KeyPath, what: str) -> str:
+        if isinstance(value, dict | list) or value is None or not str(value).strip():
+            raise self.fail(path, f"{what} must be a non-empty string")
+        return str(value).strip()
 
-    def names(self, node: Node, what: str, allowed: Iterable[str]) -> frozenset[str]:
+    def names(self, value: Any, path: KeyPath, what: str, allowed: Iterable[str]) -> frozenset[str]:
         """A scalar or a list of scalars, each one of `allowed`."""
-        items = node.value if isinstance(node, SequenceNode) else [node]
+        items = list(enumerate(value)) if isinstance(value, list) else [(None, value)]
         out = set()
-        for item in items:
-            name = self.scalar(item, what)
+        for i, item in items:
+            where = path if i is None else (*path, i)
+            name = self.scalar(item, where, what)
             if name not in allowed:
-                raise self.fail(item, f"unknown {what} '{name}' (one of {', '.join(allowed)})")
+                raise self.fail(where, f"unknown {what} '{name}' (one of {', '.join(allowed)})")
             out.add(name)
         return frozenset(out)
 
-    def stages(self, node: Node) -> list[str]:
-        if not isinstance(node, SequenceNode) or not node.value:
-            raise self.fail(node, "stages must be a non-empty list of names, in journey order")
+    def stages(self, value: Any) -> list[str]:
+        if not isinstance(value, list) or not value:
+            raise self.fail(
+                ("stages",), "stages must be a non-empty list of names, in journey order"
+            )
         stages: list[str] = []
-        for item in node.value:
-            name = self.scalar(item, "a stage")
+        for i, item in enumerate(value):
+            name = self.scalar(item, ("stages", i), "a stage")
             if not NAME.match(name):
-                raise self.fail(item, f"stage name '{name}': lower-case letters, digits, _ or -")
+                raise self.fail(
+                    ("stages", i), f"stage name '{name}': lower-case letters, digits, _ or -"
+                )
             if name in stages:
-                raise self.fail(item, f"duplicate stage '{name}'")
+                raise self.fail(("stages", i), f"duplicate stage '{name}'")
             stages.append(name)
         return stages
 
-    def touchpoints(self, node: Node, stages: list[str]) -> dict[str, Touchpoint]:
+    def touchpoints(self, value: Any, stages: list[str]) -> dict[str, Touchpoint]:
         out: dict[str, Touchpoint] = {}
-        for name, (key, value) in self.mapping(node, "touchpoints").items():
+        for key, raw in self.mapping(value, ("touchpoints",), "touchpoints").items():
+            path: KeyPath = ("touchpoints", key)
+            name = str(key).strip()
             if not NAME.match(name):
-                raise self.fail(key, f"touchpoint name '{name}': lower-case letters, digits, "
+                raise self.fail(path, f"touchpoint name '{name}': lower-case letters, digits, "
                                 f"_ or -, at most {TOUCHPOINT_MAX} characters")  # fmt: skip
-            spec = self.mapping(value, f"touchpoint '{name}'", {"stage", "channel"})
+            spec = self.mapping(raw, path, f"touchpoint '{name}'", {"stage", "channel"})
             if "stage" not in spec:
-                raise self.fail(value, f"touchpoint '{name}' needs a stage")
-            stage = self.scalar(spec["stage"][1], "a stage")
+                raise self.fail(path, f"touchpoint '{name}' needs a stage")
+            stage = self.scalar(spec["stage"], (*path, "stage"), "a stage")
             if stage not in stages:
-                raise self.fail(spec["stage"][1], f"touchpoint '{name}': unknown stage "
+                raise self.fail((*path, "stage"), f"touchpoint '{name}': unknown stage "
                                 f"'{stage}' (stages: {', '.join(stages)})")  # fmt: skip
             channel = ""
             if "channel" in spec:
-                channel = next(iter(self.names(spec["channel"][1], "channel", CHANNELS)))
+                channel = next(iter(self.names(spec["channel"], (*path, "channel"), "channel",
+                                               CHANNELS)))  # fmt: skip
             out[name] = Touchpoint(name, stage, channel)
         return out
 
-    def rules(self, node: Node, touchpoints: Mapping[str, Touchpoint]) -> tuple[DeriveRule, ...]:
-        if not isinstance(node, SequenceNode):
-            raise self.fail(node, "derive must be a list of {channel, type, touchpoint} rules")
+    def rules(self, value: Any, touchpoints: Mapping[str, Touchpoint]) -> tuple[DeriveRule, ...]:
+        if not isinstance(value, list):
+            raise self.fail(
+                ("derive",), "derive must be a list of {channel, type, touchpoint} rules"
+            )
         rules = []
-        for item in node.value:
-            spec = self.mapping(item, "a derive rule", {"channel", "type", "touchpoint"})
+        for i, item in enumerate(value):
+            path: KeyPath = ("derive", i)
+            spec = self.mapping(item, path, "a derive rule", {"channel", "type", "touchpoint"})
             if "touchpoint" not in spec:
-                raise self.fail(item, "a derive rule needs a touchpoint")
-            target = self.scalar(spec["touchpoint"][1], "a touchpoint")
+                raise self.fail(path, "a derive rule needs a touchpoint")
+            target = self.scalar(spec["touchpoint"], (*path, "touchpoint"), "a touchpoint")
             if target not in touchpoints:
-                raise self.fail(spec["touchpoint"][1], f"derive: unknown touchpoint '{target}'"
+                raise self.fail((*path, "touchpoint"), f"derive: unknown touchpoint '{target}'"
                                 " (declare it under touchpoints:)")  # fmt: skip
-            channels = self.names(spec["channel"][1], "channel", CHANNELS) if "channel" in spec \
-                else None  # fmt: skip
-            types = self.names(spec["type"][1], "event type", EVENT_TYPES) if "type" in spec \
-                else None  # fmt: skip
+            channels = (self.names(spec["channel"], (*path, "channel"), "channel", CHANNELS)
+                        if "channel" in spec else None)  # fmt: skip
+            types = (self.names(spec["type"], (*path, "type"), "event type", EVENT_TYPES)
+                     if "type" in spec else None)  # fmt: skip
             rules.append(DeriveRule(target, channels, types))
         return tuple(rules)
 

@@ -1,8 +1,8 @@
 """How a survey score reads for the text analysis: satisfaction on 0–1 and the two bands
 (detractor-like, promoter-like) that label comments for weak supervision and theme lift.
 
-The survey ranges come from `contracts.schema.SURVEY_RANGES`. The bands, per survey, with
-high = good on every scale (as the issue defines CES: 5–7 is easy):
+The survey ranges come from `contracts.schema.SURVEY_RANGES`, the bands from
+`contracts.schema.SURVEY_BANDS`, with high = good on every scale (CES: 5–7 is easy):
 
 | survey | negative (detractor-like) | positive (promoter-like) |
 |---|---|---|
@@ -22,11 +22,11 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
-from contracts.schema import SURVEY_RANGES
+from contracts.schema import SURVEY_BANDS, SURVEY_RANGES
 
 # survey -> (highest negative score, lowest positive score)
 BANDS: Final[Mapping[str, tuple[int, int]]] = MappingProxyType(
-    {"nps": (6, 9), "csat": (2, 4), "ces": (3, 5)}
+    {survey: (unhappy[1], happy[0]) for survey, (unhappy, happy) in SURVEY_BANDS.items()}
 )
 NEGATIVE: Final = -1
 NEUTRAL: Final = 0

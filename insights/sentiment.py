@@ -24,7 +24,7 @@ import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 
-from insights.hashing import CHAR_NGRAMS, FEATURES, hashed_features
+from insights.hashing import CHAR_NGRAMS, FEATURES, hashed_columns, hashed_features
 from insights.scale import POSITIVE, band
 from insights.text import normalize_many
 
@@ -34,6 +34,7 @@ MIN_PER_CLASS: Final = 20  # fewer scored comments on either side: no model
 MAX_TRAIN: Final = 100_000  # comments sampled for training (the rest adds little, costs time)
 C: Final = 4.0  # inverse regularisation of the logistic regression
 MAX_ITER: Final = 200
+FEW: Final = 8  # texts scored one by one, without building their sparse features
 
 
 def features(texts: list[str], bits: int = HASH_BITS) -> sp.csr_matrix:
@@ -62,10 +63,22 @@ class SentimentModel:
         """`score` of texts already through `insights.text.normalize`."""
         if not normalised:
             return np.zeros(0)
-        margin = (features(normalised, self.bits) @ self.coef).astype(np.float64) + self.intercept
+        if len(normalised) <= FEW:  # a comment at intake: no sparse matrix (half the time)
+            margin = np.array([self._margin(t) for t in normalised])
+        else:
+            weights = features(normalised, self.bits) @ self.coef
+            margin = weights.astype(np.float64) + self.intercept
         out = np.tanh(margin / 2.0)  # = 2 * sigmoid(margin) - 1
         out[np.array([not t for t in normalised])] = 0.0
         return np.asarray(out, dtype=np.float64)
+
+    def _margin(self, text: str) -> float:
+        """The logit of one normalised text: its features' weights over √(their count)."""
+        columns = hashed_columns(text, self.bits)
+        if not len(columns):
+            return self.intercept
+        total = float(self.coef[columns].sum(dtype=np.float64))
+        return total / float(np.sqrt(len(columns))) + self.intercept
 
     def to_bytes(self) -> bytes:
         """The model as `.npz` bytes (weights + JSON header); no pickle."""

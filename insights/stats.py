@@ -20,7 +20,7 @@ import numpy.typing as npt
 from scipy import stats
 
 from contracts.errors import InvalidInput
-from contracts.schema import SURVEY_RANGES
+from contracts.schema import SURVEY_BANDS, SURVEY_RANGES
 
 Floats = npt.NDArray[np.float64]
 Kind = Literal["nps", "share", "mean"]
@@ -54,7 +54,9 @@ class Metric:
         """The per-response value whose mean (times `factor`) is the metric."""
         s = np.asarray(scores, dtype=np.float64)
         if self.kind == "nps":
-            return (s >= 9).astype(np.float64) - (s <= 6).astype(np.float64)
+            (low, high), (good, top) = SURVEY_BANDS["nps"]
+            promoters = (s >= good) & (s <= top)
+            return promoters.astype(np.float64) - ((s >= low) & (s <= high)).astype(np.float64)
         if self.kind == "share":
             assert self.good is not None
             return ((s >= self.good[0]) & (s <= self.good[1])).astype(np.float64)
@@ -77,10 +79,18 @@ METRICS: Final[dict[str, Metric]] = {
     m.name: m
     for m in (
         Metric("nps", "nps", "nps", "Net Promoter Score: % promoters (9-10) - % detractors (0-6)"),
-        Metric("csat", "csat", "share", "CSAT: % satisfied (4-5 of 1-5)", good=(4, 5)),
+        Metric(
+            "csat", "csat", "share", "CSAT: % satisfied (4-5 of 1-5)", good=SURVEY_BANDS["csat"][1]
+        ),
         Metric("csat_mean", "csat", "mean", "CSAT mean score (1-5)"),
         Metric("ces", "ces", "mean", "CES mean score (1-7, higher is easier)"),
-        Metric("ces_easy", "ces", "share", "CES: % finding it easy (5-7 of 1-7)", good=(5, 7)),
+        Metric(
+            "ces_easy",
+            "ces",
+            "share",
+            "CES: % finding it easy (5-7 of 1-7)",
+            good=SURVEY_BANDS["ces"][1],
+        ),
     )
 }
 

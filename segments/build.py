@@ -36,7 +36,7 @@ FEEDBACK_TEXT = {
     "nps-passive": "latest NPS 7-8",
     "nps-detractor": "latest NPS 0-6",
     "csat-unhappy": "latest CSAT 1-2: service recovery",
-    "ces-high-effort": "latest CES 5-7 (high effort): service recovery",
+    "ces-high-effort": "latest CES 1-3 of 7 (hard: high effort): service recovery",
 }
 
 

@@ -12,6 +12,7 @@ import pandas as pd
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from contracts.schema import NPS_BANDS, SURVEY_BANDS
 from segments.build import (
     LEAD_COLUMNS,
     SegmentBuild,
@@ -23,7 +24,7 @@ from segments.clusters import ClusterResult
 from segments.definitions import RuleSegment
 from segments.errors import SegmentRuleError
 from segments.features import resolve_as_of
-from segments.feedback import HIGH_EFFORT_CES_MIN, NPS_BANDS, UNHAPPY_CSAT_MAX
+from segments.feedback import NPS_GROUPS
 from segments.lifecycle import DEFAULT_STAGE, THRESHOLDS, LifecycleConfig, stage_rules
 from spark.clusters import cluster_customers
 from spark.features import DAY_US, ORDER, compute_features, micros
@@ -122,17 +123,22 @@ def build_segments(
 
 
 def feedback_groups() -> list[Column]:
-    """nps_group from `NPS_BANDS`, csat_unhappy and ces_high_effort from the same limits."""
+    """nps_group, csat_unhappy and ces_high_effort from the contract's bands (`NPS_BANDS`,
+    `SURVEY_BANDS`), as `segments.feedback` reads them."""
     nps = F.lit("")
-    for group, lowest in reversed(NPS_BANDS):  # higher bands take precedence
-        nps = F.when(F.col("nps_latest") >= lowest, F.lit(group)).otherwise(nps)
+    for group in NPS_GROUPS:
+        low, high = NPS_BANDS[group]
+        nps = F.when(F.col("nps_latest").between(low, high), F.lit(group)).otherwise(nps)
     return [
         nps.alias("nps_group"),
-        F.coalesce(F.col("csat_latest") <= UNHAPPY_CSAT_MAX, F.lit(False)).alias("csat_unhappy"),
-        F.coalesce(F.col("ces_latest") >= HIGH_EFFORT_CES_MIN, F.lit(False)).alias(
-            "ces_high_effort"
-        ),
+        _unhappy("csat").alias("csat_unhappy"),
+        _unhappy("ces").alias("ces_high_effort"),
     ]
+
+
+def _unhappy(survey: str) -> Column:
+    low, high = SURVEY_BANDS[survey][0]
+    return F.coalesce(F.col(f"{survey}_latest").between(low, high), F.lit(False))
 
 
 def with_lifecycle(

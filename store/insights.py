@@ -17,11 +17,10 @@ from typing import Any
 
 import orjson
 import redis
-import redis.asyncio as aioredis
 
 from store.config import StoreConfig
 from store.keys import Keys
-from store.versions import Release, Versions
+from store.versions import ArtifactReader, Release, Versions
 
 ARTIFACT = "insights"
 INDEX = "index"
@@ -79,20 +78,10 @@ def live_sentiment_model(
     return version, _bytes(client.get(keys.data(ARTIFACT, version, MODEL)))  # type: ignore[arg-type]
 
 
-class InsightsReader:
+class InsightsReader(ArtifactReader):
     """Async reads for the API; every read names its version (versions never change)."""
 
-    def __init__(self, client: aioredis.Redis, keys: Keys) -> None:
-        self.client = client
-        self.keys = keys
-
-    async def live_version(self) -> str | None:
-        raw = await self.client.get(self.keys.live(ARTIFACT))
-        return raw.decode() if isinstance(raw, bytes) else raw
-
-    async def meta(self, version: str) -> dict[str, Any] | None:
-        raw = await self.client.get(self.keys.meta(ARTIFACT, version))
-        return orjson.loads(raw) if raw else None
+    ARTIFACT = ARTIFACT
 
     async def document(self, version: str, name: str) -> bytes | None:
         """The raw JSON of one document; None when this version has no such document."""

@@ -23,11 +23,10 @@ from typing import Any
 
 import orjson
 import redis
-import redis.asyncio as aioredis
 
 from store.config import StoreConfig
 from store.keys import Keys
-from store.versions import Release, Versions
+from store.versions import ArtifactReader, Release, Versions
 
 ARTIFACT = "segments"
 CHUNK = 10_000
@@ -114,24 +113,14 @@ def read_live_members(
     return version, members
 
 
-class SegmentReader:
+class SegmentReader(ArtifactReader):
     """Async reads for the API; every call takes the version explicitly so a client paging
     through one version keeps reading that version after a newer one goes live."""
 
-    def __init__(self, client: aioredis.Redis, keys: Keys) -> None:
-        self.client = client
-        self.keys = keys
+    ARTIFACT = ARTIFACT
 
     def _key(self, version: str, name: str) -> str:
         return self.keys.data(ARTIFACT, version, name)
-
-    async def live_version(self) -> str | None:
-        raw = await self.client.get(self.keys.live(ARTIFACT))
-        return raw.decode() if isinstance(raw, bytes) else raw
-
-    async def meta(self, version: str) -> dict[str, Any] | None:
-        raw = await self.client.get(self.keys.meta(ARTIFACT, version))
-        return orjson.loads(raw) if raw else None
 
     async def catalogue(self, version: str) -> list[dict[str, Any]] | None:
         """None when the version's data is gone (expired)."""

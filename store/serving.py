@@ -20,12 +20,10 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import orjson
-import redis.asyncio as aioredis
 from numpy.typing import NDArray
 
 from store.codec import pack_array, pack_ranked, unpack_array, unpack_ranked
-from store.keys import Keys
-from store.versions import Release
+from store.versions import ArtifactReader, Release
 
 ARTIFACT = "serving"
 Ranked = tuple[NDArray[np.integer], NDArray[np.floating]]
@@ -110,16 +108,10 @@ class CustomerServing:
     history: Ranked
 
 
-class ServingReader:
+class ServingReader(ArtifactReader):
     """Async reads for the API: shared data once per version, one pipeline per customer."""
 
-    def __init__(self, client: aioredis.Redis, keys: Keys) -> None:
-        self.client = client
-        self.keys = keys
-
-    async def live_version(self) -> str | None:
-        raw = await self.client.get(self.keys.live(ARTIFACT))
-        return raw.decode() if isinstance(raw, bytes) else raw
+    ARTIFACT = ARTIFACT
 
     async def history(self) -> list[dict[str, Any]]:
         """Metadata of the serving versions publishing still keeps, newest first (the async

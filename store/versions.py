@@ -14,10 +14,11 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 import redis
+import redis.asyncio as aioredis
 
 from contracts.errors import NotFound
 from store.config import StoreConfig
@@ -214,3 +215,22 @@ def _text(value: bytes | str) -> str:
 
 def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
+
+
+class ArtifactReader:
+    """Async reads of one artifact's live version and its metadata, for the API; each
+    artifact's reader (`ARTIFACT` set) adds the reads of its own data."""
+
+    ARTIFACT: ClassVar[str]
+
+    def __init__(self, client: aioredis.Redis, keys: Keys) -> None:
+        self.client = client
+        self.keys = keys
+
+    async def live_version(self) -> str | None:
+        raw = await self.client.get(self.keys.live(self.ARTIFACT))
+        return raw.decode() if isinstance(raw, bytes) else raw
+
+    async def meta(self, version: str) -> dict[str, Any] | None:
+        raw = await self.client.get(self.keys.meta(self.ARTIFACT, version))
+        return orjson.loads(raw) if raw else None

@@ -20,6 +20,8 @@ from redis.exceptions import RedisError
 
 from api.problems import Invalid, NotFound, PreconditionFailed, PreconditionRequired, Unavailable
 from api.services.hot import connection
+from api.services.insights import live_sentiment_model
+from api.services.watched import WatchedFile
 from api.state import ServingState
 from insights.followup import (
     CLOSED,
@@ -27,40 +29,24 @@ from insights.followup import (
     RESOLVED,
     SentimentScorer,
     check_transition,
-    comment_sentiment,
+    comment_sentiments,
     is_overdue,
+    needs_sentiment,
     opens_case,
     plan_case,
 )
-from insights.followup_config import FILE_NAME, CaseConfig, CaseConfigError, load_case_config
+from insights.followup_config import FILE_NAME, CaseConfig, load_case_config
 from store import cases as store
 from store.serving import ARTIFACT
 
 log = logging.getLogger("touchpoint.api")
-_CONFIGS: dict[Path, tuple[tuple[int, int] | None, CaseConfig]] = {}
+_CASE_CONFIGS = WatchedFile(lambda path: load_case_config(path.parent))
 
 
-def case_config(directory: Path) -> CaseConfig:
+def case_config(directory: Path, *, strict: bool = False) -> CaseConfig:
     """`cases.yaml` of the rules directory, re-read when the file changes (one `stat`); a
-    bad edit keeps the previous configuration in force (start-up fails on a bad file)."""
-    path = directory / FILE_NAME
-    try:
-        stat = path.stat()
-        mark: tuple[int, int] | None = (stat.st_mtime_ns, stat.st_size)
-    except OSError:
-        mark = None
-    cached = _CONFIGS.get(directory)
-    if cached is not None and cached[0] == mark:
-        return cached[1]
-    try:
-        config = load_case_config(directory)
-    except CaseConfigError as exc:
-        if cached is None:
-            raise
-        log.error("cases.yaml not reloaded, the previous configuration stays: %s", exc)
-        return cached[1]
-    _CONFIGS[directory] = (mark, config)
-    return config
+    bad edit keeps the previous configuration in force (`strict`, start-up: it fails)."""
+    return _CASE_CONFIGS.current(directory / FILE_NAME, strict=strict)
 
 
 async def append_planning_cases(
@@ -71,8 +57,12 @@ async def append_planning_cases(
     scorer: SentimentScorer | None = None,
 ) -> tuple[list[bool], list[dict[str, Any]]]:
     """Await the intake's `append` and, when an answer crosses a threshold, plan its case at
-    the same time (the customers' value is read concurrently: no extra round trip after)."""
+    the same time (the customers' value is read concurrently: no extra round trip after).
+    A comment whose score opens no case is scored by the live insights version's sentiment
+    model (`scorer`, else the one cached in-process per published version; none: skipped)."""
     config = case_config(state.settings.business_rules_dir)
+    if scorer is None and any(needs_sentiment(a, config) for a in answers):
+        scorer = await comment_scorer(state)
     if scorer is None and not any(opens_case(a, config) for a in answers):
         return await append, []
     planning = plan_cases(state, answers, scorer=scorer, config=config)
@@ -87,10 +77,10 @@ async def plan_cases(
     scorer: SentimentScorer | None = None,
     config: CaseConfig | None = None,
 ) -> list[dict[str, Any]]:
-    """The cases the new `answers` open (or join). `scorer`: a sentiment model for comments —
-    not wired yet (the insights batch will publish one); without it only scores count."""
+    """The cases the new `answers` open (or join). `scorer`: a sentiment model for comments
+    (`comment_scorer`); without it only scores count."""
     config = config or case_config(state.settings.business_rules_dir)
-    sentiments = [comment_sentiment(str(a.get("comment") or ""), scorer) for a in answers]
+    sentiments = comment_sentiments(answers, config, scorer)
     opening = [
         (a, s)
         for a, s in zip(answers, sentiments, strict=True)
@@ -105,6 +95,17 @@ async def plan_cases(
         for a, s in opening
     ]
     return [p for p in planned if p is not None]
+
+
+async def comment_scorer(state: ServingState) -> SentimentScorer | None:
+    """The live insights version's sentiment model: no round trip once loaded (the live
+    pointer is re-read at most every `refresh_seconds`, the model once per version). None
+    when none is published or it cannot be read: intake then goes on by scores alone."""
+    try:
+        return await live_sentiment_model(state)
+    except (Unavailable, ValueError) as exc:
+        log.warning("comments not scored for follow-up cases: %s", exc)
+        return None
 
 
 async def _profiles(state: ServingState, customers: set[str]) -> dict[str, dict[str, Any]]:

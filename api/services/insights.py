@@ -24,6 +24,7 @@ from redis.exceptions import RedisError
 from api.problems import Invalid, Unavailable
 from api.state import ServingState
 from insights.build import document_name
+from insights.followup import SentimentScorer
 from insights.scores import DIMENSIONS, PERIODS
 from insights.stats import METRICS
 from store.insights import InsightsReader
@@ -272,6 +273,16 @@ async def score_texts(state: ServingState, texts: Sequence[str]) -> dict[str, An
                         "comments when it was built"}  # fmt: skip
     values = await asyncio.to_thread(model.score, list(texts))
     return {"version": version, "scores": [round(float(v), 4) for v in values]}
+
+
+async def live_sentiment_model(state: ServingState) -> SentimentScorer | None:
+    """The live version's sentiment model, cached in-process per version (None: nothing
+    published, or that version trained none)."""
+    reader, version = await live(state)
+    if version is None:
+        return None
+    model: SentimentScorer | None = await CACHE.model(reader, version)
+    return model
 
 
 def _rows(doc: Any) -> list[dict[str, Any]]:

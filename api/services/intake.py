@@ -5,7 +5,8 @@ drains. For new events the customer's live recent history is updated (the next r
 reflects it), conversions carrying a `recommendation_id` are attributed to what it served,
 redemptions count against offer budgets, and A/B experiments count their conversions; for
 new survey answers the newest per customer and survey is kept for the profile, and an
-unhappy one opens (or joins) a follow-up case (`api.services.cases`) in the same pipeline.
+unhappy one (by its score, or its comment by the published sentiment model) opens (or
+joins) a follow-up case (`api.services.cases`) in the same pipeline.
 Two round trips each: the idempotent append (one script), then one pipeline for what was new.
 """
 

@@ -1,45 +1,36 @@
 """`GET /v1/customers/{id}/survey`: ask now or not, which survey, and record an ask.
 
 The policy is `surveys.yaml` in the business rules directory (`insights.surveys`), re-read
-when the file changes; a bad file fails start-up (`survey_policy` is called by the app
-factory). Two round trips when the answer is "ask" (read, then a compare-and-set record),
-one otherwise, both on the process's hot connection. "ask: true" is a reservation: from
-then on the quiet period holds on every channel and replica, whether or not the caller
-sends the survey.
+when the file changes (`api.services.watched`; a bad edit keeps the previous policy); a bad
+file fails start-up (`survey_policy` is called by the app factory). Two round trips when
+the answer is "ask" (read, then a compare-and-set record), one otherwise, both on the
+process's hot connection. "ask: true" is a reservation: from then on the quiet period
+holds on every channel and replica, whether or not the caller sends the survey.
 """
 
 from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from redis.exceptions import RedisError
 
 from api.problems import Unavailable
 from api.services.hot import connection
+from api.services.watched import WatchedFile
 from api.settings import ApiSettings
 from api.state import ServingState
 from insights.surveys import DAY, SurveyFacts, SurveyPolicy, decide, load_policy
 from store.surveys import SurveyState, read_survey_state, record_ask
 
-_loaded: dict[Path, tuple[tuple[int, int] | None, SurveyPolicy]] = {}
+_POLICIES = WatchedFile(load_policy)
 
 
-def survey_policy(settings: ApiSettings) -> SurveyPolicy:
-    """The policy in force: re-read when the file's mtime or size changed."""
-    path = settings.business_rules_dir / "surveys.yaml"
-    try:
-        stat = path.stat()
-        stamp: tuple[int, int] | None = (stat.st_mtime_ns, stat.st_size)
-    except FileNotFoundError:
-        stamp = None
-    cached = _loaded.get(path)
-    if cached is None or cached[0] != stamp:
-        cached = (stamp, load_policy(path))
-        _loaded[path] = cached
-    return cached[1]
+def survey_policy(settings: ApiSettings, *, strict: bool = False) -> SurveyPolicy:
+    """The policy in force: re-read when the file's mtime or size changed; a bad edit keeps
+    the previous policy (`strict`, start-up: it fails)."""
+    return _POLICIES.current(settings.business_rules_dir / "surveys.yaml", strict=strict)
 
 
 def facts_of(state: SurveyState, channel: str, touchpoint: str) -> SurveyFacts:

@@ -8,8 +8,16 @@ from fastapi.testclient import TestClient
 
 import api.fastpath
 from api.app import create_app
+from api.services import insights as insights_service
 from api.settings import ApiSettings
 from tests.api.personal_factories import bundle, catalogue, publish
+
+
+@pytest.fixture(autouse=True)
+def cold_insights_cache(monkeypatch):
+    """Every API test starts with a cold insights cache: no published version (or sentiment
+    model, which intake reads for follow-up cases) outlives the test that published it."""
+    monkeypatch.setattr(insights_service, "CACHE", insights_service.DocumentCache(live_seconds=0))
 
 
 @pytest.fixture

@@ -102,7 +102,7 @@ def test_overdue_only_while_open(config):
 def test_bad_configuration_names_file_line_and_key(text, line, where):
     with pytest.raises(CaseConfigError) as error:
         parse_case_config(text, "cases.yaml")
-    assert error.value.line == line and error.value.path == where
+    assert error.value.line == line and error.value.key == where
     assert str(error.value).startswith(f"cases.yaml, line {line}: {where}: ")
 
 

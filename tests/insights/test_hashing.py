@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from insights import hashing
-from insights.hashing import hashed_features
+from insights.hashing import hashed_columns, hashed_features
 
 BITS = 18
 WORDS = 1 << BITS  # word columns start here
@@ -40,3 +40,11 @@ def test_a_texts_features_do_not_depend_on_its_batch(monkeypatch):
     monkeypatch.setattr(hashing, "CHUNK", 7)  # several blocks, the text in the middle of one
     batched = hashed_features(texts, BITS)
     assert (batched[17] != alone[0]).nnz == 0
+
+
+def test_one_texts_columns_are_its_row_of_the_features():
+    texts = ["late again", "배송이 느려요 late", "a", ""]
+    matrix = hashed_features(texts, 10)
+    for i, text in enumerate(texts):
+        row = matrix.indices[matrix.indptr[i] : matrix.indptr[i + 1]]
+        np.testing.assert_array_equal(hashed_columns(text, 10), np.sort(row))

@@ -97,3 +97,11 @@ def test_training_draws_its_sample_from_comments_only():
     silent = pd.DataFrame({"survey": "nps", "score": [0, 10] * 1000, "comment": [None, ""] * 1000})
     model = train_sentiment(pd.concat([silent, scored], ignore_index=True), max_train=300)
     assert model is not None and model.meta["n_train"] == 300
+
+
+def test_a_comment_scored_alone_scores_as_in_a_batch(model):
+    texts = [*scored_comments(40, seed=4)["comment"], "", "😡 최악"]
+    batch = model.score(texts)  # more than FEW texts: through the sparse features
+    alone = np.concatenate([model.score([t]) for t in texts])  # one by one: no matrix
+    np.testing.assert_allclose(alone, batch, atol=1e-5)
+    assert np.abs(batch).max() > 0.5  # the texts do carry sentiment

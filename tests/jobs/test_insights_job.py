@@ -125,7 +125,10 @@ def test_a_malformed_journey_map_exits_2_with_file_and_line_and_keeps_insights_l
     result = invoke("--data", str(data), "--journey", str(bad))
     assert result.exit_code == 2
     message = " ".join(result.output.split())
-    assert f"{bad}, line 4: touchpoint 'app': unknown stage 'nowhere'" in message
+    assert (
+        f"{bad}, line 4: touchpoints.app.stage: touchpoint 'app': unknown stage 'nowhere'"
+        in message
+    )
     assert live_version(redis_url) == before
 
 
