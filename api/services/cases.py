@@ -72,6 +72,8 @@ async def append_planning_cases(
 ) -> tuple[list[bool], list[dict[str, Any]]]:
     """Await the intake's `append` and, when an answer crosses a threshold, plan its case at
     the same time (the customers' value is read concurrently: no extra round trip after)."""
+    if state.cluster:  # cases are not supported on Redis Cluster: no case is planned
+        return await append, []
     config = case_config(state.settings.business_rules_dir)
     if scorer is None and not any(opens_case(a, config) for a in answers):
         return await append, []
@@ -134,7 +136,13 @@ def shown(case: dict[str, Any], now: datetime | None = None) -> dict[str, Any]:
     return case
 
 
+# A case's script names the customer's open-cases key beside the `{cases}` keys: two slots.
+ON_CLUSTER = "follow-up cases are not supported on Redis Cluster (see README, Scaling out)"
+
+
 def _client(state: ServingState) -> Any:
+    if state.cluster:
+        raise Unavailable(ON_CLUSTER)
     if state.client is None:
         raise Unavailable("Redis is not connected")
     return state.client

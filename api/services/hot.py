@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from api.state import ServingState
 from store.resp import RespConnection
+from store.resp_cluster import hot_connection
 
 TIMEOUT = 2.0  # seconds, as the redis-py client's: fail fast to the degraded answer
 
@@ -19,5 +20,5 @@ def connection(state: ServingState) -> RespConnection | None:
         url = state.endpoint.url
         if url is None:
             return None
-        conn = state.hot = RespConnection(url, timeout=TIMEOUT)
+        conn = state.hot = hot_connection(url, timeout=TIMEOUT)  # slot-aware on a cluster
     return conn
