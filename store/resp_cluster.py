@@ -31,6 +31,7 @@ SLOTS = 16384
 REDIRECTS = 3  # MOVED rounds before giving up on a command
 BROADCAST = -1  # a command for every primary
 ANY = -2  # a command naming no key, for any primary
+Sent = list[tuple[list[int], "asyncio.Future[list[Any]]"]]  # command indices, their replies
 
 
 def command_slot(command: Command) -> int:
@@ -136,7 +137,7 @@ class ClusterRespConnection(RespConnection):
             await self.refresh_slots()
         return await self._gather(commands, self._send(commands), REDIRECTS)
 
-    def _send(self, commands: Sequence[Command]) -> list[tuple[list[int], asyncio.Future[list[Any]]]]:
+    def _send(self, commands: Sequence[Command]) -> Sent:
         return [
             (indices, self._node(node).submit([commands[i] for i in indices]))
             for node, indices in self._route(commands).items()
@@ -145,7 +146,7 @@ class ClusterRespConnection(RespConnection):
     async def _gather(
         self,
         commands: Sequence[Command],
-        sent: list[tuple[list[int], asyncio.Future[list[Any]]]],
+        sent: Sent,
         redirects: int,
     ) -> list[Any]:
         replies: list[Any] = [None] * len(commands)
