@@ -59,6 +59,7 @@ class ClusterRespConnection(RespConnection):
         super().__init__(url, timeout=timeout)
         self.address = parse_cluster_url(url)
         self.owners: list[str] = []  # slot → "host:port" of its primary (empty: unknown)
+        self.primaries: list[str] = []  # the owners, once each (for `SCRIPT …`)
         self.nodes: dict[str, RespConnection] = {}
         self._mapping: asyncio.Future[None] | None = None
 
@@ -98,7 +99,7 @@ class ClusterRespConnection(RespConnection):
                 owner = f"{host}:{int(primary[1])}"
                 for slot in range(int(start), int(end) + 1):
                     owners[slot] = owner
-            self.owners = owners
+            self.owners, self.primaries = owners, sorted(set(owners) - {""})
             for gone in set(self.nodes) - set(owners) - set(seeds):
                 self.nodes.pop(gone).close()
             return
@@ -106,7 +107,7 @@ class ClusterRespConnection(RespConnection):
 
     def _route(self, commands: Sequence[Command]) -> dict[str, list[int]]:
         """Primary → the indices of the commands it takes, in the caller's order."""
-        primaries = sorted(set(self.owners) - {""})
+        primaries = self.primaries
         groups: dict[str, list[int]] = {}
         for i, command in enumerate(commands):
             slot = command_slot(command)
@@ -162,7 +163,7 @@ class ClusterRespConnection(RespConnection):
                 if not answered[i]:  # a broadcast: the first primary's reply stands
                     replies[i], answered[i] = reply, True
         if failure is not None:
-            self.owners = []  # a node went away: re-read the slot map on the next call
+            self.owners = self.primaries = []  # a node went away: re-read the map next call
             raise failure
         moved = [i for i, r in enumerate(replies) if _redirected(r)]
         if moved and redirects > 0:
@@ -179,7 +180,7 @@ class ClusterRespConnection(RespConnection):
         for conn in self.nodes.values():
             conn.close()
         self.nodes.clear()
-        self.owners = []
+        self.owners = self.primaries = []
 
 
 def _redirected(reply: Any) -> bool:
