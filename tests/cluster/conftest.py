@@ -1,35 +1,18 @@
 """A real Redis Cluster for the tests: three primaries (no replicas) on free local ports.
 
-Started once per test session (`tests.cluster.local`), emptied before each test, stopped and
-removed after. Skipped (not failed) when `redis-cli` is missing: it assigns the slots.
+The session's cluster is `tests/conftest.py`'s `redis_cluster` (`tests.cluster.local`),
+emptied before each test here, stopped and removed after the session. Skipped (not failed)
+when `redis-cli` is missing: it assigns the slots.
 """
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from store.config import StoreConfig
 from tests.cluster.local import LocalCluster
-
-
-@pytest.fixture(scope="session")
-def redis_cluster() -> Iterator[LocalCluster]:
-    cli = shutil.which("redis-cli")
-    if cli is None:
-        pytest.skip("redis-cli is needed to create a Redis Cluster")
-    home = Path(tempfile.mkdtemp(prefix="tp-cluster-"))
-    cluster = LocalCluster(home)
-    try:
-        cluster.start(cli)
-        yield cluster
-    finally:
-        cluster.stop()
-        shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture
