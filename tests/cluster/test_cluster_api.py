@@ -66,6 +66,13 @@ def test_recommendations_and_personalize_come_from_the_cluster(api, published, c
         # and its impression counts reached the customer's slot (one call per slot)
         window = window_key(KEYS, "c1", 7)
         assert client.llen(log_key(window)) + client.hlen(window) >= 1
+        # a purchase of a served item is attributed to the recommendation (its own slot)
+        purchase = {"event_id": "buy1", "customer_id": "c1", "item_id": ids(body)[0],
+                    "type": "purchase", "value": 12.5,
+                    "recommendation_id": body["recommendation_id"]}  # fmt: skip
+        assert api.post("/v1/events", json=purchase).status_code == 202
+        conversions = client.hgetall(KEYS.recommendation(body["recommendation_id"], "conversions"))
+        assert conversions, "the conversion was not attributed"
 
 
 def test_events_and_feedback_are_recorded_on_the_cluster(api, cluster_config, redis_cluster):
