@@ -125,3 +125,9 @@ def test_follow_up_cases_answer_a_clear_503_on_a_cluster(api):
     assert response.status_code == 503
     assert response.headers["content-type"] == "application/problem+json"
     assert "Redis Cluster" in response.json()["detail"]
+
+
+def test_experiments_answer_a_clear_503_on_a_cluster(api):
+    response = api.get("/v1/experiments")
+    assert response.status_code == 503
+    assert "Redis Cluster" in response.json()["detail"]
