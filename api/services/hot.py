@@ -1,6 +1,7 @@
 """The process's hot-path Redis connection (`store.resp`), held by the serving state.
 
-Created on first use from the state's resolved Redis URL; after Redis restarts it reconnects
+Created on first use from the state's resolved Redis URL (`redis+cluster://`: one connection
+per primary, commands by slot, `store.resp_cluster`); after Redis restarts it reconnects
 by itself on the next request. The serving state closes it when it stops.
 """
 
