@@ -17,9 +17,9 @@ Redis for long): a short tuple per answer on the request path, one packed write 
 and one script start in Redis per call.
 
 Cluster: one call names the keys of many customers and recommendations, which one Redis
-server takes as it comes. On Redis Cluster the answers would have to go in one call per
-slot (each answer's window keys share the customer's hash tag; its served key has the
-recommendation's): not built, as the API's hot connection speaks to one server.
+server takes as it comes. On Redis Cluster (`per_slot=True`) each answer goes as calls of
+one slot each: its window keys (the customer's hash tag) in one call without a served key,
+and its served key (the recommendation's tag) in one call without windows; the same script.
 """
 
 from __future__ import annotations
@@ -74,8 +74,10 @@ while a <= #ARGV do
     end
   end
   key = key + 1
-  redis.call('HSET', KEYS[key], 'customer', ARGV[a], 'items', ARGV[a + 1])
-  redis.call('EXPIRE', KEYS[key], served_ttl)
+  if KEYS[key] then  -- absent from a call of `per_slot` windows
+    redis.call('HSET', KEYS[key], 'customer', ARGV[a], 'items', ARGV[a + 1])
+    redis.call('EXPIRE', KEYS[key], served_ttl)
+  end
   a = a + 4 + n
 end
 """
@@ -83,13 +85,22 @@ end
 
 
 def record_answers(
-    pipe: Any, keys: Keys, answers: Iterable[Answer], *, served_ttl: int = DEFAULT_TTL
+    pipe: Any,
+    keys: Keys,
+    answers: Iterable[Answer],
+    *,
+    served_ttl: int = DEFAULT_TTL,
+    per_slot: bool = False,
 ) -> None:
     """Queue script calls on `pipe` (a redis-py pipeline, or `store.resp.CommandBuffer`)
     writing every answer's impression counts and what it served, `PER_CALL` answers a call;
     nothing for no answer. An answer that showed nothing is skipped: it counts nothing and
-    serves nothing."""
+    serves nothing. `per_slot`: every call names keys of one hash slot (Redis Cluster)."""
     shown = [answer for answer in answers if answer.shown]
+    if per_slot:
+        for answer in shown:
+            _record_slots(pipe, keys, answer, served_ttl)
+        return
     for start in range(0, len(shown), PER_CALL):
         _record_call(pipe, keys, shown[start : start + PER_CALL], served_ttl)
 
@@ -98,19 +109,40 @@ def _record_call(pipe: Any, keys: Keys, answers: list[Answer], served_ttl: int) 
     script_keys: list[str] = []
     args: list[Any] = [served_ttl, FOLD]
     for answer in answers:
-        items: list[str] = []
-        per_kind: dict[str, int] = {}
-        for item_id, kind in answer.shown:
-            items.append(item_id)
-            per_kind[kind] = per_kind.get(kind, 0) + 1
-        prefix = f"c:{answer.channel}:"
-        ids = orjson.dumps(items)
-        kinds = orjson.dumps([part for kind, n in per_kind.items() for part in (prefix + kind, n)])
-        days = sorted(set(answer.windows))
-        for d in days:
+        for d in sorted(set(answer.windows)):
             window = window_key(keys, answer.customer_id, d, answer.now)
             script_keys += (window, log_key(window))
         script_keys.append(keys.recommendation(answer.rec_id, "served"))
-        args += [answer.customer_id, ids, log_record(ids, kinds), len(days)]
-        args += [time_to_live(d) for d in days]
+        args += _answer_args(answer)
     pipe.eval(SCRIPT, len(script_keys), *script_keys, *args)
+
+
+def _answer_args(answer: Answer) -> list[Any]:
+    """One answer's ARGV: customer id, shown ids, log record, how many windows, their TTLs."""
+    items: list[str] = []
+    per_kind: dict[str, int] = {}
+    for item_id, kind in answer.shown:
+        items.append(item_id)
+        per_kind[kind] = per_kind.get(kind, 0) + 1
+    prefix = f"c:{answer.channel}:"
+    ids = orjson.dumps(items)
+    kinds = orjson.dumps([part for kind, n in per_kind.items() for part in (prefix + kind, n)])
+    days = sorted(set(answer.windows))
+    return [answer.customer_id, ids, log_record(ids, kinds), len(days),
+            *[time_to_live(d) for d in days]]  # fmt: skip
+
+
+def _record_slots(pipe: Any, keys: Keys, answer: Answer, served_ttl: int) -> None:
+    """One answer as two single-slot calls: its windows (no served key), then what it served
+    (no window)."""
+    days = sorted(set(answer.windows))
+    if days:
+        script_keys: list[str] = []
+        for d in days:
+            window = window_key(keys, answer.customer_id, d, answer.now)
+            script_keys += (window, log_key(window))
+        args = _answer_args(answer)
+        pipe.eval(SCRIPT, len(script_keys), *script_keys, served_ttl, FOLD, *args)
+    served = [keys.recommendation(answer.rec_id, "served")]
+    args = _answer_args(answer._replace(windows=()))
+    pipe.eval(SCRIPT, 1, *served, served_ttl, FOLD, *args)

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import redis
 import redis.asyncio as aioredis
 
+from store.cluster import async_cluster, is_cluster_url, sync_cluster
 from store.config import StoreConfig
 from store.embedded import EmbeddedRedis
 
@@ -34,11 +35,15 @@ class RedisEndpoint:
 
 
 def sync_client(url: str, *, timeout: float = 30.0) -> redis.Redis:
+    if is_cluster_url(url):  # redis+cluster://: slot-aware (`store.cluster`)
+        return sync_cluster(url, timeout=timeout)
     return redis.Redis.from_url(url, socket_timeout=timeout, health_check_interval=30)
 
 
 def async_client(url: str, *, timeout: float = 2.0, max_connections: int = 64) -> aioredis.Redis:
     # A short timeout: the API must fail fast to its degraded answer when Redis is gone.
+    if is_cluster_url(url):  # redis+cluster://: slot-aware (`store.cluster`)
+        return async_cluster(url, timeout=timeout, max_connections=max_connections)
     return aioredis.Redis.from_url(
         url, socket_timeout=timeout, socket_connect_timeout=timeout, max_connections=max_connections
     )

@@ -18,7 +18,8 @@ class StoreConfig(BaseSettings):
     )
     redis_url: str | None = Field(
         default=None,
-        description="redis://, rediss:// or unix:// URL; unset = start an embedded redis-server.",
+        description="redis://, rediss:// or unix:// URL, or redis+cluster://host:port[,host:port…] "
+        "for Redis Cluster (`store.cluster`); unset = start an embedded redis-server.",
     )
     namespace: str = Field(default="tp", description="Prefix of every Redis key.")
     version_ttl_seconds: int = Field(
@@ -39,8 +40,8 @@ class StoreConfig(BaseSettings):
         if url in (None, ""):
             return None
         assert url is not None
-        if not url.startswith(("redis://", "rediss://", "unix://")):
-            raise ValueError("must start with redis://, rediss:// or unix://")
+        if not url.startswith(("redis://", "rediss://", "unix://", "redis+cluster://")):
+            raise ValueError("must start with redis://, rediss://, unix:// or redis+cluster://")
         return url
 
     @field_validator("namespace")

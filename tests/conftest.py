@@ -19,8 +19,10 @@ import redis
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
+from store.client import sync_client
 from store.config import StoreConfig
 from store.embedded import redis_server_binary
+from tests.cluster.local import LocalCluster
 
 
 class RedisServer:
@@ -72,9 +74,36 @@ def redis_server() -> Iterator[RedisServer]:
     shutil.rmtree(home, ignore_errors=True)
 
 
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[LocalCluster]:
+    """A local three-primary Redis Cluster for the session (`tests.cluster.local`)."""
+    cli = shutil.which("redis-cli")
+    if cli is None:
+        pytest.skip("redis-cli is needed to create a Redis Cluster")
+    home = Path(tempfile.mkdtemp(prefix="tp-cluster-"))
+    cluster = LocalCluster(home)
+    try:
+        cluster.start(cli)
+        yield cluster
+    finally:
+        cluster.stop()
+        shutil.rmtree(home, ignore_errors=True)
+
+
+# TOUCHPOINT_TEST_REDIS=cluster: the tests taking `redis_url`/`redis_client` run on the
+# session's Redis Cluster instead (`redis+cluster://`; see README, Scaling out).
+ON_CLUSTER = os.environ.get("TOUCHPOINT_TEST_REDIS") == "cluster"
+
+
 @pytest.fixture
-def redis_url(redis_server: RedisServer) -> Iterator[str]:
+def redis_url(request: pytest.FixtureRequest) -> Iterator[str]:
     """The session server's URL, emptied before each test."""
+    if ON_CLUSTER:
+        cluster: LocalCluster = request.getfixturevalue("redis_cluster")
+        cluster.flush()
+        yield cluster.url
+        return
+    redis_server: RedisServer = request.getfixturevalue("redis_server")
     if redis_server.process is None:
         redis_server.start()
     client = redis.Redis.from_url(redis_server.url)
@@ -85,7 +114,7 @@ def redis_url(redis_server: RedisServer) -> Iterator[str]:
 
 @pytest.fixture
 def redis_client(redis_url: str) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(redis_url)
+    client = sync_client(redis_url) if ON_CLUSTER else redis.Redis.from_url(redis_url)
     yield client
     client.close()
 

@@ -60,6 +60,8 @@ async def append_planning_cases(
     the same time (the customers' value is read concurrently: no extra round trip after).
     A comment whose score opens no case is scored by the live insights version's sentiment
     model (`scorer`, else the one cached in-process per published version; none: skipped)."""
+    if state.cluster:  # cases are not supported on Redis Cluster: no case is planned
+        return await append, []
     config = case_config(state.settings.business_rules_dir)
     if scorer is None and any(needs_sentiment(a, config) for a in answers):
         scorer = await comment_scorer(state)
@@ -135,7 +137,13 @@ def shown(case: dict[str, Any], now: datetime | None = None) -> dict[str, Any]:
     return case
 
 
+# A case's script names the customer's open-cases key beside the `{cases}` keys: two slots.
+ON_CLUSTER = "follow-up cases are not supported on Redis Cluster (see README, Scaling out)"
+
+
 def _client(state: ServingState) -> Any:
+    if state.cluster:
+        raise Unavailable(ON_CLUSTER)
     if state.client is None:
         raise Unavailable("Redis is not connected")
     return state.client

@@ -33,6 +33,7 @@ from store.attribution import DEFAULT_TTL
 from store.daily import queue_served
 from store.keys import Keys
 from store.resp import Command, CommandBuffer, RespConnection
+from store.resp_cluster import ClusterRespConnection
 
 log = logging.getLogger("touchpoint.api")
 
@@ -68,7 +69,8 @@ class ImpressionWriter:
         written, self._written = self._written, None
         assert written is not None
         buffer = CommandBuffer()
-        record_answers(buffer, self.keys, answers, served_ttl=self.served_ttl)
+        record_answers(buffer, self.keys, answers, served_ttl=self.served_ttl,
+                       per_slot=isinstance(self.conn, ClusterRespConnection))  # fmt: skip
         if buffer.commands:  # and the dashboard's answers per day and channel
             queue_served(buffer, self.keys, answers)
         if not buffer.commands:  # nothing shown by any of them: nothing to write
