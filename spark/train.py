@@ -42,7 +42,7 @@ class SparkALSParams:
 
     rank: int = 32
     max_iter: int = 10
-    reg_param: float = 0.05
+    reg_param: float = 0.3  # ALS-WR: times each customer's (item's) number of pairs
     alpha: float = 5.0
     seed: int = 42
 

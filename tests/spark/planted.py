@@ -2,7 +2,8 @@
 
 `planted`: customers fall in groups, each group buys from its own shelf of items, and the
 shelves are equally popular, so knowing the customer is what ranks well (ALS can learn it,
-popularity cannot). `popular_only`: every customer draws from one steep popularity curve,
+popularity cannot); every item has one category, so the served list's category rules
+cannot reorder the shelves. `popular_only`: every customer draws from one steep popularity curve,
 so popularity is the best ranking there is and a factor model only adds noise.
 """
 
@@ -21,7 +22,7 @@ def write_items(data: Path, n_items: int) -> list[str]:
     ids = [f"i{j:02d}" for j in range(n_items)]
     pd.DataFrame(
         {"item_id": ids, "kind": "product", "title": ids,
-         "category": [f"shelf{j // SHELF}" for j in range(n_items)], "price": 10.0}
+         "category": "one", "price": 10.0}
     ).to_csv(data / "items.csv", index=False)  # fmt: skip
     return ids
 
