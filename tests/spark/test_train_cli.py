@@ -17,6 +17,7 @@ from api.app import create_app
 from api.settings import ApiSettings
 from jobs.cli import STEP_FAILED, build_app
 from jobs.modelops import registry_for
+from recsys.matrix import IdMap
 from recsys.models import create_model
 from recsys.registry import ModelBundle
 from tests.spark.planted import SHELF, planted, popular_only
@@ -73,17 +74,11 @@ def test_a_model_worse_than_popularity_is_refused_and_the_previous_stays(
     popular_only(data)
     registry = registry_for(data)
     previous = create_model("popularity").fit(np.ones((2, 3), np.float32))
-    ids = ModelBundle(previous, *_maps())
-    live = registry.save(ids, activate=True)
+    bundle = ModelBundle(previous, IdMap(["a", "b"]), IdMap(["x", "y", "z"]))
+    live = registry.save(bundle, activate=True)
     monkeypatch.setenv("TOUCHPOINT_REDIS_URL", redis_url)
     result = CliRunner().invoke(build_app(), [*TRAIN, "--data", str(data)])
     assert result.exit_code == STEP_FAILED, result.output
     assert "worse than popularity" in result.output
     assert registry.active() == live
     assert registry.versions() == [live]
-
-
-def _maps() -> tuple[object, object]:
-    from recsys.matrix import IdMap
-
-    return IdMap(["a", "b"], kind="customer"), IdMap(["x", "y", "z"], kind="item")
