@@ -82,3 +82,12 @@ def test_a_model_worse_than_popularity_is_refused_and_the_previous_stays(
     assert "worse than popularity" in result.output
     assert registry.active() == live
     assert registry.versions() == [live]
+
+
+def test_spark_train_takes_the_random_split_only(tmp_path: Path) -> None:
+    planted(tmp_path, per_group=3)
+    args = [*TRAIN, "--data", str(tmp_path), "--split", "recent", "--no-publish"]
+    result = CliRunner().invoke(build_app(), args)
+    assert result.exit_code == 2, result.output
+    assert "--split random only" in result.output
+    assert registry_for(tmp_path).versions() == []
