@@ -9,7 +9,12 @@ Data comes from `touchpoint generate` (under bench/.cache/, never committed). Bo
 as subprocesses of this checkout (`--no-publish`, table written to Parquet). On one small
 machine local Spark is expected to be slower: it pays for a JVM, query planning and a
 shuffle per aggregate that the single-process engine does not; it pays off when the data
-no longer fits one machine. Training on Spark is not implemented yet, so not measured.
+no longer fits one machine.
+
+`touchpoint train` (`--no-publish`) runs next, pandas (model search within
+`--budget-seconds`) then Spark (one MLlib ALS configuration beside popularity); a model
+refused as worse than popularity (exit 1) is reported as refused, with its time.
+`--steps train` measures training only.
 """
 
 from __future__ import annotations
@@ -55,11 +60,12 @@ def tree_rss(process: psutil.Process) -> int:
     return total
 
 
-def run(args: list[str]) -> tuple[float, float, dict[str, object]]:
-    """Wall seconds, peak RSS of the process tree (GiB, sampled every 0.1 s), JSON summary."""
+def run(args: list[str], refusable: bool = False) -> tuple[float, float, dict[str, object]]:
+    """Wall seconds, peak RSS of the process tree (GiB, sampled every 0.1 s), JSON summary
+    (`{"refused": ...}` when `refusable` and the step exited 1)."""
     started = time.perf_counter()
     child = subprocess.Popen([*CLI, *args], cwd=ROOT, stdout=subprocess.PIPE,
-                             stderr=subprocess.DEVNULL, text=True)  # fmt: skip
+                             stderr=subprocess.PIPE, text=True)  # fmt: skip
     peak = 0
     watched = psutil.Process(child.pid)
     done = threading.Event()
@@ -73,10 +79,12 @@ def run(args: list[str]) -> tuple[float, float, dict[str, object]]:
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    out, _ = child.communicate()
+    out, err = child.communicate()
     done.set()
     sampler.join()
     wall = time.perf_counter() - started
+    if refusable and child.returncode == 1:
+        return wall, peak / 2**30, {"refused": " ".join(err.split()[-40:])}
     if child.returncode != 0:
         raise SystemExit(f"{' '.join(args)} failed with exit code {child.returncode}")
     return wall, peak / 2**30, json.loads(out.strip().splitlines()[-1])
@@ -94,11 +102,39 @@ def main() -> None:
     parser.add_argument("--events-per-customer", type=float, default=20.0)
     parser.add_argument("--spark-master", default="local[2]")
     parser.add_argument("--data", type=Path, default=None, help="where the generated data goes")
+    parser.add_argument("--steps", default="segment,train", help="segment, train or both")
+    parser.add_argument("--budget-seconds", type=float, default=60.0, help="pandas train")
     args = parser.parse_args()
     name = f"spark-{args.customers}-{args.events_per_customer:g}"
     data = args.data or ROOT / "bench" / ".cache" / name
     ensure_data(data, args.customers, args.events_per_customer)
     events = len(pd.read_parquet(data / "events.parquet", columns=["event_id"]))
+    if "segment" in args.steps:
+        segment(args, data, events)
+    if "train" in args.steps:
+        train(args, data, events)
+
+
+def train(args: argparse.Namespace, data: Path, events: int) -> None:
+    rows = []
+    for engine in ("pandas", "spark"):
+        cmd = ["train", "--data", str(data), "--no-publish", "--json", "--engine", engine,
+               "--budget-seconds", str(args.budget_seconds), "--spark-master",
+               args.spark_master, "--conf", "spark.driver.memory=4g"]  # fmt: skip
+        wall, peak, summary = run(cmd, refusable=True)
+        rows.append((engine, wall, peak, summary))
+    print(f"touchpoint train, {args.customers:,} customers, {events:,} events, "
+          f"Spark master {args.spark_master}, load average {os.getloadavg()[0]:.1f}")  # fmt: skip
+    print(f"{'engine':8} {'wall s':>8} {'peak RSS GiB':>13}  outcome")
+    for engine, wall, peak, summary in rows:
+        outcome = (f"refused: {summary['refused']}" if "refused" in summary else
+                   f"{summary.get('model')}; " + ", ".join(
+                       f"{k} {v}" for k, v in summary.items() if "ndcg" in k))  # fmt: skip
+        print(f"{engine:8} {wall:8.1f} {peak:13.2f}  {outcome}")
+    print(f"Spark/pandas wall time: {rows[1][1] / rows[0][1]:.1f}x")
+
+
+def segment(args: argparse.Namespace, data: Path, events: int) -> None:
     tables = {}
     rows = []
     for engine in ("pandas", "spark"):

@@ -24,10 +24,14 @@ from contracts.tables import load_tables
 from jobs.audit_cmd import audited
 from jobs.common import (
     DataDir,
+    EngineOpt,
     JsonFlag,
     RatingsOpt,
+    SparkConfOpt,
+    SparkMasterOpt,
     business_rules,
     console,
+    engine_choice,
     ratings_reading,
     report,
     setup_logging,
@@ -134,6 +138,9 @@ def train_command(
     ] = True,
     ratings: RatingsOpt = PRODUCT_RATINGS,
     as_json: JsonFlag = False,
+    engine: EngineOpt = "pandas",
+    spark_master: SparkMasterOpt = "local[*]",
+    spark_conf: SparkConfOpt = None,
 ) -> None:
     """Select the best model on a validation split (by the list the product would serve),
     refit on all data, save and publish it."""
@@ -145,10 +152,17 @@ def train_command(
     started = time.monotonic()
     with console.status(f"selecting a model (budget {budget_seconds:.0f}s)"):
         try:
-            res = run_train(
-                data, tables, budget_seconds=budget_seconds, split=kind,
-                test_fraction=test_fraction, ratings=reading, book=book,
-            )  # fmt: skip
+            if engine_choice(engine) == "spark":  # MLlib ALS; the budget does not apply
+                from jobs.spark_engine import spark_train
+
+                res = spark_train(data, tables, master=spark_master, conf=spark_conf or [],
+                                  split=kind, test_fraction=test_fraction, ratings=reading,
+                                  book=book)  # fmt: skip
+            else:
+                res = run_train(
+                    data, tables, budget_seconds=budget_seconds, split=kind,
+                    test_fraction=test_fraction, ratings=reading, book=book,
+                )  # fmt: skip
         except ModelRejected as exc:
             active = registry_for(data).active()
             raise Conflict(f"model rejected: {exc.reason}; active version stays {active}") from exc
@@ -174,6 +188,7 @@ def train_command(
             summary["serving version"] = detail["serving_version"] = _redis_step(
                 lambda: publish_trained(data, tables, trained, segments, book)
             )
+    summary["engine"] = engine
     summary["seconds"] = round(time.monotonic() - started, 1)
     report("touchpoint train", summary, as_json=as_json)
 

@@ -4,16 +4,25 @@ single-machine engine never needs pyspark or Java."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
+from pathlib import Path
 
 import pandas as pd
 
+from contracts.errors import InvalidInput
+from jobs.modelops import TrainResult, registry_for
 from jobs.segmentation import Engine
+from recsys.business_rules import RuleBook
+from recsys.matrix import product_weights
+from recsys.registry import ModelBundle, fingerprint
+from recsys.selection import Selection, Trial
 from segments.build import SegmentBuild
 from segments.definitions import RuleSegment
 from spark.segment import build_segments
 from spark.session import SparkSettings, parse_conf, spark_session
 from spark.tables import to_spark
+from spark.train import METRIC, train_als
 
 
 def spark_segmenter(tables: dict[str, pd.DataFrame], *, master: str, conf: Sequence[str]) -> Engine:
@@ -24,3 +33,46 @@ def spark_segmenter(tables: dict[str, pd.DataFrame], *, master: str, conf: Seque
         return build_segments(tables=to_spark(session, tables), as_of=as_of, rules=rules)
 
     return run
+
+
+def spark_train(
+    data: Path,
+    tables: dict[str, pd.DataFrame],
+    *,
+    master: str,
+    conf: Sequence[str],
+    split: str,
+    test_fraction: float,
+    ratings: str,
+    book: RuleBook,
+) -> TrainResult:
+    """`touchpoint train --engine spark`: MLlib ALS validated against popularity on Spark,
+    saved in the registry as the pandas engine saves its models (and activated)."""
+    if split != "random":
+        raise InvalidInput(f"--engine spark validates on --split random only, not {split!r}")
+    started = time.perf_counter()
+    session = spark_session(SparkSettings(master=master, conf=parse_conf(conf)))
+    on_spark = to_spark(session, {"events": tables["events"], "items": tables["items"]})
+    done = train_als(on_spark["events"], on_spark["items"], weights=product_weights(ratings),
+                     test_fraction=test_fraction)  # fmt: skip
+    seconds = time.perf_counter() - started
+    p = done.params
+    label = f"spark als rank={p.rank} regParam={p.reg_param:g} alpha={p.alpha:g}"
+    trials = [Trial("popularity", {"measure": "count"}, done.popularity),
+              Trial("spark_als", dict(vars(p)), done.validation)]  # fmt: skip
+    inter = done.interactions
+    version = registry_for(data).save(
+        ModelBundle(done.model, inter.customers, inter.items),
+        metrics={"validation": done.validation, "popularity": done.popularity},
+        data_fingerprint=fingerprint(inter), training_seconds=seconds,
+        extra={"selection": [{"model": t.model, "metrics": t.metrics, "skipped": ""}
+                             for t in trials],
+               "split": split, "label": label, "ratings": ratings, "engine": "spark",
+               "spark_params": dict(vars(p)), "consumption": book.consumption.describe()},
+        activate=True,
+    )  # fmt: skip
+    selection = Selection(done.model, "als", dict(done.model.params), METRIC, done.validation,
+                          done.popularity, trials, done.timings["refit"])  # fmt: skip
+    bundle = registry_for(data).load(version)
+    return TrainResult(done.model, inter, "als", version, selection, seconds, bundle,
+                       done.timings, ratings, book.consumption)  # fmt: skip
