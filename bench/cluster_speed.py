@@ -92,7 +92,7 @@ def main() -> None:
     if shutil.which("wrk") is None or shutil.which("redis-cli") is None:
         sys.exit("needs wrk and redis-cli on PATH")
     work = Path(tempfile.mkdtemp(prefix="tp-cluster-bench-"))
-    cluster = LocalCluster(work / "cluster")
+    cluster = LocalCluster(work / "cluster", replicas=0)  # primaries only, as before
     (work / "cluster").mkdir()
     single_port = _free_port()
     single = subprocess.Popen(
@@ -125,7 +125,7 @@ def main() -> None:
                 runs[name].append(wrk(ports[name], "get", ids, **load,
                                       watch={"server": servers[i].pid}))  # fmt: skip
         report(args, published, runs)
-        for port in cluster.ports:
+        for port in cluster.primaries():
             print(f"cluster primary :{port} holds {cluster.node(port).dbsize()} keys")
     finally:
         for proc in servers:

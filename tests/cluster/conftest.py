@@ -1,4 +1,4 @@
-"""A real Redis Cluster for the tests: three primaries (no replicas) on free local ports.
+"""A real Redis Cluster for the tests: three primaries with a replica each on free local ports.
 
 The session's cluster is `tests/conftest.py`'s `redis_cluster` (`tests.cluster.local`),
 emptied before each test here, stopped and removed after the session. Skipped (not failed)

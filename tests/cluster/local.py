@@ -1,12 +1,21 @@
-"""A local Redis Cluster of `PRIMARIES` primaries (no replicas) on free 127.0.0.1 ports,
-from the same `redis-server` the suite uses, joined with `redis-cli --cluster create`.
-Used by the cluster tests (`tests/cluster/conftest.py`) and `bench/cluster_speed.py`."""
+"""A local Redis Cluster of `PRIMARIES` primaries with `REPLICAS` replica each on free
+127.0.0.1 ports, from the same `redis-server` the suite uses, joined with
+`redis-cli --cluster create --cluster-replicas N`. Used by the cluster tests
+(`tests/cluster/conftest.py`) and the benches (`bench/cluster_speed.py`,
+`bench/redis_capacity.py`).
+
+A node killed with `kill` (SIGKILL, as a crash) is promoted away from by its replica after
+`NODE_TIMEOUT_MS`; `restart` starts it again from its `nodes.conf`, and it rejoins as a
+replica of the node that took its slots.
+"""
 
 from __future__ import annotations
 
+import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import redis
@@ -14,6 +23,8 @@ import redis
 from store.embedded import redis_server_binary
 
 PRIMARIES = 3
+REPLICAS = 1  # per primary
+NODE_TIMEOUT_MS = 1500  # how long a primary may be silent before its replica takes over
 
 
 def _free_port() -> int:
@@ -34,47 +45,64 @@ def _free_port() -> int:
 
 
 class LocalCluster:
-    """`PRIMARIES` redis-server processes with `--cluster-enabled yes`, slots assigned."""
+    """`PRIMARIES × (1 + replicas)` redis-server processes with `--cluster-enabled yes`."""
 
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: Path, *, replicas: int = REPLICAS) -> None:
         self.home = home
+        self.replicas = replicas
         self.ports: list[int] = []
-        self.processes: list[subprocess.Popen[bytes]] = []
+        self.processes: dict[int, subprocess.Popen[bytes]] = {}
 
     @property
     def url(self) -> str:
         return "redis+cluster://" + ",".join(f"127.0.0.1:{p}" for p in self.ports[:2])
 
     def node(self, port: int) -> redis.Redis:
-        return redis.Redis(host="127.0.0.1", port=port)
+        return redis.Redis(host="127.0.0.1", port=port, socket_timeout=5)
+
+    def _spawn(self, port: int) -> None:
+        args = [
+            redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1",
+            "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+            "--cluster-node-timeout", str(NODE_TIMEOUT_MS),
+            "--cluster-replica-validity-factor", "0",  # a replica always may take over
+            "--appendonly", "no", "--save", "", "--dir", str(self.home / str(port)),
+        ]  # fmt: skip
+        self.processes[port] = subprocess.Popen(args, stdout=subprocess.DEVNULL)
 
     def start(self, cli: str) -> None:
-        while len(self.ports) < PRIMARIES:
+        while len(self.ports) < PRIMARIES * (1 + self.replicas):
             port = _free_port()
             if port not in self.ports:
                 self.ports.append(port)
         for port in self.ports:
-            workdir = self.home / str(port)
-            workdir.mkdir()
-            args = [
-                redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1",
-                "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-                "--cluster-node-timeout", "2000", "--appendonly", "no", "--save", "",
-                "--dir", str(workdir),
-            ]  # fmt: skip
-            self.processes.append(subprocess.Popen(args, stdout=subprocess.DEVNULL))
+            (self.home / str(port)).mkdir()
+            self._spawn(port)
         for port in self.ports:
             self._wait(lambda p=port: bool(self.node(p).ping()))
         nodes = [f"127.0.0.1:{p}" for p in self.ports]
         subprocess.run(
-            [cli, "--cluster", "create", *nodes, "--cluster-replicas", "0", "--cluster-yes"],
+            [cli, "--cluster", "create", *nodes, "--cluster-replicas", str(self.replicas),
+             "--cluster-yes"],
             check=True, stdout=subprocess.DEVNULL, timeout=60,
         )  # fmt: skip
-        for port in self.ports:
-            self._wait(lambda p=port: b"cluster_state:ok" in self.node(p).execute_command(
-                "CLUSTER", "INFO"))  # fmt: skip
+        self.wait_healthy()
 
-    def _wait(self, ready, seconds: float = 30) -> None:  # type: ignore[no-untyped-def]
+    def wait_healthy(self, seconds: float = 60) -> None:
+        """Until every live node says `cluster_state:ok` and every replica is in sync."""
+
+        def healthy() -> bool:
+            for port in self.live():
+                if b"cluster_state:ok" not in self.node(port).execute_command("CLUSTER", "INFO"):
+                    return False
+            roles = {p: self.role(p) for p in self.live()}
+            if list(roles.values()).count("master") != PRIMARIES or len(roles) != len(self.ports):
+                return False
+            return all(self.synced(p) for p, role in roles.items() if role == "slave")
+
+        self._wait(healthy, seconds)
+
+    def _wait(self, ready: Callable[[], bool], seconds: float = 30) -> None:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             try:
@@ -85,10 +113,27 @@ class LocalCluster:
             time.sleep(0.05)
         raise RuntimeError("test Redis Cluster did not become ready")
 
+    def live(self) -> list[int]:
+        return [p for p, proc in self.processes.items() if proc.poll() is None]
+
+    def role(self, port: int) -> str:
+        """`master` or `slave` (as `ROLE` says)."""
+        role = self.node(port).execute_command("ROLE")[0]
+        return role.decode() if isinstance(role, bytes) else str(role)
+
+    def synced(self, port: int) -> bool:
+        """A replica holds its primary's data (its first full sync is done)."""
+        info = self.node(port).info("replication")
+        return info.get("master_link_status") == "up" and not info.get("master_sync_in_progress")
+
+    def primaries(self) -> list[int]:
+        """The live nodes serving slots now (they change on a failover)."""
+        return [p for p in self.live() if self.role(p) == "master"]
+
     def node_for(self, key: bytes | str) -> redis.Redis:
         """The primary serving `key`'s slot."""
         raw = key.encode() if isinstance(key, str) else key
-        for port in self.ports:
+        for port in self.primaries():
             node = self.node(port)
             slot = node.execute_command("CLUSTER", "KEYSLOT", raw)
             owner = node.execute_command("CLUSTER", "NODES").decode()
@@ -101,15 +146,28 @@ class LocalCluster:
         raise LookupError(f"no primary serves {key!r}")
 
     def flush(self) -> None:
-        for port in self.ports:
+        for port in self.primaries():
             self.node(port).flushall()
 
     def keys_per_node(self) -> dict[int, int]:
-        return {port: int(self.node(port).dbsize()) for port in self.ports}
+        return {port: int(self.node(port).dbsize()) for port in self.primaries()}
+
+    def kill(self, port: int) -> None:
+        """SIGKILL one node (a crash: no goodbye to the cluster)."""
+        process = self.processes[port]
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=20)
+
+    def restart(self, port: int) -> None:
+        """Start a killed node again; it rejoins (as a replica if its slots moved on)."""
+        self._spawn(port)
+        self._wait(lambda: bool(self.node(port).ping()))
+        self.wait_healthy()
 
     def stop(self) -> None:
-        for process in self.processes:
-            process.terminate()
-        for process in self.processes:
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.terminate()
+        for process in self.processes.values():
             process.wait(timeout=20)
         self.processes.clear()

@@ -67,7 +67,8 @@ def test_publish_spreads_customers_over_every_primary_and_switches_atomically(
         assert versions.live(ARTIFACT) == first
         assert [m["version"] for m in versions.history(ARTIFACT)] == [first, second]
         # SCAN over every primary found each version's keys: all of them got a TTL
-        data = [k for p in redis_cluster.ports for k in redis_cluster.node(p).keys("tp:serving:*")]
+        primaries = redis_cluster.primaries()
+        data = [k for p in primaries for k in redis_cluster.node(p).keys("tp:serving:*")]
         assert len(data) > 120
         assert all(redis_cluster.node_for(k).ttl(k) > 0 for k in data)
 
