@@ -50,7 +50,7 @@ class ServingState:
         self.reader: ServingReader | None = None
         self.shared: SharedServing | None = None
         self.redis_ok = False
-        self.cluster = False  # Redis Cluster (`redis+cluster://`): follow-up cases are off
+        self.cluster = False  # Redis Cluster (`redis+cluster://`): see `store.cases`
         self.wanted: frozenset[str] = frozenset()  # models the running variants name
         self.others: dict[str, SharedServing] = {}
         self.other_names: dict[str, str] = {}
@@ -60,8 +60,6 @@ class ServingState:
     async def start(self) -> None:
         url = await asyncio.to_thread(self.endpoint.open)
         self.cluster = is_cluster_url(url)
-        if self.cluster:
-            log.warning("Redis Cluster: follow-up cases are off (/v1/cases answers 503)")
         self.client = async_client(url)
         self.reader = ServingReader(self.client, self.keys)
         await self.refresh()

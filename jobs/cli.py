@@ -38,6 +38,7 @@ COMMAND_MODULES = (
     "jobs.serve_cmd",
     "jobs.worker_cmd",
     "jobs.webhooks_cmd",
+    "jobs.migrate_cmd",
 )
 BAD_INPUT, STEP_FAILED = 2, 1
 EXIT_CODES: tuple[tuple[type[TouchpointError], int], ...] = (  # first match wins

@@ -138,6 +138,15 @@ return {'ok', tostring(version)}
 """
 )
 
+# On Redis Cluster, the customer's copy of the open cases (`store.cases`) after a close.
+# KEYS: the copy; ARGV: touchpoint, case id. Deletes the entry only if it names this case.
+FORGET_OPEN = """
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
+  return redis.call('HDEL', KEYS[1], ARGV[1])
+end
+return 0
+"""
+
 # ARGV: prefix, order, cursor score ('' = from the start), cursor id, limit, budget, then
 # filter pairs (dimension, value). Walks the smallest index among the filters' (or `all`)
 # in ascending (score, id) order from just after the cursor's case (found by ZRANK; by its

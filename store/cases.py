@@ -9,8 +9,12 @@ urgent priority, then the earliest due; DIM status, queue, touchpoint, priority;
 Each change is one script (`store.case_scripts`): the case, its indexes, the open-cases
 hash and the appends to the `cases` stream (drained into DIR/cases/ by `touchpoint ingest`)
 and to the `case-events` stream (webhooks, `store.case_events`) happen together or not at
-all, on the one Redis (with its AOF, as durable as the events). The keys span several hash
-slots: this store needs a single Redis, not a Cluster.
+all (with Redis's AOF, as durable as the events). Both streams are in the `{cases}` slot
+(`Keys.stream_base`). On Redis Cluster (`cluster=True`) the customer's open-cases hash is
+in the customer's slot, so the scripts keep the open cases in `Keys.open_cases` (the
+`{cases}` slot) and the customer's hash is a copy written beside the script, not in it
+(`HSETNX` on opening, a compare-and-delete on closing): a crash between the two leaves the
+copy one change behind. Every case is in one slot, so on one shard of the cluster.
 
 Fields the webhook worker reads: `case_id`, `status` (open, contacted, resolved,
 closed_no_action), `queue`, `due_at` (ISO 8601 UTC, `...Z`) and `due_ms` (epoch ms).
@@ -26,8 +30,9 @@ from typing import Any
 
 import orjson
 
+from insights.followup import TERMINAL
 from store.case_events import CASE_EVENTS, MAXLEN, case_event, open_cases_key
-from store.case_scripts import LIST, OPEN_OR_JOIN, UPDATE
+from store.case_scripts import FORGET_OPEN, LIST, OPEN_OR_JOIN, UPDATE
 from store.events import CASES
 from store.feedback import feedback_key
 from store.keys import Keys
@@ -43,10 +48,18 @@ def new_case_id() -> str:
     return f"case-{uuid.uuid4().hex[:16]}"
 
 
-def queue_open_case(pipe: Any, keys: Keys, case: Mapping[str, Any], *, now_iso: str) -> None:
+def _open_cases(keys: Keys, customer_id: str, cluster: bool) -> str:
+    """The open-cases hash the scripts keep (see the module)."""
+    return keys.open_cases(customer_id) if cluster else open_cases_key(keys, customer_id)
+
+
+def queue_open_case(
+    pipe: Any, keys: Keys, case: Mapping[str, Any], *, now_iso: str, cluster: bool = False
+) -> None:
     """Queue on a (sync or async) pipeline: open `case` (the fields of
     `insights.followup.plan_case`, plus `created_ms`, `due_ms`), or join the customer's open
-    case at its touchpoint. The pipeline's reply for it is `[kind, case id]`."""
+    case at its touchpoint. The pipeline's reply for it is `[kind, case id]` (on a cluster
+    followed by the copy's `HSETNX` reply)."""
     fields = {k: str(v) for k, v in case.items()}
     case_id = new_case_id()
     # one entry: the script makes it `case.joined` (about the open case) when it joins
@@ -54,7 +67,7 @@ def queue_open_case(pipe: Any, keys: Keys, case: Mapping[str, Any], *, now_iso: 
     pipe.eval(
         OPEN_OR_JOIN,
         4,
-        open_cases_key(keys, fields["customer_id"]),
+        _open_cases(keys, fields["customer_id"], cluster),
         keys.cases(f"case:{case_id}"),
         keys.stream(CASES),
         keys.stream(CASE_EVENTS),
@@ -66,6 +79,8 @@ def queue_open_case(pipe: Any, keys: Keys, case: Mapping[str, Any], *, now_iso: 
         MAXLEN,
         now_iso,
     )
+    if cluster:  # a join leaves the copy as it is: it names the open case already
+        pipe.hsetnx(open_cases_key(keys, fields["customer_id"]), fields["touchpoint"], case_id)
 
 
 def decode_case(raw: Mapping[bytes, bytes] | Sequence[bytes] | None) -> dict[str, Any] | None:
@@ -111,16 +126,18 @@ async def update_case(
     changes: Mapping[str, str],
     note: Mapping[str, Any] | None,
     kind: str,
+    cluster: bool = False,
 ) -> UpdateResult:
     """Apply `changes` (string fields) if the case is still at `version`; append `note`;
     announce `kind` on both streams. `case` is the version the caller checked."""
     case_id = str(case["case_id"])
+    customer_id = str(case["customer_id"])
     entry = case_event(kind, {"case_id": case_id, "queue": case.get("queue", "")})
     reply = await client.eval(
         UPDATE,
         5,
         keys.cases(f"case:{case_id}"),
-        open_cases_key(keys, str(case["customer_id"])),
+        _open_cases(keys, customer_id, cluster),
         keys.stream(CASES),
         keys.stream(CASE_EVENTS),
         keys.cases(f"notes:{case_id}"),
@@ -134,6 +151,9 @@ async def update_case(
     )
     outcome = reply[0].decode()
     current = int(reply[1]) if len(reply) > 1 and reply[1] is not None else None
+    if cluster and outcome == "ok" and changes.get("status") in TERMINAL:
+        await client.eval(FORGET_OPEN, 1, open_cases_key(keys, customer_id),
+                          str(case["touchpoint"]), case_id)  # fmt: skip
     return UpdateResult(outcome, current)
 
 
@@ -198,7 +218,8 @@ async def list_cases(
     """One page of cases in `order`, matching every filter (status, queue, touchpoint,
     priority); pass the returned cursor for the next page (stable under inserts)."""
     args = list_args(keys, order=order, filters=filters or {}, cursor=cursor, limit=limit)
-    return decode_page(await client.eval(LIST, 0, *args), order)
+    # the key names the `{cases}` slot only (a cluster client sends the script there)
+    return decode_page(await client.eval(LIST, 1, keys.cases("ix"), *args), order)
 
 
 async def all_cases(client: Any, keys: Keys, *, chunk: int = 1000) -> list[dict[str, Any]]:

@@ -6,9 +6,8 @@ more nodes of a Redis Cluster (any of them: the clients discover the rest with
 (sync or asyncio), which routes every command and non-transactional pipeline by slot and
 runs `SCAN` over every primary; the API's hot connection gets
 `store.resp_cluster.ClusterRespConnection`. Keys that must change together share a hash tag
-(`store.keys`), so every script names keys of one slot — except the follow-up cases' script,
-which names a customer's key beside the `{cases}` keys: cases are not supported on a cluster
-(`api.services.cases` says so with a 503 and at start-up).
+(`store.keys`), so every script names keys of one slot (the follow-up cases' scripts keep a
+copy of the customer's open cases in the `{cases}` slot for it: `store.cases`).
 """
 
 from __future__ import annotations
@@ -84,3 +83,8 @@ def async_cluster(url: str, *, timeout: float, max_connections: int) -> aioredis
         max_connections=max_connections,
     )
     return cast(aioredis.Redis, client)
+
+
+def is_cluster_client(client: object) -> bool:
+    """Whether `client` is one of redis-py's cluster clients (sync or asyncio)."""
+    return isinstance(client, RedisCluster | AsyncRedisCluster)

@@ -1,9 +1,11 @@
 """Experiments in Redis: definitions, exposures, attributed conversions, per-customer rows.
 
-Keys (namespace `tp`, see `ExperimentKeys`):
-- `tp:g:exp:defs` hash key -> definition JSON; `tp:g:exp:defs:rev` bumps on every change so
-  API replicas re-read definitions only when they changed
-- `tp:g:exp:KEY:{variant,first,exposures,conversions,revenue,pre}` hashes customer -> value:
+Keys (namespace `tp`, see `ExperimentKeys`; formerly `tp:g:exp:…`, renamed by
+`touchpoint migrate-keys`, `store.key_migration`):
+- `tp:{exp}:defs` hash key -> definition JSON; `tp:{exp}:defs:rev` bumps on every change so
+  API replicas re-read definitions only when they changed (one slot: one MULTI)
+- `tp:{exp:KEY}:{variant,first,exposures,conversions,revenue,pre}` hashes customer -> value
+  (one experiment's tables share its slot on Redis Cluster):
   the per-customer rows the statistics need (variant and first exposure are set once: results
   are by first-exposure variant, intention to treat)
 - `tp:c:{CUSTOMER}:exp:last` hash experiment -> "variant|ts" of the last exposure
@@ -42,13 +44,13 @@ class ExperimentKeys:
     keys: Keys
 
     def definitions(self) -> str:
-        return self.keys.global_("exp:defs")
+        return self.keys.experiments("defs")
 
     def revision(self) -> str:
-        return self.keys.global_("exp:defs:rev")
+        return self.keys.experiments("defs:rev")
 
     def rows(self, experiment: str, name: str) -> str:
-        return self.keys.global_(f"exp:{experiment}:{name}")
+        return self.keys.experiment(experiment, name)
 
     def last(self, customer_id: str) -> str:
         return self.keys.customer(customer_id, "exp:last")
@@ -201,12 +203,13 @@ class ExperimentStore:
         return parse_experiment(orjson.loads(blob), source=f"stored experiment {key!r}")  # type: ignore[arg-type]
 
     def delete(self, key: str) -> None:
-        """Remove a definition and all its tracking data."""
+        """Remove a definition (with the revision bump, one MULTI), then its tracking data
+        (one call in the experiment's own slot): nothing serves it once the first is done."""
         pipe = self.client.pipeline(transaction=True)
         pipe.hdel(self.k.definitions(), key)
-        pipe.delete(*(self.k.rows(key, name) for name in ROW_FIELDS))
         pipe.incr(self.k.revision())
         pipe.execute()
+        self.client.delete(*(self.k.rows(key, name) for name in ROW_FIELDS))
 
     def record_exposure(
         self,

@@ -12,7 +12,11 @@ Layout (`tp` is the namespace, `{...}` a Redis Cluster hash tag):
   `tp:{s:STREAM}:x:NAME` a consumer's own state beside it (the webhook worker's retries)
 - `tp:r:{RECOMMENDATION}:NAME` — what one recommendation served and what it converted
 - `tp:{cases}:NAME` — follow-up cases (`store.cases`): a hash per case, its notes, the
-  listing indexes; one hash tag so a case and its indexes change in one script
+  listing indexes; one hash tag so a case and its indexes change in one script. The streams
+  a case's script appends to (`CASE_STREAMS`) are `tp:{cases}:s:STREAM:…` in the same slot
+  (on Redis Cluster every case lives on one shard: see README, Scaling out)
+- `tp:{exp}:NAME` — the A/B experiments' definitions and their revision (one MULTI);
+  `tp:{exp:KEY}:NAME` — one experiment's per-customer tables, all in its own slot
 - `tp:g:NAME` — global state (`Keys.global_`): API keys, redemptions, segment sizes, the
   dashboard's action log and session secret (`store.audit`), daily totals (`store.daily`)
 - `tp:{cx}:day:DATE` — live survey counts of one UTC day (`store.live_feedback`)
@@ -26,6 +30,8 @@ Per-customer keys share the `{customer_id}` tag so one pipeline to one shard ser
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+CASE_STREAMS = ("cases", "case-events")  # appended by a case's script: in the `{cases}` slot
 
 
 @dataclass(frozen=True)
@@ -60,21 +66,27 @@ class Keys:
     def global_(self, name: str) -> str:
         return f"{self.namespace}:g:{name}"
 
+    def stream_base(self, name: str) -> str:
+        """The prefix of a stream's keys, whose hash tag is the stream's slot."""
+        if name in CASE_STREAMS:
+            return f"{self.namespace}:{{cases}}:s:{name}"
+        return f"{self.namespace}:{{s:{name}}}"
+
     def stream(self, name: str) -> str:
         """An intake stream appended by the API and drained by `touchpoint ingest`."""
-        return f"{self.namespace}:{{s:{name}}}:stream"
+        return f"{self.stream_base(name)}:stream"
 
     def seen(self, stream: str, record_id: str) -> str:
         # Same hash tag as the stream: the idempotency check and the append run in one script.
-        return f"{self.namespace}:{{s:{stream}}}:seen:{record_id}"
+        return f"{self.stream_base(stream)}:seen:{record_id}"
 
     def stream_lock(self, stream: str) -> str:
         """Held by the one `touchpoint ingest` draining a stream."""
-        return f"{self.namespace}:{{s:{stream}}}:lock"
+        return f"{self.stream_base(stream)}:lock"
 
     def stream_state(self, stream: str, name: str) -> str:
         """A consumer's own state in the stream's slot: one MULTI acknowledges and moves."""
-        return f"{self.namespace}:{{s:{stream}}}:x:{name}"
+        return f"{self.stream_base(stream)}:x:{name}"
 
     def recommendation(self, recommendation_id: str, name: str) -> str:
         """Attribution of one served recommendation (`served`, `conversions`)."""
@@ -83,6 +95,19 @@ class Keys:
     def cases(self, name: str) -> str:
         """Follow-up cases and their listing indexes (`store.cases`), all in one slot."""
         return f"{self.namespace}:{{cases}}:{name}"
+
+    def open_cases(self, customer_id: str) -> str:
+        """A customer's open cases in the `{cases}` slot: on Redis Cluster the cases' scripts
+        keep them here and copy them to the customer's own key (`store.case_events`)."""
+        return self.cases(f"open:{customer_id}")
+
+    def experiments(self, name: str) -> str:
+        """The experiments' definitions (`defs`) and their revision (`defs:rev`)."""
+        return f"{self.namespace}:{{exp}}:{name}"
+
+    def experiment(self, key: str, name: str) -> str:
+        """One experiment's per-customer table `name` (variant, first, exposures, …)."""
+        return f"{self.namespace}:{{exp:{key}}}:{name}"
 
     def feedback_day(self, day: str) -> str:
         """Live survey counts of one UTC day (`YYYY-MM-DD`); one hash tag for every day, so

@@ -76,7 +76,7 @@ def redis_server() -> Iterator[RedisServer]:
 
 @pytest.fixture(scope="session")
 def redis_cluster() -> Iterator[LocalCluster]:
-    """A local Redis Cluster for the session: three primaries, a replica each (`tests.cluster.local`)."""
+    """The session's Redis Cluster: three primaries, a replica each (`tests.cluster.local`)."""
     cli = shutil.which("redis-cli")
     if cli is None:
         pytest.skip("redis-cli is needed to create a Redis Cluster")

@@ -16,7 +16,7 @@ from starlette.responses import Response
 from api.auth import actor
 from api.deps import AppParts, PartsDep, get_state
 from api.fields import Channel, CustomerIdPath
-from api.problems import Invalid, Unavailable, status_of
+from api.problems import Invalid, status_of
 from api.responses import OrjsonResponse
 from api.services import experiment_admin as admin
 from api.services.audit import record_audit
@@ -33,8 +33,6 @@ Key = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
 
 
 async def get_runtime(state: Annotated[ServingState, Depends(get_state)]) -> ExperimentsRuntime:
-    if state.cluster:  # a definition's save is one MULTI over two untagged global keys
-        raise Unavailable("A/B experiments are not supported on Redis Cluster (see README)")
     return runtime_for(state)
 
 

@@ -9,15 +9,12 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from api.problems import Unavailable
-from api.services.cases import ON_CLUSTER
 from api.state import ServingState
 from insights.case_report import report as build_report
 from store.cases import all_cases, latest_nps
 
 
 async def report(state: ServingState) -> dict[str, Any]:
-    if state.cluster:
-        raise Unavailable(ON_CLUSTER)
     if state.client is None:
         raise Unavailable("Redis is not connected")
     try:

@@ -60,8 +60,6 @@ async def append_planning_cases(
     the same time (the customers' value is read concurrently: no extra round trip after).
     A comment whose score opens no case is scored by the live insights version's sentiment
     model (`scorer`, else the one cached in-process per published version; none: skipped)."""
-    if state.cluster:  # cases are not supported on Redis Cluster: no case is planned
-        return await append, []
     config = case_config(state.settings.business_rules_dir)
     if scorer is None and any(needs_sentiment(a, config) for a in answers):
         scorer = await comment_scorer(state)
@@ -128,7 +126,7 @@ def queue_follow_up(pipe: Any, state: ServingState, planned: Sequence[dict[str, 
     events)."""
     now_iso = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     for case in planned:
-        store.queue_open_case(pipe, state.keys, case, now_iso=now_iso)
+        store.queue_open_case(pipe, state.keys, case, now_iso=now_iso, cluster=state.cluster)
 
 
 def shown(case: dict[str, Any], now: datetime | None = None) -> dict[str, Any]:
@@ -137,13 +135,7 @@ def shown(case: dict[str, Any], now: datetime | None = None) -> dict[str, Any]:
     return case
 
 
-# A case's script names the customer's open-cases key beside the `{cases}` keys: two slots.
-ON_CLUSTER = "follow-up cases are not supported on Redis Cluster (see README, Scaling out)"
-
-
 def _client(state: ServingState) -> Any:
-    if state.cluster:
-        raise Unavailable(ON_CLUSTER)
     if state.client is None:
         raise Unavailable("Redis is not connected")
     return state.client
@@ -235,7 +227,7 @@ async def change_case(
     try:
         result = await store.update_case(
             _client(state), state.keys, case, version=case["version"], changes=changes,
-            note=entry, kind=kind,
+            note=entry, kind=kind, cluster=state.cluster,
         )  # fmt: skip
     except (RedisError, OSError) as exc:
         state.mark_unavailable(exc)

@@ -266,7 +266,7 @@ def test_experiment_page_plots_entries_and_lift_over_days(store_config, redis_cl
         assert c.put("/v1/experiments/hero", json=definition).status_code in (200, 201)
         for customer in ("c1", "c2", "c3", "c4"):
             c.get(f"/v1/customers/{customer}/recommendations")  # exposures, today
-        first = KEYS.global_("exp:hero:first")
+        first = KEYS.experiment("hero", "first")
         assert redis_client.hlen(first) == 4
         redis_client.hset(first, "c1", f"{time.time() - 3 * 86400:.3f}")  # entered 3 days ago
         page = c.get("/ui/experiments/hero").text
