@@ -1,5 +1,6 @@
-"""The API served from a real three-primary Redis Cluster: recommendations, personalize,
-profile, events and feedback intake, a version switch; follow-up cases answer 503."""
+"""The API served from a real Redis Cluster (three primaries, a replica each):
+recommendations, personalize, profile, events and feedback intake, a version switch
+(experiments, cases, ingest and segments: `test_cluster_features.py`)."""
 
 from __future__ import annotations
 
@@ -118,16 +119,3 @@ def test_a_new_version_goes_live_for_the_api_and_rolls_back(api, cluster_config,
         time.sleep(0.1)
         body = api.get("/v1/customers/c1/recommendations", params={"k": 2}).json()
     assert ids(body) == ["p1", "p2"]
-
-
-def test_follow_up_cases_answer_a_clear_503_on_a_cluster(api):
-    response = api.get("/v1/cases")
-    assert response.status_code == 503
-    assert response.headers["content-type"] == "application/problem+json"
-    assert "Redis Cluster" in response.json()["detail"]
-
-
-def test_experiments_answer_a_clear_503_on_a_cluster(api):
-    response = api.get("/v1/experiments")
-    assert response.status_code == 503
-    assert "Redis Cluster" in response.json()["detail"]
