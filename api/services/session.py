@@ -89,7 +89,8 @@ async def open_session(
                 with_feedback=feelings, with_cases=feelings,
             )  # fmt: skip
         except (RedisError, OSError) as exc:
-            state.mark_unavailable(exc)
+            if not state.cluster:  # on a cluster one shard failed: the others still serve
+                state.mark_unavailable(exc)
             degraded = True
     session = Session(
         shared=shared,
