@@ -117,10 +117,11 @@ def main() -> None:
         version = client.get(KEYS.live(ARTIFACT)).decode()  # type: ignore[union-attr]
         ids = [f"c{n}" for n in range(args.customers)]
         sample = random.Random(7).sample(ids, min(args.sample, len(ids)))
-        per_customer = sum(
-            memory(client, list(client.scan_iter(KEYS.customer_data(ARTIFACT, version, c, "*"))))
-            for c in sample
-        ) / len(sample)
+        # the names one customer's keys have (one SCAN), then those keys of every sampled one
+        mine = KEYS.customer_data(ARTIFACT, version, ids[0], "")
+        names = [k.decode()[len(mine) :] for k in client.scan_iter(mine + "*", count=5000)]
+        per_customer = memory(client, [KEYS.customer_data(ARTIFACT, version, c, n).encode()
+                                       for c in sample for n in names]) / len(sample)  # fmt: skip
         shared = [k for k in client.scan_iter(KEYS.data_pattern(ARTIFACT, version), count=5000)
                   if b":c:{" not in k]  # fmt: skip
         per_item = memory(client, shared) / N_ITEMS
@@ -154,7 +155,7 @@ def main() -> None:
         served = list(client.scan_iter("tp:r:*:served", count=5000))[:1000]
         served_bytes = memory(client, served) / max(len(served), 1)
         figures = {
-            "customers": args.customers, "publish_s": publish_s,
+            "customers": args.customers, "publish_s": publish_s, "names": sorted(names),
             "per_customer": per_customer, "per_customer_used": published / args.customers,
             "per_item": per_item, "per_answer": per_answer, "served_key": served_bytes,
             "redis_us": redis_us, "redis_cmd_us": usec / args.requests,
@@ -178,6 +179,7 @@ def report(args: argparse.Namespace, f: dict) -> None:  # type: ignore[type-arg]
         f"memory per customer: {f['per_customer']:,.0f} B by MEMORY USAGE "
         f"({f['per_customer_used']:,.0f} B by used_memory growth, with key overhead)"
     )
+    print(f"  a customer's published keys: {', '.join(f['names'])}")
     print(f"memory per item (shared keys): {f['per_item']:,.0f} B")
     print(
         f"memory per served answer: {f['per_answer']:,.0f} B by used_memory growth "
