@@ -12,7 +12,7 @@ seconds or ISO 8601 UTC): it keeps its own index of open cases from the stream a
 `case.overdue` once for a case still open or contacted past its `due_at` (`webhooks.timing`),
 so the case store's key layout is not part of this interface.
 
-Keys (see `store.keys`): the stream `tp:{s:case-events}:stream`; each customer's open cases
+Keys (see `store.keys`): the stream `tp:{cases}:s:case-events:stream`; each customer's open cases
 `tp:c:{CUSTOMER}:cases`, a hash touchpoint → case id (one open case per customer and
 touchpoint), which the survey decision and the business rules read.
 """

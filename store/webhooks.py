@@ -1,6 +1,6 @@
 """The webhook worker's state in Redis, all in the case-events stream's slot.
 
-- the stream `tp:{s:case-events}:stream`, read through consumer group `webhooks`;
+- the stream `tp:{cases}:s:case-events:stream`, read through consumer group `webhooks`;
 - `…:x:hooks:retry` (sorted set delivery id → due time) and `…:x:hooks:deliveries` (hash
   delivery id → JSON): the retry schedule;
 - `…:x:hooks:dead` (hash delivery id → JSON): the dead-letter list;
