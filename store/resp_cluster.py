@@ -107,7 +107,9 @@ class ClusterRespConnection(RespConnection):
 
     def _route(self, commands: Sequence[Command]) -> dict[str, list[int]]:
         """Primary → the indices of the commands it takes, in the caller's order."""
-        primaries = self.primaries
+        owners, primaries = self.owners, self.primaries
+        if not owners:  # another call's failure forgot the map while this one waited
+            raise RedisConnectionError("the Redis Cluster slot map is being re-read")
         groups: dict[str, list[int]] = {}
         for i, command in enumerate(commands):
             slot = command_slot(command)
@@ -116,7 +118,7 @@ class ClusterRespConnection(RespConnection):
             elif slot == ANY:
                 targets = primaries[:1]
             else:
-                targets = [self.owners[slot]]
+                targets = [owners[slot]]
             if not targets or not targets[0]:
                 raise RedisConnectionError(f"no Redis Cluster primary serves slot {slot}")
             for target in targets:

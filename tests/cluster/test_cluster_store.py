@@ -6,6 +6,7 @@ import asyncio
 
 import numpy as np
 import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from store.client import connect
 from store.cluster import parse_cluster_url
@@ -109,3 +110,21 @@ def test_hot_connection_routes_by_slot_and_follows_moved_replies(redis_cluster, 
     first, again = asyncio.run(run())
     assert first == again == [c.encode() for c in customers]
     assert sum(1 for n in redis_cluster.keys_per_node().values() if n > 0) > 1
+
+
+def test_a_map_forgotten_while_a_call_waits_fails_it_as_a_connection_error(cluster_url):
+    """A node's failure empties the slot map; a call routed after that is a connection error
+    (the caller answers degraded), never another exception."""
+
+    async def run() -> None:
+        conn = ClusterRespConnection(cluster_url, timeout=2.0)
+        try:
+            await conn.execute_many([("SET", KEYS.customer("c1", "x"), "1")])
+            conn.owners = conn.primaries = []  # as `_gather` does when a node went away
+            with pytest.raises(RedisConnectionError):
+                conn._send([("GET", KEYS.customer("c1", "x"))])
+            assert await conn.execute_many([("GET", KEYS.customer("c1", "x"))]) == [b"1"]
+        finally:
+            conn.close()
+
+    asyncio.run(run())
