@@ -83,3 +83,14 @@ async def _move(
         result=result, events=visitor.recent, windows=windows, visitor_exposed=exposed,
         now=now.timestamp(),
     )  # fmt: skip
+
+
+async def assignment_unit(state: ServingState, customer_id: str) -> str | None:
+    """The visitor id the customer's A/B variants follow after a merge, if one does."""
+    if state.client is None:
+        raise Unavailable("Redis is not connected")
+    try:
+        unit = await state.client.get(state.keys.assignment_unit(customer_id))
+    except (RedisError, OSError) as exc:
+        raise Unavailable("the assignment cannot be read right now; retry shortly") from exc
+    return unit.decode() if isinstance(unit, bytes) else unit

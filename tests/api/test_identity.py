@@ -130,6 +130,8 @@ def test_the_visitors_variant_follows_a_customer_never_exposed(client, redis_cli
     for _ in range(3):  # and thereafter
         body = recs(client, customer, k=3)
         assert body["experiments"] == [{"key": "home-recs", "variant": seen}]
+    lookup = client.get(f"/v1/experiments/home-recs/assignment/{customer}").json()
+    assert (lookup["variant"], lookup["assigned_as"]) == (seen, visitor)
 
 
 def test_a_customer_already_exposed_keeps_their_own_variant(client, redis_client):
