@@ -16,10 +16,12 @@ from api.responses import OrjsonResponse
 from api.routes import (
     audit,
     cases,
+    consent,
     events,
     experiments,
     feedback,
     health,
+    identities,
     insights,
     items,
     personalize,
@@ -111,6 +113,8 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         (cases, SCOPE_CASES),
         (insights, SCOPE_INSIGHTS),
         (audit, SCOPE_ADMIN),
+        (consent, SCOPE_EVENTS),
+        (identities, SCOPE_EVENTS),
     ):
         app.include_router(module.router, dependencies=auth.scoped(scope))
     dashboard.install(app)  # /ui: its own login (scope `dashboard`), see api/ui/session.py

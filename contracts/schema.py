@@ -223,5 +223,41 @@ AUDIT = Table(
     ),
 )
 
+# The consents a customer gives or withdraws live (`PUT /v1/customers/{id}/consent`): the
+# three marketing channels (the customers table's `consent_<channel>` are their batch
+# defaults), `personalisation` (false: non-personal answers, events left out of training)
+# and `analytics` (false: events and answers left out of insights).
+CONSENT_PURPOSES: Final = ("email", "push", "sms", "personalisation", "analytics")
+
+# Written by `touchpoint ingest` only: one row per consent change (`store.consent`); the
+# newest `changed_at` of a customer is their consent (a purpose left empty: not given live).
+CONSENT = Table(
+    name="consent",
+    key="change_id",
+    description="Consent changes, drained from the API's consent stream.",
+    columns=(
+        Column("change_id", "id", required=True),
+        Column("customer_id", "id", required=True),
+        Column("changed_at", "timestamp", required=True),
+        *(Column(purpose, "str", default="") for purpose in CONSENT_PURPOSES),  # "true"/"false"/""
+        Column("who", "str", default=""),
+    ),
+)
+
+# Written by `touchpoint ingest` only: one row per identity merge (`store.identity`): from
+# then on the batch reads `anonymous_id`'s events and answers as `customer_id`'s.
+IDENTITIES = Table(
+    name="identities",
+    key="merge_id",
+    description="Visitor ids merged into customers, drained from the API's identities stream.",
+    columns=(
+        Column("merge_id", "id", required=True),
+        Column("anonymous_id", "id", required=True),
+        Column("customer_id", "id", required=True),
+        Column("merged_at", "timestamp", required=True),
+    ),
+)
+
 # The streams `touchpoint ingest` drains, and the table each lands in.
-INTAKE_TABLES: Final = {"events": EVENTS, "feedback": FEEDBACK, "cases": CASES, "audit": AUDIT}
+INTAKE_TABLES: Final = {"events": EVENTS, "feedback": FEEDBACK, "cases": CASES, "audit": AUDIT,
+                        "consent": CONSENT, "identities": IDENTITIES}  # fmt: skip

@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from contracts.errors import DataError
+from contracts.people import PERSONALISATION, apply_people
 from contracts.schema import RATING_RANGE, SURVEY_RANGES, TABLES, Column, Table
 
 STRING = pd.StringDtype("pyarrow")
@@ -48,8 +49,12 @@ def table_files(data_dir: Path | str, name: str) -> list[Path]:
     return files
 
 
-def load_table(data_dir: Path | str, name: str, *, required: bool = True) -> pd.DataFrame:
-    """Read and validate one table; an absent optional table is an empty frame."""
+def load_table(
+    data_dir: Path | str, name: str, *, required: bool = True, purpose: str = PERSONALISATION
+) -> pd.DataFrame:
+    """Read and validate one table; an absent optional table is an empty frame. Events and
+    feedback come with merged visitor ids mapped and the rows of customers who withdrew
+    consent to `purpose` left out (`contracts.people`)."""
     table = TABLES[name]
     files = table_files(data_dir, name)
     if not files:
@@ -58,13 +63,17 @@ def load_table(data_dir: Path | str, name: str, *, required: bool = True) -> pd.
         return empty_frame(table)
     frames = [_validate(table, _read_raw(path), str(path)) for path in files]
     frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
-    return _dedupe(table, frame, str(files[0]))
+    frame = _dedupe(table, frame, str(files[0]))
+    if name in ("events", "feedback"):
+        frame = apply_people(frame, data_dir, name, purpose)
+    return frame
 
 
-def load_tables(data_dir: Path | str) -> dict[str, pd.DataFrame]:
-    """All four tables; `events` and `items` are required, the others may be absent."""
+def load_tables(data_dir: Path | str, *, purpose: str = PERSONALISATION) -> dict[str, pd.DataFrame]:
+    """All four tables; `events` and `items` are required, the others may be absent.
+    `purpose`: what the batch loads for (`contracts.people`: whose consent it needs)."""
     return {
-        name: load_table(data_dir, name, required=name in ("events", "items"))
+        name: load_table(data_dir, name, required=name in ("events", "items"), purpose=purpose)
         for name in ("customers", "items", "events", "feedback")
     }
 

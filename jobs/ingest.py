@@ -11,6 +11,8 @@ A crash before 3 leaves the batch pending; the next run reads the pending entrie
 finds their ids already written (or rewrites the same file name), and acknowledges them —
 so no record is lost and none is written twice. One ingest per stream runs at a time.
 
+Consent changes (`store.consent`) and identity merges (`store.identity`) are drained the same
+way to `DIR/consent/` and `DIR/identities/`, where the batch reads them (`contracts.people`).
 The audit trail (`store.audit`) is drained the same way to `DIR/audit/`, but its entries
 stay in Redis after they are written (the API and `touchpoint audit list` read it there).
 """
@@ -34,11 +36,14 @@ from contracts.errors import Conflict, DataError
 from contracts.schema import INTAKE_TABLES, Column, Table
 from contracts.tables import arrow_schema
 from store.audit import AUDIT
+from store.consent import CONSENT
 from store.events import STREAMS, Entry, StreamReader
+from store.identity import IDENTITIES
 from store.keys import Keys
 
 DEFAULT_BATCH = 10_000
-DRAINED = (*STREAMS, AUDIT)  # every stream `touchpoint ingest` writes to the data directory
+# every stream `touchpoint ingest` writes to the data directory
+DRAINED = (*STREAMS, AUDIT, CONSENT, IDENTITIES)
 KEPT_IN_REDIS = frozenset({AUDIT})  # drained, but not trimmed
 OnWritten = Callable[[str, Path, int], None]
 

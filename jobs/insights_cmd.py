@@ -19,6 +19,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from contracts.errors import InvalidInput, NotFound, Unavailable
+from contracts.people import ANALYTICS
 from contracts.tables import load_tables
 from insights.scores import DIMENSIONS, PERIODS
 from jobs.common import DataDir, JsonFlag, progress, report, setup_logging
@@ -85,7 +86,7 @@ def insights(
         raise InvalidInput(f"--period {period!r}: one of {', '.join(PERIODS)}")
     with progress() as bar:
         task = bar.add_task("load", total=None)
-        tables = load_tables(data)
+        tables = load_tables(data, purpose=ANALYTICS)  # who allowed analytics
         try:
             run = run_insights(
                 data, tables, journey_file=journey, since=since, until=until, by=dims,

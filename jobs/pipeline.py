@@ -16,6 +16,8 @@ from typing import Any
 import pandas as pd
 
 from contracts.errors import Conflict
+from contracts.people import ANALYTICS, purposes_differ
+from contracts.tables import load_table
 from jobs.common import progress
 from jobs.modelops import registry_for, run_train, saved_weights
 from jobs.publish import Trained, build_bundle, publish_serving
@@ -92,6 +94,9 @@ def insights_step(
     try:
         from jobs.insights import run_insights  # pandas/scikit-learn work only when run
 
+        if purposes_differ(data):  # insights read whoever allowed analytics (`contracts.people`)
+            tables = {**tables, **{name: load_table(data, name, required=False, purpose=ANALYTICS)
+                                   for name in ("events", "feedback")}}  # fmt: skip
         run = run_insights(data, tables, segments=segments)
     except Exception as exc:  # any failure: reported, the run goes on
         log.exception("insights step failed; the previous insights stay live")

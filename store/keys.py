@@ -24,6 +24,9 @@ Layout (`tp` is the namespace, `{...}` a Redis Cluster hash tag):
   its idempotency marks and `tp:{s:STREAM}:lock` the ingest lock, all in the stream's slot
 - `tp:r:{RECOMMENDATION}:NAME` — what one recommendation served and what it converted
 - `tp:{l:WHO}:SCOPE` — a rate-limit token bucket (`store.ratelimit`) of an API key or an address
+- `tp:c:{CUSTOMER}:consent`, `…:consent:log` — live consent and its recent changes
+  (`store.consent`); `tp:c:{ID}:merged…`, `…:unit` — identity merges (`store.identity`).
+  Not versioned: they outlive every publish
 Per-customer keys share the `{customer_id}` tag so one pipeline to one shard serves a request.
 """
 
@@ -118,3 +121,23 @@ class Keys:
         """A token bucket of the rate limits: `who` is `k:KEYID`, `a:ADDRESS` or `f:ADDRESS`
         (failed authentications), `scope` the API scope (or `auth`)."""
         return f"{self.namespace}:{{l:{who}}}:{scope}"
+
+    def consent(self, customer_id: str) -> str:
+        """The customer's live consent (purpose -> "1"/"0"; unversioned: outlives publishes)."""
+        return self.customer(customer_id, "consent")
+
+    def consent_log(self, customer_id: str) -> str:
+        """The customer's latest consent changes, newest first (a capped list of JSON)."""
+        return self.customer(customer_id, "consent:log")
+
+    def merged_into(self, anonymous_id: str) -> str:
+        """On the visitor's slot: the customer id the visitor was merged into."""
+        return self.customer(anonymous_id, "merged")
+
+    def merged_from(self, customer_id: str, anonymous_id: str) -> str:
+        """On the customer's slot: the merge of `anonymous_id` was applied (its result JSON)."""
+        return self.customer(customer_id, f"merged:{anonymous_id}")
+
+    def assignment_unit(self, customer_id: str) -> str:
+        """The id the customer's A/B variants are hashed from after a merge (the visitor's)."""
+        return self.customer(customer_id, "unit")

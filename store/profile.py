@@ -28,6 +28,7 @@ from store import counters, feedback, recent
 from store.case_events import open_cases_key
 from store.cases import decode_open_cases
 from store.codec import unpack_ranked
+from store.consent import decode_consent
 from store.keys import Keys
 from store.resp import RespConnection
 from store.serving import ARTIFACT, Ranked
@@ -37,7 +38,9 @@ _NO_ITEMS: NDArray[np.int64] = np.empty(0, np.int64)
 STRINGS = ("recs", "profile", "hist", "consumed", "why")
 LEGACY_CONSUMED = "bought"  # what versions published before `consumed` existed call it
 
-# KEYS = the 5 published strings, the recent list, the feedback, open-cases and
+# KEYS = the 5 published strings, the recent list, the A/B assignment unit (a string, set by
+# an identity merge), the live consent hash (`store.consent`: unversioned, so it holds across
+# publishes, and read here so consent costs no round trip), the feedback, open-cases and
 # per-touchpoint feedback hashes (each optional), then per
 # window its hash and its log (`store.counters`), and last the `bought` string versions
 # published before `consumed` replaced it hold (read only when `consumed` is missing);
@@ -54,8 +57,9 @@ local strings = redis.call('MGET', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5])
 for i = 1, 5 do out[i] = strings[i] end
 if not out[4] then out[4] = redis.call('GET', KEYS[#KEYS]) end
 out[6] = redis.call('LRANGE', KEYS[6], 0, tonumber(ARGV[1]) - 1)
+out[7] = redis.call('GET', KEYS[7])
 local first_window, least = tonumber(ARGV[2]), tonumber(ARGV[3])
-for i = 7, first_window - 1 do out[i] = redis.call('HGETALL', KEYS[i]) end
+for i = 8, first_window - 1 do out[i] = redis.call('HGETALL', KEYS[i]) end
 local o = first_window - 1
 for i = first_window, #KEYS - 1, 2 do
   local flat = redis.call('HGETALL', KEYS[i])
@@ -105,6 +109,8 @@ class CustomerContext:
     feedback: dict[str, dict[str, Any]] = field(default_factory=dict)
     open_cases: dict[str, str] = field(default_factory=dict)  # touchpoint -> case id
     touchpoint_feedback: dict[str, dict[str, Any]] = field(default_factory=dict)
+    consent: dict[str, bool] = field(default_factory=dict)  # given live; wins over the batch's
+    unit: str | None = None  # the id A/B variants are hashed from, when merged from a visitor
 
     @property
     def known(self) -> bool:
@@ -138,6 +144,8 @@ async def read_context(
     queued = sorted(set(windows))
     script_keys = [keys.customer_data(ARTIFACT, version, customer_id, n) for n in STRINGS]
     script_keys.append(recent.recent_key(keys, customer_id))
+    script_keys.append(keys.assignment_unit(customer_id))
+    script_keys.append(keys.consent(customer_id))
     if with_feedback:
         script_keys.append(feedback.feedback_key(keys, customer_id))
     if with_cases:
@@ -171,8 +179,9 @@ async def read_context(
             raise reply
     reply = replies[0]
     redeemed_raw = _pairs(replies[1]) if budgets else None
-    recs, profile, hist, consumed, why, events = reply[:6]
-    hashes = reply[6:]
+    recs, profile, hist, consumed, why, events, unit = reply[:7]
+    hashes = reply[7:]
+    consent_raw = hashes.pop(0)
     feedback_raw = hashes.pop(0) if with_feedback else None
     cases_raw = hashes.pop(0) if with_cases else None
     touchpoints_raw = hashes.pop(0) if with_touchpoints else None
@@ -192,4 +201,6 @@ async def read_context(
         feedback=feedback.decode(_pairs(feedback_raw)) if with_feedback else {},
         open_cases=decode_open_cases(_pairs(cases_raw)) if with_cases else {},
         touchpoint_feedback=feedback.decode(_pairs(touchpoints_raw)) if with_touchpoints else {},
+        consent=decode_consent(_pairs(consent_raw)),
+        unit=unit.decode() if unit else None,
     )

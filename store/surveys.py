@@ -21,6 +21,7 @@ import orjson
 
 from store import recent
 from store.case_events import open_cases_key
+from store.consent import decode_consent
 from store.feedback import feedback_key
 from store.keys import Keys
 from store.resp import RespConnection
@@ -48,6 +49,7 @@ class SurveyState:
     asked: dict[str, float] = field(default_factory=dict)  # survey → last asked
     open_cases: dict[str, str] = field(default_factory=dict)  # touchpoint → case id
     token: str = ""  # the `at` field as read: the compare-and-set token
+    consent: dict[str, bool] = field(default_factory=dict)  # set live (`store.consent`)
 
     @property
     def last_surveyed(self) -> dict[str, float]:
@@ -70,13 +72,14 @@ async def read_survey_state(
         ("HGETALL", feedback_key(keys, customer_id)),
         ("HGETALL", open_cases_key(keys, customer_id)),
         ("HGETALL", surveys_key(keys, customer_id)),
+        ("HGETALL", keys.consent(customer_id)),
     ]
     replies = await client.execute_many(commands)
     for reply in replies:
         if isinstance(reply, Exception):
             raise reply
     profile_raw = replies.pop(0) if version is not None else None
-    events, feedback, cases, mine = replies[0], *(_pairs(r) for r in replies[1:])
+    events, feedback, cases, mine, consent = replies[0], *(_pairs(r) for r in replies[1:])
     answered = {}
     for name, value in feedback.items():
         survey = name.decode()
@@ -91,6 +94,7 @@ async def read_survey_state(
         asked=asked,
         open_cases={k.decode(): v.decode() for k, v in cases.items()},
         token=token,
+        consent=decode_consent(consent),
     )
 
 

@@ -21,6 +21,7 @@ from api.responses import OrjsonResponse
 from api.services import experiment_admin as admin
 from api.services.audit import record_audit
 from api.services.experiment_serving import ExperimentsRuntime, runtime_for
+from api.services.identity import assignment_unit
 from api.state import ServingState
 from contracts.errors import TouchpointError
 from experiments.assignment import assign
@@ -91,17 +92,19 @@ async def get_assignment(
     channel: Channel | None = None,
     segments: Annotated[str | None, Query(max_length=1024, description="comma-separated")] = None,
 ) -> Response:
-    """The customer's variant now (no Redis round trip beyond the cached definitions)."""
+    """The customer's variant now (one Redis read: whether an identity merge made the
+    variants follow a visitor's id, `assigned_as`)."""
     exp = await admin.definition(runtime, key)
+    unit = await assignment_unit(runtime.state, customer_id)
     found = assign(
         exp,
-        customer_id=customer_id,
+        customer_id=unit or customer_id,
         channel=channel,
         segments=[s for s in (segments or "").split(",") if s],
     )
     strategy = exp.variant(found.variant).strategy.model_dump() if found.variant else None
     body = {"experiment": key, "customer_id": customer_id, "variant": found.variant,
-            "reason": found.reason, "strategy": strategy}  # fmt: skip
+            "reason": found.reason, "strategy": strategy, "assigned_as": unit}  # fmt: skip
     return OrjsonResponse(body)
 
 

@@ -63,7 +63,7 @@ async def read_profile(state: ServingState, customer_id: str) -> dict[str, Any]:
         "latest_nps": feedback.get("nps"),
         "latest_feedback": feedback,
         "live_feedback": ctx.feedback,
-        "consent": published.get("consent", {}),
+        "consent": {**published.get("consent", {}), **ctx.consent},  # the live value wins
         "rfm": {k: published.get(k) for k in ("recency_days", "frequency", "monetary")},
         "recent_activity": {
             "days": RECENT_DAYS,

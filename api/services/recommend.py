@@ -113,8 +113,9 @@ async def answer(
                                  feelings=feelings)  # fmt: skip
     if admit is not None:
         await admit()
-    if defs:
-        plan = serving_plan(state, defs, customer_id=customer_id, channel=channel,
+    if defs:  # after an identity merge the variants may follow the visitor's id (its `unit`)
+        unit = session.ctx.unit or customer_id
+        plan = serving_plan(state, defs, customer_id=unit, channel=channel,
                             segments=sorted(session.segments), profiles=book.profiles)  # fmt: skip
         if plan.rules_profile != pre:
             rules = _resolve(book, channel, requests, placement_from_name, plan.rules_profile)
@@ -144,6 +145,8 @@ async def answer(
         "degraded": session.degraded,
         "known_customer": session.ctx.known,
     }
+    if not session.personal:  # withdrawn personalisation consent: said once, for the answer
+        head["personalised"] = False
     exposure = await tag_experiments(
         state, head, customer_id=customer_id, channel=channel, segments=sorted(session.segments),
         served=any(body["items"] for body in out), found=plan.assignments,

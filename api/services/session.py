@@ -50,7 +50,8 @@ class Session:
     segments: frozenset[str] = frozenset()
     tier: str = "none"
     points: int = 0
-    consent: dict[str, bool] = field(default_factory=dict)
+    consent: dict[str, bool] = field(default_factory=dict)  # the batch's, overlaid with live
+    personal: bool = True  # personalisation consent: False = popular lists only, no profiling
     consumed: set[int] = field(default_factory=set)  # what the customer already has
     dismissed: set[int] = field(default_factory=set)
     anchors: list[tuple[int, str]] = field(default_factory=list)  # (item index, verb), best first
@@ -125,6 +126,10 @@ def _derive(session: Session, shared: SharedServing, consumption: Consumption) -
     session.tier = str(profile.get("loyalty_tier") or "none")
     session.points = int(profile.get("points_balance") or 0)
     session.consent = {str(k): bool(v) for k, v in (profile.get("consent") or {}).items()}
+    session.consent.update(session.ctx.consent)  # the live value wins over the batch default
+    if not session.consent.get("personalisation", True):
+        _impersonal(session)
+        return
     session.feeling = _feeling(session.ctx, profile)
     index_of = shared.index_of
     had = session.ctx.consumed
@@ -153,6 +158,15 @@ def _derive(session: Session, shared: SharedServing, consumption: Consumption) -
     session.published_anchors = not recent_anchors
     if recent_anchors:  # only viewed or bought items become anchors
         session.fresh = _fresh(session, shared)
+
+
+def _impersonal(session: Session) -> None:
+    """No personalisation consent: nothing of the customer's history or segments shapes the
+    answer (popular lists of the channel, `slots.fill`); their published recs are ignored."""
+    session.personal = False
+    session.segment = None
+    session.segments = frozenset()
+    session.published_anchors = False
 
 
 def _feeling(ctx: CustomerContext, profile: dict[str, Any]) -> Feeling:

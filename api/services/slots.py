@@ -1,7 +1,8 @@
 """Fill one list (a slot) of products, content, offers or rewards for a session under rules.
 
 Products and content: fresh (live events) → personal → segment → channel → kind → global;
-`popular_only` (an A/B variant with the popularity strategy) starts at segment.
+`popular_only` (an A/B variant with the popularity strategy) starts at segment; a customer
+without personalisation consent gets the channel's popular lists (no segment, no history).
 Offers: one list by expected value (propensity × margin). Rewards: affordable ones by
 affinity, plus the best one just out of reach as a nudge. Every list then goes through the
 same eligibility, exclusions, caps, budgets, boosts, diversity and pins (`recsys.ranking`).
@@ -34,6 +35,7 @@ from recsys.value_ranking import (
     scaled,
 )
 
+NOT_PERSONAL = "popular right now (not personalised: no personalisation consent)"
 NUDGE_REACH = 0.5  # a nudge is at most this share of the balance (or 500 points) away
 
 
@@ -65,6 +67,7 @@ def fill(
         return Slot()
     if rules.needs_consent(channel) and not session.consent.get(str(channel), False):
         return Slot(suppressed=f"no marketing consent for {channel}")
+    popular_only = popular_only or not session.personal
     k = _remaining(session, rules, channel, kind, k)
     if k <= 0:
         return Slot(capped=True)
@@ -254,7 +257,8 @@ def render(session: Session, picks: list[Pick]) -> list[dict[str, Any]]:
     assert session.cat is not None
     display = session.cat.display
     out = []
-    for pick, reason in zip(picks, reasons_for(session, picks), strict=True):
+    reasons = reasons_for(session, picks) if session.personal else [NOT_PERSONAL] * len(picks)
+    for pick, reason in zip(picks, reasons, strict=True):
         item = display[pick.index].copy()
         item["score"] = rounded(pick.score)
         item["reason"] = reason

@@ -41,7 +41,11 @@ def facts_of(state: SurveyState, channel: str, touchpoint: str) -> SurveyFacts:
         touchpoint=touchpoint,
         # orders the batch counted, or the live purchases if more (a customer new since it ran)
         purchases=max(int(profile.get("frequency") or 0), live_purchases),
-        consent=profile.get("consent") if state.profile is not None else None,
+        consent=(  # the live value wins over the batch's (`api.services.consent`)
+            {**(profile.get("consent") or {}), **state.consent}
+            if state.profile is not None or state.consent
+            else None
+        ),
         open_cases=state.open_cases,
         last_surveyed=state.last_surveyed,
     )

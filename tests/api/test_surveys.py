@@ -97,6 +97,13 @@ def test_consent_from_the_profile(api) -> None:
     assert ask(api, "buyer", "email", "support")["survey"] == "ces"
 
 
+def test_live_consent_wins_over_the_profile(api) -> None:
+    assert api.put("/v1/customers/buyer/consent", json={"email": False}).status_code == 200
+    assert ask(api, "buyer", "email", "support")["reason"] == "no consent to contact on email"
+    api.put("/v1/customers/buyer/consent", json={"push": True})
+    assert ask(api, "buyer", "push", "support")["survey"] == "ces"
+
+
 def test_a_recent_answer_counts_as_surveyed(api) -> None:
     now = datetime.now(UTC)
     posted = api.post(
