@@ -23,6 +23,7 @@ from api.routes import (
     insights,
     items,
     personalize,
+    privacy,
     profile,
     recommendations,
     segments,
@@ -44,6 +45,7 @@ from contracts.requests import (
     SCOPE_EXPERIMENTS,
     SCOPE_INSIGHTS,
     SCOPE_PERSONALIZE,
+    SCOPE_PRIVACY,
     SCOPE_SEGMENTS,
 )
 
@@ -111,6 +113,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         (cases, SCOPE_CASES),
         (insights, SCOPE_INSIGHTS),
         (audit, SCOPE_ADMIN),
+        (privacy, SCOPE_PRIVACY),
     ):
         app.include_router(module.router, dependencies=auth.scoped(scope))
     dashboard.install(app)  # /ui: its own login (scope `dashboard`), see api/ui/session.py

@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 
 from contracts.errors import DataError
 from contracts.schema import RATING_RANGE, SURVEY_RANGES, TABLES, Column, Table
+from contracts.tombstones import drop_erased
 
 STRING = pd.StringDtype("pyarrow")
 
@@ -58,7 +59,7 @@ def load_table(data_dir: Path | str, name: str, *, required: bool = True) -> pd.
         return empty_frame(table)
     frames = [_validate(table, _read_raw(path), str(path)) for path in files]
     frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
-    return _dedupe(table, frame, str(files[0]))
+    return drop_erased(_dedupe(table, frame, str(files[0])), data_dir)  # erased: never back
 
 
 def load_tables(data_dir: Path | str) -> dict[str, pd.DataFrame]:

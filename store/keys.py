@@ -20,6 +20,8 @@ Layout (`tp` is the namespace, `{...}` a Redis Cluster hash tag):
   its idempotency marks and `tp:{s:STREAM}:lock` the ingest lock, all in the stream's slot
 - `tp:r:{RECOMMENDATION}:NAME` — what one recommendation served and what it converted
 - `tp:{l:WHO}:SCOPE` — a rate-limit token bucket (`store.ratelimit`) of an API key or an address
+- `tp:g:tombstones` — keyed hashes of erased customers (`store.erase`); `tp:g:erasure:key`
+  the key of those hashes when no `TOUCHPOINT_ERASURE_KEY` is set
 Per-customer keys share the `{customer_id}` tag so one pipeline to one shard serves a request.
 """
 
@@ -93,3 +95,25 @@ class Keys:
         """A token bucket of the rate limits: `who` is `k:KEYID`, `a:ADDRESS` or `f:ADDRESS`
         (failed authentications), `scope` the API scope (or `auth`)."""
         return f"{self.namespace}:{{l:{who}}}:{scope}"
+
+    def tombstones(self) -> str:
+        """Keyed hashes of erased customer ids (`store.erase`): never the ids themselves."""
+        return self.global_("tombstones")
+
+    def erasure_key(self) -> str:
+        """The key of the tombstones' hashes when no `TOUCHPOINT_ERASURE_KEY` is set."""
+        return self.global_("erasure:key")
+
+    def customer_pattern(self, customer_id: str) -> str:
+        """SCAN pattern of every key tagged with the customer, live or in any version."""
+        escaped = "".join("\\" + ch if ch in "*?[]\\" else ch for ch in customer_id)
+        return f"{self.namespace}:*c:{{{escaped}}}:*"
+
+    def tagged_customer(self, key: str) -> str | None:
+        """The customer a key is tagged with (`…c:{ID}:…`, `customer` or `customer_data`),
+        else None."""
+        start = key.find(":c:{")
+        if start < 0 or not key.startswith(self.namespace + ":"):
+            return None
+        end = key.find("}", start + 4)
+        return key[start + 4 : end] if end > 0 else None

@@ -1,0 +1,187 @@
+"""Erasure in Redis: everything Touchpoint holds about some customers goes, then a tombstone.
+
+What holds a customer, and how it goes (`erase_customers`):
+- every key tagged with the customer (`…c:{ID}:…`: published `recs`, `profile`, `hist`,
+  `consumed`, `why` of every live or kept version, recent events, counters and their logs,
+  latest answers, open cases, survey state, experiment exposures): found by SCAN, deleted;
+- what recommendations served them (`r:{REC}:served` naming them) and its conversions;
+- the entries of every stream naming them (events, feedback, cases, case-events, audit),
+  deleted (XDEL) and acknowledged for every consumer group, so nothing re-delivers them;
+- segment buckets, member lists and deltas of every kept `segments` version
+  (`store.erase_shared`), follow-up cases with their notes and indexes, and the webhook
+  worker's copies of their cases;
+- every global hash field named by their id (the experiments' per-customer rows).
+Then the tombstone (`Keys.tombstones()`: keyed hash → erased_at, `contracts.tombstones`), and
+an append-only file rewrite so the server's own files forget them too.
+
+A batch of ids costs one walk of the keyspace and of each stream, whatever its size; one id
+walks with a server-side MATCH. Synchronous client: the CLI, and the API off its event loop.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import redis
+
+from contracts.tombstones import configured_key, id_hash
+from store.audit import AUDIT
+from store.case_events import CASE_EVENTS
+from store.erase_shared import erase_cases, erase_from_segments, mentions
+from store.events import STREAMS
+from store.keys import Keys
+
+ERASE_STREAMS = (*STREAMS, CASE_EVENTS, AUDIT)
+SCAN_COUNT = 5000
+CHUNK = 1000  # commands per pipeline
+
+
+@dataclass
+class Erased:
+    """What one erasure removed (counts only: never an id)."""
+
+    customers: int = 0
+    keys: int = 0
+    stream_entries: int = 0
+    served: int = 0
+    segment_versions: int = 0
+    cases: int = 0
+    global_fields: int = 0
+    tombstones: list[str] = field(default_factory=list)  # keyed hashes, new ones first
+
+    def counts(self) -> dict[str, int]:
+        return {k: v for k, v in vars(self).items() if isinstance(v, int)}
+
+
+def erasure_key(client: redis.Redis, keys: Keys, candidate: bytes | None = None) -> bytes:
+    """The key of the tombstones' hashes: `TOUCHPOINT_ERASURE_KEY`, else the one kept in
+    Redis (stored once from `candidate` or a new random key: the first writer wins)."""
+    configured = configured_key()
+    if configured is not None:
+        return configured
+    client.set(keys.erasure_key(), candidate or secrets.token_hex(32).encode(), nx=True)
+    stored = client.get(keys.erasure_key())
+    assert isinstance(stored, bytes)
+    return stored
+
+
+def tombstones(client: redis.Redis, keys: Keys) -> dict[str, str]:
+    """Every tombstone in Redis: keyed hash → erased_at (ISO 8601)."""
+    raw = client.hgetall(keys.tombstones())
+    return {k.decode(): v.decode() for k, v in raw.items()}  # type: ignore[union-attr]
+
+
+def erase_customers(client: redis.Redis, keys: Keys, customer_ids: Collection[str]) -> Erased:
+    """Remove the customers from every place listed in the module docstring, then record
+    their tombstones. Idempotent: erasing twice finds nothing the second time."""
+    ids = frozenset(customer_ids)
+    done = Erased(customers=len(ids))
+    if not ids:
+        return done
+    key = erasure_key(client, keys)
+    done.keys = _delete(client, list(_customer_keys(client, keys, ids)))
+    done.served = _erase_served(client, keys, ids)
+    done.stream_entries = sum(_erase_stream(client, keys.stream(s), ids) for s in ERASE_STREAMS)
+    done.segment_versions = erase_from_segments(client, keys, ids)
+    done.cases = erase_cases(client, keys, ids)
+    done.global_fields = _erase_global_fields(client, keys, ids)
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    done.tombstones = [id_hash(key, c) for c in sorted(ids)]
+    client.hset(keys.tombstones(), mapping={h: now for h in done.tombstones})
+    forget_on_disk(client)
+    return done
+
+
+def _customer_keys(client: redis.Redis, keys: Keys, ids: frozenset[str]) -> Iterator[str]:
+    if len(ids) == 1:  # the server filters: only this customer's names come back
+        for raw in client.scan_iter(match=keys.customer_pattern(next(iter(ids))), count=SCAN_COUNT):
+            yield raw.decode()
+        return
+    for raw in client.scan_iter(match=f"{keys.namespace}:*c:{{*", count=SCAN_COUNT):
+        name = raw.decode()
+        if keys.tagged_customer(name) in ids:
+            yield name
+
+
+def _delete(client: redis.Redis, names: list[str]) -> int:
+    removed = 0
+    for start in range(0, len(names), CHUNK):
+        pipe = client.pipeline(transaction=False)
+        for name in names[start : start + CHUNK]:
+            pipe.delete(name)  # one key a command: keys of many slots (Redis Cluster)
+        removed += sum(pipe.execute())
+    return removed
+
+
+def _erase_served(client: redis.Redis, keys: Keys, ids: frozenset[str]) -> int:
+    """What recommendations served these customers, and what those converted."""
+    pattern = keys.recommendation("*", "served")
+    names = [raw.decode() for raw in client.scan_iter(match=pattern, count=SCAN_COUNT)]
+    doomed: list[str] = []
+    for start in range(0, len(names), CHUNK):
+        chunk = names[start : start + CHUNK]
+        pipe = client.pipeline(transaction=False)
+        for name in chunk:
+            pipe.hget(name, "customer")
+        for name, who in zip(chunk, pipe.execute(), strict=True):
+            if who is not None and who.decode() in ids:
+                doomed += (name, name.removesuffix(":served") + ":conversions")
+    _delete(client, doomed)
+    return len(doomed) // 2
+
+
+def _erase_stream(client: redis.Redis, stream: str, ids: frozenset[str]) -> int:
+    """XDEL the entries naming the customers; acknowledge them for every group."""
+    doomed: list[bytes] = []
+    low = "-"
+    while True:
+        batch: Any = client.xrange(stream, low, "+", count=CHUNK)
+        for entry_id, fields in batch:
+            payload = (fields or {}).get(b"d")
+            if payload and mentions(orjson.loads(payload), ids):
+                doomed.append(entry_id)
+        if len(batch) < CHUNK:
+            break
+        low = "(" + batch[-1][0].decode()
+    if not doomed:
+        return 0
+    groups = [g["name"] for g in client.xinfo_groups(stream)]  # type: ignore[union-attr]
+    for start in range(0, len(doomed), CHUNK):
+        chunk = doomed[start : start + CHUNK]
+        pipe = client.pipeline(transaction=False)
+        for group in groups:
+            pipe.xack(stream, group, *chunk)
+        pipe.xdel(stream, *chunk)
+        pipe.execute()
+    return len(doomed)
+
+
+def _erase_global_fields(client: redis.Redis, keys: Keys, ids: frozenset[str]) -> int:
+    """HDEL the ids from every global hash (the experiments' rows: variant, first, …)."""
+    names = list(client.scan_iter(match=keys.global_("*"), count=SCAN_COUNT, _type="hash"))
+    removed = 0
+    for start in range(0, len(names), CHUNK):
+        pipe = client.pipeline(transaction=False)
+        for name in names[start : start + CHUNK]:
+            if name.decode() != keys.tombstones():
+                pipe.hdel(name, *ids)
+        removed += sum(pipe.execute())
+    return removed
+
+
+def forget_on_disk(client: redis.Redis) -> None:
+    """Rewrite the server's append-only file (or snapshot) so its history drops what was
+    deleted; started in the background, best effort (a rewrite already running will do)."""
+    try:
+        info = client.info("persistence")
+        if int(info.get("aof_enabled", 0)):
+            client.bgrewriteaof()
+        elif info.get("rdb_last_save_time") and client.config_get("save").get("save"):
+            client.bgsave()
+    except redis.ResponseError:
+        pass  # a rewrite or save already in progress: it writes the erased state too
