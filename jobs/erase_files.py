@@ -35,7 +35,23 @@ import pyarrow.parquet as pq
 from contracts.tombstones import KEY_FILE, TOMBSTONES_FILE
 from jobs.ingest import write_partition
 
-Matcher = Callable[[Iterable[str]], set[str]]  # distinct values -> the erased among them
+
+class Matcher:
+    """Which of some distinct values are erased: the ids themselves (`ids`, which Arrow then
+    matches in bulk), or any test of a value (`test`: the tombstones' keyed hashes)."""
+
+    def __init__(
+        self, *, ids: Collection[str] = (), test: Callable[[str], bool] | None = None
+    ) -> None:
+        self.ids = frozenset(ids)
+        self.test = test
+
+    def __call__(self, values: Iterable[str]) -> set[str]:
+        if self.test is None:
+            return {v for v in values if v in self.ids}
+        return {v for v in values if self.test(v)}
+
+
 SKIPPED_DIRS = frozenset({".redis"})
 SKIPPED_FILES = frozenset({TOMBSTONES_FILE, KEY_FILE})
 
@@ -50,8 +66,7 @@ class FilesErased:
 
 
 def id_matcher(ids: Collection[str]) -> Matcher:
-    wanted = frozenset(ids)
-    return lambda values: {v for v in values if v in wanted}
+    return Matcher(ids=ids)
 
 
 def erase_files(data_dir: Path, matcher: Matcher) -> FilesErased:
@@ -109,9 +124,15 @@ def _keep_mask(table: pa.Table, matcher: Matcher) -> pa.ChunkedArray | None:
     for column in table.columns:
         if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
             continue
-        erased = matcher(v for v in pc.unique(column).to_pylist() if v is not None)
+        erased: Collection[str]
+        if matcher.test is None:  # the ids themselves: Arrow matches them, no Python per value
+            erased = matcher.ids
+        else:
+            erased = matcher(v for v in pc.unique(column).to_pylist() if v is not None)
         if erased:
             found = pc.fill_null(pc.is_in(column, value_set=pa.array(sorted(erased))), False)
+            if not pc.any(found).as_py():
+                continue
             hit = found if hit is None else pc.or_(hit, found)
     return None if hit is None else pc.invert(hit)
 

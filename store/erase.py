@@ -179,6 +179,8 @@ def forget_on_disk(client: redis.Redis) -> None:
     deleted; started in the background, best effort (a rewrite already running will do)."""
     try:
         info = client.info("persistence")
+        if not isinstance(info, dict) or "aof_enabled" not in info:
+            return  # Redis Cluster: each primary's own files (a rewrite there is the operator's)
         if int(info.get("aof_enabled", 0)):
             client.bgrewriteaof()
         elif info.get("rdb_last_save_time") and client.config_get("save").get("save"):

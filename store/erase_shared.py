@@ -37,9 +37,17 @@ def _versions(client: redis.Redis, keys: Keys) -> list[str]:
 
 
 def mentions(value: Any, ids: frozenset[str]) -> bool:
-    """Whether a JSON value holds one of `ids` as a string or a key, at any depth."""
+    """Whether a JSON value holds one of `ids` as a string or a key, at any depth (a string
+    holding JSON, like an audit entry's `detail`, is read too)."""
     if isinstance(value, str):
-        return value in ids
+        if value in ids:
+            return True
+        if value[:1] in ("{", "["):
+            try:
+                return mentions(orjson.loads(value), ids)
+            except orjson.JSONDecodeError:
+                return False
+        return False
     if isinstance(value, dict):
         return any(k in ids or mentions(v, ids) for k, v in value.items())
     if isinstance(value, list):
