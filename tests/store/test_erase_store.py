@@ -15,6 +15,7 @@ from jobs.ingest import drain
 from store.config import StoreConfig
 from store.erase import erase_customers, erasure_key
 from store.events import EVENTS, StreamReader
+from store.experiment_store import ExperimentKeys
 from store.keys import Keys
 from store.segments import ARTIFACT, CHUNK, SegmentReader, publish_segments, read_live_members
 from tests.store.test_segments_store import _release
@@ -73,9 +74,17 @@ def test_stream_entries_go_and_are_not_left_pending(
 
 def test_the_tombstone_is_a_keyed_hash_not_the_id(redis_client: redis.Redis) -> None:
     redis_client.set(KEYS.customer("C42", "recent"), "x")
+    rows = ExperimentKeys(KEYS)
+    redis_client.hset(rows.definitions(), "exp1", "{}")
+    redis_client.hset(rows.rows("exp1", "variant"), mapping={"C42": "b", "C43": "a"})
+    redis_client.hset(KEYS.recommendation("r1", "served"), "customer", "C42")
+    redis_client.hset(KEYS.recommendation("r2", "served"), "customer", "C43")
     done = erase_customers(redis_client, KEYS, ["C42"])
     key = erasure_key(redis_client, KEYS)
     assert done.keys == 1 and done.tombstones == [id_hash(key, "C42")]
+    assert (done.global_fields, done.served) == (1, 1)
+    assert redis_client.hgetall(rows.rows("exp1", "variant")) == {b"C43": b"a"}
+    assert redis_client.exists(KEYS.recommendation("r2", "served"))
     stones = redis_client.hgetall(KEYS.tombstones())
     assert list(stones) == [id_hash(key, "C42").encode()]
     assert id_hash(b"another key", "C42") not in done.tombstones
