@@ -69,16 +69,27 @@ def erased_mask(ids: Iterable[str], key: bytes, hashes: set[str]) -> list[bool]:
     return out
 
 
-def drop_erased(frame: pd.DataFrame, data_dir: Path | str) -> pd.DataFrame:
-    """`frame` without the rows of tombstoned customers (its `customer_id` column)."""
-    if "customer_id" not in frame or frame.empty:
-        return frame
+def _mask(ids: Iterable[str], data_dir: Path | str) -> list[bool] | None:
+    """Per id, whether the data directory's tombstones name it; None when there are none."""
     hashes = read_tombstones(data_dir)
     if not hashes:
-        return frame
+        return None
     key = configured_key() or file_key(data_dir)
     if key is None:
         where = str(Path(data_dir) / TOMBSTONES_FILE)
         raise DataError(where, None, None, f"no erasure key: set {KEY_ENV} or restore {KEY_FILE}")
-    mask = erased_mask(frame["customer_id"].astype(str), key, hashes)
-    return frame.loc[[not hit for hit in mask]].reset_index(drop=True)
+    return erased_mask(ids, key, hashes)
+
+
+def drop_erased(frame: pd.DataFrame, data_dir: Path | str) -> pd.DataFrame:
+    """`frame` without the rows of tombstoned customers (its `customer_id` column)."""
+    if "customer_id" not in frame or frame.empty:
+        return frame
+    mask = _mask(frame["customer_id"].astype(str), data_dir)
+    return frame if mask is None else frame.loc[[not hit for hit in mask]].reset_index(drop=True)
+
+
+def unerased(ids: list[str], data_dir: Path | str) -> list[str]:
+    """`ids` without the tombstoned ones (a campaign list cannot bring them back)."""
+    mask = _mask(ids, data_dir)
+    return ids if mask is None else [i for i, hit in zip(ids, mask, strict=True) if not hit]

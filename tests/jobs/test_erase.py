@@ -165,9 +165,14 @@ def test_erase_leaves_no_trace_in_redis_or_the_data_directory(world, redis_clien
     assert entry["target"] in (data / "tombstones.csv").read_text()
 
 
-def test_nothing_brings_an_erased_customer_back(world, redis_client):
-    data, victim = world["data"], world["victim"]
+def test_nothing_brings_an_erased_customer_back(world, redis_client, tmp_path):
+    data, victim, bystander = world["data"], world["victim"], world["bystander"]
     cli("erase", "--customer", victim, "--data", str(data))
+    campaign = tmp_path / "campaign.txt"
+    campaign.write_text(f"{victim}\n{bystander}\n")
+    cli("recommend", "--data", str(data), "--customers", str(campaign),
+        "--output", str(tmp_path / "out.csv"))  # fmt: skip
+    assert set(pd.read_csv(tmp_path / "out.csv")["customer_id"]) == {bystander}
     with TestClient(create_app(world["settings"])) as api:
         event = {"event_id": "after-1", "customer_id": victim, "item_id": "P00001",
                  "type": "purchase"}  # fmt: skip
