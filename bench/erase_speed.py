@@ -143,7 +143,8 @@ def main() -> None:
             done = erase(client, keys, config.data_dir, chosen)
             total = time.perf_counter() - started
             print(
-                f"erase {label}: {total:.2f} s (Redis keys deleted {done.redis.keys:,}, "
+                f"erase {label}: {total:.2f} s (Redis {done.redis_seconds:.2f} s, data directory "
+                f"{done.files_seconds:.2f} s; Redis keys deleted {done.redis.keys:,}, "
                 f"segment versions {done.redis.segment_versions}, "
                 f"file rows removed {done.files.removed:,})",
                 flush=True,

@@ -33,7 +33,6 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from contracts.tombstones import KEY_FILE, TOMBSTONES_FILE
-from jobs.ingest import write_partition
 
 
 class Matcher:
@@ -115,7 +114,11 @@ def _parquet(path: Path, matcher: Matcher) -> int:
     keep = _keep_mask(table, matcher)
     if keep is None:
         return 0
-    write_partition(path, table.filter(keep))
+    meta = pq.ParquetFile(path).metadata
+    codec = meta.row_group(0).column(0).compression if meta.num_row_groups else "SNAPPY"
+    buffer = io.BytesIO()
+    pq.write_table(table.filter(keep), buffer, compression=codec.lower())  # as it was written
+    replace_file(path, buffer.getvalue())
     return table.num_rows - int(pc.sum(keep).as_py() or 0)
 
 
