@@ -201,6 +201,10 @@ def test_an_api_erasure_reaches_the_data_directory_at_the_next_ingest(world, red
         touch_everything(api, victim, 0)
         gone = api.delete(f"/v1/customers/{victim}")
         assert gone.status_code == 200 and gone.json()["removed"]["keys"] > 0
+        audited = [e for e in read(redis_client, KEYS) if e["action"] == "customers.erase"]
+        assert [(e["target"], e["who"]) for e in audited] == [
+            (gone.json()["tombstone"], "anonymous")
+        ]
         assert api.get(f"/v1/customers/{victim}/export").status_code == 404
     assert found_in_redis(redis_client, victim) == []
     assert found_in_files(data, victim)  # the API does not rewrite the data directory
