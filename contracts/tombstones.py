@@ -29,6 +29,11 @@ TOMBSTONES_FILE = "tombstones.csv"
 KEY_FILE = "erasure.key"
 KEY_ENV = "TOUCHPOINT_ERASURE_KEY"
 COLUMNS = ("id_hash", "erased_at")
+# The fields and columns that name a customer, wherever erasure looks (streams, tables,
+# exports, JSON documents, the model registry's `customers` ids): only these, so an item or
+# event whose id happens to equal an erased customer's is left alone. `target`: the audit
+# trail's (an entry about a customer names them there).
+CUSTOMER_FIELDS = frozenset({"customer_id", "customer", "customers", "anonymous_id", "target"})
 
 
 def id_hash(key: bytes, customer_id: str) -> str:

@@ -1,13 +1,14 @@
 """Erasure from the data directory: every table, ingested partition and export, rewritten.
 
 Every file under the data directory is read by its format and rewritten only when it names
-an erased customer, atomically (temporary file, fsync, rename, fsync of the directory: a
-reader sees the old file or the new one): Parquet and CSV lose the rows where any text
-column holds an erased id (tables, `DIR/events/` partitions, recommend and case exports,
-segment files); NDJSON loses the lines and JSON the list elements that name one; `.npz`
-files (the model registry's `ids.npz`) get `{erased:ROW}` in place of the id (an id never
-holds braces), so a model keeps its shape and forgets who a row was until its next training.
-The embedded server's own files (`DIR/.redis`) are Redis's (`store.erase.forget_on_disk`);
+an erased customer in a customer field or column (`contracts.tombstones.CUSTOMER_FIELDS`:
+an item whose id equals a customer's is left alone), atomically (temporary file, fsync,
+rename, fsync of the directory: a reader sees the old file or the new one): Parquet and CSV
+lose those rows (tables, `DIR/events/` partitions, recommend and case exports, segment
+files); NDJSON loses the lines and JSON the list elements that name one; `.npz` files (the
+model registry's `ids.npz`, its `customers` array) get `{erased:ROW}` in place of the id
+(an id never holds braces): a model keeps its shape and forgets who a row was until its next
+training. The embedded server's own files (`DIR/.redis`) are Redis's (`store.erase.forget_on_disk`);
 the tombstone file and key hold no id.
 
 Which values are erased is a function of the distinct values of a column: the ids themselves
@@ -32,7 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from contracts.tombstones import KEY_FILE, TOMBSTONES_FILE
+from contracts.tombstones import CUSTOMER_FIELDS, KEY_FILE, TOMBSTONES_FILE
 
 
 class Matcher:
@@ -124,8 +125,9 @@ def _parquet(path: Path, matcher: Matcher) -> int:
 
 def _keep_mask(table: pa.Table, matcher: Matcher) -> pa.ChunkedArray | None:
     hit = None
-    for column in table.columns:
-        if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        text = pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
+        if name not in CUSTOMER_FIELDS or not text:
             continue
         erased: Collection[str]
         if matcher.test is None:  # the ids themselves: Arrow matches them, no Python per value
@@ -146,6 +148,8 @@ def _csv(path: Path, matcher: Matcher) -> int:
     frame = pd.read_csv(path, dtype=str, keep_default_na=False)
     hit = pd.Series(False, index=frame.index)
     for name in frame.columns:
+        if name not in CUSTOMER_FIELDS:
+            continue
         erased = matcher(frame[name].unique().tolist())
         if erased:
             hit |= frame[name].isin(erased)
@@ -157,21 +161,19 @@ def _csv(path: Path, matcher: Matcher) -> int:
     return int(hit.sum())
 
 
-def _strings(value: Any) -> Iterable[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for k, v in value.items():
-            yield str(k)
-            yield from _strings(v)
-    elif isinstance(value, list):
-        for v in value:
-            yield from _strings(v)
+def _names(value: Any, matcher: Matcher) -> bool:
+    """Whether a JSON value names an erased customer in a customer field, at any depth."""
+    if isinstance(value, dict):
+        named = [v for k, v in value.items() if k in CUSTOMER_FIELDS and isinstance(v, str)]
+        return bool(matcher(named)) or any(_names(v, matcher) for v in value.values())
+    if isinstance(value, list):
+        return any(_names(v, matcher) for v in value)
+    return False
 
 
 def _ndjson(path: Path, matcher: Matcher) -> int:
     lines = path.read_bytes().splitlines(keepends=True)
-    kept = [line for line in lines if not line.strip() or not matcher(_strings(json.loads(line)))]
+    kept = [line for line in lines if not line.strip() or not _names(json.loads(line), matcher)]
     if len(kept) == len(lines):
         return 0
     replace_file(path, b"".join(kept))
@@ -179,11 +181,12 @@ def _ndjson(path: Path, matcher: Matcher) -> int:
 
 
 def _prune(value: Any, matcher: Matcher) -> tuple[Any, int]:
-    """Lists lose the elements naming an erased id; dicts the entries keyed by one."""
+    """Lists lose the elements naming an erased customer; a dict naming one directly loses
+    that field."""
     if isinstance(value, list):
         kept, removed = [], 0
         for element in value:
-            if matcher(_strings(element)):
+            if _names(element, matcher):
                 removed += 1
             else:
                 kept.append(element)
@@ -191,7 +194,7 @@ def _prune(value: Any, matcher: Matcher) -> tuple[Any, int]:
     if isinstance(value, dict):
         out, removed = {}, 0
         for k, v in value.items():
-            if matcher([str(k)]) or (isinstance(v, str) and matcher([v])):
+            if k in CUSTOMER_FIELDS and isinstance(v, str) and matcher([v]):
                 removed += 1
                 continue
             out[k], n = _prune(v, matcher)
@@ -213,7 +216,7 @@ def _npz(path: Path, matcher: Matcher) -> int:
         arrays = {k: npz[k] for k in npz.files}
     removed = 0
     for name, array in arrays.items():
-        if array.dtype.kind != "U":
+        if array.dtype.kind != "U" or name not in CUSTOMER_FIELDS:
             continue
         erased = matcher(np.unique(array).tolist())
         if not erased:

@@ -33,7 +33,7 @@ import redis
 from contracts.tombstones import configured_key, id_hash
 from store.audit import AUDIT
 from store.case_events import CASE_EVENTS
-from store.erase_shared import erase_cases, erase_from_segments, mentions
+from store.erase_shared import erase_cases, erase_from_segments, holds
 from store.events import STREAMS
 from store.experiment_store import ROW_FIELDS, ExperimentKeys
 from store.keys import Keys
@@ -148,7 +148,7 @@ def _erase_stream(client: redis.Redis, stream: str, ids: frozenset[str]) -> int:
         batch: Any = client.xrange(stream, low, "+", count=CHUNK)
         for entry_id, fields in batch:
             payload = (fields or {}).get(b"d")
-            if payload and mentions(orjson.loads(payload), ids):
+            if payload and holds(orjson.loads(payload), ids):
                 doomed.append(entry_id)
         if len(batch) < CHUNK:
             break

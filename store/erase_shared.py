@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 import redis
 
+from contracts.tombstones import CUSTOMER_FIELDS
 from store.case_events import CASE_EVENTS
 from store.cases import decode_case
 from store.keys import Keys
@@ -24,6 +25,7 @@ from store.segments import ARTIFACT, CHUNK, bucket_key, chunk_key
 from store.webhooks import WebhookStore
 
 SCAN_COUNT = 5000
+CASE_FIELDS = frozenset({"case_id"})
 
 
 def _text(raw: bytes | str | None) -> str:
@@ -36,22 +38,23 @@ def _versions(client: redis.Redis, keys: Keys) -> list[str]:
     return sorted({*kept, *([live] if live else [])})
 
 
-def mentions(value: Any, ids: frozenset[str]) -> bool:
-    """Whether a JSON value holds one of `ids` as a string or a key, at any depth (a string
+def holds(value: Any, ids: frozenset[str], fields: frozenset[str] = CUSTOMER_FIELDS) -> bool:
+    """Whether a JSON value names one of `ids` in one of `fields`, at any depth (a string
     holding JSON, like an audit entry's `detail`, is read too)."""
-    if isinstance(value, str):
-        if value in ids:
-            return True
-        if value[:1] in ("{", "["):
-            try:
-                return mentions(orjson.loads(value), ids)
-            except orjson.JSONDecodeError:
-                return False
-        return False
     if isinstance(value, dict):
-        return any(k in ids or mentions(v, ids) for k, v in value.items())
+        for name, inner in value.items():
+            if name in fields and isinstance(inner, str) and inner in ids:
+                return True
+            if holds(inner, ids, fields):
+                return True
+        return False
     if isinstance(value, list):
-        return any(mentions(v, ids) for v in value)
+        return any(holds(v, ids, fields) for v in value)
+    if isinstance(value, str) and value[:1] in ("{", "["):
+        try:
+            return holds(orjson.loads(value), ids, fields)
+        except orjson.JSONDecodeError:
+            return False
     return False
 
 
@@ -179,6 +182,6 @@ def _webhook_records(
     for table in (hooks.deliveries, hooks.dead, hooks.cases):
         for record_id, raw in client.hgetall(table).items():  # type: ignore[union-attr]
             record = orjson.loads(raw)
-            if mentions(record, ids) or mentions(record, cases):
+            if holds(record, ids) or holds(record, cases, CASE_FIELDS):
                 found.append((table, _text(record_id)))
     return found

@@ -11,6 +11,7 @@ import redis.asyncio as aioredis
 
 from contracts.schema import INTAKE_TABLES
 from contracts.tombstones import id_hash
+from jobs.erase_files import erase_files, id_matcher
 from jobs.ingest import drain
 from store.config import StoreConfig
 from store.erase import erase_customers, erasure_key
@@ -62,8 +63,8 @@ def test_stream_entries_go_and_are_not_left_pending(
 ) -> None:
     reader = StreamReader(redis_client, KEYS, EVENTS)
     reader.ensure_group()
-    for n, who in enumerate(["gone", "stays", "gone"]):
-        event = {"event_id": f"e{n}", "customer_id": who, "item_id": "i1", "type": "view",
+    for n, who in enumerate(["gone", "stays", "gone"]):  # an item named like them: not them
+        event = {"event_id": f"e{n}", "customer_id": who, "item_id": "gone", "type": "view",
                  "timestamp": "2026-01-01T00:00:00+00:00"}  # fmt: skip
         redis_client.xadd(KEYS.stream(EVENTS), {"d": orjson.dumps(event)})
     assert len(reader.read(10, pending=False)) == 3  # delivered, not yet acknowledged
@@ -88,3 +89,16 @@ def test_the_tombstone_is_a_keyed_hash_not_the_id(redis_client: redis.Redis) -> 
     stones = redis_client.hgetall(KEYS.tombstones())
     assert list(stones) == [id_hash(key, "C42").encode()]
     assert id_hash(b"another key", "C42") not in done.tombstones
+
+
+def test_files_lose_the_customers_rows_not_an_item_named_like_them(tmp_path) -> None:
+    (tmp_path / "exports").mkdir()
+    rows = "customer_id,item_id\ngone,i1\nstays,gone\n"
+    (tmp_path / "exports" / "campaign.csv").write_text(rows)
+    (tmp_path / "doc.json").write_text('{"rows": [{"customer": "gone"}, {"item_id": "gone"}]}')
+    done = erase_files(tmp_path, id_matcher(["gone"]))
+    assert done.removed == 2
+    assert (
+        tmp_path / "exports" / "campaign.csv"
+    ).read_text() == "customer_id,item_id\nstays,gone\n"
+    assert orjson.loads((tmp_path / "doc.json").read_text()) == {"rows": [{"item_id": "gone"}]}
