@@ -3,7 +3,8 @@
 What holds a customer, and how it goes (`erase_customers`):
 - every key tagged with the customer (`…c:{ID}:…`: published `recs`, `profile`, `hist`,
   `consumed`, `why` of every live or kept version, recent events, counters and their logs,
-  latest answers, open cases, survey state, experiment exposures): found by SCAN, deleted;
+  latest answers, open cases, survey state, experiment exposures): what serving reads is
+  deleted by name first (they get non-personal answers at once), then a SCAN finds the rest;
 - what recommendations served them (`r:{REC}:served` naming them) and its conversions;
 - the entries of every stream naming them (events, feedback, cases, case-events, audit),
   deleted (XDEL) and acknowledged for every consumer group, so nothing re-delivers them;
@@ -31,12 +32,17 @@ import orjson
 import redis
 
 from contracts.tombstones import configured_key, id_hash
+from store import serving
 from store.audit import AUDIT
-from store.case_events import CASE_EVENTS
+from store.case_events import CASE_EVENTS, open_cases_key
 from store.erase_shared import erase_cases, erase_from_segments, holds
 from store.events import STREAMS
 from store.experiment_store import ROW_FIELDS, ExperimentKeys
+from store.feedback import feedback_key, touchpoint_feedback_key
 from store.keys import Keys
+from store.profile import LEGACY_CONSUMED, STRINGS
+from store.recent import recent_key
+from store.surveys import surveys_key
 
 ERASE_STREAMS = (*STREAMS, CASE_EVENTS, AUDIT)
 SCAN_COUNT = 5000
@@ -86,8 +92,9 @@ def erase_customers(client: redis.Redis, keys: Keys, customer_ids: Collection[st
     if not ids:
         return done
     key = erasure_key(client, keys)
+    first = _delete(client, _served_first(client, keys, ids))  # non-personal answers from now on
     tagged, served = _walk(client, keys, ids)
-    done.keys = _delete(client, tagged)
+    done.keys = first + _delete(client, tagged)
     done.served = _erase_served(client, served, ids)
     done.stream_entries = sum(_erase_stream(client, keys.stream(s), ids) for s in ERASE_STREAMS)
     done.segment_versions = erase_from_segments(client, keys, ids)
@@ -98,6 +105,21 @@ def erase_customers(client: redis.Redis, keys: Keys, customer_ids: Collection[st
     client.hset(keys.tombstones(), mapping={h: now for h in done.tombstones})
     forget_on_disk(client)
     return done
+
+
+def _served_first(client: redis.Redis, keys: Keys, ids: frozenset[str]) -> list[str]:
+    """The keys the serving path reads, by name (every kept serving version): deleted before
+    the walk, which on a large keyspace takes a while."""
+    raw: Any = client.lrange(keys.versions(serving.ARTIFACT), 0, -1)
+    versions = {v.decode() for v in raw}
+    names = []
+    for customer_id in ids:
+        names += [keys.customer_data(serving.ARTIFACT, v, customer_id, n)
+                  for v in versions for n in (*STRINGS, LEGACY_CONSUMED)]  # fmt: skip
+        names += [recent_key(keys, customer_id), feedback_key(keys, customer_id),
+                  touchpoint_feedback_key(keys, customer_id), open_cases_key(keys, customer_id),
+                  surveys_key(keys, customer_id)]  # fmt: skip
+    return names
 
 
 def _walk(client: redis.Redis, keys: Keys, ids: frozenset[str]) -> tuple[list[str], list[str]]:
