@@ -25,6 +25,7 @@ from api.routes import (
     insights,
     items,
     personalize,
+    privacy,
     profile,
     recommendations,
     segments,
@@ -46,6 +47,7 @@ from contracts.requests import (
     SCOPE_EXPERIMENTS,
     SCOPE_INSIGHTS,
     SCOPE_PERSONALIZE,
+    SCOPE_PRIVACY,
     SCOPE_SEGMENTS,
 )
 
@@ -115,6 +117,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         (audit, SCOPE_ADMIN),
         (consent, SCOPE_EVENTS),
         (identities, SCOPE_EVENTS),
+        (privacy, SCOPE_PRIVACY),
     ):
         app.include_router(module.router, dependencies=auth.scoped(scope))
     dashboard.install(app)  # /ui: its own login (scope `dashboard`), see api/ui/session.py

@@ -42,14 +42,17 @@ def one_or_many(data: Any, single: type[M], batch: type[B], field: str) -> list[
         raise RequestValidationError(errors) from None
 
 
-def accepted(ids: list[str], fresh: list[bool]) -> Response:
-    """202 with how many records were new and which ids were already known (retries)."""
+def accepted(ids: list[str], fresh: list[bool], *, erased: int = 0) -> Response:
+    """202 with how many records were new and which ids were already known (retries);
+    `erased`: records of erased customers, dropped (`api.services.privacy`)."""
     duplicates = [i for i, new in zip(ids, fresh, strict=True) if not new]
-    body = {
+    body: dict[str, Any] = {
         "accepted": len(ids) - len(duplicates),
         "duplicates": len(duplicates),
         "duplicate_ids": duplicates,
     }
+    if erased:
+        body["erased"] = erased
     return OrjsonResponse(body, status_code=202)
 
 

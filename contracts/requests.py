@@ -49,6 +49,7 @@ SCOPE_CASES: Final = "cases:write"  # follow-up cases: list, read, work (reading
 SCOPE_INSIGHTS: Final = "insights:read"
 SCOPE_DASHBOARD: Final = "dashboard"  # the /ui pages (admin keys may open them too)
 SCOPE_ADMIN: Final = "admin"
+SCOPE_PRIVACY: Final = "privacy:write"  # erase a customer, export everything about them
 SCOPES: Final = (
     SCOPE_PERSONALIZE,
     SCOPE_EVENTS,
@@ -58,4 +59,5 @@ SCOPES: Final = (
     SCOPE_INSIGHTS,
     SCOPE_DASHBOARD,
     SCOPE_ADMIN,
+    SCOPE_PRIVACY,
 )

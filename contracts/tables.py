@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 from contracts.errors import DataError
 from contracts.people import PERSONALISATION, apply_people
 from contracts.schema import RATING_RANGE, SURVEY_RANGES, TABLES, Column, Table
+from contracts.tombstones import drop_erased
 
 STRING = pd.StringDtype("pyarrow")
 
@@ -66,7 +67,7 @@ def load_table(
     frame = _dedupe(table, frame, str(files[0]))
     if name in ("events", "feedback"):
         frame = apply_people(frame, data_dir, name, purpose)
-    return frame
+    return drop_erased(frame, data_dir)  # erased: never back
 
 
 def load_tables(data_dir: Path | str, *, purpose: str = PERSONALISATION) -> dict[str, pd.DataFrame]:

@@ -31,6 +31,7 @@ COMMAND_MODULES = (
     "jobs.model_cmd",
     "jobs.recommend_cmd",
     "jobs.ingest_cmd",
+    "jobs.erase_cmd",
     "jobs.keys_cmd",
     "jobs.audit_cmd",
     "jobs.experiments_cmd",

@@ -46,6 +46,7 @@ DEFAULT_BATCH = 10_000
 DRAINED = (*STREAMS, AUDIT, CONSENT, IDENTITIES)
 KEPT_IN_REDIS = frozenset({AUDIT})  # drained, but not trimmed
 OnWritten = Callable[[str, Path, int], None]
+Erased = Callable[[str], bool]  # whether a customer id is tombstoned (`jobs.erasure`)
 
 
 class IngestBusy(Conflict):
@@ -61,6 +62,7 @@ class StreamResult:
     written: int = 0
     duplicates: int = 0
     lost: int = 0  # trimmed from the stream (MAXLEN) before any ingest read them
+    erased: int = 0  # of a customer erased since it was recorded: acknowledged, not written
     files: list[str] = field(default_factory=list)
 
 
@@ -132,6 +134,7 @@ def drain(
     batch: int = DEFAULT_BATCH,
     on_written: OnWritten | None = None,
     trim: bool = True,
+    erased: Erased | None = None,
 ) -> StreamResult:
     """Drain one stream: pending (delivered, never acknowledged) entries first, then new;
     `trim` drops what was written from the stream."""
@@ -155,6 +158,8 @@ def drain(
                 result.lost += 1
             elif str(entry.fields.get(key)) in known:
                 result.duplicates += 1
+            elif erased is not None and erased(str(entry.fields.get("customer_id") or "")):
+                result.erased += 1
             else:
                 known.add(str(entry.fields[key]))
                 fresh.append(entry.fields)
@@ -185,11 +190,13 @@ def ingest(
     batch: int = DEFAULT_BATCH,
     on_written: OnWritten | None = None,
     break_lock: bool = False,
+    erased: Erased | None = None,
 ) -> list[StreamResult]:
     """Drain every intake stream into `data_dir` (see the module docstring).
 
     `break_lock` takes over the lock of a run that died without releasing it (otherwise
     it expires on its own after a few minutes); use it only when no other ingest runs.
+    `erased`: records of customers it names are acknowledged but never written.
     """
     results = []
     for stream in streams:
@@ -204,7 +211,15 @@ def ingest(
             reader.ensure_group()
             table, trim = INTAKE_TABLES[stream], stream not in KEPT_IN_REDIS
             results.append(
-                drain(reader, data_dir, table, batch=batch, on_written=on_written, trim=trim)
+                drain(
+                    reader,
+                    data_dir,
+                    table,
+                    batch=batch,
+                    on_written=on_written,
+                    trim=trim,
+                    erased=erased,
+                )
             )
         finally:
             reader.unlock(token)

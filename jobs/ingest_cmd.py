@@ -22,6 +22,7 @@ def ingest(
 ) -> None:
     """Write new events, feedback, case changes and audit entries to DIR/events/,
     DIR/feedback/, DIR/cases/ and DIR/audit/ as Parquet, exactly once."""
+    from jobs.erasure import apply_tombstones, erased_test
     from jobs.ingest import DRAINED
     from jobs.ingest import ingest as run_ingest
     from store.client import connect
@@ -33,6 +34,8 @@ def ingest(
     config = StoreConfig(data_dir=data)
     keys = Keys(config.namespace)
     with connect(config) as client, progress() as bar:
+        # erasures made through the API reach the data directory here, before new rows do
+        rewritten = apply_tombstones(client, keys, data)
         tasks = {}
         for stream in DRAINED:
             reader = StreamReader(client, keys, stream)
@@ -44,14 +47,17 @@ def ingest(
 
         results = run_ingest(
             client, keys, data, streams=DRAINED, batch=batch, on_written=advance,
-            break_lock=break_lock,
+            break_lock=break_lock, erased=erased_test(client, keys, data),
         )  # fmt: skip
     rows: dict[str, object] = {"data": str(data)}
+    if rewritten is not None:
+        rows["files rewritten for erasures"] = len(rewritten.files)
     for result in results:
         rows[f"{result.stream} read"] = result.read
         rows[f"{result.stream} written"] = result.written
         rows[f"{result.stream} duplicates"] = result.duplicates
         rows[f"{result.stream} lost (trimmed)"] = result.lost
+        rows[f"{result.stream} erased customers' (dropped)"] = result.erased
         rows[f"{result.stream} partitions"] = len(result.files)
     report("touchpoint ingest", rows, as_json=as_json)
 

@@ -13,6 +13,7 @@ import typer
 from contracts.errors import InvalidInput
 from contracts.schema import CHANNELS, ITEM_KINDS
 from contracts.tables import load_table
+from contracts.tombstones import unerased
 from jobs.common import (
     DataDir,
     JsonFlag,
@@ -66,7 +67,7 @@ def recommend_command(
         log.warning("--include-purchased is deprecated; use --include-consumed")
     book = business_rules()
     try:
-        ids = read_customer_ids(customers)
+        ids = unerased(read_customer_ids(customers), data)  # erased customers: never listed
         tables = {
             "events": load_table(data, "events"),
             "items": load_table(data, "items"),

@@ -27,6 +27,8 @@ Layout (`tp` is the namespace, `{...}` a Redis Cluster hash tag):
 - `tp:c:{CUSTOMER}:consent`, `…:consent:log` — live consent and its recent changes
   (`store.consent`); `tp:c:{ID}:merged…`, `…:unit` — identity merges (`store.identity`).
   Not versioned: they outlive every publish
+- `tp:g:tombstones` — keyed hashes of erased customers (`store.erase`); `tp:g:erasure:key`
+  the key of those hashes when no `TOUCHPOINT_ERASURE_KEY` is set
 Per-customer keys share the `{customer_id}` tag so one pipeline to one shard serves a request.
 """
 
@@ -141,3 +143,25 @@ class Keys:
     def assignment_unit(self, customer_id: str) -> str:
         """The id the customer's A/B variants are hashed from after a merge (the visitor's)."""
         return self.customer(customer_id, "unit")
+
+    def tombstones(self) -> str:
+        """Keyed hashes of erased customer ids (`store.erase`): never the ids themselves."""
+        return self.global_("tombstones")
+
+    def erasure_key(self) -> str:
+        """The key of the tombstones' hashes when no `TOUCHPOINT_ERASURE_KEY` is set."""
+        return self.global_("erasure:key")
+
+    def customer_pattern(self, customer_id: str) -> str:
+        """SCAN pattern of every key tagged with the customer, live or in any version."""
+        escaped = "".join("\\" + ch if ch in "*?[]\\" else ch for ch in customer_id)
+        return f"{self.namespace}:*c:{{{escaped}}}:*"
+
+    def tagged_customer(self, key: str) -> str | None:
+        """The customer a key is tagged with (`…c:{ID}:…`, `customer` or `customer_data`),
+        else None."""
+        start = key.find(":c:{")
+        if start < 0 or not key.startswith(self.namespace + ":"):
+            return None
+        end = key.find("}", start + 4)
+        return key[start + 4 : end] if end > 0 else None

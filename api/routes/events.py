@@ -20,6 +20,7 @@ from api.bodies import accepted, body_schema, one_or_many, parse_body
 from api.deps import StateDep
 from api.fields import Channel, EventType, Id, OptionalId, Touchpoint, iso, parse_timestamp
 from api.services.intake import record_events
+from api.services.privacy import drop_erased
 from contracts.requests import BATCH_MAX
 from contracts.schema import RATING_RANGE
 
@@ -99,5 +100,6 @@ class EventBatch(BaseModel):
 async def post_events(request: Request, state: StateDep) -> Response:
     """Record one event or a batch (`{"events": [...]}`, at most 1,000); retries are safe."""
     events = one_or_many(parse_body(await request.body()), EventIn, EventBatch, "events")
-    fresh = await record_events(state, events)
-    return accepted([e.event_id for e in events], fresh)
+    kept, erased = await drop_erased(state, events)
+    fresh = await record_events(state, kept) if kept else []
+    return accepted([e.event_id for e in kept], fresh, erased=erased)

@@ -25,6 +25,7 @@ from api.bodies import accepted, body_schema, one_or_many, parse_body
 from api.deps import StateDep
 from api.fields import Channel, Id, Survey, iso, parse_timestamp
 from api.services.intake import record_feedback
+from api.services.privacy import drop_erased
 from contracts.requests import BATCH_MAX, COMMENT_MAX, TOUCHPOINT_MAX
 from contracts.schema import SURVEY_RANGES
 
@@ -87,5 +88,6 @@ async def post_feedback(request: Request, state: StateDep) -> Response:
     responses = one_or_many(
         parse_body(await request.body()), FeedbackIn, FeedbackBatch, "responses"
     )
-    fresh = await record_feedback(state, responses)
-    return accepted([r.response_id for r in responses], fresh)
+    kept, erased = await drop_erased(state, responses)
+    fresh = await record_feedback(state, kept) if kept else []
+    return accepted([r.response_id for r in kept], fresh, erased=erased)

@@ -39,12 +39,13 @@ async def merge(
     client, conn = state.client, connection(state)
     if client is None or conn is None:
         raise Unavailable("Redis is not connected")
-    target = f"{anonymous_id}->{customer_id}"
+    target = customer_id  # the person (an erasure finds the entry); the visitor is in `detail`
     try:
         named = await identity.claim(client, state.keys, anonymous_id, customer_id)
         if named != customer_id:
+            refused = {"anonymous_id": anonymous_id, "merged_into": named}
             await record_audit(state, who=who, action="identities.merge", target=target,
-                               outcome="refused", detail={"merged_into": named})  # fmt: skip
+                               outcome="refused", detail=refused)  # fmt: skip
             raise AlreadyMerged(f"{anonymous_id} was merged into another customer before")
         done = await identity.applied(client, state.keys, anonymous_id, customer_id)
         if done is None:
