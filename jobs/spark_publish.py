@@ -137,7 +137,8 @@ def write_batch(release: Release, batch: pa.RecordBatch, shared: Shared) -> tupl
     if shared.slim:  # this slice's customer factors, indexed 0..n-1
         model = copy.copy(shared.model)
         flat = np.asarray(batch.column("factors").take(pa.array(modelled)).flatten(), np.float32)
-        model.user_factors = flat.reshape(len(modelled), -1)  # type: ignore[attr-defined]
+        rank = shared.model.user_factors.shape[1]  # type: ignore[attr-defined]
+        model.user_factors = flat.reshape(len(modelled), rank)  # type: ignore[attr-defined]
         model.n_users, users = len(modelled), np.arange(len(modelled))
     blocked = published_block(consumed, shared.rules, shared.model_records)
     profiles = [(str(c), orjson.loads(p)) for c, p in zip(ids, batch.column("profile").to_pylist(),

@@ -1,6 +1,6 @@
 """Publishing from Spark executors (`--engine spark`): the same keys and the same answers as
 the pandas engine's publication; a failed partition switches nothing; `touchpoint run
---engine spark` end to end.
+--engine spark` end to end, and its refusal of a model worse than popularity.
 
 The model is one ALS fitted on the driver and published twice, once by each engine, so any
 difference is the publishing's. Real Redis (the suite's server, or its cluster with
@@ -9,11 +9,15 @@ difference is the publishing's. Real Redis (the suite's server, or its cluster w
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import orjson
 import pandas as pd
+import pyarrow.compute as pc
 import pytest
 import redis
 from fastapi.testclient import TestClient
@@ -24,21 +28,21 @@ from api.app import create_app
 from api.settings import ApiSettings
 from contracts.errors import Conflict
 from contracts.tables import load_tables
-from jobs.cli import build_app
+from jobs.cli import STEP_FAILED, build_app
 from jobs.common import business_rules
 from jobs.generate import generate
 from jobs.pipeline import publish_trained
-from jobs.publish import Trained
+from jobs.publish import Trained, prepare
 from jobs.segmentation import run_segmentation
 from jobs.spark_engine import SparkRun, spark_publish
-from jobs.spark_publish import SparkPublishFailed
+from jobs.spark_publish import Shared, SparkPublishFailed, customer_table, write_batch
 from recsys.matrix import build_interactions
 from recsys.models import create_model
 from store.config import StoreConfig
 from store.keys import Keys
 from store.serving import ARTIFACT
-from store.versions import Versions
-from tests.spark.planted import SHELF, planted
+from store.versions import Release, Versions
+from tests.spark.planted import SHELF, planted, popular_only
 
 pytestmark = pytest.mark.spark  # one shared local session (tests/spark/conftest.py)
 RUN = SparkRun("local[2]", ("spark.sql.shuffle.partitions=2",))
@@ -165,3 +169,50 @@ def test_run_on_spark_segments_trains_and_publishes_from_the_executors(
             assert shelves == {group_of[customer]}, (customer, body["items"])
             profile = client.get(f"/v1/customers/{customer}/profile").json()
             assert profile["segments"]["rfm"] and profile["segments"]["lifecycle"], profile
+
+
+def test_run_on_spark_refuses_a_model_worse_than_popularity_and_keeps_the_live_version(
+    spark: SparkSession, tmp_path: Path, redis_url: str, redis_client: redis.Redis,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    data = tmp_path / "data"
+    popular_only(data)
+    monkeypatch.setenv("TOUCHPOINT_REDIS_URL", redis_url)
+    tables = load_tables(data)
+    inter = build_interactions(tables["events"])
+    previous = Trained(create_model("popularity").fit(inter.matrix), inter, "popularity", "p1")
+    live = publish_trained(data, tables, previous, None, business_rules())
+    args = ["run", "--engine", "spark", "--spark-master", "local[2]", "--data", str(data)]
+    result = CliRunner().invoke(build_app(), args)
+    assert result.exit_code == STEP_FAILED, result.output
+    assert "model rejected, previous version stays live" in result.output
+    assert Versions(redis_client).live(ARTIFACT) == live
+
+
+def test_a_batch_of_customers_with_a_profile_only_writes_their_profiles(
+    tmp_path: Path, redis_client: redis.Redis
+) -> None:
+    """The model's customers come first in the rows, so a partition's last batches may hold
+    customers the model never saw (no events): no recs for them, their profiles written."""
+    group_of = planted(tmp_path, per_group=3)
+    tables = load_tables(tmp_path)
+    inter = build_interactions(tables["events"])
+    trained = Trained(create_model("als", factors=4, iterations=2).fit(inter.matrix), inter,
+                      "als", "t")  # fmt: skip
+    prepared = prepare(tables=tables, trained=trained, segments=None,
+                       rules=business_rules().resolve(None))  # fmt: skip
+    profiles = {c: orjson.dumps({"customer_id": c}) for c in [*group_of, "new-1", "new-2"]}
+    model = copy.copy(trained.model)
+    model.user_factors = np.zeros((0, 4), np.float32)  # type: ignore[attr-defined]
+    shared = Shared(model, True, prepared.to_catalogue, prepared.shared.similar,
+                    prepared.categories, prepared.rules, prepared.model_records)  # fmt: skip
+    table = customer_table(trained, prepared, profiles, slim=True)
+    newcomers = table.filter(pc.equal(table["row"], -1)).to_batches()[0]
+    release = Release(redis_client, Keys(), ARTIFACT, "v1", 3600)
+    assert write_batch(release, newcomers, shared) == (0, 2)
+    release.flush()
+    assert orjson.loads(redis_client.get(release.customer_key("new-2", "profile"))) == {
+        "customer_id": "new-2"
+    }
+    assert redis_client.get(release.customer_key("new-2", "recs")) is None
+    assert 0 < redis_client.ttl(release.customer_key("new-1", "profile")) <= 3600
