@@ -11,7 +11,9 @@ is fitted on the driver and published by each engine in turn (`jobs.pipeline.
 publish_trained`, with and without `spark`), each timed end to end: the driver's shared part
 (popular lists, similar items, what each customer has) plus every per-customer key. The
 Spark session is started (and timed) before, so the JVM start is not in the publish figure.
-The single server listens on 127.0.0.1 TCP like the cluster's primaries. On one 2-core
+The single server listens on 127.0.0.1 TCP like the cluster's primaries. `--rounds`
+repeats the four publishes in the same order: the session's first Spark job also pays for
+starting its Python workers. On one 2-core
 machine the executors and Redis share the same cores: the figure says what the Spark path
 costs here, not what a cluster of executors would write.
 """
@@ -50,6 +52,7 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=30_000)
     parser.add_argument("--spark-master", default="local[2]")
     parser.add_argument("--data", type=Path, default=None)
+    parser.add_argument("--rounds", type=int, default=2, help="each store × engine, in turn")
     args = parser.parse_args()
     data = args.data or ROOT / "bench" / ".cache" / f"spark-publish-{args.customers}"
     ensure_data(data, args.customers, 20.0)
@@ -79,12 +82,13 @@ def main() -> None:
         cluster.start(shutil.which("redis-cli") or "redis-cli")
         stores = {"single Redis (TCP)": f"redis://127.0.0.1:{port}/0",
                   "Redis Cluster, 3 primaries": cluster.url}  # fmt: skip
-        for store, url in stores.items():
-            os.environ["TOUCHPOINT_REDIS_URL"] = url
-            for engine, spark in (("pandas", None), ("spark", run)):
-                t0 = time.perf_counter()
-                publish_trained(data, tables, trained, segments, book, spark=spark)
-                rows.append((store, engine, time.perf_counter() - t0))
+        for round_ in range(1, args.rounds + 1):
+            for store, url in stores.items():
+                os.environ["TOUCHPOINT_REDIS_URL"] = url
+                for engine, spark in (("pandas", None), ("spark", run)):
+                    t0 = time.perf_counter()
+                    publish_trained(data, tables, trained, segments, book, spark=spark)
+                    rows.append((round_, store, engine, time.perf_counter() - t0))
     finally:
         cluster.stop()
         single.terminate()
@@ -95,9 +99,9 @@ def main() -> None:
     print(f"\npublish for serving, {written:,} customers (recs, why, hist, consumed, profile), "
           f"{len(tables['items']):,} items; {os.cpu_count()} cores, load average "
           f"{os.getloadavg()[0]:.1f}")  # fmt: skip
-    print(f"{'store':<28} {'engine':<7} {'seconds':>8} {'customers/s':>12}")
-    for store, engine, seconds in rows:
-        print(f"{store:<28} {engine:<7} {seconds:>8.1f} {written / seconds:>12,.0f}")
+    print(f"{'round':<6} {'store':<28} {'engine':<7} {'seconds':>8} {'customers/s':>12}")
+    for round_, store, engine, seconds in rows:
+        print(f"{round_:<6} {store:<28} {engine:<7} {seconds:>8.1f} {written / seconds:>12,.0f}")
 
 
 if __name__ == "__main__":
