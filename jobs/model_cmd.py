@@ -150,10 +150,13 @@ def train_command(
     book = business_rules()
     tables = load_tables(data)
     started = time.monotonic()
+    on_spark = None  # with --engine spark, the executors publish too
     with console.status(f"selecting a model (budget {budget_seconds:.0f}s)"):
         try:
             if engine_choice(engine) == "spark":  # MLlib ALS; the budget does not apply
-                from jobs.spark_engine import spark_train
+                from jobs.spark_engine import SparkRun, spark_train
+
+                on_spark = SparkRun(spark_master, tuple(spark_conf or ()))
 
                 res = spark_train(data, tables, master=spark_master, conf=spark_conf or [],
                                   split=kind, test_fraction=test_fraction, ratings=reading,
@@ -186,7 +189,7 @@ def train_command(
         segments = pd.read_parquet(segments_path) if segments_path.is_file() else None
         with audited(data, "models.publish", res.version) as detail:
             summary["serving version"] = detail["serving_version"] = _redis_step(
-                lambda: publish_trained(data, tables, trained, segments, book)
+                lambda: publish_trained(data, tables, trained, segments, book, spark=on_spark)
             )
     summary["engine"] = engine
     summary["seconds"] = round(time.monotonic() - started, 1)

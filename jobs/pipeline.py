@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -19,7 +19,7 @@ from contracts.errors import Conflict
 from contracts.people import ANALYTICS, purposes_differ
 from contracts.tables import load_table
 from jobs.common import progress
-from jobs.modelops import registry_for, run_train, saved_weights
+from jobs.modelops import SPLITS, TrainResult, registry_for, run_train, saved_weights
 from jobs.publish import Trained, build_bundle, publish_serving
 from jobs.segmentation import run_segmentation, write_table
 from recsys.business_rules import RuleBook
@@ -27,6 +27,9 @@ from recsys.errors import ModelRejected
 from recsys.matrix import PRODUCT_RATINGS, build_interactions
 from store.client import connect
 from store.config import StoreConfig
+
+if TYPE_CHECKING:
+    from jobs.spark_engine import SparkRun
 
 log = logging.getLogger("touchpoint.run")
 
@@ -46,16 +49,21 @@ def run_pipeline(
     book: RuleBook,
     rules_file: Path | None = None,
     ratings: str = PRODUCT_RATINGS,
+    spark: SparkRun | None = None,
 ) -> dict[str, Any]:
     """Segment, train (on the served list's validation metric) and publish; `book`: the
-    business rules the API serves with, `rules_file`: the marketer's segment definitions."""
-    summary: dict[str, Any] = {}
+    business rules the API serves with, `rules_file`: the marketer's segment definitions;
+    `spark`: segment, train and publish on Spark (`--engine spark`; insights stay pandas)."""
+    summary: dict[str, Any] = {"engine": "spark" if spark else "pandas"}
     config = StoreConfig(data_dir=data)
+    if spark is not None:
+        from jobs.spark_engine import spark_segmenter  # pyspark only when asked for
     with progress() as bar:
         task = bar.add_task("segment", total=3)
         segmented, seg_summary = run_segmentation(
-            tables=tables, as_of=as_of, rules_file=rules_file, config=config
-        )
+            tables=tables, as_of=as_of, rules_file=rules_file, config=config,
+            engine=spark_segmenter(tables, master=spark.master, conf=spark.conf) if spark else None,
+        )  # fmt: skip
         write_table(segmented.table, Path(data) / SEGMENTS_FILE)
         summary["segmented customers"] = seg_summary["customers"]
         summary["segments version"] = seg_summary["version"]
@@ -67,9 +75,8 @@ def run_pipeline(
 
         t1 = time.monotonic()
         try:
-            result = run_train(
-                data, tables, budget_seconds=budget_seconds, ratings=ratings, book=book
-            )
+            result = train_step(data, tables, budget_seconds=budget_seconds, ratings=ratings,
+                                book=book, spark=spark)  # fmt: skip
         except ModelRejected as exc:
             raise PipelineError(f"model rejected, previous version stays live: {exc}") from exc
         summary["model"] = f"{result.name} ({result.version})"
@@ -79,10 +86,31 @@ def run_pipeline(
 
         t2 = time.monotonic()
         trained = Trained(result.model, result.interactions, result.name, result.version)
-        summary["serving version"] = publish_trained(data, tables, trained, segmented.table, book)
+        summary["serving version"] = publish_trained(
+            data, tables, trained, segmented.table, book, spark=spark
+        )
         summary["publish seconds"] = round(time.monotonic() - t2, 1)
         bar.update(task, advance=1, description="done")
     return summary
+
+
+def train_step(
+    data: Path,
+    tables: dict[str, pd.DataFrame],
+    *,
+    budget_seconds: float,
+    ratings: str,
+    book: RuleBook,
+    spark: SparkRun | None,
+) -> TrainResult:
+    """Model selection on one machine, or MLlib ALS against popularity on Spark (the
+    budget does not apply there); either refuses a model worse than popularity."""
+    if spark is None:
+        return run_train(data, tables, budget_seconds=budget_seconds, ratings=ratings, book=book)
+    from jobs.spark_engine import spark_train
+
+    return spark_train(data, tables, master=spark.master, conf=spark.conf, split=SPLITS[0],
+                       test_fraction=0.2, ratings=ratings, book=book)  # fmt: skip
 
 
 def insights_step(
@@ -111,8 +139,15 @@ def publish_trained(
     trained: Trained,
     segments: pd.DataFrame | None,
     book: RuleBook,
+    *,
+    spark: SparkRun | None = None,
 ) -> str:
-    """Publish a fitted model for serving as a new version (atomic switch)."""
+    """Publish a fitted model for serving as a new version (atomic switch); with `spark`,
+    the executors write the per-customer keys (`jobs.spark_publish`)."""
+    if spark is not None:
+        from jobs.spark_engine import spark_publish
+
+        return spark_publish(data, tables, trained, segments, book, run=spark)
     bundle = build_bundle(
         tables=tables, trained=trained, segments=segments, rules=book.resolve(None)
     )

@@ -7,6 +7,7 @@ indices are mapped onto it, so indices never leak out as ids.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 from collections.abc import Callable, Collection, Iterator
@@ -203,25 +204,48 @@ def customer_candidates(
     `categories`: the catalogue's, as published)."""
     x = trained.interactions.matrix
     ids = trained.interactions.customers.ids(np.arange(x.shape[0]))
-    table = similar[0] if similar is not None else None
     for start in range(0, x.shape[0], BATCH):
         rows = np.arange(start, min(start + BATCH, x.shape[0]))
         mine = None if blocked is None else blocked[rows]
-        items, scores = published(trained.model, x[rows], mine, user_indices=rows)
-        for r, cid in enumerate(ids[rows]):
-            keep = items[r] >= 0
-            mapped = to_catalogue[items[r][keep]]
-            ok = mapped >= 0
-            recs = mapped[ok].astype(np.uint32)
-            anchors = _history_row(x, int(rows[r]), to_catalogue)[0][:ANCHORS]
-            why = anchor_positions(recs, anchors, table, categories)
-            yield str(cid), Recs(recs, scores[r][keep][ok], why.tobytes())
+        yield from slice_candidates(
+            trained.model, x[rows], mine, rows, ids[rows], to_catalogue, similar, categories
+        )
+
+
+def slice_candidates(
+    model: Recommender,
+    x: sp.csr_matrix,
+    blocked: sp.csr_matrix | None,
+    user_indices: np.ndarray,
+    ids: np.ndarray,
+    to_catalogue: np.ndarray,
+    similar: Ranked | None,
+    categories: np.ndarray,
+) -> Iterator[tuple[str, Recs]]:
+    """`customer_candidates` of a slice of customers: their rows of the matrix (`x`) and of
+    `blocked`, their rows of the model (`user_indices`) and ids; what a Spark partition runs."""
+    table = similar[0] if similar is not None else None
+    items, scores = published(model, x, blocked, user_indices=user_indices)
+    for r, cid in enumerate(ids):
+        keep = items[r] >= 0
+        mapped = to_catalogue[items[r][keep]]
+        ok = mapped >= 0
+        recs = mapped[ok].astype(np.uint32)
+        anchors = _history_row(x, r, to_catalogue)[0][:ANCHORS]
+        why = anchor_positions(recs, anchors, table, categories)
+        yield str(cid), Recs(recs, scores[r][keep][ok], why.tobytes())
 
 
 def customer_history(trained: Trained, to_catalogue: np.ndarray) -> Iterator[tuple[str, Ranked]]:
     """Each customer's strongest interactions (catalogue index, confidence) for fold-in."""
     x = trained.interactions.matrix
-    ids = trained.interactions.customers.ids(np.arange(x.shape[0]))
+    return slice_history(x, trained.interactions.customers.ids(np.arange(x.shape[0])), to_catalogue)
+
+
+def slice_history(
+    x: sp.csr_matrix, ids: np.ndarray, to_catalogue: np.ndarray
+) -> Iterator[tuple[str, Ranked]]:
+    """`customer_history` of the customers whose rows `x` holds (`ids`, in order)."""
     for r, cid in enumerate(ids):
         yield str(cid), _history_row(x, r, to_catalogue)
 
@@ -255,6 +279,13 @@ def customer_consumed(
 ) -> Iterator[tuple[str, Ranked]]:
     """Items each customer already has (catalogue indices): every path's exclusion."""
     ids = trained.interactions.customers.ids(np.arange(consumed.shape[0]))
+    return slice_consumed(consumed, ids, to_catalogue)
+
+
+def slice_consumed(
+    consumed: sp.csr_matrix, ids: np.ndarray, to_catalogue: np.ndarray
+) -> Iterator[tuple[str, Ranked]]:
+    """`customer_consumed` of the customers whose rows `consumed` holds (`ids`, in order)."""
     for r in np.flatnonzero(np.diff(consumed.indptr)):
         cols = consumed.indices[consumed.indptr[r] : consumed.indptr[r + 1]]
         mapped = to_catalogue[cols]
@@ -304,15 +335,24 @@ def model_consumed(
     )  # fmt: skip
 
 
-def build_bundle(
-    *,
-    tables: dict[str, pd.DataFrame],
-    trained: Trained,
-    segments: pd.DataFrame | None,
+@dataclass(frozen=True)
+class Prepared:
+    """What publishing needs before the per-customer work: the shared part of the bundle
+    and the inputs each customer's keys are computed from (either engine)."""
+
+    shared: ServingBundle  # items, popular lists, model meta, factors, similar; no customers
+    consumed: sp.csr_matrix  # model customers × model items (`recsys.consumption`)
+    to_catalogue: np.ndarray
+    categories: np.ndarray
+    model_records: list[dict[str, Any]]  # the model items' published records (or {})
+    rules: Rules
+
+
+def prepare(
+    *, tables: dict[str, pd.DataFrame], trained: Trained, segments: pd.DataFrame | None,
     rules: Rules,
-) -> ServingBundle:
-    """Everything serving reads; `rules` (the default channel's business rules) decide what
-    each customer already has (`recsys.consumption`) and what the published lists leave out."""
+) -> Prepared:  # fmt: skip
+    """The shared keys and per-customer inputs; see `build_bundle`."""
     items, events = tables["items"], tables["events"]
     item_ids = items["item_id"].astype(str).tolist()
     to_catalogue = _catalogue_map(trained, item_ids)
@@ -326,21 +366,36 @@ def build_bundle(
     }
     consumed = model_consumed(events, items, trained.interactions, rules.consumption)
     records = item_records(items)
-    model_records = [records[i] if i >= 0 else {} for i in to_catalogue.tolist()]
-    blocked = published_block(consumed, rules, model_records)
-    similar = similar_items(trained, to_catalogue, len(item_ids))
-    return ServingBundle(
+    shared = ServingBundle(
         items=records,
         popular=popular_lists(events, items, segments),
-        customer_recs=customer_candidates(
-            trained, blocked, to_catalogue, similar, category_codes(records)
-        ),
-        customer_consumed=customer_consumed(consumed, trained, to_catalogue),
-        customer_profiles=customer_profiles(tables["customers"], segments, tables["feedback"]),
-        customer_history=customer_history(trained, to_catalogue),
         item_factors=item_factors(trained, to_catalogue, len(item_ids)),
         model=model_meta,
-        similar=similar,
+        similar=similar_items(trained, to_catalogue, len(item_ids)),
+    )
+    model_records = [records[i] if i >= 0 else {} for i in to_catalogue.tolist()]
+    return Prepared(shared, consumed, to_catalogue, category_codes(records), model_records, rules)
+
+
+def build_bundle(
+    *,
+    tables: dict[str, pd.DataFrame],
+    trained: Trained,
+    segments: pd.DataFrame | None,
+    rules: Rules,
+) -> ServingBundle:
+    """Everything serving reads; `rules` (the default channel's business rules) decide what
+    each customer already has (`recsys.consumption`) and what the published lists leave out."""
+    p = prepare(tables=tables, trained=trained, segments=segments, rules=rules)
+    blocked = published_block(p.consumed, rules, p.model_records)
+    return dataclasses.replace(
+        p.shared,
+        customer_recs=customer_candidates(
+            trained, blocked, p.to_catalogue, p.shared.similar, p.categories
+        ),
+        customer_consumed=customer_consumed(p.consumed, trained, p.to_catalogue),
+        customer_profiles=customer_profiles(tables["customers"], segments, tables["feedback"]),
+        customer_history=customer_history(trained, p.to_catalogue),
     )
 
 

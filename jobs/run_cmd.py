@@ -15,12 +15,16 @@ from jobs.audit_cmd import audited
 from jobs.common import (
     AsOfOpt,
     DataDir,
+    EngineOpt,
     JsonFlag,
     OldSegmentDefinitionsOpt,
     RatingsOpt,
     SegmentDefinitionsOpt,
+    SparkConfOpt,
+    SparkMasterOpt,
     business_rules,
     console,
+    engine_choice,
     ratings_reading,
     report,
     segment_definitions,
@@ -40,17 +44,27 @@ def run(
     rules: OldSegmentDefinitionsOpt = None,
     ratings: RatingsOpt = PRODUCT_RATINGS,
     as_json: JsonFlag = False,
+    engine: EngineOpt = "pandas",
+    spark_master: SparkMasterOpt = "local[*]",
+    spark_conf: SparkConfOpt = None,
 ) -> None:
-    """Run every batch job: segment, train with model selection, publish for serving."""
+    """Run every batch job: segment, train with model selection, publish for serving
+    (`--engine spark`: all three on Spark, MLlib ALS, executors publishing; insights stay
+    on pandas)."""
     setup_logging()
     started = time.monotonic()
     reading = ratings_reading(ratings)
     book = business_rules()
+    spark = None
+    if engine_choice(engine) == "spark":
+        from jobs.spark_engine import SparkRun  # pyspark only when asked for
+
+        spark = SparkRun(spark_master, tuple(spark_conf or ()))
     tables = load_tables(data)
     with audited(data, "run.publish", str(data)) as detail:
         summary = run_pipeline(
             data, tables, as_of=as_of, budget_seconds=budget_seconds, book=book,
-            rules_file=segment_definitions(definitions, rules), ratings=reading,
+            rules_file=segment_definitions(definitions, rules), ratings=reading, spark=spark,
         )  # fmt: skip
         detail.update({k: v for k, v in summary.items() if "version" in k})
     summary["seconds"] = round(time.monotonic() - started, 1)

@@ -6,13 +6,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
+import orjson
 import pandas as pd
 
 from contracts.errors import InvalidInput
 from jobs.modelops import TrainResult, registry_for
+from jobs.profiles import customer_profiles
+from jobs.publish import Trained, prepare
 from jobs.segmentation import Engine
+from jobs.spark_publish import publish_from_spark
 from recsys.business_rules import RuleBook
 from recsys.matrix import product_weights
 from recsys.registry import ModelBundle, fingerprint
@@ -23,6 +28,16 @@ from spark.segment import build_segments
 from spark.session import SparkSettings, parse_conf, spark_session
 from spark.tables import to_spark
 from spark.train import METRIC, train_als
+from store.client import RedisEndpoint, sync_client
+from store.config import StoreConfig
+
+
+@dataclass(frozen=True)
+class SparkRun:
+    """`--engine spark`'s options, as a command received them."""
+
+    master: str
+    conf: Sequence[str] = ()
 
 
 def spark_segmenter(tables: dict[str, pd.DataFrame], *, master: str, conf: Sequence[str]) -> Engine:
@@ -76,3 +91,36 @@ def spark_train(
     bundle = registry_for(data).load(version)
     return TrainResult(done.model, inter, "als", version, selection, seconds, bundle,
                        done.timings, ratings, book.consumption)  # fmt: skip
+
+
+def spark_publish(
+    data: Path,
+    tables: dict[str, pd.DataFrame],
+    trained: Trained,
+    segments: pd.DataFrame | None,
+    book: RuleBook,
+    *,
+    run: SparkRun,
+    fail_partition: int | None = None,
+) -> str:
+    """Publish for serving with the executors writing the per-customer keys
+    (`jobs.spark_publish`); the shared part is computed and written on the driver as the
+    pandas engine does. `fail_partition`: the test seam of `publish_from_spark`."""
+    session = spark_session(SparkSettings(master=run.master, conf=parse_conf(run.conf)))
+    prepared = prepare(tables=tables, trained=trained, segments=segments,
+                       rules=book.resolve(None))  # fmt: skip
+    people = customer_profiles(tables["customers"], segments, tables["feedback"])
+    profiles = {cid: orjson.dumps(profile) for cid, profile in people}
+    config = StoreConfig(data_dir=data)
+    endpoint = RedisEndpoint(config)
+    url = endpoint.open()  # executors get it as a plain string (the embedded one: local only)
+    client = sync_client(url)
+    try:
+        return publish_from_spark(
+            session, client, url, config, trained=trained, prepared=prepared, profiles=profiles,
+            meta={"model": trained.name, "model_version": trained.version},
+            fail_partition=fail_partition,
+        )  # fmt: skip
+    finally:
+        client.close()
+        endpoint.close()

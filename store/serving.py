@@ -54,6 +54,12 @@ class ServingBundle:
 
 def write_serving(release: Release, bundle: ServingBundle) -> None:
     """Write a bundle under `release`; see `store.versions.Versions.publish`."""
+    write_shared(release, bundle)
+    write_customers(release, bundle)
+
+
+def write_shared(release: Release, bundle: ServingBundle) -> None:
+    """The version's shared keys: item table, popular lists, model meta, factors, similar."""
     release.set(release.key("items"), orjson.dumps(bundle.items))
     release.hset(
         release.key("popular"),
@@ -66,6 +72,11 @@ def write_serving(release: Release, bundle: ServingBundle) -> None:
         idx, scores = bundle.similar
         release.set(release.key("similar_idx"), pack_array(idx.astype(np.int32)))
         release.set(release.key("similar_score"), pack_array(scores.astype(np.float32)))
+
+
+def write_customers(release: Release, bundle: ServingBundle) -> None:
+    """The per-customer keys of the bundle's customers (all of them, or one slice: Spark
+    executors write their partition's customers with this, `jobs.spark_publish`)."""
     for customer_id, ranked in bundle.customer_recs:
         recs = Recs(*ranked)
         packed = pack_ranked(recs.indices, recs.scores)

@@ -3,7 +3,8 @@
 Data keys are written with plain pipelines (no MULTI): they are invisible to readers until
 the one atomic switch of the `live` pointer, which happens only after every write succeeded
 and the version is marked complete. A publish that dies half-way leaves the previous version
-serving; its orphaned keys expire with their TTL. Versions beyond `keep` are expired after a
+serving; its keys are deleted (`Versions.discard`) or, if even that fails, expire with their
+TTL (every data key is written with one). Versions beyond `keep` are expired after a
 grace period so in-flight readers can finish.
 """
 
@@ -54,7 +55,8 @@ def new_version() -> str:
 
 @dataclass
 class Release:
-    """One version being written. Buffered writes go out every `FLUSH_EVERY` commands."""
+    """One version being written. Buffered writes go out every `flush_every` commands (one
+    pipeline, bounded: a Spark executor's partition opens its own on the same version)."""
 
     client: redis.Redis
     keys: Keys
@@ -62,6 +64,7 @@ class Release:
     version: str
     ttl: int
     written: int = 0
+    flush_every: int = FLUSH_EVERY
     _pipe: Any = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -96,7 +99,7 @@ class Release:
 
     def _count(self, n: int = 1) -> None:
         self.written += n
-        if len(self._pipe) >= FLUSH_EVERY:
+        if len(self._pipe) >= self.flush_every:
             self.flush()
 
 
@@ -129,8 +132,12 @@ class Versions:
         ttl = self.config.version_ttl_seconds
         self._put_meta(artifact, version, info, ttl)
         release = Release(self.client, self.keys, artifact, version, ttl)
-        write(release)
-        release.flush()
+        try:
+            write(release)
+            release.flush()
+        except BaseException:
+            self.discard(artifact, version, info)
+            raise
         info.update(status="complete", built_at=_iso(time.time()), keys_written=release.written)
         self._put_meta(artifact, version, info, ttl)
         self.activate(artifact, version)
@@ -151,6 +158,21 @@ class Versions:
         self._retire_old(artifact)
         self.client.publish(self.keys.channel(artifact), version)
         return previous.decode() if isinstance(previous, bytes) else previous
+
+    def discard(self, artifact: str, version: str, info: dict[str, Any]) -> None:
+        """A version that failed to write: its data keys deleted, its meta marked `failed` for
+        the grace period (what `meta` reports). Best effort: keys it cannot reach keep their
+        TTL; the live pointer was never touched."""
+        try:
+            self._put_meta(artifact, version, {**info, "status": "failed"}, RETIRE_GRACE_SECONDS)
+            pipe = self.client.pipeline(transaction=False)
+            for key in self._data_keys(artifact, version):
+                pipe.unlink(key)
+                if len(pipe) >= FLUSH_EVERY:
+                    pipe.execute()
+            pipe.execute()
+        except redis.RedisError:
+            pass  # Redis gone: the version's keys expire with their TTL
 
     def live(self, artifact: str) -> str | None:
         value = self.client.get(self.keys.live(artifact))
