@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -70,6 +71,9 @@ def spark_session(settings: SparkSettings | None = None) -> SparkSession:
     warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas")
     warnings.filterwarnings("ignore", message="The copy keyword is deprecated", module="pyspark")
     os.environ.setdefault("PYARROW_IGNORE_TIMEZONE", "1")
+    # Python workers (pandas UDFs: `recommend --engine spark`) run this interpreter, with
+    # the project's packages, unless the cluster names its own
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     logging.getLogger("py4j").setLevel(logging.WARNING)  # not one line per socket closed
     builder = SparkSession.builder.appName(cfg.app_name)
     if not os.environ.get("SPARK_ENV_LOADED"):  # not under spark-submit: we pick the master

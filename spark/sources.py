@@ -25,7 +25,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlparse
 
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
@@ -35,6 +34,7 @@ from contracts.errors import DataError, InvalidInput
 from contracts.schema import TABLES, Table
 from contracts.tables import empty_frame
 from spark.checks import Check, canonical, first_failure
+from spark.location import data_uri
 from spark.tables import ROW, to_spark
 
 FILE, LINE, BAD, CORRUPT = "_file", "_line", "_bad", "_corrupt"
@@ -45,23 +45,6 @@ S3A_HINT = (
     "org.apache.hadoop:hadoop-aws:<Spark's Hadoop version> (downloads it) or a jar in "
     "$SPARK_HOME/jars"
 )
-
-
-def data_uri(data: str | Path) -> str:
-    """A URI Spark reads: URIs as given, plain paths made absolute `file://` URIs."""
-    text = str(data)
-    if (urlparse(text).scheme and "://" in text) or text.startswith("file:"):
-        return text.rstrip("/")
-    return Path(text).resolve().as_uri()
-
-
-def local_dir(data: str | Path) -> Path | None:
-    """The local directory of `data` (a plain path or `file:` URI); None for a remote URI."""
-    text = str(data)
-    parsed = urlparse(text)
-    if not parsed.scheme or len(parsed.scheme) == 1:  # no scheme (or a Windows drive)
-        return Path(text)
-    return Path(unquote(parsed.path)) if parsed.scheme == "file" else None
 
 
 def spark_tables(spark: SparkSession, data: str | Path) -> dict[str, DataFrame]:

@@ -11,13 +11,16 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 from pyspark.sql import SparkSession
+from typer.testing import CliRunner
 
 from contracts.errors import DataError
 from contracts.schema import EVENTS
 from contracts.tables import load_tables
+from jobs.cli import build_app
 from jobs.generate import generate
 from jobs.ingest import to_arrow
-from spark.sources import data_uri, local_dir, spark_tables
+from spark.location import data_uri, local_dir
+from spark.sources import spark_tables
 from spark.tables import ROW, to_spark
 
 pytestmark = pytest.mark.spark  # one shared local session (tests/spark/conftest.py)
@@ -131,3 +134,15 @@ def test_a_partition_with_a_bad_timestamp_or_a_missing_column_is_refused(
     with pytest.raises(DataError, match="required column is missing") as error:
         spark_tables(spark, data)
     assert error.value.column == "type"
+
+
+def test_remote_data_needs_a_local_dir_and_s3a_names_what_it_lacks(spark: SparkSession) -> None:
+    runner, app = CliRunner(), build_app()
+    train = ["train", "--engine", "spark", "--data", "hdfs://namenode:8020/touchpoint"]
+    result = runner.invoke(app, train)
+    assert result.exit_code == 2, result.output
+    assert "--local-dir" in result.output
+    segment = ["segment", "--engine", "spark", "--no-publish", "--data", "s3a://bucket/tp"]
+    result = runner.invoke(app, segment)
+    assert result.exit_code == 2, result.output
+    assert "hadoop-aws" in result.output
