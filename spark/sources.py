@@ -83,7 +83,12 @@ def _sources(spark: SparkSession, root: str, name: str) -> list[tuple[str, str]]
         raise DataError(found[1][0], None, None, f"both {name}.parquet and {name}.csv exist")
     dataset = f"{root}/{name}"
     if fs.exists(path(dataset)) and fs.getFileStatus(path(dataset)).isDirectory():
-        found.append((dataset, "parquet"))
+        files = fs.listFiles(path(dataset), True)  # recursive: Hive-style partitions too
+        while files.hasNext():
+            file = files.next().getPath().getName()
+            if file.endswith(".parquet") and not file.startswith((".", "_")):
+                found.append((dataset, "parquet"))  # an empty dataset is no source
+                break
     return found
 
 

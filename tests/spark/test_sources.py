@@ -38,7 +38,7 @@ def small_splits(spark: SparkSession) -> Iterator[None]:
 
 def mixed_directory(root: Path) -> None:
     """CSV base tables, and events split: half in events.csv, the rest (with one event
-    re-sent) in two ingest partitions."""
+    re-sent) in two ingest partitions; an empty feedback dataset directory."""
     source = root / "source"
     generate(customers=20, items=8, seed=3, out=source, events_per_customer=8)
     data = root / "data"
@@ -50,6 +50,7 @@ def mixed_directory(root: Path) -> None:
     events.iloc[:half].to_csv(data / "events.csv", index=False)
     rest = events.iloc[half:].to_dict("records")
     (data / "events").mkdir()
+    (data / "feedback").mkdir()  # ingest made it, nothing drained yet: no source
     first = events.iloc[:1].to_dict("records")
     parts = {
         "part-1-2": rest[: len(rest) // 2] + rest[:1],
