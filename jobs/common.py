@@ -160,3 +160,47 @@ def engine_choice(value: str) -> str:
     if value not in ENGINES:
         raise InvalidInput(f"--engine must be one of {', '.join(ENGINES)}, not {value!r}")
     return value
+
+
+DataLocation = Annotated[
+    str,
+    typer.Option(
+        "--data",
+        envvar="TOUCHPOINT_DATA_DIR",
+        help="Data directory (default: $TOUCHPOINT_DATA_DIR, else ./data); with --engine spark "
+        "also a URI Spark reads: file://, hdfs://, s3a://.",
+    ),
+]
+LocalDirOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--local-dir",
+        help="Local directory for the model registry, segments and embedded Redis files "
+        "(the API's TOUCHPOINT_DATA_DIR); default: --data, which must then be local.",
+        file_okay=False,
+    ),
+]
+
+
+def local_state(data: str, local: Path | None) -> Path:
+    """Where models, segments and embedded Redis files live: `--local-dir`, else `--data`
+    when it is a local directory (a plain path or a `file://` URI)."""
+    from spark.location import local_dir  # no pyspark: a URI parser
+
+    found = local if local is not None else local_dir(data)
+    if found is None:
+        raise InvalidInput(
+            f"--data {data} is not a local directory: give --local-dir DIR for the model "
+            "registry, segments and embedded Redis files (the API's TOUCHPOINT_DATA_DIR)"
+        )
+    return found
+
+
+def pandas_data(data: str) -> Path:
+    """The single-machine engine reads a local directory only."""
+    from spark.location import local_dir
+
+    found = local_dir(data)
+    if found is None:
+        raise InvalidInput(f"--data {data}: a URI is read by --engine spark only")
+    return found

@@ -24,14 +24,18 @@ from contracts.tables import load_tables
 from jobs.audit_cmd import audited
 from jobs.common import (
     DataDir,
+    DataLocation,
     EngineOpt,
     JsonFlag,
+    LocalDirOpt,
     RatingsOpt,
     SparkConfOpt,
     SparkMasterOpt,
     business_rules,
     console,
     engine_choice,
+    local_state,
+    pandas_data,
     ratings_reading,
     report,
     setup_logging,
@@ -43,6 +47,7 @@ from recsys.consumption import Consumption
 from recsys.errors import ModelRejected
 from recsys.evaluation import SERVED
 from recsys.matrix import PRODUCT_RATINGS
+from spark.location import local_dir
 
 models_app = typer.Typer(
     help="Model registry: list, show, activate, roll back.", no_args_is_help=True
@@ -127,7 +132,7 @@ def evaluate_command(
 
 
 def train_command(
-    data: DataDir = Path("data"),
+    data: DataLocation = "data",
     budget_seconds: Annotated[
         float, typer.Option("--budget-seconds", min=1.0, help="Time budget for model search.")
     ] = 120.0,
@@ -141,6 +146,7 @@ def train_command(
     engine: EngineOpt = "pandas",
     spark_master: SparkMasterOpt = "local[*]",
     spark_conf: SparkConfOpt = None,
+    local: LocalDirOpt = None,
 ) -> None:
     """Select the best model on a validation split (by the list the product would serve),
     refit on all data, save and publish it."""
@@ -148,57 +154,66 @@ def train_command(
     kind = _split(split)
     reading = ratings_reading(ratings)
     book = business_rules()
-    tables = load_tables(data)
+    on_spark = engine_choice(engine) == "spark"
+    # the registry (and segments, embedded Redis) live in a local directory
+    state = local_state(data, local) if on_spark else pandas_data(data)
+    if on_spark and publish and local_dir(data) is None:
+        raise InvalidInput(f"--data {data}: publishing reads the tables on this machine; "
+                           "train with --no-publish, then publish from a local copy")  # fmt: skip
+    tables = {} if on_spark else load_tables(state)
     started = time.monotonic()
-    on_spark = None  # with --engine spark, the executors publish too
+    spark_run = None  # with --engine spark, the executors publish too
     with console.status(f"selecting a model (budget {budget_seconds:.0f}s)"):
         try:
-            if engine_choice(engine) == "spark":  # MLlib ALS; the budget does not apply
+            if on_spark:  # MLlib ALS, tables read by Spark; the budget does not apply
                 from jobs.spark_engine import SparkRun, spark_train
 
-                on_spark = SparkRun(spark_master, tuple(spark_conf or ()))
+                spark_run = SparkRun(spark_master, tuple(spark_conf or ()))
 
-                res = spark_train(data, tables, master=spark_master, conf=spark_conf or [],
-                                  split=kind, test_fraction=test_fraction, ratings=reading,
-                                  book=book)  # fmt: skip
+                res, counts = spark_train(data, state, master=spark_master,
+                                          conf=spark_conf or [], split=kind,
+                                          test_fraction=test_fraction, ratings=reading,
+                                          book=book)  # fmt: skip
             else:
                 res = run_train(
-                    data, tables, budget_seconds=budget_seconds, split=kind,
+                    state, tables, budget_seconds=budget_seconds, split=kind,
                     test_fraction=test_fraction, ratings=reading, book=book,
                 )  # fmt: skip
+                counts = tables["events"]["type"].astype(str).value_counts()
         except ModelRejected as exc:
-            active = registry_for(data).active()
+            active = registry_for(state).active()
             raise Conflict(f"model rejected: {exc.reason}; active version stays {active}") from exc
     sel = res.selection
     summary: dict[str, Any] = {
         "version": res.version,
-        "model": res.bundle.info.get("label") or registry_for(data).show(res.version)["label"],
+        "model": res.bundle.info.get("label") or registry_for(state).show(res.version)["label"],
         f"validation {sel.metric}": round(sel.validation[sel.metric], 4),
         f"popularity {sel.metric}": round(sel.popularity[sel.metric], 4),
         "candidates tried": sum(1 for t in sel.trials if t.metrics) - 1,
         "candidates skipped": sum(1 for t in sel.trials if t.skipped),
         "ratings read as": reading,
-        "consumed by": _consumed_by(tables, res.consumption),
+        "consumed by": _consumed_by(counts, res.consumption),
         "customers": len(res.interactions.customers),
         "items": len(res.interactions.items),
         "interactions": int(res.interactions.matrix.nnz),
     }
     if publish:
         trained = Trained(res.model, res.interactions, res.name, res.version)
-        segments_path = data / SEGMENTS_FILE
+        segments_path = state / SEGMENTS_FILE
         segments = pd.read_parquet(segments_path) if segments_path.is_file() else None
-        with audited(data, "models.publish", res.version) as detail:
+        tables = tables or load_tables(pandas_data(data))
+        with audited(state, "models.publish", res.version) as detail:
             summary["serving version"] = detail["serving_version"] = _redis_step(
-                lambda: publish_trained(data, tables, trained, segments, book, spark=on_spark)
+                lambda: publish_trained(state, tables, trained, segments, book, spark=spark_run)
             )
     summary["engine"] = engine
     summary["seconds"] = round(time.monotonic() - started, 1)
     report("touchpoint train", summary, as_json=as_json)
 
 
-def _consumed_by(tables: dict[str, pd.DataFrame], consumption: Consumption) -> str:
-    """Which event types counted as consumption, with how many events of each were found."""
-    counts = tables["events"]["type"].astype(str).value_counts()
+def _consumed_by(counts: pd.Series, consumption: Consumption) -> str:
+    """Which event types counted as consumption, with how many events of each were found
+    (`counts`: events per type)."""
     found = [f"{t} ({int(counts.get(t, 0)):,})" for t in sorted(consumption.events)]
     extra = [f"{k}: {', '.join(sorted(v))}" for k, v in sorted(consumption.by_kind.items()) if v]
     return ", ".join(found) + (f"; for {'; '.join(extra)}" if extra else "")

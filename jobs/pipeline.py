@@ -56,13 +56,16 @@ def run_pipeline(
     `spark`: segment, train and publish on Spark (`--engine spark`; insights stay pandas)."""
     summary: dict[str, Any] = {"engine": "spark" if spark else "pandas"}
     config = StoreConfig(data_dir=data)
+    engine = None
     if spark is not None:
         from jobs.spark_engine import spark_segmenter  # pyspark only when asked for
+
+        engine = spark_segmenter(str(data), master=spark.master, conf=spark.conf)
     with progress() as bar:
         task = bar.add_task("segment", total=3)
         segmented, seg_summary = run_segmentation(
             tables=tables, as_of=as_of, rules_file=rules_file, config=config,
-            engine=spark_segmenter(tables, master=spark.master, conf=spark.conf) if spark else None,
+            engine=engine,
         )  # fmt: skip
         write_table(segmented.table, Path(data) / SEGMENTS_FILE)
         summary["segmented customers"] = seg_summary["customers"]
@@ -109,8 +112,10 @@ def train_step(
         return run_train(data, tables, budget_seconds=budget_seconds, ratings=ratings, book=book)
     from jobs.spark_engine import spark_train
 
-    return spark_train(data, tables, master=spark.master, conf=spark.conf, split=SPLITS[0],
-                       test_fraction=0.2, ratings=ratings, book=book)  # fmt: skip
+    trained, _counts = spark_train(str(data), Path(data), master=spark.master, conf=spark.conf,
+                                   split=SPLITS[0], test_fraction=0.2, ratings=ratings,
+                                   book=book)  # fmt: skip
+    return trained
 
 
 def insights_step(

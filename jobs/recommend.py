@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -38,10 +38,19 @@ from recsys.consumption import Consumption
 from recsys.features import aligned_features
 from recsys.matrix import IdMap, WeightConfig, confidences, event_weights
 from recsys.registry import ModelBundle
-from recsys.served import TOP_N, Storefront, published, published_block, serve
+from recsys.served import TOP_N, Ranked, Storefront, published, published_block, serve
 
 BLOCK = 8192  # customers scored and served at once
 Prepared = tuple[list[str], np.ndarray, np.ndarray, sp.csr_matrix, np.ndarray]
+
+
+@dataclass(frozen=True)
+class Shared:
+    """The model, the popular lists (`popular_lists` of all the events) and the run's time."""
+
+    bundle: ModelBundle
+    popular: dict[str, Ranked]
+    now: str
 
 
 def read_customer_ids(path: Path) -> list[str]:
@@ -73,11 +82,14 @@ def run_recommend(
     version: str | None = None,
     segments: pd.DataFrame | None = None,
     on_block: Callable[[int], None] | None = None,
+    shared: Shared | None = None,
 ) -> dict[str, Any]:
     """Write `customer_id, rank, item_id, score` for every listed customer to `output` (CSV,
     or Parquet by its suffix) and return a summary. The rules are those the API applies on
-    `channel` (and `placement`); `include_consumed` lets what customers have come back."""
-    bundle = registry_for(data).load(version)
+    `channel` (and `placement`); `include_consumed` lets what customers have come back.
+    `shared`: what one run of many (`--engine spark`, a block of customers each) reads
+    alike — the model, the popular lists of all the events and the time of the run."""
+    bundle = registry_for(data).load(version) if shared is None else shared.bundle
     items, events = tables["items"], tables["events"]
     rules = book.resolve(channel, placement)
     if include_consumed:
@@ -105,8 +117,12 @@ def run_recommend(
         segs, tiers, consents = people(tables, segments, customer_ids, rules.needs_consent(channel))
         read = {"global", f"kind:{kind}", *([f"channel:{channel}"] if channel else [])}
         read |= {f"segment:{n}{end}" for s in set(segs) for n in s for end in ("", f":kind:{kind}")}
-        popular = popular_lists(events, items, segments, only=read, item_index=coded.catalogue)
-        now = datetime.now(UTC).replace(microsecond=0).isoformat()
+        if shared is None:
+            popular = popular_lists(events, items, segments, only=read,
+                                    item_index=coded.catalogue)  # fmt: skip
+            now = datetime.now(UTC).replace(microsecond=0).isoformat()
+        else:
+            popular, now = shared.popular, shared.now
         front = Storefront(records, popular, rules, kind, channel, now)
         for b, start in enumerate(starts):
             ids, idx, scores, had, is_cold = upcoming.pop(0).result()

@@ -15,9 +15,16 @@ from contracts.schema import CHANNELS, ITEM_KINDS
 from contracts.tables import load_table
 from contracts.tombstones import unerased
 from jobs.common import (
-    DataDir,
+    DataLocation,
+    EngineOpt,
     JsonFlag,
+    LocalDirOpt,
+    SparkConfOpt,
+    SparkMasterOpt,
     business_rules,
+    engine_choice,
+    local_state,
+    pandas_data,
     progress,
     report,
     setup_logging,
@@ -30,8 +37,10 @@ log = logging.getLogger("touchpoint.recommend")
 
 def recommend_command(
     customers: Annotated[Path, typer.Option("--customers", help="File: one customer id per line.")],
-    output: Annotated[Path, typer.Option("--output", help="CSV (or .parquet) to write.")],
-    data: DataDir = Path("data"),
+    output: Annotated[
+        str, typer.Option("--output", help="CSV (or .parquet) to write; a URI with --engine spark.")
+    ],
+    data: DataLocation = "data",
     k: Annotated[int, typer.Option("--k", min=1, max=1000, help="Items per customer.")] = 10,
     kind: Annotated[str, typer.Option("--kind", help="product or content.")] = "product",
     channel: Annotated[
@@ -50,6 +59,10 @@ def recommend_command(
     ] = False,
     version: Annotated[str | None, typer.Option("--version", help="Default: active.")] = None,
     as_json: JsonFlag = False,
+    engine: EngineOpt = "pandas",
+    spark_master: SparkMasterOpt = "local[*]",
+    spark_conf: SparkConfOpt = None,
+    local: LocalDirOpt = None,
 ) -> None:
     """Batch recommendations for a campaign: customer_id, rank, item_id, score — the lists
     the API would answer (same published lists, rules and exclusions)."""
@@ -66,19 +79,33 @@ def recommend_command(
     if include_purchased:
         log.warning("--include-purchased is deprecated; use --include-consumed")
     book = business_rules()
+    if engine_choice(engine) == "spark":  # the blocks served on executors, one file written
+        from jobs.spark_engine import spark_recommend
+
+        ids = read_customer_ids(customers)
+        options = {"k": k, "kind": kind, "channel": channel, "placement": placement,
+                   "include_consumed": include_consumed or include_purchased}  # fmt: skip
+        summary = spark_recommend(data, local_state(data, local), ids, output, book=book,
+                                  options=options, version=version, master=spark_master,
+                                  conf=spark_conf or [])  # fmt: skip
+        summary |= {"output": output, "engine": engine,
+                    "seconds": round(time.monotonic() - started, 1)}  # fmt: skip
+        report("touchpoint recommend", summary, as_json=as_json)
+        return
+    local_data, local_output = pandas_data(data), pandas_data(output)
     try:
         ids = unerased(read_customer_ids(customers), data)  # erased customers: never listed
         tables = {
-            "events": load_table(data, "events"),
-            "items": load_table(data, "items"),
-            "customers": load_table(data, "customers", required=False),
+            "events": load_table(local_data, "events"),
+            "items": load_table(local_data, "items"),
+            "customers": load_table(local_data, "customers", required=False),
         }
-        path = data / SEGMENTS_FILE
+        path = local_data / SEGMENTS_FILE
         segments = pd.read_parquet(path) if path.is_file() else None
         with progress() as bar:
             task = bar.add_task(f"serving {len(ids):,} customers", total=len(ids))
             summary = run_recommend(
-                data, tables, ids, output, book=book, k=k, kind=kind, channel=channel,
+                local_data, tables, ids, local_output, book=book, k=k, kind=kind, channel=channel,
                 placement=placement, include_consumed=include_consumed or include_purchased,
                 version=version, segments=segments,
                 on_block=lambda n: bar.update(task, advance=n),

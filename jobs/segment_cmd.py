@@ -13,14 +13,17 @@ from contracts.errors import InvalidInput, Unavailable
 from contracts.tables import load_tables
 from jobs.common import (
     AsOfOpt,
-    DataDir,
+    DataLocation,
     EngineOpt,
     JsonFlag,
+    LocalDirOpt,
     OldSegmentDefinitionsOpt,
     SegmentDefinitionsOpt,
     SparkConfOpt,
     SparkMasterOpt,
     engine_choice,
+    local_state,
+    pandas_data,
     progress,
     report,
     segment_definitions,
@@ -31,7 +34,7 @@ from store.config import StoreConfig
 
 
 def segment(
-    data: DataDir = Path("data"),
+    data: DataLocation = "data",
     as_of: AsOfOpt = None,
     definitions: SegmentDefinitionsOpt = None,
     rules: OldSegmentDefinitionsOpt = None,
@@ -48,23 +51,26 @@ def segment(
     engine: EngineOpt = "pandas",
     spark_master: SparkMasterOpt = "local[*]",
     spark_conf: SparkConfOpt = None,
+    local: LocalDirOpt = None,
 ) -> None:
     """Segment customers (RFM, lifecycle, clusters, feedback, rules) and publish a version."""
     setup_logging()
     started = time.monotonic()
     with progress() as bar:
         task = bar.add_task("load", total=None)
-        tables = load_tables(data)
-        on_spark = None
-        if engine_choice(engine) == "spark":
+        config = StoreConfig(data_dir=local_state(data, local)) if publish else None
+        on_spark, tables = None, {}
+        if engine_choice(engine) == "spark":  # Spark reads and validates the tables itself
             from jobs.spark_engine import spark_segmenter
 
-            on_spark = spark_segmenter(tables, master=spark_master, conf=spark_conf or [])
+            on_spark = spark_segmenter(data, master=spark_master, conf=spark_conf or [])
+        else:
+            tables = load_tables(pandas_data(data))
         try:
             _build, summary = run_segmentation(
                 tables=tables, as_of=as_of, output=output,
                 rules_file=segment_definitions(definitions, rules),
-                config=StoreConfig(data_dir=data), publish=publish,
+                config=config, publish=publish,
                 step=lambda name: bar.update(task, description=name), engine=on_spark,
             )  # fmt: skip
         except OSError as exc:

@@ -8,6 +8,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pandas as pd
@@ -24,9 +25,11 @@ from recsys.registry import ModelBundle, fingerprint
 from recsys.selection import Selection, Trial
 from segments.build import SegmentBuild
 from segments.definitions import RuleSegment
+from spark.location import data_uri
+from spark.recommend import recommend_on_spark
 from spark.segment import build_segments
 from spark.session import SparkSettings, parse_conf, spark_session
-from spark.tables import to_spark
+from spark.sources import read_table, spark_tables
 from spark.train import METRIC, train_als
 from store.client import RedisEndpoint, sync_client
 from store.config import StoreConfig
@@ -40,19 +43,21 @@ class SparkRun:
     conf: Sequence[str] = ()
 
 
-def spark_segmenter(tables: dict[str, pd.DataFrame], *, master: str, conf: Sequence[str]) -> Engine:
-    """`touchpoint segment --engine spark`: the loaded tables, segmented on Spark."""
+def spark_segmenter(data: str, *, master: str, conf: Sequence[str]) -> Engine:
+    """`touchpoint segment --engine spark`: the data directory (a path or URI) read and
+    validated by Spark's readers, segmented on Spark."""
     session = spark_session(SparkSettings(master=master, conf=parse_conf(conf)))
 
     def run(as_of: str | None, rules: list[RuleSegment] | None) -> SegmentBuild:
-        return build_segments(tables=to_spark(session, tables), as_of=as_of, rules=rules)
+        tables = spark_tables(session, data_uri(data))
+        return build_segments(tables=tables, as_of=as_of, rules=rules)
 
     return run
 
 
 def spark_train(
-    data: Path,
-    tables: dict[str, pd.DataFrame],
+    data: str,
+    state: Path,
     *,
     master: str,
     conf: Sequence[str],
@@ -60,15 +65,18 @@ def spark_train(
     test_fraction: float,
     ratings: str,
     book: RuleBook,
-) -> TrainResult:
+) -> tuple[TrainResult, pd.Series]:
     """`touchpoint train --engine spark`: MLlib ALS validated against popularity on Spark,
-    saved in the registry as the pandas engine saves its models (and activated)."""
+    saved in the registry under `state` (a local directory) as the pandas engine saves its
+    models (and activated). Also returns how many events of each type were read."""
     if split != "random":
         raise InvalidInput(f"--engine spark validates on --split random only, not {split!r}")
     started = time.perf_counter()
     session = spark_session(SparkSettings(master=master, conf=parse_conf(conf)))
-    on_spark = to_spark(session, {"events": tables["events"], "items": tables["items"]})
-    done = train_als(on_spark["events"], on_spark["items"], weights=product_weights(ratings),
+    root = data_uri(data)
+    events = read_table(session, root, "events", required=True)
+    items = read_table(session, root, "items", required=True)
+    done = train_als(events, items, weights=product_weights(ratings),
                      test_fraction=test_fraction)  # fmt: skip
     seconds = time.perf_counter() - started
     p = done.params
@@ -76,7 +84,7 @@ def spark_train(
     trials = [Trial("popularity", {"measure": "count"}, done.popularity),
               Trial("spark_als", dict(vars(p)), done.validation)]  # fmt: skip
     inter = done.interactions
-    version = registry_for(data).save(
+    version = registry_for(state).save(
         ModelBundle(done.model, inter.customers, inter.items),
         metrics={"validation": done.validation, "popularity": done.popularity},
         data_fingerprint=fingerprint(inter), training_seconds=seconds,
@@ -88,9 +96,10 @@ def spark_train(
     )  # fmt: skip
     selection = Selection(done.model, "als", dict(done.model.params), METRIC, done.validation,
                           done.popularity, trials, done.timings["refit"])  # fmt: skip
-    bundle = registry_for(data).load(version)
+    bundle = registry_for(state).load(version)
+    counts = {str(r["type"]): int(r["count"]) for r in events.groupBy("type").count().collect()}
     return TrainResult(done.model, inter, "als", version, selection, seconds, bundle,
-                       done.timings, ratings, book.consumption)  # fmt: skip
+                       done.timings, ratings, book.consumption), pd.Series(counts)  # fmt: skip
 
 
 def spark_publish(
@@ -124,3 +133,22 @@ def spark_publish(
     finally:
         client.close()
         endpoint.close()
+
+
+def spark_recommend(
+    data: str,
+    state: Path,
+    ids: list[str],
+    output: str,
+    *,
+    book: RuleBook,
+    options: dict[str, Any],
+    version: str | None,
+    master: str,
+    conf: Sequence[str],
+) -> dict[str, Any]:
+    """`touchpoint recommend --engine spark`: the pandas engine's served path run per block
+    of customers on the executors, one output file (`spark.recommend`)."""
+    session = spark_session(SparkSettings(master=master, conf=parse_conf(conf)))
+    return recommend_on_spark(session, data=data, state=state, customer_ids=ids, output=output,
+                              book=book, options=options, version=version)  # fmt: skip

@@ -71,8 +71,8 @@ def spark_session(settings: SparkSettings | None = None) -> SparkSession:
     warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas")
     warnings.filterwarnings("ignore", message="The copy keyword is deprecated", module="pyspark")
     os.environ.setdefault("PYARROW_IGNORE_TIMEZONE", "1")
-    # Python tasks (publishing from executors) run the driver's interpreter unless the
-    # cluster says otherwise: Spark's default `python3` may lack the project's packages.
+    # Python workers (pandas UDFs, publishing from executors) run this interpreter, with
+    # the project's packages, unless the cluster names its own
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     logging.getLogger("py4j").setLevel(logging.WARNING)  # not one line per socket closed
     builder = SparkSession.builder.appName(cfg.app_name)

@@ -1,30 +1,21 @@
-"""The data directory's tables as Spark DataFrames.
+"""Tables already in pandas (loaded by `contracts.tables`) as Spark DataFrames.
 
-The tables are read and validated by `contracts.tables` (one error naming file, row and
-column; nothing half-imported), then handed to Spark through Arrow with a `_row` column
-keeping each table's file order (the pandas engine breaks some ties by it). Reading the
-files with Spark's own readers, for data directories past one machine's memory, is not
-done yet: see the README's "Scaling out".
+Handed to Spark through Arrow with a `_row` column keeping each table's file order (the
+pandas engine breaks some ties by it). The commands read the data directory with Spark's
+own readers instead (`spark.sources`, the same canonical columns); this path serves tests
+and an absent optional table.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import types as T
 
-from contracts.tables import load_tables
-
 ROW = "_row"
-
-
-def spark_tables(spark: SparkSession, data: Path | str) -> dict[str, DataFrame]:
-    """The four tables (customers, items, events, feedback) as Spark DataFrames."""
-    return to_spark(spark, load_tables(data))
 
 
 def to_spark(
