@@ -21,7 +21,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import secrets
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +33,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from contracts.tombstones import CUSTOMER_FIELDS, KEY_FILE, TOMBSTONES_FILE
+from jobs.atomic import replace_file
 
 
 class Matcher:
@@ -90,24 +90,6 @@ def _files(root: Path) -> Iterable[Path]:
         for name in filenames:
             if name not in SKIPPED_FILES and not name.startswith("."):
                 yield Path(dirpath) / name
-
-
-def replace_file(path: Path, data: bytes) -> None:
-    """Durable and atomic, like the ingest's partitions."""
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    try:
-        with tmp.open("wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 def _parquet(path: Path, matcher: Matcher) -> int:

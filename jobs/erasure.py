@@ -27,7 +27,8 @@ from contracts.tombstones import (
     id_hash,
     read_tombstones,
 )
-from jobs.erase_files import FilesErased, Matcher, erase_files, id_matcher, replace_file
+from jobs.atomic import replace_file
+from jobs.erase_files import FilesErased, Matcher, erase_files, id_matcher
 from store.erase import Erased, erase_customers, erasure_key, tombstones
 from store.keys import Keys
 

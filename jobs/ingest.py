@@ -19,7 +19,6 @@ stay in Redis after they are written (the API and `touchpoint audit list` read i
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -35,6 +34,7 @@ import redis
 from contracts.errors import Conflict, DataError
 from contracts.schema import INTAKE_TABLES, Column, Table
 from contracts.tables import arrow_schema
+from jobs.atomic import replace_file
 from store.audit import AUDIT
 from store.consent import CONSENT
 from store.events import STREAMS, Entry, StreamReader
@@ -102,22 +102,10 @@ def _value(col: Column, value: Any) -> Any:
 
 
 def write_partition(path: Path, data: pa.Table) -> None:
-    """Durable and atomic: readers see the old file or the complete new one, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    try:
-        with tmp.open("wb") as handle:
-            pq.write_table(data, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)  # the rename itself survives a power cut
-    finally:
-        os.close(dir_fd)
+    """Durable and atomic (`jobs.atomic`): readers see the old file or the complete new one."""
+    buffer = pa.BufferOutputStream()
+    pq.write_table(data, buffer)
+    replace_file(path, buffer.getvalue().to_pybytes())
 
 
 def partition_path(data_dir: Path, table: Table, entries: list[Entry]) -> Path:
