@@ -71,6 +71,15 @@ def start_server(
     return subprocess.Popen(args, cwd=ROOT, env=env)
 
 
+def serving_pid(proc: subprocess.Popen[bytes]) -> int:
+    """The process that runs the app: uvicorn's own with one worker, granian's one child
+    (granian always serves from worker processes, its master only supervises)."""
+    from bench.soak_faults import worker_pids
+
+    workers = worker_pids(proc.pid)
+    return workers[0] if workers else proc.pid
+
+
 def wait_http(url: str, seconds: float = 120.0) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -186,7 +195,8 @@ def main() -> None:
         load = {"duration": args.duration, "connections": args.connections}
         for port, mode in ((bare_port, "get"), (app_port, "get"), (app_port, "post")):
             wrk(port, mode, ids, duration=3, connections=args.connections, watch={})  # warm-up
-        app_watch = {"server": servers[0].pid}
+        app_pid, bare_pid = (serving_pid(proc) for proc in servers)
+        app_watch = {"server": app_pid}
         found = redis_pid(args.data, redis_proc)
         if found is not None:
             app_watch["redis"] = found
@@ -194,9 +204,9 @@ def main() -> None:
                                                    "personalize": []}  # fmt: skip
         for round_ in range(args.rounds):
             runs["bare"].append(wrk(bare_port, "get", ids, **load,
-                                    watch={"server": servers[1].pid}))  # fmt: skip
+                                    watch={"server": bare_pid}))  # fmt: skip
             profiling = args.profile and round_ == 0
-            spy = profile_start(servers[0].pid, args.duration) if profiling else None
+            spy = profile_start(app_pid, args.duration) if profiling else None
             runs["recommendations"].append(wrk(app_port, "get", ids, **load, watch=app_watch))
             if spy is not None:
                 profile_report(*spy)

@@ -41,6 +41,20 @@ def children(pid: int) -> list[int]:
     return sorted(found)
 
 
+def worker_pids(master: int) -> list[int]:
+    """uvicorn's and granian's workers: the master's children (multiprocessing spawn), but
+    for uvicorn's resource tracker, which serves nothing."""
+    pids = []
+    for pid in children(master):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"resource_tracker" not in cmdline:
+            pids.append(pid)
+    return pids
+
+
 def running(pid: int) -> bool:
     """Alive and not a zombie (a daemonised redis-server's parent may reap it late)."""
     try:
@@ -97,17 +111,7 @@ class Serve:
         raise RuntimeError(f"{self.workers} workers never came up")
 
     def worker_pids(self) -> list[int]:
-        # uvicorn's and granian's workers are the master's children (multiprocessing spawn;
-        # uvicorn's also has a resource tracker child without a socket: skipped by name)
-        pids = []
-        for pid in children(self.process.pid):
-            try:
-                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-            except OSError:
-                continue
-            if b"resource_tracker" not in cmdline:
-                pids.append(pid)
-        return pids
+        return worker_pids(self.process.pid)
 
     def kill_worker(self) -> int:
         victim = self.worker_pids()[0]

@@ -80,7 +80,7 @@ def test_serve_answers_under_either_http_server_and_respawns_a_killed_worker(
 
     import httpx
 
-    from bench.soak_faults import children
+    from bench.soak_faults import children, worker_pids
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -95,7 +95,7 @@ def test_serve_answers_under_either_http_server_and_respawns_a_killed_worker(
         )  # fmt: skip
 
     def workers() -> list[int]:
-        return [p for p in children(proc.pid) if b"resource_tracker" not in _cmdline(p)]
+        return worker_pids(proc.pid)
 
     def wait_for(check, what: str) -> None:
         deadline = time.monotonic() + 120
@@ -128,14 +128,6 @@ def test_serve_answers_under_either_http_server_and_respawns_a_killed_worker(
                 os.kill(pid, signal.SIGKILL)
             proc.kill()
             proc.wait(timeout=10)
-
-
-def _cmdline(pid: int) -> bytes:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as handle:
-            return handle.read()
-    except OSError:
-        return b""
 
 
 def test_serve_refuses_an_unknown_http_server(tmp_path):
