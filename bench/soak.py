@@ -11,7 +11,7 @@ Faults, as fractions of the duration: `touchpoint run` publishing a new version 
 one API worker SIGKILLed (0.30), a rules file broken (0.40) and mended (0.45), Redis
 SIGKILLed (0.60, after the publish ended) and started again `--outage` s later, a burst of
 10x the rate for 5 s (0.80). The load runs until the duration is over and every fault has
-ended. Figures: `bench/soak_report.py`; the run itself: `bench/soak_run.py`.
+ended. The run: `bench/soak_run.py`; figures: `bench/soak_report.py`; goals: `bench/soak_goals.py`.
 """
 
 from __future__ import annotations
