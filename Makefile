@@ -10,7 +10,7 @@ export OPENBLAS_NUM_THREADS := 1
 $(BIN)/touchpoint: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev,spark]'
+	$(BIN)/pip install -q -e '.[dev,spark,granian]'
 	touch $@
 
 install: $(BIN)/touchpoint

@@ -1,9 +1,10 @@
 """Serving throughput: GET recommendations?k=10 and POST /v1/personalize vs a bare endpoint.
 
-One uvicorn worker per server, `wrk` on 127.0.0.1 with `bench/wrk_customers.lua` choosing a
-random customer per request; the bare FastAPI endpoint (`bench/bare_app.py`, pre-serialised
-10-item orjson body) is measured in the same run with the same load. Targets (issue 5):
-recommendations >= 50% of bare RPS with p99 <= 15 ms; personalize (3 slots) within 2x.
+One worker per server (uvicorn; granian with `--server granian`), `wrk` on 127.0.0.1 with
+`bench/wrk_customers.lua` choosing a random customer per request; the bare FastAPI endpoint
+(`bench/bare_app.py`, pre-serialised 10-item orjson body) on the same server is measured
+in the same run with the same load. Targets (issue 5): recommendations >= 50% of bare RPS
+with p99 <= 15 ms; personalize (3 slots) within 2x.
 Beside each figure: the server's CPU time per request (user + system, from /proc), its busy
 share of one core (below ~95%, it waits on Redis), and Redis's CPU time per request.
 
@@ -51,13 +52,32 @@ from bench.api_synthetic import publish_synthetic  # noqa: E402
 LUA = ROOT / "bench" / "wrk_customers.lua"
 
 
-def start_server(target: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    args = [
-        sys.executable, "-m", "uvicorn", target, "--factory", "--host", "127.0.0.1",
-        "--port", str(port), "--workers", "1", "--loop", "uvloop", "--http", "httptools",
-        "--no-access-log", "--log-level", "warning",
-    ]  # fmt: skip
+def start_server(
+    target: str, port: int, env: dict[str, str], server: str = "uvicorn"
+) -> subprocess.Popen[bytes]:
+    """One worker of `target` under uvicorn or granian (as `touchpoint serve --server`)."""
+    if server == "granian":
+        args = [
+            sys.executable, "-m", "granian", "--interface", "asgi", "--factory", "--host",
+            "127.0.0.1", "--port", str(port), "--workers", "1", "--loop", "uvloop",
+            "--no-access-log", "--log-level", "warning", target,
+        ]  # fmt: skip
+    else:
+        args = [
+            sys.executable, "-m", "uvicorn", target, "--factory", "--host", "127.0.0.1",
+            "--port", str(port), "--workers", "1", "--loop", "uvloop", "--http", "httptools",
+            "--no-access-log", "--log-level", "warning",
+        ]  # fmt: skip
     return subprocess.Popen(args, cwd=ROOT, env=env)
+
+
+def serving_pid(proc: subprocess.Popen[bytes]) -> int:
+    """The process that runs the app: uvicorn's own with one worker, granian's one child
+    (granian always serves from worker processes, its master only supervises)."""
+    from bench.soak_faults import worker_pids
+
+    workers = worker_pids(proc.pid)
+    return workers[0] if workers else proc.pid
 
 
 def wait_http(url: str, seconds: float = 120.0) -> None:
@@ -137,6 +157,10 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--port", type=int, default=8911)
     parser.add_argument(
+        "--server", choices=("uvicorn", "granian"), default="uvicorn",
+        help="HTTP server for both the API and the bare endpoint",
+    )  # fmt: skip
+    parser.add_argument(
         "--profile", action="store_true", help="py-spy the API during the recommendations run"
     )
     args = parser.parse_args()
@@ -164,14 +188,15 @@ def main() -> None:
             source = f"synthetic bundle, published in {time.perf_counter() - t0:.0f} s"
         ids = customer_ids(args.data, work / "ids.txt", synthetic_ids)
         app_port, bare_port = args.port, args.port + 1
-        servers.append(start_server("api.app:create_app", app_port, env))
-        servers.append(start_server("bench.bare_app:create_bare_app", bare_port, env))
+        servers.append(start_server("api.app:create_app", app_port, env, args.server))
+        servers.append(start_server("bench.bare_app:create_bare_app", bare_port, env, args.server))
         wait_http(f"http://127.0.0.1:{app_port}/readyz")
         wait_http(f"http://127.0.0.1:{bare_port}/v1/customers/x/recommendations")
         load = {"duration": args.duration, "connections": args.connections}
         for port, mode in ((bare_port, "get"), (app_port, "get"), (app_port, "post")):
             wrk(port, mode, ids, duration=3, connections=args.connections, watch={})  # warm-up
-        app_watch = {"server": servers[0].pid}
+        app_pid, bare_pid = (serving_pid(proc) for proc in servers)
+        app_watch = {"server": app_pid}
         found = redis_pid(args.data, redis_proc)
         if found is not None:
             app_watch["redis"] = found
@@ -179,14 +204,14 @@ def main() -> None:
                                                    "personalize": []}  # fmt: skip
         for round_ in range(args.rounds):
             runs["bare"].append(wrk(bare_port, "get", ids, **load,
-                                    watch={"server": servers[1].pid}))  # fmt: skip
+                                    watch={"server": bare_pid}))  # fmt: skip
             profiling = args.profile and round_ == 0
-            spy = profile_start(servers[0].pid, args.duration) if profiling else None
+            spy = profile_start(app_pid, args.duration) if profiling else None
             runs["recommendations"].append(wrk(app_port, "get", ids, **load, watch=app_watch))
             if spy is not None:
                 profile_report(*spy)
             runs["personalize"].append(wrk(app_port, "post", ids, **load, watch=app_watch))
-        report(source, load, args.rounds, runs)
+        report(f"{source}; server {args.server}", load, args.rounds, runs)
     finally:
         for proc in servers:
             proc.terminate()

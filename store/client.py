@@ -23,7 +23,9 @@ class RedisEndpoint:
 
     def open(self) -> str:
         if self.url is None:
-            self._embedded = EmbeddedRedis(self.config.data_dir)
+            self._embedded = EmbeddedRedis(
+                self.config.data_dir, appendfsync=self.config.redis_appendfsync
+            )
             self.url = self._embedded.acquire()
         return self.url
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -20,6 +21,12 @@ class StoreConfig(BaseSettings):
         default=None,
         description="redis://, rediss:// or unix:// URL, or redis+cluster://host:port[,host:port…] "
         "for Redis Cluster (`store.cluster`); unset = start an embedded redis-server.",
+    )
+    redis_appendfsync: Literal["always", "everysec", "no"] = Field(
+        default="everysec",
+        description="The embedded server's append-only-file fsync policy, applied when it "
+        "starts: `everysec` can lose the last second of writes if the machine (not just "
+        "redis-server) crashes; `always` loses none and costs write throughput.",
     )
     namespace: str = Field(default="tp", description="Prefix of every Redis key.")
     version_ttl_seconds: int = Field(

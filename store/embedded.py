@@ -71,7 +71,7 @@ def redis_server_binary() -> str:
 class EmbeddedRedis:
     """A shared, persistent redis-server for one data directory."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, *, appendfsync: str = "everysec") -> None:
         self.home = Path(data_dir).resolve() / ".redis"
         sock = self.home / "redis.sock"
         if len(str(sock)) > MAX_SOCKET_PATH:
@@ -79,6 +79,7 @@ class EmbeddedRedis:
             sock = Path("/tmp") / f"touchpoint-{digest}.sock"
         self.socket = sock
         self._registered = False
+        self.appendfsync = appendfsync  # applied when this process starts the server
 
     @property
     def url(self) -> str:
@@ -152,7 +153,7 @@ class EmbeddedRedis:
             "--unixsocketperm", "700",
             "--dir", str(self.home),
             "--appendonly", "yes",
-            "--appendfsync", "everysec",
+            "--appendfsync", self.appendfsync,
             "--save", "",
             "--daemonize", "yes",
             "--pidfile", str(self.home / "redis.pid"),

@@ -8,6 +8,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tests.store.test_embedded import short_data_dir
 
 
@@ -66,3 +68,73 @@ def test_serve_json_logs_json_lines_on_a_terminal_too(redis_url, tmp_path):
     assert json.loads(line)["level"] in ("info", "warning")
     plain = _first_log_line_on_a_terminal(redis_url, tmp_path)
     assert not plain.lstrip().startswith("{")
+
+
+@pytest.mark.parametrize("server", ["uvicorn", "granian"])
+def test_serve_answers_under_either_http_server_and_respawns_a_killed_worker(
+    redis_url, tmp_path, server
+):
+    import signal
+    import socket
+    import time
+
+    import httpx
+
+    from bench.soak_faults import children, worker_pids
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "TOUCHPOINT_REDIS_URL": redis_url}
+    log = tmp_path / "serve.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", "from jobs.cli import main; main()", "serve", "--data",
+             str(tmp_path), "--port", str(port), "--workers", "2", "--server", server],
+            env=env, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+
+    def workers() -> list[int]:
+        return worker_pids(proc.pid)
+
+    def wait_for(check, what: str) -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if check():
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        pytest.fail(f"{server}: {what} within 120 s")
+
+    try:
+        health = f"http://127.0.0.1:{port}/healthz"
+        wait_for(lambda: httpx.get(health, timeout=5).status_code == 200, "no answer")
+        wait_for(lambda: len(workers()) == 2, "not 2 workers")
+        if server == "granian":  # each worker up (its master logs it), before one is killed
+            wait_for(lambda: log.read_text().count("Started worker") >= 2, "workers not up")
+        victim = workers()[0]
+        os.kill(victim, signal.SIGKILL)
+        wait_for(lambda: victim not in workers() and len(workers()) == 2, "no respawn")
+        if server == "granian":  # its master hangs if stopped while a worker starts (2.8.9)
+            wait_for(lambda: log.read_text().count("Started worker") >= 3, "respawned not up")
+        wait_for(lambda: httpx.get(health, timeout=5).status_code == 200, "no answer after")
+        proc.terminate()
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            for pid in children(proc.pid):
+                os.kill(pid, signal.SIGKILL)
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+def test_serve_refuses_an_unknown_http_server(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-c", "from jobs.cli import main; main()", "serve", "--data",
+         str(tmp_path), "--server", "gunicorn"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "gunicorn" in result.stderr

@@ -148,3 +148,19 @@ def test_an_unreadable_record_counts_as_none(tmp_path, monkeypatch, record):
     # the files still say Redis 7: refused with the versions, not a JSON or type error
     with pytest.raises(EmbeddedRedisError, match=r"written by Redis 7.*Redis 6\.2\.14"):
         server.acquire()
+
+
+@pytest.mark.parametrize("policy", ["always", "everysec"])
+def test_the_configured_appendfsync_policy_is_the_started_servers(tmp_path, monkeypatch, policy):
+    monkeypatch.setenv("TOUCHPOINT_REDIS_APPENDFSYNC", policy)
+    monkeypatch.delenv("TOUCHPOINT_REDIS_URL", raising=False)
+    config = StoreConfig(data_dir=short_data_dir(tmp_path))
+    with connect(config) as client:
+        assert client.config_get("appendfsync") == {"appendfsync": policy}
+        assert client.config_get("appendonly") == {"appendonly": "yes"}
+
+
+def test_an_unknown_appendfsync_policy_is_refused(monkeypatch):
+    monkeypatch.setenv("TOUCHPOINT_REDIS_APPENDFSYNC", "sometimes")
+    with pytest.raises(ValueError, match="appendfsync"):
+        StoreConfig()
