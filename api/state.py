@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("touchpoint.api")
 MAX_OTHERS = 3  # extra serving versions held in memory at most
+STOP_SECONDS = 5.0  # the longest a shutdown waits for one step (refresh task, client close)
 
 
 class ServingState:
@@ -72,10 +73,10 @@ class ServingState:
             self.hot = None
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await asyncio.wait({self._task}, timeout=STOP_SECONDS)  # never a hung shutdown
         if self.client is not None:
-            await self.client.aclose()
+            with contextlib.suppress(TimeoutError, RedisError, OSError):
+                await asyncio.wait_for(self.client.aclose(), STOP_SECONDS)
         await asyncio.to_thread(self.endpoint.close)
 
     async def refresh(self) -> None:

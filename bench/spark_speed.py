@@ -14,7 +14,8 @@ no longer fits one machine.
 `touchpoint train` (`--no-publish`) runs next, pandas (model search within
 `--budget-seconds`) then Spark (one MLlib ALS configuration beside popularity); a model
 refused as worse than popularity (exit 1) is reported as refused, with its time.
-`--steps train` measures training only.
+`--steps train` measures training only. `--steps run`: `touchpoint run` (segment, insights,
+train, publish to the data directory's embedded Redis) on each engine, the whole batch.
 """
 
 from __future__ import annotations
@@ -102,7 +103,7 @@ def main() -> None:
     parser.add_argument("--events-per-customer", type=float, default=20.0)
     parser.add_argument("--spark-master", default="local[2]")
     parser.add_argument("--data", type=Path, default=None, help="where the generated data goes")
-    parser.add_argument("--steps", default="segment,train", help="segment, train or both")
+    parser.add_argument("--steps", default="segment,train", help="segment, train and/or run")
     parser.add_argument("--budget-seconds", type=float, default=60.0, help="pandas train")
     args = parser.parse_args()
     name = f"spark-{args.customers}-{args.events_per_customer:g}"
@@ -113,6 +114,28 @@ def main() -> None:
         segment(args, data, events)
     if "train" in args.steps:
         train(args, data, events)
+    if "run" in args.steps:
+        whole_batch(args, data, events)
+
+
+def whole_batch(args: argparse.Namespace, data: Path, events: int) -> None:
+    """`touchpoint run` on each engine: segment + insights + train + publish, end to end."""
+    rows = []
+    for engine in ("pandas", "spark"):
+        cmd = ["run", "--data", str(data), "--json", "--engine", engine,
+               "--budget-seconds", str(args.budget_seconds), "--spark-master",
+               args.spark_master, "--conf", "spark.driver.memory=8g"]  # fmt: skip
+        wall, peak, summary = run(cmd, refusable=True)
+        rows.append((engine, wall, peak, summary))
+    print(f"touchpoint run, {args.customers:,} customers, {events:,} events, "
+          f"Spark master {args.spark_master}, load average {os.getloadavg()[0]:.1f}")  # fmt: skip
+    print(f"{'engine':8} {'wall s':>8} {'peak RSS GiB':>13}  outcome")
+    for engine, wall, peak, summary in rows:
+        outcome = (f"refused: {summary['refused']}" if "refused" in summary else
+                   ", ".join(f"{k} {v}" for k, v in summary.items()
+                             if "seconds" in k or "version" in k))  # fmt: skip
+        print(f"{engine:8} {wall:8.1f} {peak:13.2f}  {outcome}")
+    print(f"Spark/pandas wall time: {rows[1][1] / rows[0][1]:.1f}x")
 
 
 def train(args: argparse.Namespace, data: Path, events: int) -> None:

@@ -36,6 +36,7 @@ from store.resp import Command, CommandBuffer, RespConnection
 from store.resp_cluster import ClusterRespConnection
 
 log = logging.getLogger("touchpoint.api")
+FLUSH_SECONDS = 5.0  # the longest a shutdown waits for the last answers' writes
 
 
 class ImpressionWriter:
@@ -59,10 +60,14 @@ class ImpressionWriter:
             loop.call_soon(self._flush)
         self._pending.append(answer)
 
-    async def flushed(self) -> None:
-        """Wait until everything queued so far is written (or lost, see the module)."""
+    async def flushed(self, seconds: float = FLUSH_SECONDS) -> None:
+        """Wait until everything queued so far is written (or lost, see the module); at most
+        `seconds`, so a reply that never comes cannot hold a shutdown forever."""
         if self._unwritten:
-            await asyncio.wait(list(self._unwritten))
+            _, late = await asyncio.wait(list(self._unwritten), timeout=seconds)
+            if late:
+                log.warning("%d answer write batches unconfirmed after %.0f s at shutdown",
+                            len(late), seconds)  # fmt: skip
 
     def _flush(self) -> None:
         answers, self._pending = self._pending, []
