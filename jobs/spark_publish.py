@@ -31,7 +31,7 @@ import pyarrow as pa
 import redis
 import scipy.sparse as sp
 
-from contracts.errors import Conflict
+from contracts.errors import Conflict, TouchpointError
 from jobs.publish import Prepared, Trained, slice_candidates, slice_consumed, slice_history
 from recsys.business_rules import Rules
 from recsys.models.base import Recommender
@@ -53,7 +53,7 @@ class SparkPublishFailed(Conflict):
     """A partition failed or reported fewer customers than it was given: nothing switched."""
 
 
-class PartitionFailed(RuntimeError):
+class PartitionFailed(TouchpointError, RuntimeError):
     """Raised inside a partition on purpose (`fail_partition`, the test seam)."""
 
 
