@@ -19,7 +19,8 @@ import scipy.sparse as sp
 from contracts.errors import InvalidInput
 from contracts.schema import CUSTOMERS, EVENTS, ITEMS
 from contracts.tables import with_defaults
-from jobs.publish import item_records, model_consumed, popular_lists
+from jobs.publish import model_consumed
+from jobs.published_tables import item_records, popular_lists
 from recsys.business_rules import RuleBook
 from recsys.consumption import Consumption
 from recsys.errors import ModelTooLargeError

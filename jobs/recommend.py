@@ -30,7 +30,7 @@ import scipy.sparse as sp
 
 from contracts.errors import InvalidInput
 from jobs.modelops import registry_for, saved_weights, with_segments
-from jobs.publish import item_records, popular_lists
+from jobs.published_tables import item_records, popular_lists
 from jobs.recommend_output import Writer
 from jobs.recommend_people import lookup, people
 from recsys.business_rules import RuleBook

@@ -12,7 +12,7 @@ and its part file renamed to `--output` — a CSV byte for byte what the pandas 
 writes (the blocks' CSV lines themselves), or a Parquet file of the same schema.
 
 On the driver: the model (registry), the catalogue and the segment table (local files),
-and the popular lists, ranked by `jobs.publish.popular_lists` from the events' columns it
+and the popular lists, ranked by `jobs.published_tables.popular_lists` from the events' columns it
 reads — collected to the driver, the one step of this job not yet distributed.
 """
 
@@ -32,7 +32,7 @@ from pyspark.sql import functions as F
 from contracts.errors import InvalidInput
 from jobs.modelops import registry_for
 from jobs.pipeline import SEGMENTS_FILE
-from jobs.publish import item_records, popular_lists
+from jobs.published_tables import item_records, popular_lists
 from jobs.recommend import BLOCK, Shared, run_recommend
 from jobs.recommend_output import HEADER
 from jobs.recommend_people import CONSENTS

@@ -2,7 +2,7 @@
 
 Per-channel and trending (time-decayed) popularity are the same model fitted on a different
 matrix (events of one channel; weights with a half-life); the published popular lists are
-`jobs.publish.popular_lists`.
+`jobs.published_tables.popular_lists`.
 """
 
 from __future__ import annotations

@@ -131,7 +131,7 @@ def test_each_customers_purchases_are_published_for_the_exclusion_rule(published
 
 
 def test_popular_lists_rank_each_kind_on_its_own_and_favour_recent_activity():
-    from jobs.publish import popular_lists
+    from jobs.published_tables import popular_lists
 
     items = pd.DataFrame(
         {
@@ -161,7 +161,7 @@ def test_popular_lists_rank_each_kind_on_its_own_and_favour_recent_activity():
 
 
 def test_popular_lists_per_segment_leave_out_prospects_without_one():
-    from jobs.publish import popular_lists
+    from jobs.published_tables import popular_lists
 
     items = pd.DataFrame({"item_id": ["p1", "c1", "o1"], "kind": ["product", "content", "offer"]})
     events = pd.DataFrame(

@@ -1,11 +1,11 @@
-"""`jobs.publish.popular_lists` for one batch run: only the lists asked for, each the same."""
+"""`jobs.published_tables.popular_lists` for one batch run: only the lists asked for."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from jobs.publish import POPULAR_N, TRENDING_HALF_LIFE_DAYS, popular_lists
+from jobs.published_tables import POPULAR_N, TRENDING_HALF_LIFE_DAYS, popular_lists
 from recsys.matrix import WeightConfig, event_weights
 
 
