@@ -31,7 +31,7 @@ from recsys.matrix import Interactions, WeightConfig
 from recsys.models.factor import ALSRecommender
 from recsys.selection import check_publishable
 from spark.interactions import CONF, ITEM, USER, SparkInteractions, build_interactions
-from spark.validation import dot, ndcg_at_k, random_split
+from spark.validation import random_split, ranking_at_k
 
 METRIC = "ndcg"
 
@@ -70,25 +70,21 @@ def als(params: SparkALSParams, blocks: int) -> ALS:
     )  # fmt: skip
 
 
-def als_scores(model: ALSModel, users: DataFrame) -> DataFrame:
-    """(user, item, score) of every item with factors, for each customer in `users`."""
-    u = model.userFactors.join(users.withColumnRenamed(USER, "id"), "id")
-    u = u.select(F.col("id").alias(USER), F.col("features").alias("uf"))
-    i = model.itemFactors.select(F.col("id").alias(ITEM), F.col("features").alias("if"))
-    return u.crossJoin(i).select(USER, ITEM, dot("uf", "if").alias("score"))
+def popularity_vector(train: DataFrame, n_items: int) -> np.ndarray:
+    """Customers per item in `train` (`recsys.models.popularity`'s `count`); NaN for items
+    nobody has (never ranked)."""
+    out = np.full(n_items, np.nan, np.float32)
+    for row in train.groupBy(ITEM).agg(F.countDistinct(USER).alias("n")).collect():
+        out[int(row[ITEM])] = float(row["n"])
+    return out
 
 
-def popularity_scores(train: DataFrame, users: DataFrame) -> DataFrame:
-    """(user, item, score): customers per item in `train`, the same for every customer."""
-    counts = train.groupBy(ITEM).agg(F.countDistinct(USER).cast("double").alias("score"))
-    return users.crossJoin(counts)
-
-
-def factors(frame: DataFrame, n: int, rank: int) -> np.ndarray:
-    """(n, rank) float32 factors by index; rows MLlib has no factors for stay zero."""
-    out = np.zeros((n, rank), np.float32)
-    for row in frame.collect():
-        out[int(row["id"])] = np.asarray(row["features"], np.float32)
+def factors(frame: DataFrame, n: int, rank: int, fill: float = 0.0) -> np.ndarray:
+    """(n, rank) float32 factors by index; rows MLlib has no factors for hold `fill`."""
+    out = np.full((n, rank), fill, np.float32)
+    got = frame.select("id", "features").toPandas()
+    if len(got):
+        out[got["id"].to_numpy(np.int64)] = np.stack(list(got["features"]))
     return out
 
 
@@ -110,17 +106,18 @@ def train_als(
     train, test = train.cache(), test.cache()
     if test.limit(1).count() == 0:
         raise InvalidInput("no customer has two interactions: nothing to validate on")
-    users = test.select(USER).distinct().cache()
     blocks = max(1, events.sparkSession.sparkContext.defaultParallelism)
     t1 = time.perf_counter()
     held_out = als(params, blocks).fit(train)
-    validation = {METRIC: ndcg_at_k(als_scores(held_out, users), train, test, k)}
-    popularity = {METRIC: ndcg_at_k(popularity_scores(train, users), train, test, k)}
+    n_items, rank = len(data.items), params.rank
+    validation = ranking_at_k(train, test, k, factors(held_out.itemFactors, n_items, rank,
+                              fill=np.nan), held_out.userFactors)  # fmt: skip
+    popularity = ranking_at_k(train, test, k, popularity_vector(train, n_items))
     t2 = time.perf_counter()
     final = als(params, blocks).fit(pairs)
     model = to_recommender(final, data, params, pairs)
     t3 = time.perf_counter()
-    for frame in (pairs, train, test, users):
+    for frame in (pairs, train, test):
         frame.unpersist()
     check_publishable(model, validation, popularity, METRIC)
     interactions = data.to_driver()

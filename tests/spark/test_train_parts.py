@@ -1,7 +1,7 @@
 """The pieces of `train --engine spark` against the single-machine code they stand in for:
 the confidence matrix (`recsys.matrix`, through `jobs.modelops.prepare`), the split protocol
-(`recsys.split.random_split`) and NDCG@k (`recsys.evaluation.ranking_metrics` over
-`recsys.serving.top_k_rows`)."""
+(`recsys.split.random_split`) and NDCG@k / recall@k (`recsys.evaluation.ranking_metrics` over
+`recsys.serving.top_k_rows`, run on the driver over the whole matrix)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 
 from contracts.tables import load_tables
 from jobs.generate import generate
@@ -19,9 +19,10 @@ from jobs.modelops import prepare
 from recsys.evaluation import ranking_metrics
 from recsys.matrix import product_weights
 from recsys.serving import top_k_rows
+from spark import validation
 from spark.interactions import build_interactions
 from spark.tables import to_spark
-from spark.validation import ndcg_at_k, random_split
+from spark.validation import block_sums, random_split, ranking_at_k
 
 pytestmark = pytest.mark.spark  # one shared local session (tests/spark/conftest.py)
 
@@ -74,29 +75,68 @@ def test_split_holds_out_rounded_shares_of_each_customers_items(spark: SparkSess
     assert again == out and other != out
 
 
-def test_ndcg_equals_the_single_machine_metric(spark: SparkSession) -> None:
-    rng = np.random.default_rng(5)
-    n_users, n_items, k = 30, 20, 5
-    scores = rng.integers(0, 6, (n_users, n_items)).astype(np.float32)  # many ties
+def _planted(seed: int) -> tuple[np.ndarray, np.ndarray, sp.csr_matrix, sp.csr_matrix]:
+    """Integer factors (many tied scores), a training and a disjoint test matrix."""
+    rng = np.random.default_rng(seed)
+    n_users, n_items, rank = 30, 20, 3
+    users = rng.integers(0, 3, (n_users, rank)).astype(np.float32)
+    items = rng.integers(0, 3, (n_items, rank)).astype(np.float32)
     train = sp.csr_matrix(rng.random((n_users, n_items)) < 0.3, dtype=np.float32)
     test = sp.csr_matrix((rng.random((n_users, n_items)) < 0.2) & (train.toarray() == 0),
                          dtype=np.float32)  # fmt: skip
-    masked = scores.copy()
+    return users, items, train, test
+
+
+def _expected(scores: np.ndarray, train: sp.csr_matrix, test: sp.csr_matrix, k: int) -> dict:
+    masked = scores.astype(np.float64).copy()
     masked[train.toarray() > 0] = -np.inf
+    masked[np.isnan(masked)] = -np.inf
     top, _ = top_k_rows(masked, k)
-    expected = ranking_metrics(top, test, k)["ndcg"]
-    frame = spark.createDataFrame(
-        [(u, j, float(scores[u, j])) for u in range(n_users) for j in range(n_items)
-         if test[u].nnz],
-        "user int, item int, score double",
-    )  # fmt: skip
-    coo_train, coo_test = train.tocoo(), test.tocoo()
-    train_df = spark.createDataFrame(
-        list(zip(coo_train.row.tolist(), coo_train.col.tolist(), strict=True)), "user int, item int"
+    keep = np.diff(test.indptr) > 0
+    return ranking_metrics(top[keep], test[keep], k)
+
+
+def _pairs(spark: SparkSession, matrix: sp.csr_matrix) -> DataFrame:
+    coo = matrix.tocoo()
+    rows = list(zip(coo.row.tolist(), coo.col.tolist(), strict=True))
+    return spark.createDataFrame(rows, "user int, item int")
+
+
+def test_ranking_equals_the_single_machine_metric(spark: SparkSession) -> None:
+    users, items, train, test = _planted(5)
+    items[3] = np.nan  # an item without factors is never ranked
+    k = 5
+    expected = _expected(users @ items.T, train, test, k)
+    vectors = spark.createDataFrame(
+        [(u, users[u].tolist()) for u in range(len(users))], "id int, features array<float>"
     )
-    test_df = spark.createDataFrame(
-        list(zip(coo_test.row.tolist(), coo_test.col.tolist(), strict=True)), "user int, item int"
-    )
-    got = ndcg_at_k(frame, train_df, test_df, k)
-    assert got == pytest.approx(expected, rel=1e-9)
-    assert 0.0 < got < 1.0
+    got = ranking_at_k(_pairs(spark, train), _pairs(spark, test), k, items, vectors)
+    assert got["ndcg"] == pytest.approx(expected["ndcg"], rel=1e-9)
+    assert got["recall"] == pytest.approx(expected["recall"], rel=1e-9)
+    assert 0.0 < got["ndcg"] < 1.0
+
+
+def test_ranking_one_score_per_item_for_everyone(spark: SparkSession) -> None:
+    _, _, train, test = _planted(6)
+    popular = np.asarray(train.sum(axis=0)).ravel().astype(np.float32)
+    popular[popular == 0] = np.nan
+    k = 4
+    expected = _expected(np.tile(popular, (train.shape[0], 1)), train, test, k)
+    got = ranking_at_k(_pairs(spark, train), _pairs(spark, test), k, popular)
+    assert got["ndcg"] == pytest.approx(expected["ndcg"], rel=1e-9)
+    assert got["recall"] == pytest.approx(expected["recall"], rel=1e-9)
+
+
+def test_ranking_in_slices_equals_ranking_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    users, items, train, test = _planted(7)
+    frame = pd.DataFrame({
+        "seen": [train[u].indices.tolist() or None for u in range(train.shape[0])],
+        "held": [test[u].indices.tolist() for u in range(test.shape[0])],
+        "uf": [users[u] if u % 7 else None for u in range(len(users))],  # some without factors
+    })  # fmt: skip
+    frame = frame[frame["held"].map(len) > 0].reset_index(drop=True)
+    whole = block_sums(frame, items, 5)
+    monkeypatch.setattr(validation, "CELLS", 3 * items.shape[0])  # three customers per slice
+    sliced = block_sums(frame, items, 5)
+    assert int(sliced["users"][0]) == int(whole["users"][0]) == len(frame)
+    assert np.allclose(sliced[["ndcg", "recall"]], whole[["ndcg", "recall"]], rtol=1e-12)
