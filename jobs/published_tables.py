@@ -70,6 +70,29 @@ def popular_lists(
     this would build, each the same list (what one batch run reads); `item_index`: each
     event's row in `items` (-1: none), when the caller has looked it up already.
     """
+    weights = popular_weights(events, items, segments, only=only, item_index=item_index)
+    return rank_popular(weights)
+
+
+def rank_popular(weights: dict[str, np.ndarray]) -> dict[str, Ranked]:
+    """Each list's items by summed weight, best first (ties: lower item index first), at
+    most `POPULAR_N`, items of no positive weight left out."""
+    return {name: _top(summed) for name, summed in weights.items()}
+
+
+def popular_weights(
+    events: pd.DataFrame,
+    items: pd.DataFrame,
+    segments: pd.DataFrame | None,
+    *,
+    only: Collection[str] | None = None,
+    item_index: np.ndarray | None = None,
+    now: pd.Timestamp | None = None,
+) -> dict[str, np.ndarray]:
+    """What `popular_lists` ranks: each list's summed weight per catalogue item. Weights
+    add up: the sums over parts of the events (each list missing from a part counting
+    zero) are the whole's, given the whole's `now` (the decay's reference: by default the
+    latest event given), so Spark sums partitions and ranks once (`rank_popular`)."""
 
     def wanted(*names: str) -> bool:
         return only is None or any(name in only for name in names)
@@ -81,23 +104,23 @@ def popular_lists(
         else np.asarray(item_index, np.int64)
     )
     config = WeightConfig(half_life_days=TRENDING_HALF_LIFE_DAYS)
-    weights = np.where(cols >= 0, np.clip(event_weights(events, config), 0.0, None), 0.0)
+    weights = np.where(cols >= 0, np.clip(event_weights(events, config, now=now), 0.0, None), 0.0)
     cols = np.where(cols >= 0, cols, 0)
 
-    def rank(mask: np.ndarray) -> Ranked:
-        return _top(np.bincount(cols[mask], weights=weights[mask], minlength=n_items))
+    def summed(mask: np.ndarray) -> np.ndarray:
+        return np.bincount(cols[mask], weights=weights[mask], minlength=n_items)
 
-    lists: dict[str, Ranked] = {}
+    lists: dict[str, np.ndarray] = {}
     if wanted("global"):
-        lists["global"] = rank(np.ones(len(events), bool))
+        lists["global"] = summed(np.ones(len(events), bool))
     # each kind ranked on its own: content and offers are too rare to survive a global cut
     kinds = items["kind"].astype(str).to_numpy()
     for kind in pd.unique(kinds):
         if wanted(f"kind:{kind}"):
-            lists[f"kind:{kind}"] = rank((kinds == kind)[cols])  # the events' items' kind
+            lists[f"kind:{kind}"] = summed((kinds == kind)[cols])  # the events' items' kind
     for channel, in_channel in _values(events["channel"]):
         if wanted(f"channel:{channel}"):
-            lists[f"channel:{channel}"] = rank(in_channel())
+            lists[f"channel:{channel}"] = summed(in_channel())
     by_segment = only is None or any(name.startswith("segment:") for name in only)
     if segments is not None and len(segments) and by_segment:
         segment_of = segments.set_index(segments["customer_id"].astype(str))["rfm_segment"]
@@ -110,10 +133,10 @@ def popular_lists(
                 continue
             in_segment = labels == name
             if wanted(names[0]):
-                lists[names[0]] = rank(in_segment)
+                lists[names[0]] = summed(in_segment)
             for kind, named in zip(("content", "offer"), names[1:], strict=True):
                 if wanted(named):
-                    lists[named] = rank(in_segment & (kinds == kind)[cols])
+                    lists[named] = summed(in_segment & (kinds == kind)[cols])
     return lists
 
 

@@ -11,9 +11,9 @@ Spark writes one file: the ordered rows are coalesced into one partition (one wr
 and its part file renamed to `--output` — a CSV byte for byte what the pandas engine
 writes (the blocks' CSV lines themselves), or a Parquet file of the same schema.
 
-On the driver: the model (registry), the catalogue and the segment table (local files),
-and the popular lists, ranked by `jobs.published_tables.popular_lists` from the events' columns it
-reads — collected to the driver, the one step of this job not yet distributed.
+On the driver: the model (registry), the catalogue and the segment table (local files).
+The popular lists are summed per partition of the events and ranked once (`spark.popular`):
+no event reaches the driver.
 """
 
 from __future__ import annotations
@@ -32,14 +32,15 @@ from pyspark.sql import functions as F
 from contracts.errors import InvalidInput
 from jobs.modelops import registry_for
 from jobs.pipeline import SEGMENTS_FILE
-from jobs.published_tables import item_records, popular_lists
+from jobs.published_tables import item_records
 from jobs.recommend import BLOCK, Shared, run_recommend
 from jobs.recommend_output import HEADER
 from jobs.recommend_people import CONSENTS
 from recsys.business_rules import RuleBook
 from spark.location import data_uri
+from spark.popular import popular_on_spark
 from spark.sources import read_table
-from spark.tables import ROW
+from spark.tables import ROW, utc_times
 
 POS, BLK, SEQ = "_pos", "_block", "_seq"
 BLOCK_CONF = "spark.touchpoint.recommend.block"  # customers per task (default: the pandas block)
@@ -72,7 +73,7 @@ def recommend_on_spark(
                            "to recommend")  # fmt: skip
     path = state / SEGMENTS_FILE
     segments = pd.read_parquet(path) if path.is_file() else None
-    popular = popular_lists(_pandas(events.orderBy(ROW).select(*POPULAR_READS)), items, segments)
+    popular = popular_on_spark(events.select(*POPULAR_READS), items, segments)
     now = datetime.now(UTC).replace(microsecond=0).isoformat()
     parquet = output.endswith(".parquet")
     shared = spark.sparkContext.broadcast(
@@ -138,7 +139,7 @@ def _serve_block(
     if segments is not None:
         segments = segments[segments["customer_id"].astype(str).isin(ids)]
     events = block_events.sort_values(ROW).drop(columns=[BLK, ROW]).reset_index(drop=True)
-    events["timestamp"] = _utc(events["timestamp"])
+    events["timestamp"] = utc_times(events["timestamp"])
     tables = {"events": events, "items": payload["items"], "customers": customers}
     suffix = ".parquet" if payload["parquet"] else ".csv"
     with tempfile.TemporaryDirectory() as tmp:
@@ -159,15 +160,8 @@ def _pandas(frame: DataFrame) -> pd.DataFrame:
     out = frame.toPandas()
     for name, kind in frame.dtypes:
         if kind == "timestamp":
-            out[name] = _utc(out[name])
+            out[name] = utc_times(out[name])
     return out
-
-
-def _utc(values: pd.Series) -> pd.Series:
-    stamps = pd.to_datetime(values)
-    if stamps.dt.tz is None:  # Spark hands naive times in the session's zone, UTC
-        stamps = stamps.dt.tz_localize("UTC")
-    return stamps.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
 
 
 def _write_one_file(spark: SparkSession, frame: DataFrame, output: str, *, parquet: bool) -> None:

@@ -63,3 +63,11 @@ def _plain(frame: pd.DataFrame) -> pd.DataFrame:
         out[str(name)] = series
     out[ROW] = np.arange(len(frame), dtype=np.int64)
     return out
+
+
+def utc_times(values: pd.Series) -> pd.Series:
+    """Times as the pandas engine holds them: UTC-aware nanoseconds."""
+    stamps = pd.to_datetime(values)
+    if stamps.dt.tz is None:  # Spark hands naive times in the session's zone, UTC
+        stamps = stamps.dt.tz_localize("UTC")
+    return stamps.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
