@@ -15,7 +15,11 @@ no longer fits one machine.
 `--budget-seconds`) then Spark (one MLlib ALS configuration beside popularity); a model
 refused as worse than popularity (exit 1) is reported as refused, with its time.
 `--steps train` measures training only. `--steps run`: `touchpoint run` (segment, insights,
-train, publish to the data directory's embedded Redis) on each engine, the whole batch.
+train, publish to the data directory's embedded Redis) on each engine, the whole batch,
+with the peak RSS split by process: the JVM (in local mode the driver and the executors are
+one JVM: what a cluster's executors would need between them), the Python processes (the
+driver's pandas steps, the Python workers) and the embedded redis-server (which also holds
+the versions earlier runs published into the same data directory).
 """
 
 from __future__ import annotations
@@ -51,31 +55,41 @@ def ensure_data(data: Path, customers: int, per_customer: float) -> None:
     subprocess.run(cmd, check=True, cwd=ROOT, capture_output=True)
 
 
-def tree_rss(process: psutil.Process) -> int:
-    total = 0
+def tree_rss(process: psutil.Process) -> dict[str, int]:
+    """RSS of the process tree by kind: the Spark JVM (driver and, in local mode, its
+    executors), the embedded redis-server and the Python processes (driver, workers)."""
+    total = {"jvm": 0, "redis": 0, "python": 0}
     for proc in [process, *process.children(recursive=True)]:
         try:
-            total += proc.memory_info().rss
+            name = proc.name()
+            rss = proc.memory_info().rss
         except psutil.Error:
             continue
+        kind = "jvm" if name == "java" else "redis" if "redis" in name else "python"
+        total[kind] += rss
     return total
 
 
-def run(args: list[str], refusable: bool = False) -> tuple[float, float, dict[str, object]]:
-    """Wall seconds, peak RSS of the process tree (GiB, sampled every 0.1 s), JSON summary
-    (`{"refused": ...}` when `refusable` and the step exited 1)."""
+def run(
+    args: list[str], refusable: bool = False
+) -> tuple[float, dict[str, float], dict[str, object]]:
+    """Wall seconds, peak RSS (GiB, sampled every 0.1 s) of the process tree (`total`) and
+    of each kind of process in it (`tree_rss`), JSON summary (`{"refused": ...}` when
+    `refusable` and the step exited 1)."""
     started = time.perf_counter()
     child = subprocess.Popen([*CLI, *args], cwd=ROOT, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)  # fmt: skip
-    peak = 0
+    peak: dict[str, int] = {"total": 0, "jvm": 0, "redis": 0, "python": 0}
     watched = psutil.Process(child.pid)
     done = threading.Event()
 
     def sample() -> None:
-        nonlocal peak
         while not done.is_set():
             with contextlib.suppress(psutil.Error):
-                peak = max(peak, tree_rss(watched))
+                now = tree_rss(watched)
+                now["total"] = sum(now.values())
+                for kind, rss in now.items():
+                    peak[kind] = max(peak[kind], rss)
             time.sleep(0.1)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -84,11 +98,12 @@ def run(args: list[str], refusable: bool = False) -> tuple[float, float, dict[st
     done.set()
     sampler.join()
     wall = time.perf_counter() - started
+    gib = {kind: rss / 2**30 for kind, rss in peak.items()}
     if refusable and child.returncode == 1:
-        return wall, peak / 2**30, {"refused": " ".join(err.split()[-40:])}
+        return wall, gib, {"refused": " ".join(err.split()[-40:])}
     if child.returncode != 0:
         raise SystemExit(f"{' '.join(args)} failed with exit code {child.returncode}")
-    return wall, peak / 2**30, json.loads(out.strip().splitlines()[-1])
+    return wall, gib, json.loads(out.strip().splitlines()[-1])
 
 
 def equal(a: pd.Series, b: pd.Series) -> bool:
@@ -105,6 +120,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=None, help="where the generated data goes")
     parser.add_argument("--steps", default="segment,train", help="segment, train and/or run")
     parser.add_argument("--budget-seconds", type=float, default=60.0, help="pandas train")
+    parser.add_argument("--driver-memory", default="8g", help="--steps run: the Spark JVM heap")
     args = parser.parse_args()
     name = f"spark-{args.customers}-{args.events_per_customer:g}"
     data = args.data or ROOT / "bench" / ".cache" / name
@@ -122,19 +138,24 @@ def whole_batch(args: argparse.Namespace, data: Path, events: int) -> None:
     """`touchpoint run` on each engine: segment + insights + train + publish, end to end."""
     rows = []
     for engine in ("pandas", "spark"):
+        memory = f"spark.driver.memory={args.driver_memory}"
         cmd = ["run", "--data", str(data), "--json", "--engine", engine,
                "--budget-seconds", str(args.budget_seconds), "--spark-master",
-               args.spark_master, "--conf", "spark.driver.memory=8g"]  # fmt: skip
+               args.spark_master, "--conf", memory]  # fmt: skip
         wall, peak, summary = run(cmd, refusable=True)
         rows.append((engine, wall, peak, summary))
+        print(f"{engine}: {wall:.1f} s, {summary}", flush=True)
     print(f"touchpoint run, {args.customers:,} customers, {events:,} events, "
-          f"Spark master {args.spark_master}, load average {os.getloadavg()[0]:.1f}")  # fmt: skip
-    print(f"{'engine':8} {'wall s':>8} {'peak RSS GiB':>13}  outcome")
+          f"Spark master {args.spark_master}, driver memory {args.driver_memory}, "
+          f"load average {os.getloadavg()[0]:.1f}")  # fmt: skip
+    print(f"{'engine':8} {'wall s':>8} {'peak RSS GiB: tree':>19} {'JVM':>6} {'Python':>7} "
+          f"{'Redis':>6}  outcome")  # fmt: skip
     for engine, wall, peak, summary in rows:
         outcome = (f"refused: {summary['refused']}" if "refused" in summary else
                    ", ".join(f"{k} {v}" for k, v in summary.items()
                              if "seconds" in k or "version" in k))  # fmt: skip
-        print(f"{engine:8} {wall:8.1f} {peak:13.2f}  {outcome}")
+        print(f"{engine:8} {wall:8.1f} {peak['total']:19.2f} {peak['jvm']:6.2f} "
+              f"{peak['python']:7.2f} {peak['redis']:6.2f}  {outcome}")  # fmt: skip
     print(f"Spark/pandas wall time: {rows[1][1] / rows[0][1]:.1f}x")
 
 
@@ -153,7 +174,7 @@ def train(args: argparse.Namespace, data: Path, events: int) -> None:
         outcome = (f"refused: {summary['refused']}" if "refused" in summary else
                    f"{summary.get('model')}; " + ", ".join(
                        f"{k} {v}" for k, v in summary.items() if "ndcg" in k))  # fmt: skip
-        print(f"{engine:8} {wall:8.1f} {peak:13.2f}  {outcome}")
+        print(f"{engine:8} {wall:8.1f} {peak['total']:13.2f}  {outcome}")
     print(f"Spark/pandas wall time: {rows[1][1] / rows[0][1]:.1f}x")
 
 
@@ -173,7 +194,7 @@ def segment(args: argparse.Namespace, data: Path, events: int) -> None:
           f"load average {os.getloadavg()[0]:.1f}")  # fmt: skip
     print(f"{'engine':8} {'wall s':>8} {'segment s':>10} {'peak RSS GiB':>13}")
     for engine, wall, peak, seconds in rows:
-        print(f"{engine:8} {wall:8.1f} {seconds!s:>10} {peak:13.2f}")
+        print(f"{engine:8} {wall:8.1f} {seconds!s:>10} {peak['total']:13.2f}")
     base, spark = tables["pandas"], tables["spark"]
     skip = ("cluster", "cluster_description", "segments")
     same = [c for c in base.columns if c not in skip and equal(base[c], spark[c])]
