@@ -17,9 +17,10 @@ refused as worse than popularity (exit 1) is reported as refused, with its time.
 `--steps train` measures training only. `--steps run`: `touchpoint run` (segment, insights,
 train, publish to the data directory's embedded Redis) on each engine, the whole batch,
 with the peak RSS split by process: the JVM (in local mode the driver and the executors are
-one JVM: what a cluster's executors would need between them), the Python processes (the
-driver's pandas steps, the Python workers) and the embedded redis-server (which also holds
-the versions earlier runs published into the same data directory).
+one JVM: what a cluster's executors would need between them) and the Python processes (the
+driver's pandas steps, the Python workers), and Spark's own peaks from its event log (the
+JVM heap in use, managed execution and storage memory), which say what the heap needed
+rather than what `--driver-memory` allowed.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -57,15 +59,18 @@ def ensure_data(data: Path, customers: int, per_customer: float) -> None:
 
 def tree_rss(process: psutil.Process) -> dict[str, int]:
     """RSS of the process tree by kind: the Spark JVM (driver and, in local mode, its
-    executors), the embedded redis-server and the Python processes (driver, workers)."""
-    total = {"jvm": 0, "redis": 0, "python": 0}
+    executors) and the Python processes (driver, workers). The embedded redis-server runs
+    apart from the command (`bench/redis_capacity.py` measures Redis memory)."""
+    total = {"jvm": 0, "python": 0}
     for proc in [process, *process.children(recursive=True)]:
         try:
             name = proc.name()
             rss = proc.memory_info().rss
         except psutil.Error:
             continue
-        kind = "jvm" if name == "java" else "redis" if "redis" in name else "python"
+        if "redis" in name:
+            continue
+        kind = "jvm" if name == "java" else "python"
         total[kind] += rss
     return total
 
@@ -79,7 +84,7 @@ def run(
     started = time.perf_counter()
     child = subprocess.Popen([*CLI, *args], cwd=ROOT, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)  # fmt: skip
-    peak: dict[str, int] = {"total": 0, "jvm": 0, "redis": 0, "python": 0}
+    peak: dict[str, int] = {"total": 0, "jvm": 0, "python": 0}
     watched = psutil.Process(child.pid)
     done = threading.Event()
 
@@ -137,26 +142,53 @@ def main() -> None:
 def whole_batch(args: argparse.Namespace, data: Path, events: int) -> None:
     """`touchpoint run` on each engine: segment + insights + train + publish, end to end."""
     rows = []
+    log_dir = Path(tempfile.mkdtemp(prefix="spark-events-"))
     for engine in ("pandas", "spark"):
         memory = f"spark.driver.memory={args.driver_memory}"
         cmd = ["run", "--data", str(data), "--json", "--engine", engine,
                "--budget-seconds", str(args.budget_seconds), "--spark-master",
-               args.spark_master, "--conf", memory]  # fmt: skip
+               args.spark_master, "--conf", memory, *event_log(log_dir)]  # fmt: skip
         wall, peak, summary = run(cmd, refusable=True)
         rows.append((engine, wall, peak, summary))
         print(f"{engine}: {wall:.1f} s, {summary}", flush=True)
+    heap = heap_peaks(log_dir)
     print(f"touchpoint run, {args.customers:,} customers, {events:,} events, "
           f"Spark master {args.spark_master}, driver memory {args.driver_memory}, "
           f"load average {os.getloadavg()[0]:.1f}")  # fmt: skip
-    print(f"{'engine':8} {'wall s':>8} {'peak RSS GiB: tree':>19} {'JVM':>6} {'Python':>7} "
-          f"{'Redis':>6}  outcome")  # fmt: skip
+    print(f"{'engine':8} {'wall s':>8} {'peak RSS GiB: tree':>19} {'JVM':>6} {'Python':>7}  "
+          "outcome")  # fmt: skip
     for engine, wall, peak, summary in rows:
         outcome = (f"refused: {summary['refused']}" if "refused" in summary else
                    ", ".join(f"{k} {v}" for k, v in summary.items()
                              if "seconds" in k or "version" in k))  # fmt: skip
         print(f"{engine:8} {wall:8.1f} {peak['total']:19.2f} {peak['jvm']:6.2f} "
-              f"{peak['python']:7.2f} {peak['redis']:6.2f}  {outcome}")  # fmt: skip
+              f"{peak['python']:7.2f}  {outcome}")  # fmt: skip
     print(f"Spark/pandas wall time: {rows[1][1] / rows[0][1]:.1f}x")
+    print("Spark's own peaks over the run (event log, per-stage executor metrics, GiB): "
+          + ", ".join(f"{k} {v / 2**30:.2f}" for k, v in heap.items()))  # fmt: skip
+
+
+def event_log(directory: Path) -> list[str]:
+    """`--conf`s making Spark log each stage's peak executor metrics to `directory`."""
+    confs = {"spark.eventLog.enabled": "true", "spark.eventLog.dir": directory.as_uri(),
+             "spark.eventLog.logStageExecutorMetrics": "true", "spark.eventLog.compress": "false",
+             "spark.eventLog.rolling.enabled": "false"}  # fmt: skip
+    return [arg for key, value in confs.items() for arg in ("--conf", f"{key}={value}")]
+
+
+def heap_peaks(directory: Path) -> dict[str, int]:
+    """The highest JVM heap in use and Spark's managed on-heap memory (execution, storage)
+    that any stage of the logged applications reached, in bytes."""
+    names = ("JVMHeapMemory", "OnHeapExecutionMemory", "OnHeapStorageMemory")
+    peaks = dict.fromkeys(names, 0)
+    for path in (p for p in directory.rglob("*") if p.is_file()):
+        for line in path.read_text(errors="replace").splitlines():
+            if '"Executor Metrics"' not in line:
+                continue
+            metrics = json.loads(line).get("Executor Metrics") or {}
+            for name in names:
+                peaks[name] = max(peaks[name], int(metrics.get(name, 0)))
+    return peaks
 
 
 def train(args: argparse.Namespace, data: Path, events: int) -> None:
