@@ -3,7 +3,9 @@
 Replicas keep nothing of their own that matters: the shared data is re-read from Redis
 whenever the live version changes (polled every `refresh_seconds`). The last version
 loaded stays in memory, so when Redis is unreachable the API still answers, degraded,
-from the last-known popular lists.
+from the last-known popular lists. On a Redis Cluster a failed poll means one shard (the
+live pointer's) failed: the loaded version keeps serving and only the answers whose own
+reads fail degrade.
 
 Next to the live version it holds up to `MAX_OTHERS` earlier serving versions that running
 A/B variants name (`others`: serving version → shared data; `other_names`: each one's
@@ -52,6 +54,7 @@ class ServingState:
         self.shared: SharedServing | None = None
         self.redis_ok = False
         self.cluster = False  # Redis Cluster (`redis+cluster://`): see `store.cases`
+        self.live_unread = False  # on a cluster: the last refresh could not read the pointer
         self.wanted: frozenset[str] = frozenset()  # models the running variants name
         self.others: dict[str, SharedServing] = {}
         self.other_names: dict[str, str] = {}
@@ -90,7 +93,17 @@ class ServingState:
             if self.wanted or self.others:
                 await self.sync_others()
             self.redis_ok = True
+            self.live_unread = False
         except (RedisError, OSError, LookupError) as exc:
+            if self.cluster and self.shared is not None and not isinstance(exc, LookupError):
+                # one shard (the live pointer's) failed, not the cluster: the version in
+                # memory keeps serving and each customer's own read succeeds or degrades
+                # alone (`api.services.session`), until the pointer is readable again
+                if not self.live_unread:
+                    log.warning("live version unreadable, %s keeps serving: %s",
+                                self.shared.version, exc)  # fmt: skip
+                self.live_unread = True
+                return
             if self.redis_ok:
                 log.warning("Redis unavailable, serving degraded: %s", exc)
             self.redis_ok = False

@@ -42,9 +42,14 @@ import contextlib
 import numpy as np
 import pandas as pd
 import psutil
+import redis
 from sklearn.metrics import adjusted_rand_score
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench._redis import start_redis  # noqa: E402
+
 CLI = [sys.executable, "-c", "from jobs.cli import main; main()"]  # this checkout's code
 
 
@@ -76,14 +81,15 @@ def tree_rss(process: psutil.Process) -> dict[str, int]:
 
 
 def run(
-    args: list[str], refusable: bool = False
+    args: list[str], refusable: bool = False, env: dict[str, str] | None = None
 ) -> tuple[float, dict[str, float], dict[str, object]]:
     """Wall seconds, peak RSS (GiB, sampled every 0.1 s) of the process tree (`total`) and
     of each kind of process in it (`tree_rss`), JSON summary (`{"refused": ...}` when
     `refusable` and the step exited 1)."""
     started = time.perf_counter()
     child = subprocess.Popen([*CLI, *args], cwd=ROOT, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)  # fmt: skip
+                             stderr=subprocess.PIPE, text=True,
+                             env={**os.environ, **(env or {})})  # fmt: skip
     peak: dict[str, int] = {"total": 0, "jvm": 0, "python": 0}
     watched = psutil.Process(child.pid)
     done = threading.Event()
@@ -125,7 +131,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=None, help="where the generated data goes")
     parser.add_argument("--steps", default="segment,train", help="segment, train and/or run")
     parser.add_argument("--budget-seconds", type=float, default=60.0, help="pandas train")
-    parser.add_argument("--driver-memory", default="8g", help="--steps run: the Spark JVM heap")
+    parser.add_argument("--driver-memory", default="6g", help="--steps run: the Spark JVM heap")
     args = parser.parse_args()
     name = f"spark-{args.customers}-{args.events_per_customer:g}"
     data = args.data or ROOT / "bench" / ".cache" / name
@@ -140,7 +146,10 @@ def main() -> None:
 
 
 def whole_batch(args: argparse.Namespace, data: Path, events: int) -> None:
-    """`touchpoint run` on each engine: segment + insights + train + publish, end to end."""
+    """`touchpoint run` on each engine: segment + insights + train + publish, end to end,
+    each publishing to a fresh redis-server of the bench's (as a deployment's dedicated
+    Redis: the data directory's embedded one would reload every earlier run's versions at
+    each start), whose `used_memory_peak` is reported."""
     rows = []
     log_dir = Path(tempfile.mkdtemp(prefix="spark-events-"))
     for engine in ("pandas", "spark"):
@@ -148,21 +157,28 @@ def whole_batch(args: argparse.Namespace, data: Path, events: int) -> None:
         cmd = ["run", "--data", str(data), "--json", "--engine", engine,
                "--budget-seconds", str(args.budget_seconds), "--spark-master",
                args.spark_master, "--conf", memory, *event_log(log_dir)]  # fmt: skip
-        wall, peak, summary = run(cmd, refusable=True)
+        with tempfile.TemporaryDirectory(prefix="bench-redis-") as work:
+            server, url = start_redis(Path(work))
+            try:
+                wall, peak, summary = run(cmd, refusable=True, env={"TOUCHPOINT_REDIS_URL": url})
+                peak["redis"] = redis.Redis.from_url(url).info("memory")["used_memory_peak"] / 2**30
+            finally:
+                server.terminate()
+                server.wait()
         rows.append((engine, wall, peak, summary))
         print(f"{engine}: {wall:.1f} s, {summary}", flush=True)
     heap = heap_peaks(log_dir)
     print(f"touchpoint run, {args.customers:,} customers, {events:,} events, "
           f"Spark master {args.spark_master}, driver memory {args.driver_memory}, "
           f"load average {os.getloadavg()[0]:.1f}")  # fmt: skip
-    print(f"{'engine':8} {'wall s':>8} {'peak RSS GiB: tree':>19} {'JVM':>6} {'Python':>7}  "
-          "outcome")  # fmt: skip
+    print(f"{'engine':8} {'wall s':>8} {'peak RSS GiB: tree':>19} {'JVM':>6} {'Python':>7} "
+          f"{'Redis used_memory_peak':>23}  outcome")  # fmt: skip
     for engine, wall, peak, summary in rows:
         outcome = (f"refused: {summary['refused']}" if "refused" in summary else
                    ", ".join(f"{k} {v}" for k, v in summary.items()
                              if "seconds" in k or "version" in k))  # fmt: skip
         print(f"{engine:8} {wall:8.1f} {peak['total']:19.2f} {peak['jvm']:6.2f} "
-              f"{peak['python']:7.2f}  {outcome}")  # fmt: skip
+              f"{peak['python']:7.2f} {peak['redis']:23.2f}  {outcome}")  # fmt: skip
     print(f"Spark/pandas wall time: {rows[1][1] / rows[0][1]:.1f}x")
     print("Spark's own peaks over the run (event log, per-stage executor metrics, GiB): "
           + ", ".join(f"{k} {v / 2**30:.2f}" for k, v in heap.items()))  # fmt: skip

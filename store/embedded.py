@@ -17,6 +17,7 @@ import fcntl
 import hashlib
 import importlib.util
 import json
+import logging
 import os
 import re
 import shutil
@@ -26,10 +27,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from contracts.errors import Unavailable
 
 MAX_SOCKET_PATH = 100  # sun_path is 108 bytes on Linux
+ANSWER_SECONDS = 20.0  # for a started server to answer, its loading aside (`_wait_started`)
+LOAD_SECONDS = 1800.0  # the longest a server's loading of its files is waited for
+log = logging.getLogger("touchpoint.embedded")
 
 
 class EmbeddedRedisError(Unavailable):
@@ -142,8 +148,9 @@ class EmbeddedRedis:
         return binary, version
 
     def _start(self) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            self.socket.unlink()
+        for stale in (self.socket, self.home / "redis.pid"):
+            with contextlib.suppress(FileNotFoundError):
+                stale.unlink()
         binary, version = self._binary()
         # fmt: skip below keeps one flag and its value a line, so this reads as a redis.conf
         args = [
@@ -162,21 +169,45 @@ class EmbeddedRedis:
         result = subprocess.run(args, capture_output=True, text=True, check=False)
         if result.returncode != 0:
             raise EmbeddedRedisError(f"redis-server failed to start: {result.stderr.strip()}")
-        deadline = time.monotonic() + 20
+        self._wait_started(binary, version)
+
+    def _wait_started(self, binary: str, version: tuple[int, ...]) -> None:
+        """Until the server answers. Its socket appears once its files are loaded (a
+        million customers' versions, 4 GB, took 30 s here): while its process runs, that is
+        waited for (up to `LOAD_SECONDS`), saying so once; a server that never answers
+        within `ANSWER_SECONDS` of its process ending is an error."""
+        started = time.monotonic()
+        deadline = started + ANSWER_SECONDS
+        announced = False
         while time.monotonic() < deadline:
             if self._alive():
                 # not resolved: Debian's redis-server is a link whose name picks the program
                 record = {"binary": os.path.abspath(binary), "version": list(version)}
                 (self.home / "server.json").write_text(json.dumps(record) + "\n")
                 return
+            if self._running() and time.monotonic() - started < LOAD_SECONDS:
+                if not announced and time.monotonic() - started > 1.0:
+                    log.info("redis-server is loading its data from %s", self.home)
+                    announced = True
+                deadline = time.monotonic() + ANSWER_SECONDS
             time.sleep(0.05)
         raise EmbeddedRedisError(f"redis-server did not answer on {self.socket}; see redis.log")
+
+    def _running(self) -> bool:
+        """Whether the process named by the pid file (written before loading) runs."""
+        try:
+            os.kill(int((self.home / "redis.pid").read_text().strip()), 0)
+        except (OSError, ValueError):
+            return False
+        return True
 
     def _alive(self) -> bool:
         if not self.socket.exists():
             return False
         try:
-            client = redis.Redis(unix_socket_path=str(self.socket), socket_timeout=2)
+            # one try: redis-py retries 10 times by default, which hides a loading server
+            client = redis.Redis(unix_socket_path=str(self.socket), socket_timeout=2,
+                                 retry=Retry(NoBackoff(), 0))  # fmt: skip
             try:
                 return bool(client.ping())
             finally:

@@ -6,7 +6,9 @@
 
 A node killed with `kill` (SIGKILL, as a crash) is promoted away from by its replica after
 `NODE_TIMEOUT_MS`; `restart` starts it again from its `nodes.conf`, and it rejoins as a
-replica of the node that took its slots.
+replica of the node that took its slots. `freeze` (SIGSTOP) a primary with its replicas
+and nothing can take over: its slots stay down while the other primaries keep serving
+(`cluster-require-full-coverage no`) until `thaw`.
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ class LocalCluster:
             "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
             "--cluster-node-timeout", str(NODE_TIMEOUT_MS),
             "--cluster-replica-validity-factor", "0",  # a replica always may take over
+            "--cluster-require-full-coverage", "no",  # a shard down: the others still serve
             "--appendonly", "no", "--save", "", "--dir", str(self.home / str(port)),
         ]  # fmt: skip
         self.processes[port] = subprocess.Popen(args, stdout=subprocess.DEVNULL)
@@ -157,6 +160,22 @@ class LocalCluster:
         process = self.processes[port]
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=20)
+
+    def replicas_of(self, port: int) -> list[int]:
+        """The ports replicating the primary on `port` (from its `ROLE`)."""
+        role = self.node(port).execute_command("ROLE")
+        return [int(replica[1]) for replica in role[2]]
+
+    def freeze(self, ports: list[int]) -> None:
+        """SIGSTOP: the nodes hold their data but answer nothing (a hung shard)."""
+        for port in ports:
+            self.processes[port].send_signal(signal.SIGSTOP)
+
+    def thaw(self, ports: list[int]) -> None:
+        """SIGCONT the frozen nodes; the cluster is whole again once they are seen."""
+        for port in ports:
+            self.processes[port].send_signal(signal.SIGCONT)
+        self.wait_healthy()
 
     def restart(self, port: int) -> None:
         """Start a killed node again; it rejoins (as a replica if its slots moved on)."""

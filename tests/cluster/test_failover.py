@@ -14,6 +14,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
+from api.deps import parts_of
 from store.client import connect
 from store.keys import Keys
 from store.serving import ARTIFACT
@@ -112,6 +113,40 @@ def test_the_api_keeps_answering_through_a_primary_failover(api_factory, redis_c
         f"answers through the failover: {dict(load.tally)}; after the kill, customers "
         f"of the dead primary {dict(victims)}, of the others {dict(others)}"
     )
+
+
+def test_a_dead_live_pointer_shard_degrades_only_its_own_customers(api_factory, redis_cluster):
+    """The shard holding the live version's pointer is frozen with its replica (no failover
+    possible): the API's refresh cannot read the pointer, yet the loaded version keeps
+    serving and customers on the other shards stay personal; the victims degrade."""
+    api = api_factory()
+    state = parts_of(api.app).serving
+
+    def port_of(key: str) -> int:
+        return int(redis_cluster.node_for(key).connection_pool.connection_kwargs["port"])
+
+    victim = port_of(KEYS.live(ARTIFACT))
+    others = [c for c in CUSTOMERS if port_of(KEYS.customer(c, "x")) != victim]
+    victims = [c for c in CUSTOMERS if c not in others]
+    assert others and victims
+    frozen = [victim, *redis_cluster.replicas_of(victim)]
+
+    def answer(customer: str) -> str:
+        body = api.get(f"/v1/customers/{customer}/recommendations", params={"k": 3}).json()
+        personal = [i["item_id"] for i in body["items"]] == PERSONAL
+        return "degraded" if body["degraded"] else "personal" if personal else "other"
+
+    assert {answer(c) for c in CUSTOMERS} == {"personal"}
+    redis_cluster.freeze(frozen)
+    try:
+        _until(lambda: state.live_unread, "a refresh that cannot read the live pointer")
+        assert state.redis_ok
+        assert {c: answer(c) for c in others} == dict.fromkeys(others, "personal")
+        assert answer(victims[0]) == "degraded"
+    finally:
+        redis_cluster.thaw(frozen)
+    _until(lambda: not state.live_unread, "the pointer read again after the thaw")
+    assert {answer(c) for c in CUSTOMERS} == {"personal"}
 
 
 @pytest.fixture

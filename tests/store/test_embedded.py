@@ -7,11 +7,13 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
 import redis
 
+from store import embedded
 from store.client import connect
 from store.config import StoreConfig
 from store.embedded import EmbeddedRedis, EmbeddedRedisError, redis_server_binary
@@ -164,3 +166,40 @@ def test_an_unknown_appendfsync_policy_is_refused(monkeypatch):
     monkeypatch.setenv("TOUCHPOINT_REDIS_APPENDFSYNC", "sometimes")
     with pytest.raises(ValueError, match="appendfsync"):
         StoreConfig()
+
+
+def test_a_server_loading_its_data_is_waited_for_not_taken_for_dead(tmp_path, monkeypatch):
+    """A large data directory takes a while to load, and redis-server opens its socket only
+    once it has: the start waits while the server's process runs. A `redis-server` first on
+    PATH adds Redis' own test knob `key-load-delay` (µs per key): 20,000 keys take ~4 s to
+    load, longer than the (shortened) time a server is given to answer."""
+    real = redis_server_binary()
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    script = folder / "redis-server"
+    script.write_text(
+        "#!/bin/sh\n"
+        f'if [ "$1" = "--version" ]; then exec {real} --version; fi\n'
+        f'exec {real} "$@" --key-load-delay 200\n'
+    )
+    script.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")
+    server = EmbeddedRedis(short_data_dir(tmp_path))
+    client = redis.Redis.from_url(server.acquire())
+    pipe = client.pipeline(transaction=False)
+    for start in range(0, 20_000, 1_000):
+        pipe.mset({f"k{n}": "v" for n in range(start, start + 1_000)})
+    pipe.execute()
+    client.bgrewriteaof()  # into the RDB base file, which is what the knob slows
+    while client.info("persistence")["aof_rewrite_in_progress"]:
+        time.sleep(0.05)
+    client.close()
+    server.release()  # shut down: the next start loads the 20,000 keys
+    assert not server.socket.exists()
+    monkeypatch.setattr(embedded, "ANSWER_SECONDS", 1.0)
+    loaded = redis.Redis.from_url(server.acquire())
+    try:
+        assert loaded.dbsize() == 20_000
+    finally:
+        loaded.close()
+        server.release()
