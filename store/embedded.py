@@ -21,6 +21,7 @@ import logging
 import os
 import re
 import shutil
+import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -175,7 +176,8 @@ class EmbeddedRedis:
         """Until the server answers. Its socket appears once its files are loaded (a
         million customers' versions, 4 GB, took 30 s here): while its process runs, that is
         waited for (up to `LOAD_SECONDS`), saying so once; a server that never answers
-        within `ANSWER_SECONDS` of its process ending is an error."""
+        within `ANSWER_SECONDS` of its process ending (or of `LOAD_SECONDS`) is an error,
+        and a process still running then is stopped."""
         started = time.monotonic()
         deadline = started + ANSWER_SECONDS
         announced = False
@@ -191,12 +193,17 @@ class EmbeddedRedis:
                     announced = True
                 deadline = time.monotonic() + ANSWER_SECONDS
             time.sleep(0.05)
+        self._signal(signal.SIGTERM)  # never leave behind a server nobody holds
         raise EmbeddedRedisError(f"redis-server did not answer on {self.socket}; see redis.log")
 
     def _running(self) -> bool:
         """Whether the process named by the pid file (written before loading) runs."""
+        return self._signal(0)
+
+    def _signal(self, number: int) -> bool:
+        """Send `number` to the pid file's process; False when there is none."""
         try:
-            os.kill(int((self.home / "redis.pid").read_text().strip()), 0)
+            os.kill(int((self.home / "redis.pid").read_text().strip()), number)
         except (OSError, ValueError):
             return False
         return True

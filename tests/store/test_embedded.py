@@ -203,3 +203,44 @@ def test_a_server_loading_its_data_is_waited_for_not_taken_for_dead(tmp_path, mo
     finally:
         loaded.close()
         server.release()
+
+
+def test_a_server_that_never_answers_is_stopped_not_left_running(tmp_path, monkeypatch):
+    """A `redis-server` that writes its pid file and then never opens its socket: the start
+    gives up after the (shortened) loading allowance and stops that process."""
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    script = folder / "redis-server"
+    script.write_text(
+        "#!/bin/sh\n"
+        'if [ "$1" = "--version" ]; then echo "Redis server v=7.0.15 sha=0"; exit 0; fi\n'
+        'while [ "$1" != "--pidfile" ]; do shift; done\n'
+        "sleep 600 > /dev/null 2>&1 &\n"
+        'echo $! > "$2"\n'
+    )
+    script.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setattr(embedded, "ANSWER_SECONDS", 0.5)
+    monkeypatch.setattr(embedded, "LOAD_SECONDS", 1.0)
+    server = EmbeddedRedis(short_data_dir(tmp_path))
+    with pytest.raises(EmbeddedRedisError, match="did not answer"):
+        server.acquire()
+    pid = int((server.home / "redis.pid").read_text())
+    deadline = time.monotonic() + 10
+    while _runs(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _runs(pid)
+
+
+def _runs(pid: int) -> bool:
+    try:
+        waited, _ = os.waitpid(pid, os.WNOHANG)  # reap it if it is our zombie child
+    except ChildProcessError:
+        waited = 0
+    if waited:
+        return False
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    return True
